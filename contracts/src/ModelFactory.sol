@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IModelFactory} from "./interfaces/IModelFactory.sol";
+import {IModelToken} from "./interfaces/IModelToken.sol";
+import {IModelSale} from "./interfaces/IModelSale.sol";
+import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
+
+/// @title ModelFactory
+/// @notice One transaction per model: clones token + sale, wires them, registers the token with the vault.
+/// @dev The Uniswap V2 pair address is derived (CREATE2) at tokenize time so the token can refuse
+///      transfers to it before graduation even if someone creates the pair early.
+contract ModelFactory is AccessControl, IModelFactory {
+    uint16 internal constant BPS = 10_000;
+    uint16 public constant MAX_CREATOR_BPS = 1_000; // 10 %
+    uint16 public constant MIN_LIQUIDITY_BPS = 500; // 5 %
+    uint16 public constant MAX_LIQUIDITY_BPS = 3_000; // 30 %
+    uint16 public constant MAX_TRADE_FEE_BPS = 500; // 5 %
+    uint256 public constant MIN_TOTAL_SUPPLY = 1e24;
+    uint256 public constant MAX_TOTAL_SUPPLY = 1e30;
+    uint256 public constant MIN_GRADUATION_THRESHOLD = 1e18;
+    uint256 public constant MAX_GRADUATION_THRESHOLD = 1e28;
+    uint32 public constant MIN_DRIP_PERIOD = 1 hours;
+    uint32 public constant MAX_DRIP_PERIOD = 90 days;
+
+    address public immutable paca;
+    address public immutable uniswapFactory;
+    bytes32 public immutable pairInitCodeHash;
+    address public immutable tokenImplementation;
+    address public immutable saleImplementation;
+    IRevenueVault public immutable vault;
+
+    address public treasury;
+    LaunchConfig private _config;
+    mapping(bytes32 modelKey => address token) public tokenOf;
+    mapping(address token => ModelInfo) private _models;
+
+    struct Deployment {
+        address paca;
+        address uniswapFactory;
+        bytes32 pairInitCodeHash; // keccak256 of UniswapV2Pair creation code of that factory
+        address tokenImplementation;
+        address saleImplementation;
+        IRevenueVault vault;
+        address treasury;
+        address admin;
+    }
+
+    constructor(Deployment memory d) {
+        if (
+            d.paca == address(0) || d.uniswapFactory == address(0) || d.tokenImplementation == address(0)
+                || d.saleImplementation == address(0) || address(d.vault) == address(0) || d.treasury == address(0)
+                || d.admin == address(0)
+        ) revert ZeroAddress();
+        paca = d.paca;
+        uniswapFactory = d.uniswapFactory;
+        pairInitCodeHash = d.pairInitCodeHash;
+        tokenImplementation = d.tokenImplementation;
+        saleImplementation = d.saleImplementation;
+        vault = d.vault;
+        treasury = d.treasury;
+        _grantRole(DEFAULT_ADMIN_ROLE, d.admin);
+        _setLaunchConfig(
+            LaunchConfig({
+                totalSupply: 1_000_000_000e18,
+                graduationThreshold: 6_280_000e18,
+                creatorBps: 314,
+                liquidityBps: 1_250,
+                tradeFeeBps: 100,
+                protocolFeeShareBps: 5_000,
+                revenueDripPeriod: 7 days
+            })
+        );
+        emit TreasuryUpdated(d.treasury);
+    }
+
+    // ---------------------------------------------------------------- tokenize
+
+    /// @inheritdoc IModelFactory
+    function tokenize(TokenizeParams calldata p) external returns (address token, address sale) {
+        if (bytes(p.repoId).length == 0 || bytes(p.revision).length == 0) revert EmptyRepoIdOrRevision();
+        bytes32 key = keccak256(abi.encode(p.repoId, p.revision));
+        address existing = tokenOf[key];
+        if (existing != address(0)) revert ModelAlreadyTokenized(key, existing);
+        address creator = p.creator == address(0) ? msg.sender : p.creator;
+        LaunchConfig memory c = _config;
+
+        token = Clones.cloneDeterministic(tokenImplementation, key);
+        sale = Clones.cloneDeterministic(saleImplementation, key);
+        address pair = _pairFor(token);
+        tokenOf[key] = token;
+        _models[token] = ModelInfo({
+            sale: sale,
+            creator: creator,
+            inputPricePer1M: p.inputPricePer1M,
+            outputPricePer1M: p.outputPricePer1M
+        });
+
+        uint256 creatorAllocation = (c.totalSupply * c.creatorBps) / BPS;
+        uint256 liquidityReserve = (c.totalSupply * c.liquidityBps) / BPS;
+        IModelToken(token).initialize(
+            IModelToken.TokenInit({
+                name: p.name,
+                symbol: p.symbol,
+                creator: creator,
+                sale: sale,
+                pair: pair,
+                totalSupply: c.totalSupply,
+                creatorAllocation: creatorAllocation,
+                dripPeriod: c.revenueDripPeriod
+            })
+        );
+        IModelSale(sale).initialize(
+            IModelSale.SaleInit({
+                token: token,
+                creator: creator,
+                factory: address(this),
+                curveSupply: c.totalSupply - creatorAllocation - liquidityReserve,
+                liquidityReserve: liquidityReserve,
+                graduationThreshold: c.graduationThreshold,
+                tradeFeeBps: c.tradeFeeBps,
+                protocolFeeShareBps: c.protocolFeeShareBps
+            })
+        );
+        vault.registerModel(token, creator);
+
+        emit ModelTokenized(token, sale, creator, key, pair, p, c);
+    }
+
+    /// @inheritdoc IModelFactory
+    function setPricing(address token, uint128 inputPricePer1M, uint128 outputPricePer1M) external {
+        ModelInfo storage m = _models[token];
+        if (m.creator == address(0)) revert UnknownModel(token);
+        if (m.creator != msg.sender) revert NotModelCreator(token, msg.sender);
+        m.inputPricePer1M = inputPricePer1M;
+        m.outputPricePer1M = outputPricePer1M;
+        emit PricingUpdated(token, inputPricePer1M, outputPricePer1M);
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /// @inheritdoc IModelFactory
+    function setLaunchConfig(LaunchConfig calldata config) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setLaunchConfig(config);
+    }
+
+    /// @inheritdoc IModelFactory
+    function setTreasury(address treasury_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (treasury_ == address(0)) revert ZeroAddress();
+        treasury = treasury_;
+        emit TreasuryUpdated(treasury_);
+    }
+
+    function _setLaunchConfig(LaunchConfig memory c) internal {
+        // The curve must sell more than the pool receives (the reserve maths needs S > L).
+        if (
+            c.totalSupply < MIN_TOTAL_SUPPLY || c.totalSupply > MAX_TOTAL_SUPPLY
+                || c.graduationThreshold < MIN_GRADUATION_THRESHOLD
+                || c.graduationThreshold > MAX_GRADUATION_THRESHOLD || c.creatorBps > MAX_CREATOR_BPS
+                || c.liquidityBps < MIN_LIQUIDITY_BPS || c.liquidityBps > MAX_LIQUIDITY_BPS
+                || BPS - c.creatorBps - c.liquidityBps <= c.liquidityBps || c.tradeFeeBps > MAX_TRADE_FEE_BPS
+                || c.protocolFeeShareBps > BPS || c.revenueDripPeriod < MIN_DRIP_PERIOD
+                || c.revenueDripPeriod > MAX_DRIP_PERIOD
+        ) revert InvalidLaunchConfig();
+        _config = c;
+        emit LaunchConfigUpdated(c);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IModelFactory
+    function modelKey(string calldata repoId, string calldata revision) external pure returns (bytes32) {
+        return keccak256(abi.encode(repoId, revision));
+    }
+
+    /// @inheritdoc IModelFactory
+    function modelInfo(address token) external view returns (ModelInfo memory) {
+        return _models[token];
+    }
+
+    /// @inheritdoc IModelFactory
+    function isModel(address token) external view returns (bool) {
+        return _models[token].creator != address(0);
+    }
+
+    /// @inheritdoc IModelFactory
+    function launchConfig() external view returns (LaunchConfig memory) {
+        return _config;
+    }
+
+    /// @inheritdoc IModelFactory
+    function pairFor(address token) external view returns (address) {
+        return _pairFor(token);
+    }
+
+    /// @inheritdoc IModelFactory
+    function predictAddresses(bytes32 key) external view returns (address token, address sale) {
+        token = Clones.predictDeterministicAddress(tokenImplementation, key);
+        sale = Clones.predictDeterministicAddress(saleImplementation, key);
+    }
+
+    /// @dev UniswapV2Library.pairFor: CREATE2 by the factory with salt keccak256(token0, token1).
+    function _pairFor(address token) internal view returns (address) {
+        (address token0, address token1) = token < paca ? (token, paca) : (paca, token);
+        return address(
+            uint160(
+                uint256(
+                    keccak256(
+                        abi.encodePacked(
+                            hex"ff", uniswapFactory, keccak256(abi.encodePacked(token0, token1)), pairInitCodeHash
+                        )
+                    )
+                )
+            )
+        );
+    }
+}

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IModelToken} from "./interfaces/IModelToken.sol";
+
+/// @title ModelToken
+/// @notice Fixed-supply ERC-20 of one model, with PACA revenue shared to holders in O(1).
+/// @dev Deployed once as an implementation; every model is an EIP-1167 clone initialised by the factory.
+///      PACA and the vault are immutables of the implementation, shared by all clones.
+///
+///      Revenue accounting ("magnified dividends" with a linear drip):
+///        revenuePerShare(t) = stored + (min(t, periodFinish) - lastUpdate) * rewardRate / shareSupply
+///        claimable(a)       = (balance(a) * revenuePerShare(t) + correction(a)) / SCALE
+///      A transfer between two accruing holders leaves shareSupply unchanged, so the accumulator does
+///      not need to be written: only the two corrections change (2 storage writes over plain ERC-20).
+///      Moving tokens in or out of an excluded address checkpoints the accumulator first.
+contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelToken {
+    using SafeERC20 for IERC20;
+
+    /// @dev Fixed-point scale of revenuePerShare and rewardRate. With shareSupply >= MIN_SHARE_SUPPLY
+    ///      and lifetime revenue below 1e30 base units, balance * revenuePerShare stays below 2^255.
+    uint256 internal constant SCALE = 1e30;
+    /// @dev Below one whole token of accruing supply, dripped revenue is carried to the next period
+    ///      instead of inflating revenuePerShare.
+    uint256 internal constant MIN_SHARE_SUPPLY = 1e18;
+    address internal constant DEAD = 0x000000000000000000000000000000000000dEaD;
+
+    IERC20 public immutable paca;
+    address public immutable vault;
+
+    string private _tokenName;
+    string private _tokenSymbol;
+    address public sale;
+    bool public launched;
+    address public pair;
+    address public creator;
+
+    uint256 private _revenuePerShare;
+    uint256 private _rewardRate; // SCALE-d PACA per second
+    uint96 private _shareSupply;
+    uint40 private _lastUpdate;
+    uint40 private _periodFinish;
+    uint32 public dripPeriod;
+    uint256 private _carry; // SCALE-d revenue that dripped while nobody accrued
+    mapping(address account => int256) private _corrections;
+
+    constructor(IERC20 paca_, address vault_) ERC20("", "") {
+        paca = paca_;
+        vault = vault_;
+        _disableInitializers();
+    }
+
+    /// @inheritdoc IModelToken
+    function initialize(TokenInit calldata init) external initializer {
+        if (
+            init.sale == address(0) || init.pair == address(0) || init.creator == address(0)
+                || init.creatorAllocation > init.totalSupply || init.totalSupply > type(uint96).max
+                || init.dripPeriod == 0
+        ) revert InvalidInit();
+        _tokenName = init.name;
+        _tokenSymbol = init.symbol;
+        sale = init.sale;
+        pair = init.pair;
+        creator = init.creator;
+        dripPeriod = init.dripPeriod;
+        // Minting goes through _update; shareSupply starts at zero and the creator's mint adds to it.
+        _mint(init.sale, init.totalSupply - init.creatorAllocation);
+        if (init.creatorAllocation > 0) _mint(init.creator, init.creatorAllocation);
+    }
+
+    function name() public view override returns (string memory) {
+        return _tokenName;
+    }
+
+    function symbol() public view override returns (string memory) {
+        return _tokenSymbol;
+    }
+
+    // ---------------------------------------------------------------- revenue
+
+    /// @inheritdoc IModelToken
+    function notifyRevenue(uint256 amount) external {
+        if (msg.sender != vault) revert NotRevenueVault(msg.sender);
+        _checkpoint();
+        uint256 period = dripPeriod;
+        uint256 finish = _periodFinish;
+        uint256 pending = amount * SCALE + _carry;
+        if (_carry != 0) _carry = 0;
+        if (block.timestamp < finish) pending += (finish - block.timestamp) * _rewardRate;
+        uint256 rate = pending / period;
+        _rewardRate = rate;
+        _lastUpdate = uint40(block.timestamp);
+        _periodFinish = uint40(block.timestamp + period);
+        emit RevenueNotified(amount, rate, uint64(block.timestamp + period));
+    }
+
+    /// @inheritdoc IModelToken
+    function claim() external nonReentrant returns (uint256 amount) {
+        if (_isExcluded(msg.sender)) return 0;
+        amount = _claimable(msg.sender, _currentRevenuePerShare());
+        if (amount == 0) return 0;
+        _corrections[msg.sender] -= int256(amount * SCALE);
+        paca.safeTransfer(msg.sender, amount);
+        emit Claimed(msg.sender, amount);
+    }
+
+    /// @inheritdoc IModelToken
+    function claimable(address account) external view returns (uint256) {
+        if (_isExcluded(account)) return 0;
+        return _claimable(account, _currentRevenuePerShare());
+    }
+
+    /// @inheritdoc IModelToken
+    function revenuePerShare() external view returns (uint256) {
+        return _currentRevenuePerShare();
+    }
+
+    /// @inheritdoc IModelToken
+    function shareSupply() external view returns (uint256) {
+        return _shareSupply;
+    }
+
+    /// @inheritdoc IModelToken
+    function isExcluded(address account) external view returns (bool) {
+        return _isExcluded(account);
+    }
+
+    /// @notice Drip state for dashboards: SCALE-d rate, last accrual time, end of the current drip.
+    function dripState() external view returns (uint256 rewardRate, uint40 lastUpdate, uint40 periodFinish) {
+        return (_rewardRate, _lastUpdate, _periodFinish);
+    }
+
+    // ---------------------------------------------------------------- sale hooks
+
+    /// @inheritdoc IModelToken
+    function launch() external {
+        if (msg.sender != sale) revert NotSale(msg.sender);
+        if (!launched) {
+            launched = true;
+            emit Launched(pair);
+        }
+    }
+
+    /// @dev The sale pulls the seller's tokens in `sell` without a prior approval.
+    function _spendAllowance(address owner, address spender, uint256 value) internal override {
+        if (spender == sale) return;
+        super._spendAllowance(owner, spender, value);
+    }
+
+    // ---------------------------------------------------------------- transfer hook
+
+    function _update(address from, address to, uint256 value) internal override {
+        address pair_ = pair;
+        if (to == pair_ && !launched) revert TransferToPairBeforeLaunch();
+        super._update(from, to, value);
+
+        address sale_ = sale;
+        bool fromExcluded = from == address(0) || from == sale_ || from == pair_ || from == DEAD;
+        bool toExcluded = to == address(0) || to == sale_ || to == pair_ || to == DEAD;
+        if (fromExcluded && toExcluded) return;
+
+        uint256 rps;
+        if (fromExcluded != toExcluded) {
+            rps = _checkpoint();
+            // Balances are bounded by totalSupply <= type(uint96).max (checked at initialize).
+            _shareSupply = fromExcluded ? _shareSupply + uint96(value) : _shareSupply - uint96(value);
+        } else {
+            rps = _currentRevenuePerShare();
+        }
+        if (rps == 0) return;
+        int256 magnified = int256(value * rps);
+        if (!fromExcluded) _corrections[from] += magnified;
+        if (!toExcluded) _corrections[to] -= magnified;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _isExcluded(address account) internal view returns (bool) {
+        return account == sale || account == pair || account == DEAD || account == address(0);
+    }
+
+    function _claimable(address account, uint256 rps) internal view returns (uint256) {
+        int256 accumulated = int256(balanceOf(account) * rps) + _corrections[account];
+        return accumulated > 0 ? uint256(accumulated) / SCALE : 0;
+    }
+
+    function _currentRevenuePerShare() internal view returns (uint256) {
+        uint256 until = block.timestamp < _periodFinish ? block.timestamp : _periodFinish;
+        uint256 last = _lastUpdate;
+        uint256 supply = _shareSupply;
+        if (until <= last || supply < MIN_SHARE_SUPPLY) return _revenuePerShare;
+        return _revenuePerShare + ((until - last) * _rewardRate) / supply;
+    }
+
+    /// @dev Writes the accumulator up to now; returns it.
+    function _checkpoint() internal returns (uint256 rps) {
+        uint256 finish = _periodFinish;
+        uint256 until = block.timestamp < finish ? block.timestamp : finish;
+        uint256 last = _lastUpdate;
+        rps = _revenuePerShare;
+        if (until > last) {
+            uint256 dripped = (until - last) * _rewardRate;
+            uint256 supply = _shareSupply;
+            if (supply < MIN_SHARE_SUPPLY) {
+                _carry += dripped;
+            } else {
+                rps += dripped / supply;
+                _revenuePerShare = rps;
+            }
+            _lastUpdate = uint40(until);
+        }
+    }
+}

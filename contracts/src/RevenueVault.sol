@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
+import {IModelToken} from "./interfaces/IModelToken.sol";
+
+/// @title RevenueVault
+/// @notice Payer escrow + cumulative, replay-safe settlement of inference fees to models.
+/// @dev Roles: DEFAULT_ADMIN_ROLE (fee split, roles, unpause, protocol fees), SETTLER_ROLE (settle,
+///      payWithdrawal), GUARDIAN_ROLE (pause), REGISTRAR_ROLE (the ModelFactory: registerModel).
+///      Holder revenue is transferred to the model token at settlement and dripped there.
+contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRevenueVault {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant SETTLER_ROLE = keccak256("SETTLER_ROLE");
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    uint16 public constant MAX_FEE_BPS = 1_000; // 10 % each
+    uint256 internal constant BPS = 10_000;
+
+    IERC20 public immutable paca;
+
+    struct ModelAccount {
+        uint128 settled; // cumulative fees paid to date
+        uint128 creatorOwed; // creator fees not yet claimed
+    }
+
+    // slot: fee split + last epoch + protocol fees owed
+    uint16 public protocolFeeBps;
+    uint16 public creatorFeeBps;
+    uint64 public lastSettledEpoch;
+    uint128 public protocolFeesOwed;
+    // slot: conservation counters
+    uint128 public totalDeposited;
+    uint128 public totalSettled;
+    uint256 public totalWithdrawn;
+
+    mapping(address model => address creator) public creatorOf;
+    mapping(address model => ModelAccount) private _accounts;
+    mapping(uint64 epoch => bytes32 root) public usageRoot;
+    mapping(bytes32 withdrawalId => bool) public withdrawalPaid;
+
+    constructor(IERC20 paca_, address admin, uint16 protocolFeeBps_, uint16 creatorFeeBps_) {
+        if (address(paca_) == address(0) || admin == address(0)) revert ZeroAddress();
+        paca = paca_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setFeeSplit(protocolFeeBps_, creatorFeeBps_);
+    }
+
+    // ---------------------------------------------------------------- payers
+
+    /// @inheritdoc IRevenueVault
+    function deposit(address payer, uint256 amount) external nonReentrant whenNotPaused {
+        if (payer == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        // Measure what arrived rather than trusting `amount` (fee-on-transfer safety).
+        uint256 balanceBefore = paca.balanceOf(address(this));
+        paca.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = paca.balanceOf(address(this)) - balanceBefore;
+        totalDeposited += uint128(received);
+        emit Deposited(payer, msg.sender, received);
+    }
+
+    /// @inheritdoc IRevenueVault
+    function payWithdrawal(address payer, uint256 amount, bytes32 withdrawalId)
+        external
+        nonReentrant
+        whenNotPaused
+        onlyRole(SETTLER_ROLE)
+        returns (bool paid)
+    {
+        if (withdrawalPaid[withdrawalId]) return false;
+        if (payer == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        uint256 available = escrowBalance();
+        if (amount > available) revert InsufficientEscrow(amount, available);
+        withdrawalPaid[withdrawalId] = true;
+        totalWithdrawn += amount;
+        paca.safeTransfer(payer, amount);
+        emit WithdrawalPaid(withdrawalId, payer, amount);
+        return true;
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    /// @inheritdoc IRevenueVault
+    function settle(uint64 epoch, address[] calldata models, uint256[] calldata cumulativeFees, bytes32 root)
+        external
+        nonReentrant
+        whenNotPaused
+        onlyRole(SETTLER_ROLE)
+    {
+        uint64 last = lastSettledEpoch;
+        if (epoch <= last) revert EpochNotIncreasing(epoch, last);
+        if (models.length != cumulativeFees.length) revert LengthMismatch();
+        uint256 protocolBps = protocolFeeBps;
+        uint256 creatorBps = creatorFeeBps;
+
+        uint256 totalFees;
+        uint256 protocolTotal;
+        for (uint256 i; i < models.length; ++i) {
+            (uint256 fees, uint256 protocolFee) =
+                _settleModel(epoch, models[i], cumulativeFees[i], protocolBps, creatorBps);
+            totalFees += fees;
+            protocolTotal += protocolFee;
+        }
+
+        // Conservation: never settle more than the escrow holds (the transfers above revert the
+        // whole call with this check if they overdrew the pooled escrow).
+        uint256 available = escrowBalance();
+        if (totalFees > available) revert InsufficientEscrow(totalFees, available);
+        totalSettled += uint128(totalFees);
+        lastSettledEpoch = epoch;
+        if (protocolTotal > 0) protocolFeesOwed += uint128(protocolTotal);
+        usageRoot[epoch] = root;
+        emit Settled(epoch, root, models.length, totalFees);
+    }
+
+    /// @dev Pays one model the difference between its cumulative fees and what it was already paid.
+    function _settleModel(uint64 epoch, address model, uint256 cumulative, uint256 protocolBps, uint256 creatorBps)
+        internal
+        returns (uint256 fees, uint256 protocolFee)
+    {
+        if (creatorOf[model] == address(0)) revert UnknownModel(model);
+        ModelAccount memory account = _accounts[model];
+        if (cumulative < account.settled) revert CumulativeFeesDecreased(model, account.settled, cumulative);
+        fees = cumulative - account.settled;
+        if (fees == 0) return (0, 0);
+
+        protocolFee = (fees * protocolBps) / BPS;
+        uint256 creatorFee = (fees * creatorBps) / BPS;
+        uint256 holderRevenue = fees - protocolFee - creatorFee;
+        _accounts[model] =
+            ModelAccount({settled: uint128(cumulative), creatorOwed: account.creatorOwed + uint128(creatorFee)});
+        if (holderRevenue > 0) {
+            paca.safeTransfer(model, holderRevenue);
+            IModelToken(model).notifyRevenue(holderRevenue);
+        }
+        emit ModelSettled(epoch, model, cumulative, fees, protocolFee, creatorFee, holderRevenue);
+    }
+
+    // ---------------------------------------------------------------- fees
+
+    /// @inheritdoc IRevenueVault
+    function claimProtocolFees(address to) external nonReentrant onlyRole(DEFAULT_ADMIN_ROLE) returns (uint256 amount) {
+        if (to == address(0)) revert ZeroAddress();
+        amount = protocolFeesOwed;
+        if (amount == 0) return 0;
+        protocolFeesOwed = 0;
+        paca.safeTransfer(to, amount);
+        emit ProtocolFeesClaimed(to, amount);
+    }
+
+    /// @inheritdoc IRevenueVault
+    /// @dev Permissionless: always pays the registered creator.
+    function claimCreatorFees(address model) external nonReentrant returns (uint256 amount) {
+        address creator = creatorOf[model];
+        if (creator == address(0)) revert UnknownModel(model);
+        amount = _accounts[model].creatorOwed;
+        if (amount == 0) return 0;
+        _accounts[model].creatorOwed = 0;
+        paca.safeTransfer(creator, amount);
+        emit CreatorFeesClaimed(model, creator, amount);
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /// @inheritdoc IRevenueVault
+    function registerModel(address model, address creator) external onlyRole(REGISTRAR_ROLE) {
+        if (model == address(0) || creator == address(0)) revert ZeroAddress();
+        if (creatorOf[model] != address(0)) revert ModelAlreadyRegistered(model);
+        creatorOf[model] = creator;
+        emit ModelRegistered(model, creator);
+    }
+
+    /// @inheritdoc IRevenueVault
+    function setFeeSplit(uint16 protocolBps, uint16 creatorBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setFeeSplit(protocolBps, creatorBps);
+    }
+
+    /// @inheritdoc IRevenueVault
+    function pause() external onlyRole(GUARDIAN_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IRevenueVault
+    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpause();
+    }
+
+    function _setFeeSplit(uint16 protocolBps, uint16 creatorBps) internal {
+        if (protocolBps > MAX_FEE_BPS) revert FeeTooHigh(protocolBps, MAX_FEE_BPS);
+        if (creatorBps > MAX_FEE_BPS) revert FeeTooHigh(creatorBps, MAX_FEE_BPS);
+        protocolFeeBps = protocolBps;
+        creatorFeeBps = creatorBps;
+        emit FeeSplitUpdated(protocolBps, creatorBps);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IRevenueVault
+    function escrowBalance() public view returns (uint256) {
+        return uint256(totalDeposited) - totalSettled - totalWithdrawn;
+    }
+
+    /// @inheritdoc IRevenueVault
+    function settledFees(address model) external view returns (uint256) {
+        return _accounts[model].settled;
+    }
+
+    /// @inheritdoc IRevenueVault
+    function creatorFeesOwed(address model) external view returns (uint256) {
+        return _accounts[model].creatorOwed;
+    }
+
+    /// @inheritdoc IRevenueVault
+    function isRegistered(address model) external view returns (bool) {
+        return creatorOf[model] != address(0);
+    }
+}
