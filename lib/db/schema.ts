@@ -1,0 +1,80 @@
+// The one D1 schema. drizzle-kit generates migrations/ from this file; every
+// Worker reads and writes through these tables.
+//
+// Money columns hold PACA base units (18 decimals) as decimal TEXT: SQLite's
+// INTEGER is 64-bit and 2^63 base units is only ~9.2 PACA, and REAL would
+// round. Sums over money happen in TypeScript with bigint, never in SQL.
+import { sql } from "drizzle-orm";
+import { customType, index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const baseUnits = customType<{ data: bigint; driverData: string }>({
+	dataType: () => "text",
+	toDriver: (value) => value.toString(),
+	fromDriver: (value) => BigInt(value),
+});
+
+const createdAt = () => integer("created_at", { mode: "number" }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
+
+/** An API key. Only the SHA-256 of the key is stored; `prefix` is the part shown in listings. */
+export const apiKeys = sqliteTable(
+	"api_keys",
+	{
+		id: text("id").primaryKey(),
+		keyHash: text("key_hash").notNull().unique(),
+		prefix: text("prefix").notNull(),
+		payer: text("payer").notNull(),
+		name: text("name").notNull().default(""),
+		createdAt: createdAt(),
+		revokedAt: integer("revoked_at", { mode: "number" }),
+	},
+	(t) => [index("api_keys_payer").on(t.payer)],
+);
+
+/** A tokenized model callable through the API. `id` is the name clients pass as `model`. */
+export const models = sqliteTable("models", {
+	id: text("id").primaryKey(),
+	displayName: text("display_name").notNull(),
+	hfRepo: text("hf_repo"),
+	hfRevision: text("hf_revision"),
+	tokenAddress: text("token_address"),
+	inputPricePerM: baseUnits("input_price_per_m").notNull(),
+	outputPricePerM: baseUnits("output_price_per_m").notNull(),
+	enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+	createdAt: createdAt(),
+});
+
+/** Where a model's requests go, tried in `position` order. */
+export const modelUpstreams = sqliteTable(
+	"model_upstreams",
+	{
+		modelId: text("model_id")
+			.notNull()
+			.references(() => models.id),
+		position: integer("position").notNull(),
+		kind: text("kind", { enum: ["openai", "workers-ai"] }).notNull(),
+		/** Base URL of an OpenAI-compatible API (ending before `/chat/completions`). */
+		baseUrl: text("base_url"),
+		/** The model name the upstream expects; defaults to the Modeldex model id. */
+		upstreamModel: text("upstream_model"),
+		/** Name of the Worker secret holding the upstream's API key, never the key itself. */
+		apiKeySecret: text("api_key_secret"),
+	},
+	(t) => [primaryKey({ columns: [t.modelId, t.position] })],
+);
+
+/** One row per metered request; `request_id` makes a repeated flush a no-op. */
+export const usage = sqliteTable(
+	"usage",
+	{
+		requestId: text("request_id").primaryKey(),
+		keyId: text("key_id").notNull(),
+		payer: text("payer").notNull(),
+		modelId: text("model_id").notNull(),
+		promptTokens: integer("prompt_tokens").notNull(),
+		completionTokens: integer("completion_tokens").notNull(),
+		fee: baseUnits("fee").notNull(),
+		status: text("status", { enum: ["ok", "error"] }).notNull(),
+		createdAt: integer("created_at", { mode: "number" }).notNull(),
+	},
+	(t) => [index("usage_model_time").on(t.modelId, t.createdAt), index("usage_payer_time").on(t.payer, t.createdAt)],
+);

@@ -1,0 +1,203 @@
+// DEVELOPMENT STAND-IN, NOT A MODEL. A local HTTP server that speaks the OpenAI
+// wire format so the gateway has something to call offline (tests, `npm start`,
+// benchmarks). It echoes words back at a configurable pace and reports usage,
+// counting one token per whitespace-separated word.
+//
+// Test hooks: the model name picks a behaviour (see `behaviour()`), and
+// GET /__requests lists the bodies received (DELETE clears them).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface StandInOptions {
+	port?: number;
+	host?: string;
+	/** Delay between streamed tokens. */
+	tokenDelayMs?: number;
+	/** Fixed service time added before answering (benchmarks). */
+	serviceTimeMs?: number;
+}
+
+export interface StandInUpstream {
+	url: string;
+	server: Server;
+	close(): Promise<void>;
+}
+
+interface Received {
+	path: string;
+	headers: Record<string, string | string[] | undefined>;
+	body: unknown;
+}
+
+const REPLY = "This reply comes from the Modeldex development stand-in upstream, not from a model.";
+
+export async function startStandInUpstream(options: StandInOptions = {}): Promise<StandInUpstream> {
+	const received: Received[] = [];
+	const tokenDelayMs = options.tokenDelayMs ?? 0;
+	const serviceTimeMs = options.serviceTimeMs ?? 0;
+
+	const server = createServer(async (req, res) => {
+		try {
+			await handle(req, res);
+		} catch (err) {
+			if (!res.headersSent)
+				sendJson(res, 500, { error: { message: String(err), type: "server_error", code: null, param: null } });
+			else res.destroy();
+		}
+	});
+	server.keepAliveTimeout = 60_000;
+
+	async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+		const path = (req.url ?? "/").split("?")[0] ?? "/";
+		if (path === "/__requests") {
+			if (req.method === "DELETE") received.length = 0;
+			return sendJson(res, 200, received);
+		}
+		if (req.method === "GET" && path === "/v1/models") {
+			return sendJson(res, 200, { object: "list", data: [{ id: "stand-in", object: "model", owned_by: "modeldex-dev" }] });
+		}
+		if (req.method !== "POST") return sendJson(res, 404, { error: { message: "not found", type: "invalid_request_error" } });
+
+		const raw = await readBody(req);
+		let body: Record<string, unknown>;
+		try {
+			body = JSON.parse(raw) as Record<string, unknown>;
+		} catch {
+			return sendJson(res, 400, { error: { message: "bad json", type: "invalid_request_error" } });
+		}
+		received.push({ path, headers: req.headers, body });
+		if (serviceTimeMs > 0) await sleep(serviceTimeMs);
+
+		const model = String(body.model ?? "stand-in");
+		const mode = behaviour(model);
+		if (mode === "http-500") return sendJson(res, 500, { error: { message: "stand-in failure", type: "server_error" } });
+
+		if (path === "/v1/embeddings") return embeddings(res, body, model);
+		const prompt = promptText(body);
+		const promptTokens = countTokens(prompt);
+		const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? 16);
+		const words = REPLY.split(" ").slice(0, Math.max(0, maxTokens));
+		const chat = path === "/v1/chat/completions";
+		const id = `${chat ? "chatcmpl" : "cmpl"}-standin${Date.now()}`;
+		const created = Math.floor(Date.now() / 1000);
+		const usage = { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length };
+
+		if (!body.stream) {
+			const finish = words.length < REPLY.split(" ").length ? "length" : "stop";
+			const choice = chat
+				? { index: 0, message: { role: "assistant", content: words.join(" ") }, finish_reason: finish, logprobs: null }
+				: { index: 0, text: words.join(" "), finish_reason: finish, logprobs: null };
+			return sendJson(res, 200, {
+				id,
+				object: chat ? "chat.completion" : "text_completion",
+				created,
+				model,
+				choices: [choice],
+				...(mode === "no-usage" ? {} : { usage }),
+			});
+		}
+
+		res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+		const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+		const chunk = (delta: string | null, finish: string | null) =>
+			chat
+				? {
+						id,
+						object: "chat.completion.chunk",
+						created,
+						model,
+						choices: [{ index: 0, delta: delta === null ? {} : { content: delta }, finish_reason: finish }],
+					}
+				: { id, object: "text_completion", created, model, choices: [{ index: 0, text: delta ?? "", finish_reason: finish }] };
+		let aborted = false;
+		res.on("close", () => {
+			aborted = !res.writableFinished;
+		});
+		for (const [i, word] of words.entries()) {
+			if (aborted) return;
+			if (mode === "die-midstream" && i === 3) {
+				res.destroy();
+				return;
+			}
+			res.write(`data: ${JSON.stringify(chunk(i === 0 ? word : ` ${word}`, null))}\n\n`);
+			if (tokenDelayMs > 0) await sleep(tokenDelayMs);
+		}
+		res.write(`data: ${JSON.stringify(chunk(null, "stop"))}\n\n`);
+		if (includeUsage && mode !== "no-usage")
+			res.write(
+				`data: ${JSON.stringify({ id, object: chat ? "chat.completion.chunk" : "text_completion", created, model, choices: [], usage })}\n\n`,
+			);
+		res.end("data: [DONE]\n\n");
+	}
+
+	await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
+	const address = server.address() as AddressInfo;
+	return {
+		url: `http://${address.address}:${address.port}/v1`,
+		server,
+		close: () =>
+			new Promise<void>((resolve) => {
+				server.closeAllConnections();
+				server.close(() => resolve());
+			}),
+	};
+}
+
+/** Model names ending in a marker make the stand-in misbehave on purpose, for tests. */
+function behaviour(model: string): "normal" | "http-500" | "no-usage" | "die-midstream" {
+	if (model.endsWith(":http-500")) return "http-500";
+	if (model.endsWith(":no-usage")) return "no-usage";
+	if (model.endsWith(":die-midstream")) return "die-midstream";
+	return "normal";
+}
+
+function embeddings(res: ServerResponse, body: Record<string, unknown>, model: string): void {
+	const inputs = Array.isArray(body.input) ? body.input.map(String) : [String(body.input ?? "")];
+	const data = inputs.map((text, index) => ({ object: "embedding", index, embedding: fakeEmbedding(text) }));
+	const tokens = inputs.reduce((n, t) => n + countTokens(t), 0);
+	sendJson(res, 200, { object: "list", data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
+}
+
+function fakeEmbedding(text: string): number[] {
+	const v = new Array<number>(8).fill(0);
+	for (let i = 0; i < text.length; i++) v[i % 8] = (v[i % 8] ?? 0) + text.charCodeAt(i) / 1000;
+	return v;
+}
+
+function promptText(body: Record<string, unknown>): string {
+	if (Array.isArray(body.messages)) {
+		return body.messages
+			.map((m: { content?: unknown }) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? "")))
+			.join(" ");
+	}
+	return String(body.prompt ?? "");
+}
+
+export function countTokens(text: string): number {
+	return text.split(/\s+/).filter(Boolean).length;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+	return new Promise((resolve, reject) => {
+		const chunks: Buffer[] = [];
+		req.on("data", (c: Buffer) => chunks.push(c));
+		req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+		req.on("error", reject);
+	});
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+	const text = JSON.stringify(value);
+	res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+	res.end(text);
+}
+
+function sleep(ms: number): Promise<void> {
+	return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+	const port = Number(process.env.STAND_IN_PORT ?? 8788);
+	const upstream = await startStandInUpstream({ port, tokenDelayMs: Number(process.env.STAND_IN_TOKEN_DELAY_MS ?? 30) });
+	console.log(`development stand-in upstream (not a model) at ${upstream.url}`);
+}

@@ -1,0 +1,47 @@
+import { env } from "cloudflare:test";
+import { createApiKey } from "../../lib/db/api-keys.ts";
+import { openDb } from "../../lib/db/client.ts";
+import { upsertModel } from "../../lib/db/models.ts";
+
+export const db = () => openDb(env.DB);
+
+/** A fresh payer address, so each test owns its keys, ledger and rows. */
+export function newPayer(): `0x${string}` {
+	const bytes = crypto.getRandomValues(new Uint8Array(20));
+	return `0x${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+export async function newKey(payer = newPayer()) {
+	const { id, key } = await createApiKey(db(), payer, "test");
+	return { id, key, payer };
+}
+
+/**
+ * A model routed to the stand-in upstream. `behaviour` becomes the upstream model
+ * name suffix the stand-in reacts to (":http-500", ":no-usage", ":die-midstream").
+ */
+export async function newModel(opts: { behaviour?: string; inputPricePerM?: bigint; outputPricePerM?: bigint } = {}) {
+	const id = `test/model-${crypto.randomUUID().slice(0, 8)}`;
+	await upsertModel(db(), {
+		id,
+		displayName: id,
+		inputPricePerM: opts.inputPricePerM ?? 2_000_000_000_000_000n,
+		outputPricePerM: opts.outputPricePerM ?? 6_000_000_000_000_000n,
+		upstreams: [
+			{
+				kind: "openai",
+				baseUrl: env.STAND_IN_URL,
+				upstreamModel: `stand-in${opts.behaviour ?? ""}`,
+				apiKeySecret: null,
+			},
+		],
+	});
+	return id;
+}
+
+/** What the stand-in upstream received whose text contains `marker`. */
+export async function upstreamRequestsWith(marker: string): Promise<Array<{ path: string; body: Record<string, unknown> }>> {
+	const base = env.STAND_IN_URL.replace(/\/v1$/, "");
+	const all = (await (await fetch(`${base}/__requests`)).json()) as Array<{ path: string; body: Record<string, unknown> }>;
+	return all.filter((r) => JSON.stringify(r.body).includes(marker));
+}

@@ -1,0 +1,56 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import { type Db, openDb } from "../../lib/db/client.ts";
+import type { Env } from "./env.ts";
+import { ApiError, validationError } from "./errors.ts";
+
+export interface Caller {
+	keyId: string;
+	payer: string;
+}
+
+export type AppEnv = {
+	Bindings: Env;
+	Variables: { requestId: string; db: Db; caller: Caller };
+};
+
+export type App = OpenAPIHono<AppEnv>;
+
+/** The one place the app's error handling, validation hook and per-request variables are set. */
+export function newApp(): App {
+	const app = new OpenAPIHono<AppEnv>({
+		defaultHook: (result) => {
+			if (!result.success) throw validationError(result.error.issues);
+		},
+	});
+
+	app.use("*", async (c, next) => {
+		const requestId = `req_${crypto.randomUUID().replace(/-/g, "")}`;
+		c.set("requestId", requestId);
+		c.set("db", openDb(c.env.DB));
+		await next();
+		c.header("x-request-id", requestId);
+	});
+
+	app.onError((err, c) => {
+		const apiError = toApiError(err);
+		if (apiError.code === "internal_error") console.error("unhandled error", c.get("requestId"), err);
+		const response = apiError.toResponse();
+		response.headers.set("x-request-id", c.get("requestId") ?? "");
+		return response;
+	});
+
+	app.notFound((c) => new ApiError("not_found", `Unknown path: ${c.req.method} ${c.req.path}`).toResponse());
+
+	return app;
+}
+
+function toApiError(err: unknown): ApiError {
+	if (err instanceof ApiError) return err;
+	if (err instanceof HTTPException) {
+		// Hono's own validators throw these; the JSON one is the only one we route through them.
+		if (err.status === 400) return new ApiError("invalid_json", `Could not parse the request body as JSON: ${err.message}`);
+		if (err.status === 413) return new ApiError("request_too_large", err.message);
+	}
+	return new ApiError("internal_error", "The server had an error while processing your request.");
+}

@@ -1,0 +1,28 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { AppEnv } from "./app.ts";
+import { ApiError, validationError } from "./errors.ts";
+
+/**
+ * Reads a JSON body whatever its Content-Type (curl users often forget it),
+ * enforcing the size limit, and validates it: 413, then 400 naming the field.
+ */
+export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, maxBytes: number): Promise<z.infer<S>> {
+	const declared = Number(c.req.header("content-length") ?? "0");
+	if (declared > maxBytes) throw tooLarge(maxBytes);
+	const buffer = await c.req.arrayBuffer();
+	if (buffer.byteLength > maxBytes) throw tooLarge(maxBytes);
+	let value: unknown;
+	try {
+		value = JSON.parse(new TextDecoder().decode(buffer));
+	} catch (err) {
+		throw new ApiError("invalid_json", `We could not parse the JSON body of your request: ${(err as Error).message}`);
+	}
+	const result = schema.safeParse(value);
+	if (!result.success) throw validationError(result.error.issues);
+	return result.data;
+}
+
+function tooLarge(maxBytes: number): ApiError {
+	return new ApiError("request_too_large", `Request body is larger than the limit of ${maxBytes} bytes.`);
+}
