@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {ModeldexTest} from "./utils/ModeldexTest.sol";
+import {ModelToken} from "../src/ModelToken.sol";
+import {ModelSale} from "../src/ModelSale.sol";
+import {IModelToken} from "../src/interfaces/IModelToken.sol";
+import {IModelFactory} from "../src/interfaces/IModelFactory.sol";
+
+contract ModelTokenTest is ModeldexTest {
+    uint256 internal constant HOLDER_SHARE_BPS = 8_500; // 100 % - 5 % protocol - 10 % creator
+    ModelToken internal token;
+    ModelSale internal sale;
+
+    function setUp() public override {
+        super.setUp();
+        (token, sale) = _tokenize("org/model");
+        _deposit(payer, 10_000_000e18);
+    }
+
+    function test_notifyRevenue_dripsLinearlyOverPeriod() public {
+        _settleOne(1, address(token), 100e18); // 85 PACA to holders; the creator is the only holder
+        assertEq(token.claimable(creator), 0);
+        vm.warp(block.timestamp + 3.5 days);
+        assertApproxEqAbs(token.claimable(creator), 42.5e18, 1e6);
+        vm.warp(block.timestamp + 3.5 days);
+        assertApproxEqAbs(token.claimable(creator), 85e18, 1e6);
+        vm.warp(block.timestamp + 30 days);
+        assertApproxEqAbs(token.claimable(creator), 85e18, 1e6);
+        assertLe(token.claimable(creator), 85e18);
+    }
+
+    function test_notifyRevenue_topUpCarriesUndrippedRemainder() public {
+        _settleOne(1, address(token), 100e18);
+        vm.warp(block.timestamp + 3.5 days);
+        _settleOne(2, address(token), 200e18); // +85 PACA; 42.5 not yet dripped
+        vm.warp(block.timestamp + 7 days);
+        assertApproxEqAbs(token.claimable(creator), 170e18, 1e6);
+    }
+
+    function test_notifyRevenue_emits() public {
+        vm.expectEmit(false, false, false, false, address(token));
+        emit IModelToken.RevenueNotified(85e18, 0, 0);
+        _settleOne(1, address(token), 100e18);
+    }
+
+    function test_RevertWhen_notifyRevenueNotVault() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelToken.NotRevenueVault.selector, alice));
+        vm.prank(alice);
+        token.notifyRevenue(1e18);
+    }
+
+    function test_claim_paysAccruedAndEmits() public {
+        _settleOne(1, address(token), 100e18);
+        vm.warp(block.timestamp + 7 days);
+        uint256 expected = token.claimable(creator);
+        vm.expectEmit(true, false, false, true, address(token));
+        emit IModelToken.Claimed(creator, expected);
+        vm.prank(creator);
+        assertEq(token.claim(), expected);
+        assertEq(paca.balanceOf(creator), expected);
+        assertEq(token.claimable(creator), 0);
+        vm.prank(creator);
+        assertEq(token.claim(), 0);
+    }
+
+    function test_transfer_movesOnlyFutureRevenue() public {
+        _settleOne(1, address(token), 100e18);
+        vm.warp(block.timestamp + 3.5 days);
+        uint256 half = token.balanceOf(creator) / 2;
+        vm.prank(creator);
+        token.transfer(alice, half);
+        assertEq(token.claimable(alice), 0);
+        vm.warp(block.timestamp + 3.5 days);
+        assertApproxEqAbs(token.claimable(alice), 21.25e18, 1e6);
+        assertApproxEqAbs(token.claimable(creator), 63.75e18, 1e6);
+    }
+
+    function test_claimable_excludedAddressesNeverAccrue() public {
+        _buy(sale, alice, 1_000_000e18);
+        vm.prank(alice);
+        token.transfer(DEAD, 1_000e18);
+        _settleOne(1, address(token), 100e18);
+        vm.warp(block.timestamp + 7 days);
+        assertEq(token.claimable(address(sale)), 0);
+        assertEq(token.claimable(DEAD), 0);
+        assertEq(token.claimable(token.pair()), 0);
+        assertTrue(token.isExcluded(address(sale)) && token.isExcluded(DEAD) && token.isExcluded(token.pair()));
+        // the accruing holders share all of it
+        assertApproxEqAbs(token.claimable(alice) + token.claimable(creator), 85e18, 1e6);
+        vm.prank(address(sale));
+        assertEq(token.claim(), 0);
+    }
+
+    function test_claimable_pairExcludedAfterGraduation() public {
+        _buyOut(sale, alice);
+        uint256 pairBalance = token.balanceOf(token.pair());
+        assertGt(pairBalance, 0);
+        assertEq(token.shareSupply(), token.totalSupply() - pairBalance);
+        _settleOne(1, address(token), 100e18);
+        vm.warp(block.timestamp + 7 days);
+        assertEq(token.claimable(token.pair()), 0);
+        assertApproxEqAbs(token.claimable(alice) + token.claimable(creator), 85e18, 1e6);
+    }
+
+    /// @dev The drip makes "buy just before settlement, sell right after" worth only the time held.
+    function test_claim_buyBeforeSettleSellAfterEarnsTimeWeightedShare() public {
+        _buy(sale, bob, 500_000e18); // long-term holder
+        uint256 bought = _buy(sale, alice, 2_000_000e18);
+        uint256 shareSupply = token.shareSupply();
+        _settleOne(1, address(token), 1_000_000e18);
+        uint256 held = 1 hours;
+        vm.warp(block.timestamp + held);
+        _sell(sale, alice, bought);
+        vm.warp(block.timestamp + 7 days);
+
+        uint256 holderRevenue = 1_000_000e18 * HOLDER_SHARE_BPS / 10_000;
+        uint256 fair = holderRevenue * bought / shareSupply * held / 7 days;
+        uint256 earned = token.claimable(alice);
+        assertLe(earned, fair + 1e6);
+        assertApproxEqRel(earned, fair, 1e12);
+        vm.prank(alice);
+        token.claim();
+        assertEq(token.claimable(alice), 0);
+    }
+
+    function test_notifyRevenue_carriedWhileNobodyAccrues() public {
+        IModelFactory.LaunchConfig memory c = factory.launchConfig();
+        c.creatorBps = 0;
+        vm.prank(admin);
+        factory.setLaunchConfig(c);
+        (ModelToken t, ModelSale s) = _tokenize("org/no-creator-allocation");
+        assertEq(t.shareSupply(), 0);
+        _settleOne(1, address(t), 100e18);
+        vm.warp(block.timestamp + 7 days);
+        _buy(s, alice, 1_000e18);
+        assertEq(t.claimable(alice), 0);
+        _settleOne(2, address(t), 200e18);
+        vm.warp(block.timestamp + 7 days);
+        // both notifications reach the first real holder
+        assertApproxEqAbs(t.claimable(alice), 170e18, 1e6);
+    }
+
+    function test_transferFrom_saleNeedsNoAllowanceOthersDo() public {
+        uint256 out = _buy(sale, alice, 1_000e18);
+        vm.expectRevert(); // ERC20InsufficientAllowance
+        vm.prank(bob);
+        token.transferFrom(alice, bob, out);
+        _sell(sale, alice, out); // sale pulls without approval
+        assertEq(token.balanceOf(alice), 0);
+    }
+
+    function testFuzz_claim_neverExceedsNotified(uint256 fees, uint256 buy, uint32 wait, uint256 moved) public {
+        fees = bound(fees, 1, 5_000_000e18);
+        buy = bound(buy, 1e18, 3_000_000e18);
+        wait = uint32(bound(wait, 0, 30 days));
+        _buy(sale, alice, buy);
+        _settleOne(1, address(token), fees);
+        vm.warp(block.timestamp + wait);
+        moved = bound(moved, 0, token.balanceOf(alice));
+        vm.prank(alice);
+        token.transfer(bob, moved);
+        vm.warp(block.timestamp + 7 days);
+        uint256 total = token.claimable(alice) + token.claimable(bob) + token.claimable(creator);
+        assertLe(total, paca.balanceOf(address(token)));
+        uint256 before = paca.balanceOf(address(token));
+        vm.prank(alice);
+        uint256 claimed = token.claim();
+        vm.prank(bob);
+        claimed += token.claim();
+        vm.prank(creator);
+        claimed += token.claim();
+        assertEq(claimed, total);
+        assertEq(paca.balanceOf(address(token)), before - claimed);
+    }
+}
