@@ -1,0 +1,400 @@
+// A pass-through meter for OpenAI-format server-sent events: the client gets each event
+// as soon as its blank line arrives, byte for byte, while the meter notes what it
+// delivered, so the request is charged for what the client received and no more.
+//
+// Framing works on bytes (line terminators are ASCII, so they never occur inside a
+// multi-byte UTF-8 character); only complete events are decoded and parsed. The
+// returned stream has a high-water mark of 0: the upstream is read only when the
+// consumer asks for more, and each pull enqueues one chunk straight into a waiting
+// read, so "enqueued" means "delivered" when the client goes away.
+import { ERRORS, type OpenAIErrorBody } from "../errors.ts";
+import { countTokens } from "./tokens.ts";
+
+export type EndpointKind = "chat" | "completion";
+
+export interface StreamMeterOptions {
+	kind: EndpointKind;
+	/** Did the client itself ask for usage (stream_options.include_usage === true)? If not, the usage-only chunk the gateway asked the upstream for is stripped before the client sees it. */
+	clientWantsUsage: boolean;
+	/** Text of the prompt (messages' contents joined, or the completion prompt), for the counting fallback. */
+	promptText: string;
+	/** Called once when the client goes away (the returned body is cancelled): the caller aborts the upstream fetch with it. */
+	abortUpstream: () => void;
+}
+
+export interface StreamMeterResult {
+	promptTokens: number;
+	completionTokens: number;
+	/** "upstream" when the upstream's usage chunk was seen (and the stream completed); "counted" when tokens were counted with the tokenizer. */
+	usageSource: "upstream" | "counted";
+	/** How the stream ended. */
+	outcome: "completed" | "client_disconnected" | "upstream_failed";
+	/** finish_reason of the last choice, if any. */
+	finishReason: string | null;
+}
+
+type Outcome = StreamMeterResult["outcome"];
+
+export function meterSseStream(
+	upstreamBody: ReadableStream<Uint8Array>,
+	options: StreamMeterOptions,
+): { body: ReadableStream<Uint8Array>; result: Promise<StreamMeterResult> } {
+	const reader = upstreamBody.getReader();
+	const framer = new SseFramer();
+	const inspector = new ChunkInspector(options.kind, options.clientWantsUsage);
+	let settled = false;
+	let resolveResult: (result: StreamMeterResult) => void = () => {};
+	const result = new Promise<StreamMeterResult>((resolve) => {
+		resolveResult = resolve;
+	});
+
+	function settle(outcome: Outcome): void {
+		if (settled) return;
+		settled = true;
+		resolveResult(inspector.tally(outcome, options.promptText));
+	}
+
+	/** Runs complete events through the inspector; returns the bytes to forward and whether [DONE] was seen. */
+	function forward(events: Uint8Array[], out: Uint8Array[]): boolean {
+		for (const event of events) {
+			const verdict = inspector.inspect(event);
+			if (verdict.forward) out.push(verdict.forward);
+			if (verdict.done) return true;
+		}
+		return false;
+	}
+
+	function endWith(controller: ReadableStreamDefaultController<Uint8Array>, out: Uint8Array[], outcome: Outcome): void {
+		// A failed stream ends with one error event the OpenAI SDKs surface as an APIError,
+		// unless the upstream already said so in its own words.
+		if (outcome === "upstream_failed" && !inspector.upstreamSentError) out.push(UPSTREAM_FAILED_EVENT);
+		if (out.length > 0) controller.enqueue(concat(out));
+		controller.close();
+		settle(outcome);
+	}
+
+	const body = new ReadableStream<Uint8Array>(
+		{
+			async pull(controller) {
+				try {
+					while (!settled) {
+						let read: ReadableStreamReadResult<Uint8Array>;
+						try {
+							read = await reader.read();
+						} catch {
+							if (!settled) endWith(controller, [], "upstream_failed");
+							return;
+						}
+						// The client may have gone away while we waited.
+						if (settled) return;
+						const out: Uint8Array[] = [];
+						if (read.done) {
+							// An incomplete event at the end is dropped, except a well-formed
+							// last event whose blank line never came.
+							const done = forward(framer.end(), out);
+							endWith(controller, out, done && !inspector.upstreamSentError ? "completed" : "upstream_failed");
+							return;
+						}
+						if (forward(framer.push(read.value), out)) {
+							endWith(controller, out, inspector.upstreamSentError ? "upstream_failed" : "completed");
+							reader.cancel().catch(() => {});
+							return;
+						}
+						if (out.length > 0) {
+							controller.enqueue(concat(out));
+							return;
+						}
+					}
+				} catch {
+					// A bug here must not leave the client hanging or the request unmetered.
+					if (settled) return;
+					try {
+						endWith(controller, [], "upstream_failed");
+					} catch {
+						settle("upstream_failed");
+					}
+				}
+			},
+			cancel() {
+				if (settled) return;
+				settle("client_disconnected");
+				try {
+					options.abortUpstream();
+				} catch {
+					// The caller's abort failing changes nothing about what was delivered.
+				}
+				reader.cancel().catch(() => {});
+			},
+		},
+		{ highWaterMark: 0 },
+	);
+
+	return { body, result };
+}
+
+const encoder = new TextEncoder();
+
+const UPSTREAM_FAILED_EVENT = encoder.encode(
+	`data: ${JSON.stringify({
+		error: {
+			message: "The upstream stopped before the response was complete.",
+			type: ERRORS.upstream_error.type,
+			code: "upstream_error",
+			param: null,
+		},
+	} satisfies OpenAIErrorBody)}\n\n`,
+);
+
+// ---------------------------------------------------------------------------
+// Framing: split bytes into events at blank lines (CRLF, LF or CR line ends).
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+class SseFramer {
+	/** Bytes of the current, unfinished event from earlier chunks. */
+	private parts: Uint8Array[] = [];
+	/** No bytes on the current line yet, so a line terminator now ends the event. */
+	private lineEmpty = true;
+	/** The last byte was a CR ending a line; an LF right after it belongs to it. */
+	private afterCR = false;
+	/** A CR ended the event; it ends after the next byte if that is LF, else before it. */
+	private endAfterCR = false;
+
+	push(chunk: Uint8Array): Uint8Array[] {
+		const events: Uint8Array[] = [];
+		let start = 0;
+		for (let i = 0; i < chunk.length; i++) {
+			const byte = chunk[i];
+			if (this.endAfterCR) {
+				this.endAfterCR = false;
+				const end = byte === LF ? i + 1 : i;
+				events.push(this.take(chunk, start, end));
+				start = end;
+				if (byte === LF) continue;
+			}
+			if (byte === LF) {
+				if (this.afterCR) {
+					this.afterCR = false;
+				} else if (this.lineEmpty) {
+					events.push(this.take(chunk, start, i + 1));
+					start = i + 1;
+				}
+				this.lineEmpty = true;
+			} else if (byte === CR) {
+				if (this.lineEmpty) {
+					this.endAfterCR = true;
+					this.afterCR = false;
+				} else {
+					this.afterCR = true;
+				}
+				this.lineEmpty = true;
+			} else {
+				this.afterCR = false;
+				this.lineEmpty = false;
+			}
+		}
+		if (start < chunk.length) this.parts.push(chunk.subarray(start));
+		return events;
+	}
+
+	/** The events left at the end of the stream: one ended by a CR, or a last event missing its blank line. */
+	end(): Uint8Array[] {
+		if (this.parts.length === 0) return [];
+		const rest = concat(this.parts);
+		this.parts = [];
+		if (this.endAfterCR) return [rest];
+		// Forwarded only if it parses as a whole event, so give it the blank line it lacked.
+		return isCompleteData(rest) ? [concat([rest, this.lineEmpty ? LINE_END : BLANK_LINE])] : [];
+	}
+
+	private take(chunk: Uint8Array, start: number, end: number): Uint8Array {
+		const tail = chunk.subarray(start, end);
+		if (this.parts.length === 0) return tail;
+		this.parts.push(tail);
+		const event = concat(this.parts);
+		this.parts = [];
+		return event;
+	}
+}
+
+const LINE_END = encoder.encode("\n");
+const BLANK_LINE = encoder.encode("\n\n");
+
+function isCompleteData(bytes: Uint8Array): boolean {
+	const data = sseData(decoder.decode(bytes));
+	if (data === null) return false;
+	if (data.trim() === "[DONE]") return true;
+	try {
+		JSON.parse(data);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Inspection: what each event carries (text, usage, finish_reason, [DONE]).
+
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/** The event's data lines joined, as an SSE client sees them; null when it has none. */
+function sseData(event: string): string | null {
+	let data: string | null = null;
+	for (const line of event.split(/\r\n|\r|\n/)) {
+		if (!line.startsWith("data")) continue;
+		let value: string;
+		if (line === "data") value = "";
+		else if (line[4] === ":") value = line[5] === " " ? line.slice(6) : line.slice(5);
+		else continue;
+		data = data === null ? value : `${data}\n${value}`;
+	}
+	return data;
+}
+
+/** The event with its data lines replaced by one line of `data`, other fields kept. */
+function withData(event: string, data: string): string {
+	const lines: string[] = [];
+	let written = false;
+	for (const line of event.split(/\r\n|\r|\n/)) {
+		if (line === "") continue;
+		if (line === "data" || line.startsWith("data:")) {
+			if (!written) lines.push(`data: ${data}`);
+			written = true;
+		} else lines.push(line);
+	}
+	return `${lines.join("\n")}\n\n`;
+}
+
+interface Usage {
+	promptTokens: number;
+	completionTokens: number;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+	return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function readUsage(value: unknown): Usage | null {
+	if (!isObject(value)) return null;
+	const { prompt_tokens: prompt, completion_tokens: completion } = value;
+	if (!isTokenCount(prompt) || !isTokenCount(completion)) return null;
+	return { promptTokens: prompt, completionTokens: completion };
+}
+
+function isTokenCount(value: unknown): value is number {
+	return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+class ChunkInspector {
+	upstreamSentError = false;
+	private upstreamUsage: Usage | null = null;
+	private finishReason: string | null = null;
+	/** Delivered text per choice and field, counted at the end (BPE counts of pieces don't add up). */
+	private readonly delivered = new Map<string, string[]>();
+
+	constructor(
+		private readonly kind: EndpointKind,
+		private readonly clientWantsUsage: boolean,
+	) {}
+
+	inspect(event: Uint8Array): { forward: Uint8Array | null; done: boolean } {
+		const text = decoder.decode(event);
+		const data = sseData(text);
+		if (data === null) return { forward: event, done: false };
+		if (data.trim() === "[DONE]") return { forward: event, done: true };
+		let chunk: unknown;
+		try {
+			chunk = JSON.parse(data);
+		} catch {
+			return { forward: event, done: false };
+		}
+		if (!isObject(chunk)) return { forward: event, done: false };
+		if (chunk.error !== undefined && chunk.error !== null) this.upstreamSentError = true;
+
+		const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+		this.noteChoices(choices);
+
+		if (!isObject(chunk.usage)) return { forward: event, done: false };
+		this.upstreamUsage = readUsage(chunk.usage) ?? this.upstreamUsage;
+		if (this.clientWantsUsage) return { forward: event, done: false };
+		// The gateway asked for usage on the client's behalf; the client never sees it.
+		if (choices.length === 0) return { forward: null, done: false };
+		delete chunk.usage;
+		return { forward: encoder.encode(withData(text, JSON.stringify(chunk))), done: false };
+	}
+
+	tally(outcome: Outcome, promptText: string): StreamMeterResult {
+		const { finishReason } = this;
+		if (outcome === "completed" && this.upstreamUsage) {
+			return { ...this.upstreamUsage, usageSource: "upstream", outcome, finishReason };
+		}
+		// Without a completed upstream count, the client pays for the text it received.
+		let promptTokens = this.upstreamUsage?.promptTokens ?? 0;
+		let completionTokens = 0;
+		try {
+			if (!this.upstreamUsage) promptTokens = countTokens(promptText);
+			for (const pieces of this.delivered.values()) completionTokens += countTokens(pieces.join(""));
+		} catch {
+			// The tokenizer should not throw; if it does, the usual ~4 characters per token.
+			if (!this.upstreamUsage) promptTokens = Math.ceil(promptText.length / 4);
+			completionTokens = 0;
+			for (const pieces of this.delivered.values()) completionTokens += Math.ceil(pieces.join("").length / 4);
+		}
+		return { promptTokens, completionTokens, usageSource: "counted", outcome, finishReason };
+	}
+
+	private noteChoices(choices: unknown[]): void {
+		for (const [position, choice] of choices.entries()) {
+			if (!isObject(choice)) continue;
+			const index = typeof choice.index === "number" ? choice.index : position;
+			if (typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
+			if (this.kind === "completion") {
+				this.note(`${index}`, choice.text);
+				continue;
+			}
+			const delta = choice.delta;
+			if (!isObject(delta)) continue;
+			this.note(`${index}:content`, delta.content);
+			this.note(`${index}:refusal`, delta.refusal);
+			// Some servers send `reasoning`, some `reasoning_content`, some both with the same text.
+			this.note(`${index}:reasoning`, typeof delta.reasoning_content === "string" ? delta.reasoning_content : delta.reasoning);
+			if (Array.isArray(delta.tool_calls)) {
+				for (const [toolPosition, call] of delta.tool_calls.entries()) {
+					if (!isObject(call)) continue;
+					const toolIndex = typeof call.index === "number" ? call.index : toolPosition;
+					this.noteFunction(`${index}:tool:${toolIndex}`, call.function);
+				}
+			}
+			this.noteFunction(`${index}:function_call`, delta.function_call);
+		}
+	}
+
+	private noteFunction(key: string, fn: unknown): void {
+		if (!isObject(fn)) return;
+		this.note(`${key}:name`, fn.name);
+		this.note(`${key}:arguments`, fn.arguments);
+	}
+
+	private note(key: string, text: unknown): void {
+		if (typeof text !== "string" || text.length === 0) return;
+		const pieces = this.delivered.get(key);
+		if (pieces) pieces.push(text);
+		else this.delivered.set(key, [text]);
+	}
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+	if (parts.length === 1 && parts[0]) return parts[0];
+	let length = 0;
+	for (const part of parts) length += part.length;
+	const joined = new Uint8Array(length);
+	let offset = 0;
+	for (const part of parts) {
+		joined.set(part, offset);
+		offset += part.length;
+	}
+	return joined;
+}
