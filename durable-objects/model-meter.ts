@@ -1,11 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { openDb } from "../lib/db/client.ts";
-import { insertUsage, type UsageRow } from "../lib/db/usage.ts";
+import { type HourlyRow, insertUsage, type UsageRow, upsertHourly } from "../lib/db/usage.ts";
 
-// One ModelMeter per model (named by the model id). It owns the model's live
-// counters and a durable usage log in its own SQLite storage; an alarm flushes
-// the log to D1 in batches. D1 rows are keyed by request id, so a flush that is
-// retried after a crash or eviction inserts nothing twice.
+// One ModelMeter per model (named by the model id). It owns:
+//   - a durable usage log (SQLite), flushed to D1 by an alarm in batches; D1 rows
+//     are keyed by request id, so a retried flush inserts nothing twice;
+//   - all-time counters and per-payer hourly rollups (also upserted to D1);
+//   - last-minute rates, served by `stats()` and pushed to WebSocket subscribers
+//     (hibernatable, at most 4 updates a second);
+//   - a circuit breaker per upstream position, fed by every request's outcome.
+// The gateway calls `record` once per request, after the response has started.
 
 export interface UsageRecord {
 	requestId: string;
@@ -16,7 +20,11 @@ export interface UsageRecord {
 	/** Fee in PACA base units. */
 	fee: bigint;
 	status: "ok" | "error";
+	usageSource: "upstream" | "counted" | "none";
 	createdAt: number;
+	latencyMs?: number;
+	/** Which upstream served (or failed) the request, for the breaker. */
+	upstream?: { position: number; ok: boolean } | null;
 }
 
 export interface MeterCounters {
@@ -28,9 +36,25 @@ export interface MeterCounters {
 	fees: bigint;
 }
 
-/** How long the log may wait before a flush: batches writes to D1, bounds staleness there. */
+export interface MeterStats {
+	modelId: string | null;
+	total: MeterCounters;
+	lastMinute: MeterCounters;
+	updatedAt: number;
+}
+
+export interface BreakerState {
+	openUntil: Record<number, number>;
+}
+
 const FLUSH_DELAY_MS = 1_000;
 const FLUSH_BATCH = 500;
+/** Flushed log rows are kept this long for `stats` recovery, then dropped (D1 has them). */
+const LOG_RETENTION_MS = 60 * 60_000;
+const BROADCAST_INTERVAL_MS = 250;
+const BREAKER_THRESHOLD = 3;
+const BREAKER_OPEN_MS = 30_000;
+const HOUR_MS = 3_600_000;
 
 interface LogRow extends Record<string, SqlStorageValue> {
 	request_id: string;
@@ -40,11 +64,16 @@ interface LogRow extends Record<string, SqlStorageValue> {
 	completion_tokens: number;
 	fee: string;
 	status: string;
+	usage_source: string;
 	created_at: number;
 }
 
 export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	private readonly sql: SqlStorage;
+	/** Per-second buckets of the last minute, rebuilt from the log after a restart. */
+	private readonly seconds = new Map<number, MeterCounters>();
+	private broadcastTimer: ReturnType<typeof setTimeout> | null = null;
+	private lastBroadcast = 0;
 
 	constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
 		super(ctx, env);
@@ -60,10 +89,12 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 					completion_tokens INTEGER NOT NULL,
 					fee TEXT NOT NULL,
 					status TEXT NOT NULL,
+					usage_source TEXT NOT NULL,
 					created_at INTEGER NOT NULL,
 					flushed INTEGER NOT NULL DEFAULT 0
 				);
 				CREATE INDEX IF NOT EXISTS usage_log_unflushed ON usage_log (flushed, created_at);
+				CREATE INDEX IF NOT EXISTS usage_log_time ON usage_log (created_at);
 				CREATE TABLE IF NOT EXISTS counters (
 					id INTEGER PRIMARY KEY CHECK (id = 1),
 					requests INTEGER NOT NULL, errors INTEGER NOT NULL,
@@ -71,29 +102,39 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 					fees TEXT NOT NULL
 				);
 				INSERT OR IGNORE INTO counters VALUES (1, 0, 0, 0, 0, '0');
+				CREATE TABLE IF NOT EXISTS hourly (
+					hour INTEGER NOT NULL, payer TEXT NOT NULL,
+					requests INTEGER NOT NULL, errors INTEGER NOT NULL,
+					prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+					fees TEXT NOT NULL, dirty INTEGER NOT NULL DEFAULT 1,
+					PRIMARY KEY (hour, payer)
+				);
+				CREATE TABLE IF NOT EXISTS breaker (
+					position INTEGER PRIMARY KEY, failures INTEGER NOT NULL, open_until INTEGER NOT NULL
+				);
 			`);
+			const since = Date.now() - 60_000;
+			for (const row of this.sql.exec<LogRow>("SELECT * FROM usage_log WHERE created_at > ?", since)) {
+				this.bump(row.created_at, toCounters(row));
+			}
 		});
 	}
 
-	/** The model this meter belongs to; set on first use so the alarm knows it. */
-	private setModelId(modelId: string): void {
-		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
-	}
-
-	private modelId(): string | null {
-		return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'model_id'").toArray()[0]?.value ?? null;
-	}
+	// ── The request path's one call ─────────────────────────────────────────
 
 	/**
 	 * Records one finished request: appends it to the durable log, moves the
-	 * counters, and schedules a flush. A request id seen before changes nothing.
+	 * counters and rollups, updates the upstream's breaker and schedules a flush.
+	 * A request id seen before changes nothing. Returns the breaker state so the
+	 * calling isolate can skip open upstreams without asking.
 	 */
-	async record(modelId: string, usage: UsageRecord): Promise<{ recorded: boolean }> {
-		this.setModelId(modelId);
+	async record(modelId: string, usage: UsageRecord): Promise<{ recorded: boolean; breaker: BreakerState }> {
+		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
+		if (usage.upstream) this.updateBreaker(usage.upstream.position, usage.upstream.ok, Date.now());
 		const inserted = this.sql.exec(
 			`INSERT OR IGNORE INTO usage_log
-				(request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				(request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, usage_source, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			usage.requestId,
 			usage.keyId,
 			usage.payer,
@@ -101,23 +142,35 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 			usage.completionTokens,
 			usage.fee.toString(),
 			usage.status,
+			usage.usageSource,
 			usage.createdAt,
 		).rowsWritten;
-		if (inserted === 0) return { recorded: false };
-		const counters = this.counters();
+		if (inserted === 0) return { recorded: false, breaker: this.breaker() };
+
+		const delta: MeterCounters = {
+			requests: 1,
+			errors: usage.status === "error" ? 1 : 0,
+			promptTokens: usage.promptTokens,
+			completionTokens: usage.completionTokens,
+			fees: usage.fee,
+		};
+		const total = add(this.counters(), delta);
 		this.sql.exec(
-			`UPDATE counters SET requests = requests + 1, errors = errors + ?,
-				prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, fees = ? WHERE id = 1`,
-			usage.status === "error" ? 1 : 0,
-			usage.promptTokens,
-			usage.completionTokens,
-			(counters.fees + usage.fee).toString(),
+			"UPDATE counters SET requests = ?, errors = ?, prompt_tokens = ?, completion_tokens = ?, fees = ? WHERE id = 1",
+			total.requests,
+			total.errors,
+			total.promptTokens,
+			total.completionTokens,
+			total.fees.toString(),
 		);
-		if ((await this.ctx.storage.getAlarm()) === null) {
-			await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
-		}
-		return { recorded: true };
+		this.addToHour(Math.floor(usage.createdAt / HOUR_MS) * HOUR_MS, usage.payer, delta);
+		this.bump(Date.now(), delta);
+		this.scheduleBroadcast();
+		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
+		return { recorded: true, breaker: this.breaker() };
 	}
+
+	// ── Reads ───────────────────────────────────────────────────────────────
 
 	counters(): MeterCounters {
 		const row = this.sql
@@ -134,31 +187,193 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		};
 	}
 
+	stats(now = Date.now()): MeterStats {
+		const fromSecond = Math.floor(now / 1000) - 59;
+		let lastMinute = zero();
+		for (const [second, bucket] of this.seconds) {
+			if (second < fromSecond) this.seconds.delete(second);
+			else lastMinute = add(lastMinute, bucket);
+		}
+		const modelId = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'model_id'").toArray()[0]?.value ?? null;
+		return { modelId, total: this.counters(), lastMinute, updatedAt: now };
+	}
+
 	/** Rows not yet in D1; the alarm drains these. */
 	pendingFlush(): number {
 		return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM usage_log WHERE flushed = 0").one().n;
 	}
 
+	breaker(): BreakerState {
+		const openUntil: Record<number, number> = {};
+		for (const row of this.sql.exec<{ position: number; open_until: number }>("SELECT position, open_until FROM breaker")) {
+			openUntil[row.position] = row.open_until;
+		}
+		return { openUntil };
+	}
+
+	// ── Live feed (hibernatable WebSockets) ─────────────────────────────────
+
+	override async fetch(request: Request): Promise<Response> {
+		if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+			return new Response("expected a WebSocket upgrade", { status: 426 });
+		}
+		const { 0: client, 1: server } = new WebSocketPair();
+		this.ctx.acceptWebSocket(server);
+		server.send(stringifyStats(this.stats()));
+		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+		// Subscribers only listen; "ping" gets the current numbers at once.
+		if (message === "ping") ws.send(stringifyStats(this.stats()));
+	}
+
+	override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+		ws.close(code === 1005 ? 1000 : code, "bye");
+	}
+
+	/** Coalesces updates: at most one broadcast per BROADCAST_INTERVAL_MS, the last one always sent. */
+	private scheduleBroadcast(): void {
+		if (this.broadcastTimer !== null || this.ctx.getWebSockets().length === 0) return;
+		const wait = Math.max(0, this.lastBroadcast + BROADCAST_INTERVAL_MS - Date.now());
+		this.broadcastTimer = setTimeout(() => {
+			this.broadcastTimer = null;
+			this.lastBroadcast = Date.now();
+			const message = stringifyStats(this.stats());
+			for (const ws of this.ctx.getWebSockets()) {
+				try {
+					ws.send(message);
+				} catch {
+					// a socket closing under us; the runtime tells us in webSocketClose
+				}
+			}
+		}, wait);
+	}
+
+	// ── Flush to D1 ─────────────────────────────────────────────────────────
+
 	override async alarm(): Promise<void> {
-		const modelId = this.modelId();
+		const modelId = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'model_id'").toArray()[0]?.value;
 		if (!modelId) return;
+		const db = openDb(this.env.DB);
 		const rows = this.sql
 			.exec<LogRow>(
-				`SELECT request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, created_at
+				`SELECT request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, usage_source, created_at
 				FROM usage_log WHERE flushed = 0 ORDER BY created_at LIMIT ?`,
 				FLUSH_BATCH,
 			)
 			.toArray();
-		if (rows.length === 0) return;
-		// If D1 fails, the alarm throws and the runtime retries it with backoff; the
-		// rows stay unflushed, and D1's primary key absorbs any partial earlier write.
+		// If D1 fails, the alarm throws and the runtime retries it with backoff; rows stay
+		// unflushed here, and D1's primary key absorbs whatever an earlier try wrote.
 		await insertUsage(
-			openDb(this.env.DB),
+			db,
 			rows.map((r) => toUsageRow(modelId, r)),
 		);
 		for (const r of rows) this.sql.exec("UPDATE usage_log SET flushed = 1 WHERE request_id = ?", r.request_id);
+
+		const hours = this.sql
+			.exec<{
+				hour: number;
+				payer: string;
+				requests: number;
+				errors: number;
+				prompt_tokens: number;
+				completion_tokens: number;
+				fees: string;
+			}>("SELECT hour, payer, requests, errors, prompt_tokens, completion_tokens, fees FROM hourly WHERE dirty = 1")
+			.toArray();
+		await upsertHourly(
+			db,
+			hours.map(
+				(h): HourlyRow => ({
+					modelId,
+					payer: h.payer,
+					hour: h.hour,
+					requests: h.requests,
+					errors: h.errors,
+					promptTokens: h.prompt_tokens,
+					completionTokens: h.completion_tokens,
+					fees: BigInt(h.fees),
+				}),
+			),
+		);
+		for (const h of hours) this.sql.exec("UPDATE hourly SET dirty = 0 WHERE hour = ? AND payer = ?", h.hour, h.payer);
+
+		this.sql.exec("DELETE FROM usage_log WHERE flushed = 1 AND created_at < ?", Date.now() - LOG_RETENTION_MS);
 		if (rows.length === FLUSH_BATCH) await this.ctx.storage.setAlarm(Date.now());
 	}
+
+	// ── Internals ───────────────────────────────────────────────────────────
+
+	private addToHour(hour: number, payer: string, delta: MeterCounters): void {
+		const row = this.sql.exec<{ fees: string }>("SELECT fees FROM hourly WHERE hour = ? AND payer = ?", hour, payer).toArray()[0];
+		const fees = (row ? BigInt(row.fees) : 0n) + delta.fees;
+		this.sql.exec(
+			`INSERT INTO hourly (hour, payer, requests, errors, prompt_tokens, completion_tokens, fees, dirty)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+				ON CONFLICT (hour, payer) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+				prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+				fees = ?, dirty = 1`,
+			hour,
+			payer,
+			delta.requests,
+			delta.errors,
+			delta.promptTokens,
+			delta.completionTokens,
+			fees.toString(),
+			fees.toString(),
+		);
+	}
+
+	private bump(at: number, delta: MeterCounters): void {
+		const second = Math.floor(at / 1000);
+		this.seconds.set(second, add(this.seconds.get(second) ?? zero(), delta));
+	}
+
+	private updateBreaker(position: number, ok: boolean, now: number): void {
+		if (ok) {
+			this.sql.exec("DELETE FROM breaker WHERE position = ?", position);
+			return;
+		}
+		const row = this.sql.exec<{ failures: number }>("SELECT failures FROM breaker WHERE position = ?", position).toArray()[0];
+		const failures = (row?.failures ?? 0) + 1;
+		const openUntil = failures >= BREAKER_THRESHOLD ? now + BREAKER_OPEN_MS : 0;
+		this.sql.exec(
+			"INSERT OR REPLACE INTO breaker (position, failures, open_until) VALUES (?, ?, ?)",
+			position,
+			failures,
+			openUntil,
+		);
+	}
+}
+
+function zero(): MeterCounters {
+	return { requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, fees: 0n };
+}
+
+function add(a: MeterCounters, b: MeterCounters): MeterCounters {
+	return {
+		requests: a.requests + b.requests,
+		errors: a.errors + b.errors,
+		promptTokens: a.promptTokens + b.promptTokens,
+		completionTokens: a.completionTokens + b.completionTokens,
+		fees: a.fees + b.fees,
+	};
+}
+
+function toCounters(r: LogRow): MeterCounters {
+	return {
+		requests: 1,
+		errors: r.status === "error" ? 1 : 0,
+		promptTokens: r.prompt_tokens,
+		completionTokens: r.completion_tokens,
+		fees: BigInt(r.fee),
+	};
+}
+
+/** Stats as JSON, with base-unit amounts as decimal strings (JSON has no bigint). */
+export function stringifyStats(stats: MeterStats): string {
+	return JSON.stringify(stats, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 }
 
 function toUsageRow(modelId: string, r: LogRow): UsageRow {
@@ -171,6 +386,7 @@ function toUsageRow(modelId: string, r: LogRow): UsageRow {
 		completionTokens: r.completion_tokens,
 		fee: BigInt(r.fee),
 		status: r.status === "error" ? "error" : "ok",
+		usageSource: r.usage_source === "upstream" ? "upstream" : r.usage_source === "counted" ? "counted" : "none",
 		createdAt: r.created_at,
 	};
 }

@@ -29,6 +29,7 @@ CREATE TABLE `models` (
 	`token_address` text,
 	`input_price_per_m` text NOT NULL,
 	`output_price_per_m` text NOT NULL,
+	`max_output_tokens` integer DEFAULT 4096 NOT NULL,
 	`enabled` integer DEFAULT true NOT NULL,
 	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL
 );
@@ -42,8 +43,22 @@ CREATE TABLE `usage` (
 	`completion_tokens` integer NOT NULL,
 	`fee` text NOT NULL,
 	`status` text NOT NULL,
+	`usage_source` text NOT NULL,
 	`created_at` integer NOT NULL
 );
 --> statement-breakpoint
 CREATE INDEX `usage_model_time` ON `usage` (`model_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `usage_payer_time` ON `usage` (`payer`,`created_at`);
+CREATE INDEX `usage_payer_time` ON `usage` (`payer`,`created_at`);--> statement-breakpoint
+CREATE TABLE `usage_hourly` (
+	`model_id` text NOT NULL,
+	`payer` text NOT NULL,
+	`hour` integer NOT NULL,
+	`requests` integer NOT NULL,
+	`errors` integer NOT NULL,
+	`prompt_tokens` integer NOT NULL,
+	`completion_tokens` integer NOT NULL,
+	`fees` text NOT NULL,
+	PRIMARY KEY(`model_id`, `payer`, `hour`)
+);
+--> statement-breakpoint
+CREATE INDEX `usage_hourly_model_hour` ON `usage_hourly` (`model_id`,`hour`);

@@ -39,6 +39,8 @@ export const models = sqliteTable("models", {
 	tokenAddress: text("token_address"),
 	inputPricePerM: baseUnits("input_price_per_m").notNull(),
 	outputPricePerM: baseUnits("output_price_per_m").notNull(),
+	/** Completion tokens a request may produce when it names no max_tokens; also the hold's bound. */
+	maxOutputTokens: integer("max_output_tokens").notNull().default(4096),
 	enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
 	createdAt: createdAt(),
 });
@@ -74,7 +76,26 @@ export const usage = sqliteTable(
 		completionTokens: integer("completion_tokens").notNull(),
 		fee: baseUnits("fee").notNull(),
 		status: text("status", { enum: ["ok", "error"] }).notNull(),
+		/** Where the token counts came from: the upstream's `usage`, or our tokenizer when it sent none. */
+		usageSource: text("usage_source", { enum: ["upstream", "counted", "none"] }).notNull(),
 		createdAt: integer("created_at", { mode: "number" }).notNull(),
 	},
 	(t) => [index("usage_model_time").on(t.modelId, t.createdAt), index("usage_payer_time").on(t.payer, t.createdAt)],
+);
+
+/** Per model, payer and hour: what the usage chart and the settler's cross-checks read. */
+export const usageHourly = sqliteTable(
+	"usage_hourly",
+	{
+		modelId: text("model_id").notNull(),
+		payer: text("payer").notNull(),
+		/** Start of the hour, unix milliseconds. */
+		hour: integer("hour").notNull(),
+		requests: integer("requests").notNull(),
+		errors: integer("errors").notNull(),
+		promptTokens: integer("prompt_tokens").notNull(),
+		completionTokens: integer("completion_tokens").notNull(),
+		fees: baseUnits("fees").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.modelId, t.payer, t.hour] }), index("usage_hourly_model_hour").on(t.modelId, t.hour)],
 );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newKey, newModel, upstreamRequestsWith } from "../helpers/fixtures.ts";
+import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import { newKey, newModel, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, meterOf, usageRowsForModel } from "../helpers/gateway.ts";
 
 describe("POST /v1/chat/completions: the first metered call", () => {
@@ -128,8 +129,8 @@ describe("POST /v1/chat/completions: rejected calls leave no usage", () => {
 		expect(res.json().error).toMatchObject({ code: "invalid_request", param: "model" });
 	});
 
-	it("answers 502 upstream_error and records nothing when the upstream fails", async () => {
-		const { key } = await newKey();
+	it("answers 502 upstream_error, charges nothing and counts the error when the upstream fails", async () => {
+		const { key, payer } = await newKey();
 		const model = await newModel({ behaviour: ":http-500" });
 		const marker = crypto.randomUUID();
 		const res = await callGateway("/v1/chat/completions", {
@@ -140,6 +141,11 @@ describe("POST /v1/chat/completions: rejected calls leave no usage", () => {
 		expect(res.json().error).toMatchObject({ code: "upstream_error", type: "api_error" });
 		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
 		await flushMeter(model);
-		expect(await usageRowsForModel(model)).toHaveLength(0);
+		const rows = await usageRowsForModel(model);
+		expect(rows).toHaveLength(1);
+		expect(rows[0]).toMatchObject({ status: "error", fee: 0n, promptTokens: 0, completionTokens: 0 });
+		const account = await ledgerFor(testEnv(), payer).account();
+		expect(account.totalSpent).toBe(0n);
+		expect(account.held).toBe(0n);
 	});
 });

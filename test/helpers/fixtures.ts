@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
-import { createApiKey } from "../../lib/db/api-keys.ts";
 import { openDb } from "../../lib/db/client.ts";
 import { upsertModel } from "../../lib/db/models.ts";
+import { type IssueKeyOptions, issueApiKey, ledgerFor } from "../../workers/gateway/accounts.ts";
 
 export const db = () => openDb(env.DB);
 
@@ -11,9 +11,19 @@ export function newPayer(): `0x${string}` {
 	return `0x${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-export async function newKey(payer = newPayer()) {
-	const { id, key } = await createApiKey(db(), payer, "test");
-	return { id, key, payer };
+export const PACA = 10n ** 18n;
+
+/** A key for a fresh payer (or `payer`), with `credit` base units on the payer's ledger. */
+export async function newKey(opts: { payer?: string; credit?: bigint } & IssueKeyOptions = {}) {
+	const payer = (opts.payer ?? newPayer()).toLowerCase();
+	const { keyId, key } = await issueApiKey(testEnv(), db(), payer, { name: "test", ...opts });
+	const credit = opts.credit ?? 1_000n * PACA;
+	if (credit > 0n) await ledgerFor(testEnv(), payer).credit(`test-${keyId}`, credit, "test");
+	return { id: keyId, key, payer };
+}
+
+export function testEnv(): TestEnv {
+	return env as TestEnv;
 }
 
 /**

@@ -7,7 +7,11 @@ import { ApiError, validationError } from "./errors.ts";
  * Reads a JSON body whatever its Content-Type (curl users often forget it),
  * enforcing the size limit, and validates it: 413, then 400 naming the field.
  */
-export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, maxBytes: number): Promise<z.infer<S>> {
+export async function readJsonBody<S extends z.ZodType>(
+	c: Context<AppEnv>,
+	schema: S,
+	maxBytes: number,
+): Promise<{ value: z.infer<S>; bytes: number }> {
 	const declared = Number(c.req.header("content-length") ?? "0");
 	if (declared > maxBytes) throw tooLarge(maxBytes);
 	const buffer = await c.req.arrayBuffer();
@@ -20,7 +24,7 @@ export async function readJsonBody<S extends z.ZodType>(c: Context<AppEnv>, sche
 	}
 	const result = schema.safeParse(value);
 	if (!result.success) throw validationError(result.error.issues);
-	return result.data;
+	return { value: result.data, bytes: buffer.byteLength };
 }
 
 function tooLarge(maxBytes: number): ApiError {

@@ -1,9 +1,10 @@
 import { newApp } from "./app.ts";
-import { registerChatRoutes } from "./routes/chat.ts";
+import { registerInferenceRoutes } from "./routes/inference.ts";
 
+export { AccountLedger } from "../../durable-objects/account-ledger.ts";
 export { ModelMeter } from "../../durable-objects/model-meter.ts";
 
 const app = newApp();
-registerChatRoutes(app);
+registerInferenceRoutes(app);
 
 export default app;

@@ -5,33 +5,27 @@ import { ApiError } from "../errors.ts";
 // An OpenAI-compatible HTTP upstream: vLLM, TGI, Ollama, llama.cpp server, or
 // any service speaking OpenAI's wire format.
 
-const TOTAL_TIMEOUT_MS = 120_000;
+export type UpstreamPath = "/chat/completions" | "/completions" | "/embeddings";
 
-export async function callOpenAICompatible(
+export function callOpenAICompatible(
 	env: Env,
 	upstream: UpstreamRecord,
-	path: "/chat/completions" | "/completions" | "/embeddings",
+	path: UpstreamPath,
 	body: Record<string, unknown>,
-	signal?: AbortSignal,
+	signal: AbortSignal,
 ): Promise<Response> {
-	if (!upstream.baseUrl) throw new ApiError("upstream_error", "The model's upstream has no URL configured.");
-	const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+	if (!upstream.baseUrl) throw new ApiError("upstream_unavailable", "The model's upstream has no URL configured.");
+	const headers: Record<string, string> = { "content-type": "application/json" };
 	if (upstream.apiKeySecret) {
 		const secret = (env as unknown as Record<string, string | undefined>)[upstream.apiKeySecret];
-		if (!secret) throw new ApiError("upstream_error", "The model's upstream credentials are not configured.");
+		if (!secret) throw new ApiError("upstream_unavailable", "The model's upstream credentials are not configured.");
 		headers.authorization = `Bearer ${secret}`;
 	}
-	const timeout = AbortSignal.timeout(TOTAL_TIMEOUT_MS);
 	const url = `${upstream.baseUrl.replace(/\/+$/, "")}${path}`;
-	try {
-		return await fetch(url, {
-			method: "POST",
-			headers,
-			body: JSON.stringify(upstream.upstreamModel ? { ...body, model: upstream.upstreamModel } : body),
-			signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-		});
-	} catch (err) {
-		if (timeout.aborted) throw new ApiError("upstream_timeout", "The model's upstream did not answer in time.");
-		throw new ApiError("upstream_error", `The model's upstream could not be reached: ${(err as Error).message}`);
-	}
+	return fetch(url, {
+		method: "POST",
+		headers,
+		body: JSON.stringify(upstream.upstreamModel ? { ...body, model: upstream.upstreamModel } : body),
+		signal,
+	});
 }

@@ -33,3 +33,27 @@ export const Usage = z.looseObject({
 	total_tokens: z.number().int().nonnegative().optional(),
 });
 export type Usage = z.infer<typeof Usage>;
+
+export const CompletionRequest = z
+	.looseObject({
+		model: z.string().min(1, "must name a model"),
+		prompt: z.union([z.string(), z.array(z.string()).min(1).max(1, "only one prompt per request is supported")]),
+		stream: z.boolean().optional(),
+		stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+		max_tokens: z.number().int().positive().nullish(),
+		temperature: z.number().min(0).max(2).nullish(),
+		top_p: z.number().min(0).max(1).nullish(),
+		n: z.number().int().min(1).max(1, "only n=1 is supported").nullish(),
+	})
+	.openapi("CompletionRequest");
+export type CompletionRequest = z.infer<typeof CompletionRequest>;
+
+export const EmbeddingRequest = z
+	.looseObject({
+		model: z.string().min(1, "must name a model"),
+		input: z.union([z.string(), z.array(z.string()).min(1).max(2048)]),
+		encoding_format: z.enum(["float", "base64"]).optional(),
+		dimensions: z.number().int().positive().optional(),
+	})
+	.openapi("EmbeddingRequest");
+export type EmbeddingRequest = z.infer<typeof EmbeddingRequest>;

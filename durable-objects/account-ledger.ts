@@ -1,0 +1,506 @@
+import { DurableObject } from "cloudflare:workers";
+
+// One AccountLedger per payer (named by the payer's address). It is the payer's
+// source of truth for API keys, balance, credit holds, per-key token-per-minute
+// limits, idempotent retries and the record of each request.
+//
+// The request path makes exactly one call here, `authorize`, which checks the
+// key, the token rate and the credit in one go and writes nothing to SQLite (the
+// hold is kept in memory and mirrored to storage without waiting for the write to
+// be confirmed), so no storage round trip sits in front of the upstream call.
+// `commit` (after the response, off the path) is the durable money movement.
+//
+// Invariant: a payer can never be charged more than their balance. Every request
+// holds an upper bound of its cost before it is forwarded; `commit` charges
+// min(actual cost, hold), so the sum of charges never exceeds what was available.
+
+export interface KeyInput {
+	keyId: string;
+	keyHash: string;
+	prefix: string;
+	name: string;
+	/** Lifetime spend cap in PACA base units; null for none. */
+	spendCap: bigint | null;
+	/** Model ids the key may call; null for all. */
+	allowedModels: string[] | null;
+}
+
+export interface KeyInfo extends Omit<KeyInput, "keyHash"> {
+	spent: bigint;
+	createdAt: number;
+	revokedAt: number | null;
+}
+
+export interface AuthorizeInput {
+	keyHash: string;
+	requestId: string;
+	modelId: string;
+	/** Upper bound of the request's cost, in base units. */
+	maxCost: bigint;
+	/** Upper bound of the request's tokens, counted against the key's tokens-per-minute limit. */
+	maxTokens: number;
+	tokensPerMinute: number;
+	idempotencyKey: string | null;
+	now: number;
+}
+
+export interface StoredResponse {
+	status: number;
+	contentType: string;
+	body: string;
+}
+
+export type AuthorizeResult =
+	| { ok: true; keyId: string }
+	| { ok: false; code: "invalid_api_key" | "model_not_allowed" | "insufficient_quota" | "idempotency_conflict"; message: string }
+	| { ok: false; code: "rate_limit_exceeded"; message: string; retryAfterSeconds: number }
+	| { ok: false; code: "idempotent_replay"; requestId: string; response: StoredResponse | null };
+
+export interface CommitInput {
+	requestId: string;
+	modelId: string;
+	promptTokens: number;
+	completionTokens: number;
+	/** What the request cost at the model's prices; the charge is capped at the hold. */
+	cost: bigint;
+	status: "ok" | "error";
+	usageSource: "upstream" | "counted" | "none";
+	/** For Idempotency-Key replays (non-streaming responses only). */
+	response: StoredResponse | null;
+	now: number;
+}
+
+export interface Generation {
+	requestId: string;
+	keyId: string;
+	modelId: string;
+	promptTokens: number;
+	completionTokens: number;
+	/** Charged amount in base units. */
+	cost: bigint;
+	status: "ok" | "error";
+	usageSource: "upstream" | "counted" | "none";
+	createdAt: number;
+	finishedAt: number;
+}
+
+export interface AccountSnapshot {
+	balance: bigint;
+	held: bigint;
+	available: bigint;
+	totalCredited: bigint;
+	totalSpent: bigint;
+}
+
+interface Hold {
+	keyId: string;
+	modelId: string;
+	amount: bigint;
+	idempotencyKey: string | null;
+	createdAt: number;
+}
+
+interface KeyRow extends Record<string, SqlStorageValue> {
+	key_id: string;
+	key_hash: string;
+	prefix: string;
+	name: string;
+	spend_cap: string | null;
+	spent: string;
+	allowed_models: string | null;
+	created_at: number;
+	revoked_at: number | null;
+}
+
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const TOKEN_WINDOW_MS = 60_000;
+/** A hold older than this belongs to a request whose Worker died; the alarm releases it. */
+const HOLD_TTL_MS = 15 * 60_000;
+const MAINTENANCE_INTERVAL_MS = 10 * 60_000;
+
+export class AccountLedger extends DurableObject<Cloudflare.Env> {
+	private readonly sql: SqlStorage;
+	private readonly holds = new Map<string, Hold>();
+	/** Keys by hash, loaded once; every change goes through this object, so it stays exact. */
+	private keys = new Map<string, KeyRow>();
+	/** Per key: (time, tokens) of the last minute's requests. */
+	private readonly tokenWindows = new Map<string, Array<{ at: number; tokens: number; requestId: string }>>();
+	private readonly waiters = new Map<string, Array<() => void>>();
+	private balance = 0n;
+
+	constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
+		super(ctx, env);
+		this.sql = ctx.storage.sql;
+		ctx.blockConcurrencyWhile(async () => {
+			this.sql.exec(`
+				CREATE TABLE IF NOT EXISTS account (
+					id INTEGER PRIMARY KEY CHECK (id = 1),
+					balance TEXT NOT NULL, total_credited TEXT NOT NULL, total_spent TEXT NOT NULL
+				);
+				INSERT OR IGNORE INTO account VALUES (1, '0', '0', '0');
+				CREATE TABLE IF NOT EXISTS keys (
+					key_id TEXT PRIMARY KEY,
+					key_hash TEXT NOT NULL UNIQUE,
+					prefix TEXT NOT NULL,
+					name TEXT NOT NULL,
+					spend_cap TEXT,
+					spent TEXT NOT NULL DEFAULT '0',
+					allowed_models TEXT,
+					created_at INTEGER NOT NULL,
+					revoked_at INTEGER
+				);
+				CREATE TABLE IF NOT EXISTS credits (
+					credit_id TEXT PRIMARY KEY, amount TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL
+				);
+				CREATE TABLE IF NOT EXISTS requests (
+					request_id TEXT PRIMARY KEY,
+					key_id TEXT NOT NULL, model_id TEXT NOT NULL,
+					prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+					cost TEXT NOT NULL, status TEXT NOT NULL, usage_source TEXT NOT NULL,
+					created_at INTEGER NOT NULL, finished_at INTEGER NOT NULL
+				);
+				CREATE TABLE IF NOT EXISTS idempotency (
+					key_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+					request_id TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL,
+					PRIMARY KEY (key_id, idempotency_key)
+				);
+			`);
+			this.balance = BigInt(this.sql.exec<{ balance: string }>("SELECT balance FROM account").one().balance);
+			this.keys = new Map(
+				this.sql
+					.exec<KeyRow>("SELECT * FROM keys")
+					.toArray()
+					.map((k) => [k.key_hash, k]),
+			);
+			// Holds of requests in flight when the object last stopped.
+			for (const [name, hold] of await ctx.storage.list<Hold>({ prefix: "hold:" })) {
+				this.holds.set(name.slice("hold:".length), hold);
+			}
+		});
+	}
+
+	// ── Keys ────────────────────────────────────────────────────────────────
+
+	async addKey(input: KeyInput): Promise<void> {
+		const now = Date.now();
+		this.sql.exec(
+			`INSERT INTO keys (key_id, key_hash, prefix, name, spend_cap, allowed_models, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			input.keyId,
+			input.keyHash,
+			input.prefix,
+			input.name,
+			input.spendCap?.toString() ?? null,
+			input.allowedModels ? JSON.stringify(input.allowedModels) : null,
+			now,
+		);
+		const row = this.sql.exec<KeyRow>("SELECT * FROM keys WHERE key_id = ?", input.keyId).one();
+		this.keys.set(row.key_hash, row);
+		await this.ensureMaintenance();
+	}
+
+	/** Returns false when the key does not exist or was already revoked. */
+	async revokeKey(keyId: string): Promise<boolean> {
+		const now = Date.now();
+		const changed = this.sql.exec(
+			"UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+			now,
+			keyId,
+		).rowsWritten;
+		for (const row of this.keys.values()) if (row.key_id === keyId && row.revoked_at === null) row.revoked_at = now;
+		return changed > 0;
+	}
+
+	listKeys(): KeyInfo[] {
+		return [...this.keys.values()].map(toKeyInfo).sort((a, b) => a.createdAt - b.createdAt);
+	}
+
+	// ── Credits ─────────────────────────────────────────────────────────────
+
+	/** Adds credit once per `creditId` (an idempotency key, a deposit's tx hash + log index, ...). */
+	async credit(creditId: string, amount: bigint, source: string): Promise<{ applied: boolean; balance: bigint }> {
+		if (amount <= 0n) throw new RangeError("credit amount must be positive");
+		const inserted = this.sql.exec(
+			"INSERT OR IGNORE INTO credits (credit_id, amount, source, created_at) VALUES (?, ?, ?, ?)",
+			creditId,
+			amount.toString(),
+			source,
+			Date.now(),
+		).rowsWritten;
+		if (inserted === 0) return { applied: false, balance: this.balance };
+		const account = this.account();
+		this.balance += amount;
+		this.sql.exec(
+			"UPDATE account SET balance = ?, total_credited = ? WHERE id = 1",
+			this.balance.toString(),
+			(account.totalCredited + amount).toString(),
+		);
+		return { applied: true, balance: this.balance };
+	}
+
+	account(): AccountSnapshot {
+		const row = this.sql
+			.exec<{ total_credited: string; total_spent: string }>("SELECT total_credited, total_spent FROM account")
+			.one();
+		const held = this.heldTotal();
+		return {
+			balance: this.balance,
+			held,
+			available: this.balance - held,
+			totalCredited: BigInt(row.total_credited),
+			totalSpent: BigInt(row.total_spent),
+		};
+	}
+
+	// ── The request path ────────────────────────────────────────────────────
+
+	authorize(input: AuthorizeInput): AuthorizeResult {
+		const key = this.keys.get(input.keyHash);
+		if (!key || key.revoked_at !== null) {
+			return { ok: false, code: "invalid_api_key", message: "Incorrect API key provided, or the key was revoked." };
+		}
+		if (key.allowed_models && !(JSON.parse(key.allowed_models) as string[]).includes(input.modelId)) {
+			return { ok: false, code: "model_not_allowed", message: `This API key may not call the model '${input.modelId}'.` };
+		}
+
+		if (input.idempotencyKey !== null) {
+			const replay = this.replayFor(key.key_id, input.idempotencyKey, input.now);
+			if (replay) return replay;
+		}
+
+		const retryAfter = this.tokenRateRetryAfter(key.key_id, input.maxTokens, input.tokensPerMinute, input.now);
+		if (retryAfter > 0) {
+			return {
+				ok: false,
+				code: "rate_limit_exceeded",
+				message: `Rate limit reached for tokens per minute (limit ${input.tokensPerMinute}). Try again in ${retryAfter}s.`,
+				retryAfterSeconds: retryAfter,
+			};
+		}
+
+		const available = this.balance - this.heldTotal();
+		if (input.maxCost > available) {
+			return {
+				ok: false,
+				code: "insufficient_quota",
+				message: `Insufficient credit: this request may cost up to ${input.maxCost} base units and ${available < 0n ? 0n : available} are available. Deposit PACA or lower max_tokens.`,
+			};
+		}
+		if (key.spend_cap !== null) {
+			const keyHeld = [...this.holds.values()].filter((h) => h.keyId === key.key_id).reduce((s, h) => s + h.amount, 0n);
+			if (BigInt(key.spent) + keyHeld + input.maxCost > BigInt(key.spend_cap)) {
+				return { ok: false, code: "insufficient_quota", message: "This API key has reached its spend cap." };
+			}
+		}
+
+		const hold: Hold = {
+			keyId: key.key_id,
+			modelId: input.modelId,
+			amount: input.maxCost,
+			idempotencyKey: input.idempotencyKey,
+			createdAt: input.now,
+		};
+		this.holds.set(input.requestId, hold);
+		this.tokenWindows.get(key.key_id)?.push({ at: input.now, tokens: input.maxTokens, requestId: input.requestId });
+		// Mirrored so a restart keeps in-flight holds; not awaited, so the caller does not wait on storage.
+		void this.ctx.storage.put(`hold:${input.requestId}`, hold, { allowUnconfirmed: true });
+		return { ok: true, keyId: key.key_id };
+	}
+
+	/** Charges a finished request (capped at its hold) and releases the rest. Repeating it changes nothing. */
+	async commit(input: CommitInput): Promise<{ charged: bigint }> {
+		const hold = this.holds.get(input.requestId);
+		if (!hold) {
+			const done = this.sql
+				.exec<{ cost: string }>("SELECT cost FROM requests WHERE request_id = ?", input.requestId)
+				.toArray()[0];
+			return { charged: done ? BigInt(done.cost) : 0n };
+		}
+		const charge = input.cost < hold.amount ? input.cost : hold.amount;
+		if (input.cost > hold.amount) {
+			console.warn(`request ${input.requestId} cost ${input.cost} above its hold ${hold.amount}; charged the hold`);
+		}
+		this.holds.delete(input.requestId);
+		// The window counted the request's upper bound; from now on it counts what was used.
+		const entry = this.tokenWindows.get(hold.keyId)?.find((e) => e.requestId === input.requestId);
+		if (entry) entry.tokens = input.promptTokens + input.completionTokens;
+		this.balance -= charge;
+		const account = this.account();
+		this.sql.exec(
+			"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",
+			this.balance.toString(),
+			(account.totalSpent + charge).toString(),
+		);
+		if (charge > 0n) {
+			const key = [...this.keys.values()].find((k) => k.key_id === hold.keyId);
+			if (key) {
+				key.spent = (BigInt(key.spent) + charge).toString();
+				this.sql.exec("UPDATE keys SET spent = ? WHERE key_id = ?", key.spent, hold.keyId);
+			}
+		}
+		this.sql.exec(
+			`INSERT OR IGNORE INTO requests (request_id, key_id, model_id, prompt_tokens, completion_tokens, cost, status,
+				usage_source, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			input.requestId,
+			hold.keyId,
+			input.modelId,
+			input.promptTokens,
+			input.completionTokens,
+			charge.toString(),
+			input.status,
+			input.usageSource,
+			hold.createdAt,
+			input.now,
+		);
+		if (hold.idempotencyKey !== null) {
+			this.sql.exec(
+				"INSERT OR REPLACE INTO idempotency (key_id, idempotency_key, request_id, response, created_at) VALUES (?, ?, ?, ?, ?)",
+				hold.keyId,
+				hold.idempotencyKey,
+				input.requestId,
+				input.response ? JSON.stringify(input.response) : null,
+				input.now,
+			);
+		}
+		await this.ctx.storage.delete(`hold:${input.requestId}`);
+		for (const wake of this.waiters.get(input.requestId) ?? []) wake();
+		this.waiters.delete(input.requestId);
+		return { charged: charge };
+	}
+
+	/** Releases a hold without charging (the request failed before producing anything). */
+	async release(requestId: string, now: number): Promise<void> {
+		const hold = this.holds.get(requestId);
+		if (!hold) return;
+		await this.commit({
+			requestId,
+			modelId: hold.modelId,
+			promptTokens: 0,
+			completionTokens: 0,
+			cost: 0n,
+			status: "error",
+			usageSource: "none",
+			response: null,
+			now,
+		});
+	}
+
+	/**
+	 * One request's tokens and cost. A request still in flight is waited for (up to
+	 * `waitMs`), so the answer is right as soon as the response has ended.
+	 */
+	async generation(requestId: string, waitMs = 5_000): Promise<Generation | null> {
+		if (this.holds.has(requestId)) {
+			await new Promise<void>((resolve) => {
+				const timer = setTimeout(resolve, waitMs);
+				const list = this.waiters.get(requestId) ?? [];
+				list.push(() => {
+					clearTimeout(timer);
+					resolve();
+				});
+				this.waiters.set(requestId, list);
+			});
+		}
+		const row = this.sql
+			.exec<{
+				request_id: string;
+				key_id: string;
+				model_id: string;
+				prompt_tokens: number;
+				completion_tokens: number;
+				cost: string;
+				status: string;
+				usage_source: string;
+				created_at: number;
+				finished_at: number;
+			}>("SELECT * FROM requests WHERE request_id = ?", requestId)
+			.toArray()[0];
+		if (!row) return null;
+		return {
+			requestId: row.request_id,
+			keyId: row.key_id,
+			modelId: row.model_id,
+			promptTokens: row.prompt_tokens,
+			completionTokens: row.completion_tokens,
+			cost: BigInt(row.cost),
+			status: row.status === "ok" ? "ok" : "error",
+			usageSource: row.usage_source === "upstream" ? "upstream" : row.usage_source === "counted" ? "counted" : "none",
+			createdAt: row.created_at,
+			finishedAt: row.finished_at,
+		};
+	}
+
+	// ── Housekeeping ────────────────────────────────────────────────────────
+
+	override async alarm(): Promise<void> {
+		const now = Date.now();
+		for (const [requestId, hold] of this.holds) {
+			if (now - hold.createdAt > HOLD_TTL_MS) await this.release(requestId, now);
+		}
+		this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_TTL_MS);
+		await this.ctx.storage.setAlarm(now + MAINTENANCE_INTERVAL_MS);
+	}
+
+	private async ensureMaintenance(): Promise<void> {
+		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + MAINTENANCE_INTERVAL_MS);
+	}
+
+	private heldTotal(): bigint {
+		let total = 0n;
+		for (const hold of this.holds.values()) total += hold.amount;
+		return total;
+	}
+
+	private replayFor(keyId: string, idempotencyKey: string, now: number): AuthorizeResult | null {
+		for (const [requestId, hold] of this.holds) {
+			if (hold.keyId === keyId && hold.idempotencyKey === idempotencyKey) {
+				return {
+					ok: false,
+					code: "idempotency_conflict",
+					message: `A request with this Idempotency-Key is still in progress (${requestId}); retry after it finishes.`,
+				};
+			}
+		}
+		const done = this.sql
+			.exec<{ request_id: string; response: string | null; created_at: number }>(
+				"SELECT request_id, response, created_at FROM idempotency WHERE key_id = ? AND idempotency_key = ?",
+				keyId,
+				idempotencyKey,
+			)
+			.toArray()[0];
+		if (!done || now - done.created_at > IDEMPOTENCY_TTL_MS) return null;
+		return {
+			ok: false,
+			code: "idempotent_replay",
+			requestId: done.request_id,
+			response: done.response ? (JSON.parse(done.response) as StoredResponse) : null,
+		};
+	}
+
+	/** Seconds until `tokens` more fit in the key's one-minute window; 0 when they fit now. */
+	private tokenRateRetryAfter(keyId: string, tokens: number, limit: number, now: number): number {
+		const window = this.tokenWindows.get(keyId) ?? [];
+		while (window.length > 0 && (window[0]?.at ?? 0) <= now - TOKEN_WINDOW_MS) window.shift();
+		this.tokenWindows.set(keyId, window);
+		let used = window.reduce((s, e) => s + e.tokens, 0);
+		if (used + tokens <= limit) return 0;
+		if (tokens > limit) return 60;
+		for (const entry of window) {
+			used -= entry.tokens;
+			if (used + tokens <= limit) return Math.max(1, Math.ceil((entry.at + TOKEN_WINDOW_MS - now) / 1000));
+		}
+		return 60;
+	}
+}
+
+function toKeyInfo(row: KeyRow): KeyInfo {
+	return {
+		keyId: row.key_id,
+		prefix: row.prefix,
+		name: row.name,
+		spendCap: row.spend_cap === null ? null : BigInt(row.spend_cap),
+		allowedModels: row.allowed_models ? (JSON.parse(row.allowed_models) as string[]) : null,
+		spent: BigInt(row.spent),
+		createdAt: row.created_at,
+		revokedAt: row.revoked_at,
+	};
+}

@@ -1,0 +1,37 @@
+import type { Db } from "../../lib/db/client.ts";
+import { apiKeys } from "../../lib/db/schema.ts";
+import { hashApiKey, keyPrefix, newApiKey } from "../../lib/keys.ts";
+import type { Env } from "./env.ts";
+
+/** The payer's ledger Durable Object; payer addresses are lower-case hex. */
+export function ledgerFor(env: Env, payer: string) {
+	return env.ACCOUNT_LEDGER.getByName(payer.toLowerCase());
+}
+
+export interface IssueKeyOptions {
+	name?: string;
+	spendCap?: bigint | null;
+	allowedModels?: string[] | null;
+}
+
+/**
+ * Creates an API key for `payer`: registered in the payer's ledger (which the
+ * request path checks) and listed in D1 (for the dashboard and admin). The
+ * plaintext is returned once and stored nowhere.
+ */
+export async function issueApiKey(env: Env, db: Db, payer: string, options: IssueKeyOptions = {}) {
+	const key = newApiKey(payer);
+	const keyId = `key_${crypto.randomUUID().replace(/-/g, "")}`;
+	const keyHash = await hashApiKey(key);
+	const record = {
+		keyId,
+		keyHash,
+		prefix: keyPrefix(key),
+		name: options.name ?? "",
+		spendCap: options.spendCap ?? null,
+		allowedModels: options.allowedModels ?? null,
+	};
+	await ledgerFor(env, payer).addKey(record);
+	await db.insert(apiKeys).values({ id: keyId, keyHash, prefix: record.prefix, payer: payer.toLowerCase(), name: record.name });
+	return { keyId, key, prefix: record.prefix };
+}

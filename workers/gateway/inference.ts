@@ -1,0 +1,318 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { StoredResponse } from "../../durable-objects/account-ledger.ts";
+import type { ModelRecord } from "../../lib/db/models.ts";
+import { hashApiKey, parseApiKey } from "../../lib/keys.ts";
+import { requestFee } from "../../lib/money.ts";
+import { ledgerFor } from "./accounts.ts";
+import type { AppEnv } from "./app.ts";
+import { readJsonBody } from "./body.ts";
+import { readConfig } from "./env.ts";
+import { ApiError } from "./errors.ts";
+import { getModel } from "./model-cache.ts";
+import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingRequest, Usage } from "./schemas/inference.ts";
+import { meterSseStream } from "./streaming/sse-meter.ts";
+import { countTokens } from "./streaming/tokens.ts";
+import { learnBreakerState } from "./upstreams/breaker.ts";
+import { callUpstreams } from "./upstreams/index.ts";
+import type { UpstreamPath } from "./upstreams/openai-compatible.ts";
+
+// The metered request path shared by chat completions, completions and embeddings:
+//
+//   key parse (no I/O) → body → model (isolate cache) →
+//   ONE ledger call (key check + tokens/min + credit hold) ∥ requests/min binding →
+//   upstream (fallback before the first byte) → response to the client →
+//   after the response (waitUntil): ledger.commit + meter.record.
+
+export type Endpoint = "chat" | "completion" | "embedding";
+type InferenceBody = ChatCompletionRequest | CompletionRequest | EmbeddingRequest;
+
+const PATHS: Record<Endpoint, UpstreamPath> = { chat: "/chat/completions", completion: "/completions", embedding: "/embeddings" };
+/** Chat templates add a few tokens per message around its content. */
+const TEMPLATE_TOKENS_PER_MESSAGE = 8;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function bearerKey(header: string | undefined) {
+	if (!header) {
+		throw new ApiError(
+			"invalid_api_key",
+			"You didn't provide an API key. Send it in the Authorization header as 'Bearer mdx_...'.",
+		);
+	}
+	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+	const parsed = token ? parseApiKey(token) : null;
+	if (!parsed) throw new ApiError("invalid_api_key", "Malformed API key: expected 'Authorization: Bearer mdx_<payer>_<secret>'.");
+	return parsed;
+}
+
+export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Context<AppEnv>, endpoint: Endpoint, schema: S) {
+	const config = readConfig(c.env);
+	const key = bearerKey(c.req.header("authorization"));
+	const { value: body, bytes } = await readJsonBody(c, schema, config.maxBodyBytes);
+	const idempotencyKey = c.req.header("idempotency-key") ?? null;
+	if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+		throw new ApiError("invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
+			param: "Idempotency-Key",
+		});
+	}
+
+	const model = await getModel(c.get("db"), body.model);
+	if (!model) {
+		throw new ApiError("model_not_found", `The model '${body.model}' does not exist or is not available.`, { param: "model" });
+	}
+
+	const requestId = c.get("requestId");
+	const plan = planRequest(endpoint, body, model, bytes);
+	const keyHash = await hashApiKey(key.key);
+	const ledger = ledgerFor(c.env, key.payer);
+	const now = Date.now();
+	const [verdict, perMinute] = await Promise.all([
+		ledger.authorize({
+			keyHash,
+			requestId,
+			modelId: model.id,
+			maxCost: plan.maxCost,
+			maxTokens: plan.maxPromptTokens + plan.maxCompletionTokens,
+			tokensPerMinute: config.keyTokensPerMinute,
+			idempotencyKey,
+			now,
+		}),
+		c.env.KEY_RPM.limit({ key: keyHash }),
+	]);
+
+	if (!verdict.ok) {
+		switch (verdict.code) {
+			case "idempotent_replay":
+				return replay(verdict.requestId, verdict.response);
+			case "rate_limit_exceeded":
+				throw new ApiError(verdict.code, verdict.message, { headers: { "retry-after": String(verdict.retryAfterSeconds) } });
+			default:
+				throw new ApiError(verdict.code, verdict.message);
+		}
+	}
+	if (!perMinute.success) {
+		c.executionCtx.waitUntil(ledger.release(requestId, Date.now()));
+		throw new ApiError("rate_limit_exceeded", "Rate limit reached for requests per minute on this API key.", {
+			headers: { "retry-after": "60" },
+		});
+	}
+
+	const caller = { keyId: verdict.keyId, payer: key.payer };
+	const settle = (outcome: Outcome) => c.executionCtx.waitUntil(finish(c, model, caller, requestId, now, outcome));
+
+	const clientAbort = new AbortController();
+	let call: Awaited<ReturnType<typeof callUpstreams>>;
+	try {
+		call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
+			stream: plan.stream,
+			signal: clientAbort.signal,
+		});
+	} catch (err) {
+		settle({
+			status: "error",
+			promptTokens: 0,
+			completionTokens: 0,
+			usageSource: "none",
+			response: null,
+			upstream: failedAt(err),
+		});
+		throw err;
+	}
+
+	if (plan.stream && call.response.body) {
+		const metered = meterSseStream(call.response.body, {
+			kind: endpoint === "chat" ? "chat" : "completion",
+			clientWantsUsage: plan.clientWantsUsage,
+			promptText: plan.promptText,
+			abortUpstream: () => clientAbort.abort(),
+		});
+		c.executionCtx.waitUntil(
+			metered.result.then((r) =>
+				finish(c, model, caller, requestId, now, {
+					status: r.outcome === "upstream_failed" && r.completionTokens === 0 ? "error" : "ok",
+					promptTokens: r.promptTokens,
+					completionTokens: r.completionTokens,
+					usageSource: r.usageSource,
+					response: null,
+					upstream: { position: call.position, ok: r.outcome !== "upstream_failed" },
+				}),
+			),
+		);
+		return new Response(metered.body, {
+			headers: {
+				"content-type": "text/event-stream; charset=utf-8",
+				"cache-control": "no-cache",
+				"x-request-id": requestId,
+			},
+		});
+	}
+
+	const text = await call.response.text();
+	let parsed: Record<string, unknown>;
+	try {
+		parsed = JSON.parse(text) as Record<string, unknown>;
+	} catch {
+		settle({
+			status: "error",
+			promptTokens: 0,
+			completionTokens: 0,
+			usageSource: "none",
+			response: null,
+			upstream: { position: call.position, ok: false },
+		});
+		throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
+	}
+	const usage = Usage.safeParse(parsed.usage);
+	const counted = usage.success
+		? { promptTokens: usage.data.prompt_tokens, completionTokens: usage.data.completion_tokens, usageSource: "upstream" as const }
+		: {
+				promptTokens: countTokens(plan.promptText),
+				completionTokens: countTokens(completionText(parsed)),
+				usageSource: "counted" as const,
+			};
+	const stored: StoredResponse = { status: 200, contentType: "application/json", body: text };
+	settle({ status: "ok", ...counted, response: idempotencyKey ? stored : null, upstream: { position: call.position, ok: true } });
+	return new Response(text, { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId } });
+}
+
+// ── Planning: the bounds a request is admitted against ──────────────────────
+
+interface RequestPlan {
+	stream: boolean;
+	clientWantsUsage: boolean;
+	promptText: string;
+	maxPromptTokens: number;
+	maxCompletionTokens: number;
+	maxCost: bigint;
+	forwardBody: Record<string, unknown>;
+}
+
+/**
+ * Upper bounds of the request's tokens and cost, held before forwarding. Prompt
+ * tokens are bounded by the body's UTF-8 size (a byte-level BPE token covers at
+ * least one byte) plus the chat template; completion tokens by max_tokens, which
+ * the gateway sets to the model's cap when the client gives none, so the bound
+ * holds for any upstream that honours max_tokens.
+ */
+export function planRequest(endpoint: Endpoint, body: InferenceBody, model: ModelRecord, bodyBytes: number): RequestPlan {
+	const forwardBody: Record<string, unknown> = { ...body };
+	let promptText: string;
+	let messages = 1;
+	let maxCompletionTokens = 0;
+	if (endpoint === "embedding") {
+		const input = (body as EmbeddingRequest).input;
+		promptText = Array.isArray(input) ? input.join("\n") : input;
+		messages = Array.isArray(input) ? input.length : 1;
+	} else {
+		const requested =
+			endpoint === "chat"
+				? ((body as ChatCompletionRequest).max_completion_tokens ?? (body as ChatCompletionRequest).max_tokens)
+				: (body as CompletionRequest).max_tokens;
+		maxCompletionTokens = requested ?? model.maxOutputTokens;
+		if (requested == null) forwardBody.max_tokens = maxCompletionTokens;
+		if (endpoint === "chat") {
+			const chat = body as ChatCompletionRequest;
+			messages = chat.messages.length;
+			promptText = chat.messages
+				.map((m) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? "")))
+				.join("\n");
+		} else {
+			const prompt = (body as CompletionRequest).prompt;
+			promptText = Array.isArray(prompt) ? prompt.join("") : prompt;
+		}
+	}
+	const stream = endpoint !== "embedding" && (body as ChatCompletionRequest).stream === true;
+	const clientWantsUsage = (body as ChatCompletionRequest).stream_options?.include_usage === true;
+	if (stream) forwardBody.stream_options = { ...((body as ChatCompletionRequest).stream_options ?? {}), include_usage: true };
+	const maxPromptTokens = bodyBytes + TEMPLATE_TOKENS_PER_MESSAGE * messages;
+	return {
+		stream,
+		clientWantsUsage,
+		promptText,
+		maxPromptTokens,
+		maxCompletionTokens,
+		maxCost: requestFee(model, maxPromptTokens, maxCompletionTokens),
+		forwardBody,
+	};
+}
+
+// ── After the response ──────────────────────────────────────────────────────
+
+interface Outcome {
+	status: "ok" | "error";
+	promptTokens: number;
+	completionTokens: number;
+	usageSource: "upstream" | "counted" | "none";
+	response: StoredResponse | null;
+	upstream: { position: number; ok: boolean } | null;
+}
+
+/** Charges the payer and meters the model; both idempotent by request id. */
+async function finish(
+	c: Context<AppEnv>,
+	model: ModelRecord,
+	caller: { keyId: string; payer: string },
+	requestId: string,
+	startedAt: number,
+	outcome: Outcome,
+): Promise<void> {
+	// An error that produced no completion costs nothing, whatever the prompt was.
+	const free = outcome.status === "error" && outcome.completionTokens === 0;
+	const fee = free ? 0n : requestFee(model, outcome.promptTokens, outcome.completionTokens);
+	const now = Date.now();
+	const [commit, meter] = await Promise.allSettled([
+		ledgerFor(c.env, caller.payer).commit({
+			requestId,
+			modelId: model.id,
+			promptTokens: free ? 0 : outcome.promptTokens,
+			completionTokens: outcome.completionTokens,
+			cost: fee,
+			status: outcome.status,
+			usageSource: outcome.usageSource,
+			response: outcome.response,
+			now,
+		}),
+		c.env.MODEL_METER.getByName(model.id).record(model.id, {
+			requestId,
+			keyId: caller.keyId,
+			payer: caller.payer,
+			promptTokens: free ? 0 : outcome.promptTokens,
+			completionTokens: outcome.completionTokens,
+			fee,
+			status: outcome.status,
+			usageSource: outcome.usageSource,
+			createdAt: startedAt,
+			latencyMs: now - startedAt,
+			upstream: outcome.upstream,
+		}),
+	]);
+	if (commit.status === "rejected") console.error("ledger commit failed", requestId, commit.reason);
+	if (meter.status === "rejected") console.error("meter record failed", requestId, meter.reason);
+	else learnBreakerState(model.id, meter.value.breaker);
+}
+
+function replay(requestId: string, stored: StoredResponse | null): Response {
+	if (!stored) {
+		throw new ApiError(
+			"idempotency_conflict",
+			`A request with this Idempotency-Key already ran as ${requestId} (streamed, so its body was not kept); it was charged once. See GET /v1/generations/${requestId}.`,
+		);
+	}
+	return new Response(stored.body, {
+		status: stored.status,
+		headers: { "content-type": stored.contentType, "idempotent-replayed": "true", "x-request-id": requestId },
+	});
+}
+
+function failedAt(err: unknown): Outcome["upstream"] {
+	const failures = (err as { failures?: Array<{ position: number }> }).failures;
+	const last = failures?.[failures.length - 1];
+	return last ? { position: last.position, ok: false } : null;
+}
+
+function completionText(parsed: Record<string, unknown>): string {
+	const choices = (parsed.choices as Array<{ message?: { content?: unknown }; text?: unknown }> | undefined) ?? [];
+	return choices
+		.map((ch) => (typeof ch.message?.content === "string" ? ch.message.content : typeof ch.text === "string" ? ch.text : ""))
+		.join("");
+}

@@ -1,0 +1,131 @@
+import type { UpstreamRecord } from "../../../lib/db/models.ts";
+import type { Env } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import type { UpstreamPath } from "./openai-compatible.ts";
+
+// Workers AI through the `AI` binding. Its inputs and outputs are Workers AI's own
+// format, so this adapter speaks OpenAI's on both sides: requests are mapped to
+// `env.AI.run(model, inputs)` and results (streamed or not) back to OpenAI's
+// chat.completion / text_completion / embeddings shapes.
+
+interface WorkersAIText {
+	response?: string;
+	usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
+}
+
+interface WorkersAIEmbedding {
+	data?: number[][];
+	usage?: { prompt_tokens?: number };
+}
+
+export async function callWorkersAI(
+	env: Env,
+	upstream: UpstreamRecord,
+	path: UpstreamPath,
+	body: Record<string, unknown>,
+	signal: AbortSignal,
+): Promise<Response> {
+	const ai = env.AI;
+	if (!ai) throw new ApiError("upstream_unavailable", "Workers AI is not bound to this gateway (binding AI).");
+	const model = upstream.upstreamModel;
+	if (!model) throw new ApiError("upstream_unavailable", "The model's Workers AI upstream names no model.");
+	const run = (inputs: Record<string, unknown>) =>
+		(ai.run as (m: string, i: Record<string, unknown>, o?: Record<string, unknown>) => Promise<unknown>)(model, inputs, {
+			signal,
+		});
+	const id = `${path === "/embeddings" ? "emb" : "chatcmpl"}-${crypto.randomUUID().replace(/-/g, "")}`;
+	const created = Math.floor(Date.now() / 1000);
+
+	if (path === "/embeddings") {
+		const input = body.input;
+		const text = Array.isArray(input) ? input.map(String) : [String(input ?? "")];
+		const result = (await run({ text })) as WorkersAIEmbedding;
+		const tokens = result.usage?.prompt_tokens;
+		return Response.json({
+			object: "list",
+			model: body.model,
+			data: (result.data ?? []).map((embedding, index) => ({ object: "embedding", index, embedding })),
+			...(tokens === undefined ? {} : { usage: { prompt_tokens: tokens, total_tokens: tokens } }),
+		});
+	}
+
+	const chat = path === "/chat/completions";
+	const inputs: Record<string, unknown> = chat ? { messages: body.messages } : { prompt: body.prompt };
+	for (const [from, to] of [
+		["max_tokens", "max_tokens"],
+		["max_completion_tokens", "max_tokens"],
+		["temperature", "temperature"],
+		["top_p", "top_p"],
+		["seed", "seed"],
+		["frequency_penalty", "frequency_penalty"],
+		["presence_penalty", "presence_penalty"],
+		["tools", "tools"],
+	] as const) {
+		if (body[from] !== undefined && body[from] !== null) inputs[to] = body[from];
+	}
+
+	if (!body.stream) {
+		const result = (await run(inputs)) as WorkersAIText;
+		const text = result.response ?? "";
+		return Response.json({
+			id,
+			object: chat ? "chat.completion" : "text_completion",
+			created,
+			model: body.model,
+			choices: [
+				chat
+					? { index: 0, message: { role: "assistant", content: text }, finish_reason: "stop", logprobs: null }
+					: { index: 0, text, finish_reason: "stop", logprobs: null },
+			],
+			...(result.usage ? { usage: openAIUsage(result.usage) } : {}),
+		});
+	}
+
+	const stream = (await run({ ...inputs, stream: true })) as ReadableStream<Uint8Array>;
+	const chunk = (extra: Record<string, unknown>) =>
+		`data: ${JSON.stringify({ id, object: chat ? "chat.completion.chunk" : "text_completion", created, model: body.model, ...extra })}\n\n`;
+	const encoder = new TextEncoder();
+	const decoder = new TextDecoder();
+	let buffer = "";
+	let usage: WorkersAIText["usage"];
+	const translate = (line: string, controller: TransformStreamDefaultController<Uint8Array>) => {
+		if (!line.startsWith("data:")) return;
+		const data = line.slice(5).trim();
+		if (data === "[DONE]" || data === "") return;
+		const event = JSON.parse(data) as WorkersAIText;
+		if (event.usage) usage = event.usage;
+		if (event.response) {
+			const choice = chat
+				? { index: 0, delta: { content: event.response }, finish_reason: null }
+				: { index: 0, text: event.response, finish_reason: null };
+			controller.enqueue(encoder.encode(chunk({ choices: [choice] })));
+		}
+	};
+	const body$ = stream.pipeThrough(
+		new TransformStream<Uint8Array, Uint8Array>({
+			transform(bytes, controller) {
+				buffer += decoder.decode(bytes, { stream: true });
+				let newline = buffer.indexOf("\n");
+				while (newline >= 0) {
+					translate(buffer.slice(0, newline).trimEnd(), controller);
+					buffer = buffer.slice(newline + 1);
+					newline = buffer.indexOf("\n");
+				}
+			},
+			flush(controller) {
+				translate(buffer.trimEnd(), controller);
+				const finish = chat ? { index: 0, delta: {}, finish_reason: "stop" } : { index: 0, text: "", finish_reason: "stop" };
+				controller.enqueue(encoder.encode(chunk({ choices: [finish] })));
+				if (usage) controller.enqueue(encoder.encode(chunk({ choices: [], usage: openAIUsage(usage) })));
+				controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+			},
+		}),
+	);
+	return new Response(body$, { headers: { "content-type": "text/event-stream" } });
+}
+
+function openAIUsage(usage: NonNullable<WorkersAIText["usage"]>) {
+	const prompt = usage.prompt_tokens ?? 0;
+	const completion = usage.completion_tokens ?? 0;
+	return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: usage.total_tokens ?? prompt + completion };
+}
