@@ -3,6 +3,10 @@ pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IUniswapV2Factory} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Factory.sol";
+import {ModelToken} from "./ModelToken.sol";
+import {ModelSale} from "./ModelSale.sol";
 import {IModelFactory} from "./interfaces/IModelFactory.sol";
 import {IModelToken} from "./interfaces/IModelToken.sol";
 import {IModelSale} from "./interfaces/IModelSale.sol";
@@ -12,6 +16,9 @@ import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
 /// @notice One transaction per model: clones token + sale, wires them, registers the token with the vault.
 /// @dev The Uniswap V2 pair address is derived (CREATE2) at tokenize time so the token can refuse
 ///      transfers to it before graduation even if someone creates the pair early.
+///      The factory deploys the two implementations itself, so they can hold the factory, PACA, the
+///      vault and Uniswap as immutables and the clones store only per-model state (tokenize gas).
+///      The creator is stored once, in the vault (`creatorOf`); the factory keeps only the pricing.
 contract ModelFactory is AccessControl, IModelFactory {
     uint16 internal constant BPS = 10_000;
     uint16 public constant MAX_CREATOR_BPS = 1_000; // 10 %
@@ -35,14 +42,17 @@ contract ModelFactory is AccessControl, IModelFactory {
     address public treasury;
     LaunchConfig private _config;
     mapping(bytes32 modelKey => address token) public tokenOf;
-    mapping(address token => ModelInfo) private _models;
+    mapping(address token => Pricing) private _pricing;
+
+    struct Pricing {
+        uint128 inputPricePer1M;
+        uint128 outputPricePer1M;
+    }
 
     struct Deployment {
         address paca;
         address uniswapFactory;
         bytes32 pairInitCodeHash; // keccak256 of UniswapV2Pair creation code of that factory
-        address tokenImplementation;
-        address saleImplementation;
         IRevenueVault vault;
         address treasury;
         address admin;
@@ -50,16 +60,16 @@ contract ModelFactory is AccessControl, IModelFactory {
 
     constructor(Deployment memory d) {
         if (
-            d.paca == address(0) || d.uniswapFactory == address(0) || d.tokenImplementation == address(0)
-                || d.saleImplementation == address(0) || address(d.vault) == address(0) || d.treasury == address(0)
+            d.paca == address(0) || d.uniswapFactory == address(0) || address(d.vault) == address(0)
+                || d.treasury == address(0)
                 || d.admin == address(0)
         ) revert ZeroAddress();
         paca = d.paca;
         uniswapFactory = d.uniswapFactory;
         pairInitCodeHash = d.pairInitCodeHash;
-        tokenImplementation = d.tokenImplementation;
-        saleImplementation = d.saleImplementation;
         vault = d.vault;
+        tokenImplementation = address(new ModelToken(IERC20(d.paca), address(d.vault)));
+        saleImplementation = address(new ModelSale(IERC20(d.paca), IUniswapV2Factory(d.uniswapFactory)));
         treasury = d.treasury;
         _grantRole(DEFAULT_ADMIN_ROLE, d.admin);
         _setLaunchConfig(
@@ -91,12 +101,9 @@ contract ModelFactory is AccessControl, IModelFactory {
         sale = Clones.cloneDeterministic(saleImplementation, key);
         address pair = _pairFor(token);
         tokenOf[key] = token;
-        _models[token] = ModelInfo({
-            sale: sale,
-            creator: creator,
-            inputPricePer1M: p.inputPricePer1M,
-            outputPricePer1M: p.outputPricePer1M
-        });
+        if (p.inputPricePer1M != 0 || p.outputPricePer1M != 0) {
+            _pricing[token] = Pricing({inputPricePer1M: p.inputPricePer1M, outputPricePer1M: p.outputPricePer1M});
+        }
 
         uint256 creatorAllocation = (c.totalSupply * c.creatorBps) / BPS;
         uint256 liquidityReserve = (c.totalSupply * c.liquidityBps) / BPS;
@@ -116,7 +123,6 @@ contract ModelFactory is AccessControl, IModelFactory {
             IModelSale.SaleInit({
                 token: token,
                 creator: creator,
-                factory: address(this),
                 curveSupply: c.totalSupply - creatorAllocation - liquidityReserve,
                 liquidityReserve: liquidityReserve,
                 graduationThreshold: c.graduationThreshold,
@@ -131,11 +137,10 @@ contract ModelFactory is AccessControl, IModelFactory {
 
     /// @inheritdoc IModelFactory
     function setPricing(address token, uint128 inputPricePer1M, uint128 outputPricePer1M) external {
-        ModelInfo storage m = _models[token];
-        if (m.creator == address(0)) revert UnknownModel(token);
-        if (m.creator != msg.sender) revert NotModelCreator(token, msg.sender);
-        m.inputPricePer1M = inputPricePer1M;
-        m.outputPricePer1M = outputPricePer1M;
+        address creator = vault.creatorOf(token);
+        if (creator == address(0)) revert UnknownModel(token);
+        if (creator != msg.sender) revert NotModelCreator(token, msg.sender);
+        _pricing[token] = Pricing({inputPricePer1M: inputPricePer1M, outputPricePer1M: outputPricePer1M});
         emit PricingUpdated(token, inputPricePer1M, outputPricePer1M);
     }
 
@@ -176,13 +181,21 @@ contract ModelFactory is AccessControl, IModelFactory {
     }
 
     /// @inheritdoc IModelFactory
-    function modelInfo(address token) external view returns (ModelInfo memory) {
-        return _models[token];
+    function modelInfo(address token) external view returns (ModelInfo memory info) {
+        address creator = vault.creatorOf(token);
+        if (creator == address(0)) revert UnknownModel(token);
+        Pricing memory pricing = _pricing[token];
+        return ModelInfo({
+            sale: IModelToken(token).sale(),
+            creator: creator,
+            inputPricePer1M: pricing.inputPricePer1M,
+            outputPricePer1M: pricing.outputPricePer1M
+        });
     }
 
     /// @inheritdoc IModelFactory
     function isModel(address token) external view returns (bool) {
-        return _models[token].creator != address(0);
+        return vault.isRegistered(token);
     }
 
     /// @inheritdoc IModelFactory

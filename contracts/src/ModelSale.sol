@@ -22,13 +22,14 @@ contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
 
     IERC20 public immutable paca;
     IUniswapV2Factory public immutable uniswapFactory;
+    /// @dev The ModelFactory deploys this implementation; clones read the treasury from it.
+    address public immutable factory;
 
     address public token;
     uint16 public tradeFeeBps;
     uint16 public protocolFeeShareBps;
     State public state;
     address public creator;
-    address public factory;
     uint128 private _virtualPaca;
     uint128 private _virtualToken;
     uint128 private _initialVirtualPaca;
@@ -39,6 +40,7 @@ contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
     constructor(IERC20 paca_, IUniswapV2Factory uniswapFactory_) {
         paca = paca_;
         uniswapFactory = uniswapFactory_;
+        factory = msg.sender;
         _disableInitializers();
     }
 
@@ -52,7 +54,7 @@ contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
         uint256 l = init.liquidityReserve;
         uint256 r = init.graduationThreshold;
         if (
-            init.token == address(0) || init.creator == address(0) || init.factory == address(0) || l == 0
+            init.token == address(0) || init.creator == address(0) || l == 0
                 || s <= l || r == 0 || s > type(uint96).max || r > type(uint96).max || init.tradeFeeBps >= BPS
                 || init.protocolFeeShareBps > BPS
         ) revert InvalidSaleParams();
@@ -65,7 +67,6 @@ contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
         protocolFeeShareBps = init.protocolFeeShareBps;
         state = State.Open;
         creator = init.creator;
-        factory = init.factory;
         _virtualPaca = uint128(x0);
         _virtualToken = uint128(y0);
         _initialVirtualPaca = uint128(x0);

@@ -7,6 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IModelToken} from "./interfaces/IModelToken.sol";
+import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
 
 /// @title ModelToken
 /// @notice Fixed-supply ERC-20 of one model, with PACA revenue shared to holders in O(1).
@@ -38,7 +39,6 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
     address public sale;
     bool public launched;
     address public pair;
-    address public creator;
 
     uint256 private _revenuePerShare;
     uint256 private _rewardRate; // SCALE-d PACA per second
@@ -66,11 +66,15 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
         _tokenSymbol = init.symbol;
         sale = init.sale;
         pair = init.pair;
-        creator = init.creator;
         dripPeriod = init.dripPeriod;
         // Minting goes through _update; shareSupply starts at zero and the creator's mint adds to it.
         _mint(init.sale, init.totalSupply - init.creatorAllocation);
         if (init.creatorAllocation > 0) _mint(init.creator, init.creatorAllocation);
+    }
+
+    /// @notice The creator as registered with the vault (stored once there, not per token).
+    function creator() external view returns (address) {
+        return IRevenueVault(vault).creatorOf(address(this));
     }
 
     function name() public view override returns (string memory) {

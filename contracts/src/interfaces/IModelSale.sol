@@ -21,7 +21,6 @@ interface IModelSale {
     struct SaleInit {
         address token;
         address creator;
-        address factory; // read for the protocol treasury
         uint256 curveSupply; // tokens sold on the curve
         uint256 liquidityReserve; // tokens added to the pool at graduation
         uint256 graduationThreshold; // PACA (net of fees) raised when the curve is sold out
@@ -95,6 +94,8 @@ interface IModelSale {
     function state() external view returns (State);
     function token() external view returns (address);
     function creator() external view returns (address);
+    /// @notice The ModelFactory (source of the protocol treasury address).
+    function factory() external view returns (address);
     function virtualReserves() external view returns (uint256 virtualPaca, uint256 virtualToken);
     function initialVirtualReserves() external view returns (uint256 virtualPaca, uint256 virtualToken);
     function realPacaReserve() external view returns (uint256);

@@ -49,15 +49,11 @@ abstract contract ModeldexTest is Test {
         pairInitCodeHash = keccak256(_artifactCode(V2_CORE_BUILD, "UniswapV2Pair"));
 
         vault = new RevenueVault(IERC20(address(paca)), admin, PROTOCOL_FEE_BPS, CREATOR_FEE_BPS);
-        ModelToken tokenImpl = new ModelToken(IERC20(address(paca)), address(vault));
-        ModelSale saleImpl = new ModelSale(IERC20(address(paca)), uniswapFactory);
         factory = new ModelFactory(
             ModelFactory.Deployment({
                 paca: address(paca),
                 uniswapFactory: address(uniswapFactory),
                 pairInitCodeHash: pairInitCodeHash,
-                tokenImplementation: address(tokenImpl),
-                saleImplementation: address(saleImpl),
                 vault: IRevenueVault(address(vault)),
                 treasury: treasury,
                 admin: admin
