@@ -13,10 +13,7 @@ const REPLY_WORDS = "This reply comes from the Modeldex development stand-in ups
 async function streamFromStandIn(opts: { model?: string; kind?: EndpointKind; prompt: string; maxTokens?: number }) {
 	const kind = opts.kind ?? "chat";
 	const controller = new AbortController();
-	const request =
-		kind === "chat"
-			? { messages: [{ role: "user", content: opts.prompt }] }
-			: { prompt: opts.prompt };
+	const request = kind === "chat" ? { messages: [{ role: "user", content: opts.prompt }] } : { prompt: opts.prompt };
 	const response = await fetch(`${env.STAND_IN_URL}/${kind === "chat" ? "chat/completions" : "completions"}`, {
 		method: "POST",
 		headers: { "content-type": "application/json" },
@@ -67,7 +64,8 @@ function deliveredText(sse: string): string {
 async function readText(body: ReadableStream<Uint8Array>): Promise<string> {
 	let text = "";
 	const reader = body.getReader();
-	for (let read = await reader.read(); !read.done; read = await reader.read()) text += decoder.decode(read.value, { stream: true });
+	for (let read = await reader.read(); !read.done; read = await reader.read())
+		text += decoder.decode(read.value, { stream: true });
 	return text + decoder.decode();
 }
 
@@ -139,7 +137,14 @@ describe("meterSseStream over the stand-in upstream", () => {
 		expect(JSON.parse(data.at(-1) ?? "")).toEqual({
 			error: { message: expect.any(String), type: "api_error", code: "upstream_error", param: null },
 		});
-		expect(deliveredText(data.slice(0, -1).map((d) => `data: ${d}\n\n`).join(""))).toBe("This reply comes");
+		expect(
+			deliveredText(
+				data
+					.slice(0, -1)
+					.map((d) => `data: ${d}\n\n`)
+					.join(""),
+			),
+		).toBe("This reply comes");
 		expect(await result).toEqual({
 			promptTokens: countTokens(prompt),
 			completionTokens: countTokens("This reply comes"),
@@ -159,6 +164,8 @@ describe("meterSseStream over the stand-in upstream", () => {
 			const read = await reader.read();
 			delivered += decoder.decode(read.value);
 		}
+		// Words the stand-in sends meanwhile are not delivered, so not charged.
+		await new Promise((resolve) => setTimeout(resolve, 20));
 		await reader.cancel();
 
 		expect(aborts()).toBe(1);

@@ -325,6 +325,8 @@ describe("meterSseStream: the client disconnects", () => {
 			const read = await reader.read();
 			delivered += decoder.decode(read.value);
 		}
+		// A slow client: anything the meter read ahead meanwhile was not delivered.
+		await new Promise((resolve) => setTimeout(resolve, 20));
 		await reader.cancel("client went away");
 
 		expect(aborts()).toBe(1);
@@ -353,6 +355,7 @@ describe("meterSseStream: the client disconnects", () => {
 		const { body, result, aborts } = meter(stream);
 		const reader = body.getReader();
 		const delivered = decoder.decode((await reader.read()).value);
+		await new Promise((resolve) => setTimeout(resolve, 20));
 		await reader.cancel();
 		expect(aborts()).toBe(1);
 		expect(await result).toMatchObject({
@@ -451,10 +454,23 @@ describe("meterSseStream: the upstream fails mid-stream", () => {
 		expect(await result).toMatchObject({ completionTokens: countTokens("Par"), outcome: "upstream_failed" });
 	});
 
-	it("accepts a final [DONE] that lacks its blank line", async () => {
-		const stream = `${chat("Fine")}data: [DONE]`;
-		const { body, result } = meter(upstreamOf([stream]));
-		expect(await readText(body)).toBe(`${stream}\n\n`);
+	it.each([
+		["data: [DONE]", "\n\n"],
+		["data: [DONE]\n", "\n"],
+		["data: [DONE]\r\n", "\n"],
+		["data: [DONE]\r", "\n\n"],
+	])("accepts a final %j that lacks its blank line, completing it for the client", async (last, completion) => {
+		const stream = chat("Fine") + last;
+		const { body, result } = meter(upstreamOf(everyByte(stream)));
+		expect(await readText(body)).toBe(stream + completion);
 		expect((await result).outcome).toBe("completed");
+	});
+
+	it("drops a cut-off last event instead of forwarding half of it", async () => {
+		const stream = `${chat("Fine")}data: {"id":"c","choices":[{"index":0,"delta":{"content":"cut`;
+		const { body, result } = meter(upstreamOf([stream]));
+		const forwarded = await readText(body);
+		expect(forwarded).not.toContain("cut");
+		expect(await result).toMatchObject({ completionTokens: countTokens("Fine"), outcome: "upstream_failed" });
 	});
 });

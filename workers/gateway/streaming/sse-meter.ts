@@ -205,7 +205,9 @@ class SseFramer {
 		this.parts = [];
 		if (this.endAfterCR) return [rest];
 		// Forwarded only if it parses as a whole event, so give it the blank line it lacked.
-		return isCompleteData(rest) ? [concat([rest, this.lineEmpty ? LINE_END : BLANK_LINE])] : [];
+		// After a bare CR, an LF alone would only turn it into CRLF, not a blank line.
+		const ending = this.lineEmpty && !this.afterCR ? LINE_END : BLANK_LINE;
+		return isCompleteData(rest) ? [concat([rest, ending])] : [];
 	}
 
 	private take(chunk: Uint8Array, start: number, end: number): Uint8Array {
