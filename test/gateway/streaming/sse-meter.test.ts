@@ -184,6 +184,13 @@ describe("meterSseStream: pass-through", () => {
 		}
 	});
 
+	it("streams through a Response the runtime reads, as the gateway returns it", async () => {
+		const { body, result } = meter(upstreamOf(raggedChunks(UPSTREAM_STREAM)), { clientWantsUsage: false });
+		const response = new Response(body, { headers: { "content-type": "text/event-stream" } });
+		expect(await response.text()).toBe(UPSTREAM_STREAM.replace(usageOnly(11, 7), ""));
+		expect(await result).toMatchObject({ promptTokens: 11, completionTokens: 7, outcome: "completed" });
+	});
+
 	it("hands each event to the client before the upstream sends the next", async () => {
 		let release: () => void = () => {};
 		const gate = new Promise<void>((resolve) => {
@@ -444,6 +451,23 @@ describe("meterSseStream: the upstream fails mid-stream", () => {
 		const forwarded = await readText(body);
 		expect(payloads(forwarded)).toEqual([UPSTREAM_ERROR]);
 		expect(await result).toMatchObject({ completionTokens: 0, promptTokens: countTokens(PROMPT), outcome: "upstream_failed" });
+	});
+
+	it("gives up on an event that never ends instead of buffering it without limit", async () => {
+		const upstream = upstreamFrom(async function* () {
+			yield chat("Before");
+			yield 'data: {"choices":[{"index":0,"delta":{"content":"';
+			const filler = new Uint8Array(1024 * 1024).fill(0x61);
+			for (;;) yield filler; // past the 16 MiB per-event cap, and on forever
+		});
+		const { body, result } = meter(upstream.stream);
+		const forwarded = await readText(body);
+		expect(forwarded.startsWith(chat("Before"))).toBe(true);
+		expect(errorEvent(forwarded)).toEqual(UPSTREAM_ERROR);
+		expect(forwarded.length).toBeLessThan(1024);
+		expect(await result).toMatchObject({ completionTokens: countTokens("Before"), outcome: "upstream_failed" });
+		expect(upstream.state.cancelled).toBe(true);
+		expect(upstream.state.reads).toBeLessThan(20);
 	});
 
 	it("forwards the upstream's own error event without adding a second one", async () => {

@@ -100,6 +100,12 @@ export function meterSseStream(
 							reader.cancel().catch(() => {});
 							return;
 						}
+						if (framer.pendingBytes > MAX_EVENT_BYTES) {
+							// An upstream that never ends its event would otherwise grow memory until the isolate dies.
+							endWith(controller, out, "upstream_failed");
+							reader.cancel().catch(() => {});
+							return;
+						}
 						if (out.length > 0) {
 							controller.enqueue(concat(out));
 							return;
@@ -148,12 +154,16 @@ const UPSTREAM_FAILED_EVENT = encoder.encode(
 // ---------------------------------------------------------------------------
 // Framing: split bytes into events at blank lines (CRLF, LF or CR line ends).
 
+/** Far above any real event (a chunk is one token or one tool-call fragment); bounds memory per stream. */
+const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 
 class SseFramer {
 	/** Bytes of the current, unfinished event from earlier chunks. */
 	private parts: Uint8Array[] = [];
+	/** Length of `parts`. */
+	pendingBytes = 0;
 	/** No bytes on the current line yet, so a line terminator now ends the event. */
 	private lineEmpty = true;
 	/** The last byte was a CR ending a line; an LF right after it belongs to it. */
@@ -194,7 +204,10 @@ class SseFramer {
 				this.lineEmpty = false;
 			}
 		}
-		if (start < chunk.length) this.parts.push(chunk.subarray(start));
+		if (start < chunk.length) {
+			this.parts.push(chunk.subarray(start));
+			this.pendingBytes += chunk.length - start;
+		}
 		return events;
 	}
 
@@ -203,6 +216,7 @@ class SseFramer {
 		if (this.parts.length === 0) return [];
 		const rest = concat(this.parts);
 		this.parts = [];
+		this.pendingBytes = 0;
 		if (this.endAfterCR) return [rest];
 		// Forwarded only if it parses as a whole event, so give it the blank line it lacked.
 		// After a bare CR, an LF alone would only turn it into CRLF, not a blank line.
@@ -216,6 +230,7 @@ class SseFramer {
 		this.parts.push(tail);
 		const event = concat(this.parts);
 		this.parts = [];
+		this.pendingBytes = 0;
 		return event;
 	}
 }
