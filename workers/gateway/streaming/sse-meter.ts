@@ -51,7 +51,14 @@ export function meterSseStream(
 	function settle(outcome: Outcome): void {
 		if (settled) return;
 		settled = true;
-		resolveResult(inspector.tally(outcome, options.promptText));
+		let tally: StreamMeterResult;
+		try {
+			tally = inspector.tally(outcome, options.promptText);
+		} catch {
+			// Unreachable in practice; the promise must settle all the same.
+			tally = { promptTokens: 0, completionTokens: 0, usageSource: "counted", outcome, finishReason: null };
+		}
+		resolveResult(tally);
 	}
 
 	/** Runs complete events through the inspector; returns the bytes to forward and whether [DONE] was seen. */
@@ -67,7 +74,7 @@ export function meterSseStream(
 	function endWith(controller: ReadableStreamDefaultController<Uint8Array>, out: Uint8Array[], outcome: Outcome): void {
 		// A failed stream ends with one error event the OpenAI SDKs surface as an APIError,
 		// unless the upstream already said so in its own words.
-		if (outcome === "upstream_failed" && !inspector.upstreamSentError) out.push(UPSTREAM_FAILED_EVENT);
+		if (outcome === "upstream_failed" && !inspector.upstreamSentError) out.push(UPSTREAM_FAILED_EVENT.slice());
 		if (out.length > 0) controller.enqueue(concat(out));
 		controller.close();
 		settle(outcome);
@@ -140,6 +147,7 @@ export function meterSseStream(
 
 const encoder = new TextEncoder();
 
+// Copied on use: an enqueued chunk belongs to whoever reads it.
 const UPSTREAM_FAILED_EVENT = encoder.encode(
 	`data: ${JSON.stringify({
 		error: {
