@@ -6,28 +6,31 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IModelToken} from "./interfaces/IModelToken.sol";
 import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
 
 /// @title ModelToken
 /// @notice Fixed-supply ERC-20 of one model, with PACA revenue shared to holders in O(1).
-/// @dev Deployed once as an implementation; every model is an EIP-1167 clone initialised by the factory.
+/// @dev Deployed once as an implementation by the factory; every model is an EIP-1167 clone.
 ///      PACA and the vault are immutables of the implementation, shared by all clones.
 ///
 ///      Revenue accounting ("magnified dividends" with a linear drip):
 ///        revenuePerShare(t) = stored + (min(t, periodFinish) - lastUpdate) * rewardRate / shareSupply
 ///        claimable(a)       = (balance(a) * revenuePerShare(t) + correction(a)) / SCALE
-///      A transfer between two accruing holders leaves shareSupply unchanged, so the accumulator does
-///      not need to be written: only the two corrections change (2 storage writes over plain ERC-20).
-///      Moving tokens in or out of an excluded address checkpoints the accumulator first.
+///      A transfer between two accruing holders leaves shareSupply unchanged, so the accumulator is
+///      not written: only the two corrections change (2 storage writes over a plain ERC-20).
+///      Moving tokens in or out of an excluded address (sale, pair, dead, zero) checkpoints first.
+///      Storage is packed so a transfer reads 4 extra slots and a notification touches 2 (drip, supply+accumulator).
 contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelToken {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
 
-    /// @dev Fixed-point scale of revenuePerShare and rewardRate. With shareSupply >= MIN_SHARE_SUPPLY
-    ///      and lifetime revenue below 1e30 base units, balance * revenuePerShare stays below 2^255.
-    uint256 internal constant SCALE = 1e30;
-    /// @dev Below one whole token of accruing supply, dripped revenue is carried to the next period
-    ///      instead of inflating revenuePerShare.
+    /// @dev Fixed-point scale of revenuePerShare and rewardRate. Each accumulator update loses less
+    ///      than shareSupply / SCALE base units (< 1e-9 PACA for a 1e9-token supply).
+    uint256 internal constant SCALE = 1e18;
+    /// @dev Below one whole token of accruing supply, dripped revenue is carried to the next
+    ///      notification instead of inflating revenuePerShare (which bounds it by lifetime revenue).
     uint256 internal constant MIN_SHARE_SUPPLY = 1e18;
     address internal constant DEAD = 0x000000000000000000000000000000000000dEaD;
 
@@ -36,17 +39,21 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
 
     string private _tokenName;
     string private _tokenSymbol;
+    // slot: sale hooks
     address public sale;
     bool public launched;
     address public pair;
-
-    uint256 private _revenuePerShare;
-    uint256 private _rewardRate; // SCALE-d PACA per second
-    uint96 private _shareSupply;
+    // slot: drip (rewardRate is SCALE-d PACA per second)
+    uint144 private _rewardRate;
     uint40 private _lastUpdate;
     uint40 private _periodFinish;
     uint32 public dripPeriod;
-    uint256 private _carry; // SCALE-d revenue that dripped while nobody accrued
+    // slot: accruing supply + accumulator (<= lifetime revenue in base units, as SCALE == MIN_SHARE_SUPPLY)
+    uint96 private _shareSupply;
+    uint152 private _revenuePerShare;
+    bool private _hasCarry;
+    // revenue that dripped while nobody accrued (base units); only read when _hasCarry
+    uint256 private _carry;
     mapping(address account => int256) private _corrections;
 
     constructor(IERC20 paca_, address vault_) ERC20("", "") {
@@ -88,19 +95,24 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
     // ---------------------------------------------------------------- revenue
 
     /// @inheritdoc IModelToken
+    /// @dev Restarts the drip: undripped remainder + carry + `amount` spread over a fresh period.
+    ///      The vault's ModelSettled event is the record of the notification (no event here, for gas).
     function notifyRevenue(uint256 amount) external {
         if (msg.sender != vault) revert NotRevenueVault(msg.sender);
         _checkpoint();
         uint256 period = dripPeriod;
         uint256 finish = _periodFinish;
-        uint256 pending = amount * SCALE + _carry;
-        if (_carry != 0) _carry = 0;
+        uint256 pending = amount;
+        if (_hasCarry) {
+            pending += _carry;
+            _carry = 0;
+            _hasCarry = false;
+        }
+        pending *= SCALE;
         if (block.timestamp < finish) pending += (finish - block.timestamp) * _rewardRate;
-        uint256 rate = pending / period;
-        _rewardRate = rate;
+        _rewardRate = (pending / period).toUint144();
         _lastUpdate = uint40(block.timestamp);
         _periodFinish = uint40(block.timestamp + period);
-        emit RevenueNotified(amount, rate, uint64(block.timestamp + period));
     }
 
     /// @inheritdoc IModelToken
@@ -134,9 +146,14 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
         return _isExcluded(account);
     }
 
-    /// @notice Drip state for dashboards: SCALE-d rate, last accrual time, end of the current drip.
-    function dripState() external view returns (uint256 rewardRate, uint40 lastUpdate, uint40 periodFinish) {
-        return (_rewardRate, _lastUpdate, _periodFinish);
+    /// @notice Drip state for dashboards: SCALE-d (1e18) PACA per second, last accrual, end of the drip,
+    ///         and revenue carried because nobody accrued.
+    function dripState()
+        external
+        view
+        returns (uint256 rewardRate, uint40 lastUpdate, uint40 periodFinish, uint256 carried)
+    {
+        return (_rewardRate, _lastUpdate, _periodFinish, _carry);
     }
 
     // ---------------------------------------------------------------- sale hooks
@@ -160,10 +177,10 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
 
     function _update(address from, address to, uint256 value) internal override {
         address pair_ = pair;
+        address sale_ = sale;
         if (to == pair_ && !launched) revert TransferToPairBeforeLaunch();
         super._update(from, to, value);
 
-        address sale_ = sale;
         bool fromExcluded = from == address(0) || from == sale_ || from == pair_ || from == DEAD;
         bool toExcluded = to == address(0) || to == sale_ || to == pair_ || to == DEAD;
         if (fromExcluded && toExcluded) return;
@@ -194,14 +211,15 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
     }
 
     function _currentRevenuePerShare() internal view returns (uint256) {
-        uint256 until = block.timestamp < _periodFinish ? block.timestamp : _periodFinish;
+        uint256 finish = _periodFinish;
+        uint256 until = block.timestamp < finish ? block.timestamp : finish;
         uint256 last = _lastUpdate;
         uint256 supply = _shareSupply;
         if (until <= last || supply < MIN_SHARE_SUPPLY) return _revenuePerShare;
         return _revenuePerShare + ((until - last) * _rewardRate) / supply;
     }
 
-    /// @dev Writes the accumulator up to now; returns it.
+    /// @dev Writes the accumulator up to now and returns it.
     function _checkpoint() internal returns (uint256 rps) {
         uint256 finish = _periodFinish;
         uint256 until = block.timestamp < finish ? block.timestamp : finish;
@@ -211,10 +229,11 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
             uint256 dripped = (until - last) * _rewardRate;
             uint256 supply = _shareSupply;
             if (supply < MIN_SHARE_SUPPLY) {
-                _carry += dripped;
+                _carry += dripped / SCALE;
+                _hasCarry = true;
             } else {
                 rps += dripped / supply;
-                _revenuePerShare = rps;
+                _revenuePerShare = rps.toUint152();
             }
             _lastUpdate = uint40(until);
         }

@@ -6,6 +6,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
 import {IModelToken} from "./interfaces/IModelToken.sol";
 
@@ -16,6 +17,7 @@ import {IModelToken} from "./interfaces/IModelToken.sol";
 ///      Holder revenue is transferred to the model token at settlement and dripped there.
 contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRevenueVault {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
 
     bytes32 public constant SETTLER_ROLE = keccak256("SETTLER_ROLE");
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
@@ -25,8 +27,10 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
 
     IERC20 public immutable paca;
 
+    /// @dev One slot per model, the only storage settle touches per model.
     struct ModelAccount {
-        uint128 settled; // cumulative fees paid to date
+        bool registered;
+        uint120 settled; // cumulative fees paid to date
         uint128 creatorOwed; // creator fees not yet claimed
     }
 
@@ -35,10 +39,12 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     uint16 public creatorFeeBps;
     uint64 public lastSettledEpoch;
     uint128 public protocolFeesOwed;
-    // slot: conservation counters
-    uint128 public totalDeposited;
+    // slot: what settle reads and writes. Conservation: escrow = totalDeposited - totalSettled - totalWithdrawn.
+    uint128 private _escrow;
     uint128 public totalSettled;
-    uint256 public totalWithdrawn;
+    // slot: informational totals, touched by deposits and withdrawals only
+    uint128 public totalDeposited;
+    uint128 public totalWithdrawn;
 
     mapping(address model => address creator) public creatorOf;
     mapping(address model => ModelAccount) private _accounts;
@@ -62,7 +68,9 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
         uint256 balanceBefore = paca.balanceOf(address(this));
         paca.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = paca.balanceOf(address(this)) - balanceBefore;
-        totalDeposited += uint128(received);
+        uint128 credited = received.toUint128();
+        totalDeposited += credited;
+        _escrow += credited;
         emit Deposited(payer, msg.sender, received);
     }
 
@@ -77,10 +85,11 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
         if (withdrawalPaid[withdrawalId]) return false;
         if (payer == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
-        uint256 available = escrowBalance();
+        uint256 available = _escrow;
         if (amount > available) revert InsufficientEscrow(amount, available);
         withdrawalPaid[withdrawalId] = true;
-        totalWithdrawn += amount;
+        _escrow = uint128(available - amount);
+        totalWithdrawn += uint128(amount);
         paca.safeTransfer(payer, amount);
         emit WithdrawalPaid(withdrawalId, payer, amount);
         return true;
@@ -112,36 +121,48 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
 
         // Conservation: never settle more than the escrow holds (the transfers above revert the
         // whole call with this check if they overdrew the pooled escrow).
-        uint256 available = escrowBalance();
+        uint256 available = _escrow;
         if (totalFees > available) revert InsufficientEscrow(totalFees, available);
+        _escrow = uint128(available - totalFees);
         totalSettled += uint128(totalFees);
         lastSettledEpoch = epoch;
         if (protocolTotal > 0) protocolFeesOwed += uint128(protocolTotal);
         usageRoot[epoch] = root;
-        emit Settled(epoch, root, models.length, totalFees);
+        emit Settled(epoch, root, models.length, totalFees, uint16(protocolBps), uint16(creatorBps));
     }
 
     /// @dev Pays one model the difference between its cumulative fees and what it was already paid.
+    ///      Touches one vault slot, the token's PACA balance and the token's two drip slots.
     function _settleModel(uint64 epoch, address model, uint256 cumulative, uint256 protocolBps, uint256 creatorBps)
         internal
         returns (uint256 fees, uint256 protocolFee)
     {
-        if (creatorOf[model] == address(0)) revert UnknownModel(model);
-        ModelAccount memory account = _accounts[model];
-        if (cumulative < account.settled) revert CumulativeFeesDecreased(model, account.settled, cumulative);
-        fees = cumulative - account.settled;
+        ModelAccount storage account = _accounts[model];
+        (bool registered, uint256 settled, uint256 creatorOwed) =
+            (account.registered, account.settled, account.creatorOwed);
+        if (!registered) revert UnknownModel(model);
+        if (cumulative < settled) revert CumulativeFeesDecreased(model, settled, cumulative);
+        unchecked {
+            fees = cumulative - settled;
+        }
         if (fees == 0) return (0, 0);
 
-        protocolFee = (fees * protocolBps) / BPS;
-        uint256 creatorFee = (fees * creatorBps) / BPS;
-        uint256 holderRevenue = fees - protocolFee - creatorFee;
-        _accounts[model] =
-            ModelAccount({settled: uint128(cumulative), creatorOwed: account.creatorOwed + uint128(creatorFee)});
+        // bps are capped at 10 % each: the products cannot overflow for fees < 2^120
+        uint256 creatorFee;
+        uint256 holderRevenue;
+        unchecked {
+            protocolFee = (fees * protocolBps) / BPS;
+            creatorFee = (fees * creatorBps) / BPS;
+            holderRevenue = fees - protocolFee - creatorFee;
+        }
+        _accounts[model] = ModelAccount({
+            registered: true, settled: cumulative.toUint120(), creatorOwed: (creatorOwed + creatorFee).toUint128()
+        });
         if (holderRevenue > 0) {
             paca.safeTransfer(model, holderRevenue);
             IModelToken(model).notifyRevenue(holderRevenue);
         }
-        emit ModelSettled(epoch, model, cumulative, fees, protocolFee, creatorFee, holderRevenue);
+        emit ModelSettled(epoch, model, cumulative, fees);
     }
 
     // ---------------------------------------------------------------- fees
@@ -175,6 +196,7 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
         if (model == address(0) || creator == address(0)) revert ZeroAddress();
         if (creatorOf[model] != address(0)) revert ModelAlreadyRegistered(model);
         creatorOf[model] = creator;
+        _accounts[model].registered = true;
         emit ModelRegistered(model, creator);
     }
 
@@ -204,8 +226,8 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IRevenueVault
-    function escrowBalance() public view returns (uint256) {
-        return uint256(totalDeposited) - totalSettled - totalWithdrawn;
+    function escrowBalance() external view returns (uint256) {
+        return _escrow;
     }
 
     /// @inheritdoc IRevenueVault
@@ -220,6 +242,6 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
 
     /// @inheritdoc IRevenueVault
     function isRegistered(address model) external view returns (bool) {
-        return creatorOf[model] != address(0);
+        return _accounts[model].registered;
     }
 }

@@ -63,9 +63,9 @@ contract RevenueVaultTest is ModeldexTest {
     function test_settle_splitsFeesAndNotifiesToken() public {
         _deposit(payer, 1_000e18);
         vm.expectEmit(true, true, false, true, address(vault));
-        emit IRevenueVault.ModelSettled(1, address(token), 100e18, 100e18, 5e18, 10e18, 85e18);
+        emit IRevenueVault.ModelSettled(1, address(token), 100e18, 100e18);
         vm.expectEmit(true, false, false, true, address(vault));
-        emit IRevenueVault.Settled(1, keccak256(abi.encode(uint64(1))), 1, 100e18);
+        emit IRevenueVault.Settled(1, keccak256(abi.encode(uint64(1))), 1, 100e18, 500, 1_000);
         _settleOne(1, address(token), 100e18);
 
         assertEq(vault.settledFees(address(token)), 100e18);

@@ -23,8 +23,6 @@ interface IModelToken is IERC20 {
 
     /// @notice A holder claimed `amount` PACA of accrued revenue.
     event Claimed(address indexed account, uint256 amount);
-    /// @notice `amount` PACA of new revenue starts dripping; it is fully distributed at `periodFinish`.
-    event RevenueNotified(uint256 amount, uint256 rewardRate, uint64 periodFinish);
     /// @notice Transfers to the Uniswap V2 pair are enabled (the sale graduated).
     event Launched(address indexed pair);
 
@@ -39,7 +37,8 @@ interface IModelToken is IERC20 {
 
     function initialize(TokenInit calldata init) external;
 
-    /// @notice Called by the vault right after it transferred `amount` PACA to this token.
+    /// @notice Called by the vault right after it transferred `amount` PACA to this token. Emits nothing:
+    ///         the vault's ModelSettled(holderRevenue) is the record.
     function notifyRevenue(uint256 amount) external;
 
     /// @notice Pays the caller's accrued PACA revenue. Returns the amount paid (0 is not an error).

@@ -10,17 +10,20 @@ interface IRevenueVault {
     /// @notice `from` paid `amount` PACA into escrow, credited to `payer` off chain.
     event Deposited(address indexed payer, address indexed from, uint256 amount);
     /// @notice One settlement epoch closed; `usageRoot` commits to the epoch's usage records.
-    event Settled(uint64 indexed epoch, bytes32 usageRoot, uint256 modelCount, uint256 totalFees);
-    /// @notice Per-model part of a settlement. `fees` = cumulativeFees - previously settled.
-    event ModelSettled(
+    ///         Every ModelSettled of this epoch was split with `protocolFeeBps` / `creatorFeeBps`.
+    event Settled(
         uint64 indexed epoch,
-        address indexed model,
-        uint256 cumulativeFees,
-        uint256 fees,
-        uint256 protocolFee,
-        uint256 creatorFee,
-        uint256 holderRevenue
+        bytes32 usageRoot,
+        uint256 modelCount,
+        uint256 totalFees,
+        uint16 protocolFeeBps,
+        uint16 creatorFeeBps
     );
+    /// @notice Per-model part of a settlement: `fees` = cumulativeFees - previously settled.
+    ///         Split (emitted once in Settled to keep this event small): protocolFee = fees * protocolFeeBps
+    ///         / 10000, creatorFee = fees * creatorFeeBps / 10000 (both rounded down), and the rest,
+    ///         fees - protocolFee - creatorFee, is transferred to the model token and dripped to holders.
+    event ModelSettled(uint64 indexed epoch, address indexed model, uint256 cumulativeFees, uint256 fees);
     /// @notice Unused credit paid back to `payer` (once per `withdrawalId`).
     event WithdrawalPaid(bytes32 indexed withdrawalId, address indexed payer, uint256 amount);
     event ModelRegistered(address indexed model, address indexed creator);
@@ -65,7 +68,7 @@ interface IRevenueVault {
     function escrowBalance() external view returns (uint256);
     function totalDeposited() external view returns (uint128);
     function totalSettled() external view returns (uint128);
-    function totalWithdrawn() external view returns (uint256);
+    function totalWithdrawn() external view returns (uint128);
     function protocolFeesOwed() external view returns (uint128);
     function protocolFeeBps() external view returns (uint16);
     function creatorFeeBps() external view returns (uint16);
