@@ -15,7 +15,26 @@ export default defineConfig(async () => {
 					bindings: {
 						TEST_MIGRATIONS: migrations,
 						STAND_IN_URL: inject<string>("standInUrl"),
+						ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+						SESSION_SECRET: "test-session-secret-0123456789abcdef0123456789",
+						// Short enough for the timeout tests to be quick.
+						UPSTREAM_HEADERS_TIMEOUT_MS: "1500",
+						UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "1500",
+						WORKERS_AI_BINDING: "AI_STAND_IN",
 					},
+					// Low, so the requests-per-minute test needs few requests; each test uses its own keys.
+					ratelimits: { KEY_RPM: { namespace_id: "1001", simple: { limit: 40, period: 60 } } },
+					// Workers AI cannot run offline (wrangler's AI binding always goes remote): the
+					// gateway is pointed at a stand-in Worker bound as AI_STAND_IN (test/stand-ins).
+					serviceBindings: { AI_STAND_IN: { name: "workers-ai-stand-in", entrypoint: "WorkersAIStandIn" } },
+					workers: [
+						{
+							name: "workers-ai-stand-in",
+							modules: true,
+							scriptPath: "./test/stand-ins/workers-ai.js",
+							compatibilityDate: "2026-11-01",
+						},
+					],
 				},
 			})),
 		],

@@ -368,7 +368,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	}
 
 	/** Releases a hold without charging (the request failed before producing anything). */
-	async release(requestId: string, now: number): Promise<void> {
+	async release(requestId: string, now = Date.now()): Promise<void> {
 		const hold = this.holds.get(requestId);
 		if (!hold) return;
 		await this.commit({
@@ -385,10 +385,13 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	}
 
 	/**
-	 * One request's tokens and cost. A request still in flight is waited for (up to
-	 * `waitMs`), so the answer is right as soon as the response has ended.
+	 * One request's tokens and cost, for the holder of a valid key of this payer.
+	 * A request still in flight is waited for (up to `waitMs`), so the answer is
+	 * right as soon as the response has ended, with no eventual-consistency gap.
 	 */
-	async generation(requestId: string, waitMs = 5_000): Promise<Generation | null> {
+	async generation(keyHash: string, requestId: string, waitMs = 5_000): Promise<Generation | "invalid_key" | null> {
+		const key = this.keys.get(keyHash);
+		if (!key || key.revoked_at !== null) return "invalid_key";
 		if (this.holds.has(requestId)) {
 			await new Promise<void>((resolve) => {
 				const timer = setTimeout(resolve, waitMs);

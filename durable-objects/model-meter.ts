@@ -23,8 +23,8 @@ export interface UsageRecord {
 	usageSource: "upstream" | "counted" | "none";
 	createdAt: number;
 	latencyMs?: number;
-	/** Which upstream served (or failed) the request, for the breaker. */
-	upstream?: { position: number; ok: boolean } | null;
+	/** Each upstream the request tried, in order, and whether it served: the breaker's input. */
+	upstreams?: Array<{ position: number; ok: boolean }>;
 }
 
 export interface MeterCounters {
@@ -130,7 +130,7 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	 */
 	async record(modelId: string, usage: UsageRecord): Promise<{ recorded: boolean; breaker: BreakerState }> {
 		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
-		if (usage.upstream) this.updateBreaker(usage.upstream.position, usage.upstream.ok, Date.now());
+		for (const tried of usage.upstreams ?? []) this.updateBreaker(tried.position, tried.ok, Date.now());
 		const inserted = this.sql.exec(
 			`INSERT OR IGNORE INTO usage_log
 				(request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, usage_source, created_at)

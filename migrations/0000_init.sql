@@ -31,9 +31,21 @@ CREATE TABLE `models` (
 	`output_price_per_m` text NOT NULL,
 	`max_output_tokens` integer DEFAULT 4096 NOT NULL,
 	`enabled` integer DEFAULT true NOT NULL,
+	`imo_status` text DEFAULT 'none' NOT NULL,
+	`sale_address` text,
+	`pool_address` text,
+	`imo_raised` text,
+	`imo_threshold` text,
 	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE `siwe_nonces` (
+	`nonce` text PRIMARY KEY NOT NULL,
+	`expires_at` integer NOT NULL,
+	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `siwe_nonces_expires` ON `siwe_nonces` (`expires_at`);--> statement-breakpoint
 CREATE TABLE `usage` (
 	`request_id` text PRIMARY KEY NOT NULL,
 	`key_id` text NOT NULL,

@@ -3,7 +3,7 @@
 // benchmarks). It echoes words back at a configurable pace and reports usage,
 // counting one token per whitespace-separated word.
 //
-// Test hooks: the model name picks a behaviour (see `behaviour()`), and
+// Test hooks: the model name's suffix picks a behaviour (see `behaviour()`), and
 // GET /__requests lists the bodies received (DELETE clears them).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -71,6 +71,14 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 		const model = String(body.model ?? "stand-in");
 		const mode = behaviour(model);
 		if (mode === "http-500") return sendJson(res, 500, { error: { message: "stand-in failure", type: "server_error" } });
+		if (mode === "http-400") {
+			return sendJson(res, 400, { error: { message: "stand-in says: this context is too long", type: "invalid_request_error" } });
+		}
+		if (mode === "hang") {
+			// Never answers; the gateway's timeouts must give up on it.
+			await new Promise<void>((resolve) => res.on("close", () => resolve()));
+			return;
+		}
 
 		if (path === "/v1/embeddings") return embeddings(res, body, model);
 		const prompt = promptText(body);
@@ -98,6 +106,12 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 		}
 
 		res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+		if (mode === "silent-stream") {
+			// Headers at once, then nothing: the gateway's first-byte timeout must give up on it.
+			res.flushHeaders();
+			await new Promise<void>((resolve) => res.on("close", () => resolve()));
+			return;
+		}
 		const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
 		const chunk = (delta: string | null, finish: string | null) =>
 			chat
@@ -144,10 +158,13 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 }
 
 /** Model names ending in a marker make the stand-in misbehave on purpose, for tests. */
-function behaviour(model: string): "normal" | "http-500" | "no-usage" | "die-midstream" {
+function behaviour(model: string): "normal" | "http-500" | "http-400" | "no-usage" | "die-midstream" | "hang" | "silent-stream" {
 	if (model.endsWith(":http-500")) return "http-500";
+	if (model.endsWith(":http-400")) return "http-400";
 	if (model.endsWith(":no-usage")) return "no-usage";
 	if (model.endsWith(":die-midstream")) return "die-midstream";
+	if (model.endsWith(":hang")) return "hang";
+	if (model.endsWith(":silent-stream")) return "silent-stream";
 	return "normal";
 }
 

@@ -28,6 +28,7 @@ export interface NewModel {
 	hfRepo?: string;
 	hfRevision?: string;
 	tokenAddress?: string;
+	maxOutputTokens?: number;
 	upstreams: Array<Omit<UpstreamRecord, "modelId" | "position">>;
 }
 

@@ -42,6 +42,14 @@ export const models = sqliteTable("models", {
 	/** Completion tokens a request may produce when it names no max_tokens; also the hold's bound. */
 	maxOutputTokens: integer("max_output_tokens").notNull().default(4096),
 	enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+	// The model's market, kept by the indexer from chain events.
+	imoStatus: text("imo_status", { enum: ["none", "funding", "graduated"] })
+		.notNull()
+		.default("none"),
+	saleAddress: text("sale_address"),
+	poolAddress: text("pool_address"),
+	imoRaised: baseUnits("imo_raised"),
+	imoThreshold: baseUnits("imo_threshold"),
 	createdAt: createdAt(),
 });
 
@@ -98,4 +106,19 @@ export const usageHourly = sqliteTable(
 		fees: baseUnits("fees").notNull(),
 	},
 	(t) => [primaryKey({ columns: [t.modelId, t.payer, t.hour] }), index("usage_hourly_model_hour").on(t.modelId, t.hour)],
+);
+
+/**
+ * One-time nonces for Sign-In with Ethereum. A sign-in deletes its nonce in the
+ * same statement that checks it, so a replayed message finds nothing.
+ */
+export const siweNonces = sqliteTable(
+	"siwe_nonces",
+	{
+		nonce: text("nonce").primaryKey(),
+		/** Unix milliseconds after which the nonce is refused (and may be swept). */
+		expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+		createdAt: createdAt(),
+	},
+	(t) => [index("siwe_nonces_expires").on(t.expiresAt)],
 );

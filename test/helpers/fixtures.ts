@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { openDb } from "../../lib/db/client.ts";
-import { upsertModel } from "../../lib/db/models.ts";
+import { type NewModel, upsertModel } from "../../lib/db/models.ts";
 import { type IssueKeyOptions, issueApiKey, ledgerFor } from "../../workers/gateway/accounts.ts";
 
 export const db = () => openDb(env.DB);
@@ -30,14 +30,23 @@ export function testEnv(): TestEnv {
  * A model routed to the stand-in upstream. `behaviour` becomes the upstream model
  * name suffix the stand-in reacts to (":http-500", ":no-usage", ":die-midstream").
  */
-export async function newModel(opts: { behaviour?: string; inputPricePerM?: bigint; outputPricePerM?: bigint } = {}) {
+export async function newModel(
+	opts: {
+		behaviour?: string;
+		inputPricePerM?: bigint;
+		outputPricePerM?: bigint;
+		maxOutputTokens?: number;
+		upstreams?: NewModel["upstreams"];
+	} = {},
+) {
 	const id = `test/model-${crypto.randomUUID().slice(0, 8)}`;
 	await upsertModel(db(), {
 		id,
 		displayName: id,
 		inputPricePerM: opts.inputPricePerM ?? 2_000_000_000_000_000n,
 		outputPricePerM: opts.outputPricePerM ?? 6_000_000_000_000_000n,
-		upstreams: [
+		...(opts.maxOutputTokens ? { maxOutputTokens: opts.maxOutputTokens } : {}),
+		upstreams: opts.upstreams ?? [
 			{
 				kind: "openai",
 				baseUrl: env.STAND_IN_URL,
@@ -54,4 +63,9 @@ export async function upstreamRequestsWith(marker: string): Promise<Array<{ path
 	const base = env.STAND_IN_URL.replace(/\/v1$/, "");
 	const all = (await (await fetch(`${base}/__requests`)).json()) as Array<{ path: string; body: Record<string, unknown> }>;
 	return all.filter((r) => JSON.stringify(r.body).includes(marker));
+}
+
+/** An OpenAI-compatible upstream row pointing at the stand-in with a behaviour suffix. */
+export function standIn(behaviour = ""): NewModel["upstreams"][number] {
+	return { kind: "openai", baseUrl: env.STAND_IN_URL, upstreamModel: `stand-in${behaviour}`, apiKeySecret: null };
 }

@@ -5,10 +5,23 @@ import worker from "../../workers/gateway/index.ts";
 import { db } from "./fixtures.ts";
 
 /**
- * Calls the gateway in-process and waits for everything it deferred with
- * waitUntil (metering), so assertions see the final state.
+ * Calls the gateway in-process, reads the whole response and waits for everything
+ * it deferred with waitUntil (commit, metering), so assertions see the final state.
  */
-export async function callGateway(path: string, init: RequestInit & { key?: string; json?: unknown } = {}) {
+export async function callGateway(path: string, init: GatewayInit = {}) {
+	const { response, done } = await openGateway(path, init);
+	const text = await response.text();
+	await done();
+	return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+type GatewayInit = RequestInit & { key?: string; json?: unknown };
+
+/**
+ * Calls the gateway in-process and hands back the response unread (for streams);
+ * `done()` waits for the work it deferred with waitUntil.
+ */
+export async function openGateway(path: string, init: GatewayInit = {}) {
 	const headers = new Headers(init.headers);
 	if (init.key) headers.set("authorization", `Bearer ${init.key}`);
 	let body = init.body;
@@ -22,9 +35,21 @@ export async function callGateway(path: string, init: RequestInit & { key?: stri
 		env as TestEnv,
 		ctx,
 	);
-	const text = await response.text();
-	await waitOnExecutionContext(ctx);
-	return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+	return { response, done: () => waitOnExecutionContext(ctx) };
+}
+
+/** The data payloads of an SSE body, in order ("[DONE]" included). */
+export function sseData(text: string): string[] {
+	return text
+		.split(/\r?\n\r?\n/)
+		.map((event) =>
+			event
+				.split(/\r?\n/)
+				.filter((line) => line.startsWith("data:"))
+				.map((line) => line.slice(5).trimStart())
+				.join("\n"),
+		)
+		.filter((data) => data !== "");
 }
 
 export function meterOf(modelId: string) {

@@ -10,22 +10,41 @@ export interface Secrets {
 	 * (model_upstreams.api_key_secret), so any number of them can exist.
 	 */
 	[upstreamSecret: `UPSTREAM_KEY_${string}`]: string | undefined;
+	/** Bearer token of the admin API (routes/admin.ts); without it the admin API refuses every call. */
+	ADMIN_TOKEN?: string;
+	/** HMAC key of account session tokens (session.ts); rotating it signs everyone out. */
+	SESSION_SECRET?: string;
 }
 
-export type Env = Omit<GatewayEnv, "MODEL_METER" | "ACCOUNT_LEDGER" | "MAX_BODY_BYTES" | "KEY_TOKENS_PER_MINUTE"> &
+export type Env = Omit<
+	GatewayEnv,
+	"MODEL_METER" | "ACCOUNT_LEDGER" | "MAX_BODY_BYTES" | "KEY_TOKENS_PER_MINUTE" | `UPSTREAM_${string}_TIMEOUT_MS`
+> &
 	Secrets & {
 		MODEL_METER: DurableObjectNamespace<ModelMeter>;
 		ACCOUNT_LEDGER: DurableObjectNamespace<AccountLedger>;
 		MAX_BODY_BYTES?: string;
 		KEY_TOKENS_PER_MINUTE?: string;
+		UPSTREAM_HEADERS_TIMEOUT_MS?: string;
+		UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
+		UPSTREAM_TOTAL_TIMEOUT_MS?: string;
+		/** Which binding serves "workers-ai" upstreams; AI unless set (tests bind a stand-in). */
+		WORKERS_AI_BINDING?: string;
 	};
 
 const ConfigSchema = z.object({
 	MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
 	KEY_TOKENS_PER_MINUTE: z.coerce.number().int().positive().default(200_000),
+	UPSTREAM_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+	UPSTREAM_FIRST_BYTE_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+	UPSTREAM_TOTAL_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
 });
 
-export type Config = { maxBodyBytes: number; keyTokensPerMinute: number };
+export type Config = {
+	maxBodyBytes: number;
+	keyTokensPerMinute: number;
+	timeouts: { headersMs: number; firstByteMs: number; totalMs: number };
+};
 
 /** Parses the Worker's vars once per isolate; a bad value fails loudly with its name. */
 export function readConfig(env: Env): Config {
@@ -33,5 +52,14 @@ export function readConfig(env: Env): Config {
 	if (!parsed.success) {
 		throw new Error(`bad Worker configuration: ${z.prettifyError(parsed.error)}`);
 	}
-	return { maxBodyBytes: parsed.data.MAX_BODY_BYTES, keyTokensPerMinute: parsed.data.KEY_TOKENS_PER_MINUTE };
+	const d = parsed.data;
+	return {
+		maxBodyBytes: d.MAX_BODY_BYTES,
+		keyTokensPerMinute: d.KEY_TOKENS_PER_MINUTE,
+		timeouts: {
+			headersMs: d.UPSTREAM_HEADERS_TIMEOUT_MS,
+			firstByteMs: d.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+			totalMs: d.UPSTREAM_TOTAL_TIMEOUT_MS,
+		},
+	};
 }

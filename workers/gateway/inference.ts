@@ -14,7 +14,7 @@ import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingReque
 import { meterSseStream } from "./streaming/sse-meter.ts";
 import { countTokens } from "./streaming/tokens.ts";
 import { learnBreakerState } from "./upstreams/breaker.ts";
-import { callUpstreams } from "./upstreams/index.ts";
+import { callUpstreams, type UpstreamCall } from "./upstreams/index.ts";
 import type { UpstreamPath } from "./upstreams/openai-compatible.ts";
 
 // The metered request path shared by chat completions, completions and embeddings:
@@ -101,11 +101,12 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	const settle = (outcome: Outcome) => c.executionCtx.waitUntil(finish(c, model, caller, requestId, now, outcome));
 
 	const clientAbort = new AbortController();
-	let call: Awaited<ReturnType<typeof callUpstreams>>;
+	let call: UpstreamCall;
 	try {
 		call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
 			stream: plan.stream,
 			signal: clientAbort.signal,
+			timeouts: config.timeouts,
 		});
 	} catch (err) {
 		settle({
@@ -114,7 +115,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			completionTokens: 0,
 			usageSource: "none",
 			response: null,
-			upstream: failedAt(err),
+			upstreams: failedAt(err),
 		});
 		throw err;
 	}
@@ -134,7 +135,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 					completionTokens: r.completionTokens,
 					usageSource: r.usageSource,
 					response: null,
-					upstream: { position: call.position, ok: r.outcome !== "upstream_failed" },
+					upstreams: tried(call, r.outcome !== "upstream_failed"),
 				}),
 			),
 		);
@@ -158,7 +159,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			completionTokens: 0,
 			usageSource: "none",
 			response: null,
-			upstream: { position: call.position, ok: false },
+			upstreams: tried(call, false),
 		});
 		throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 	}
@@ -171,7 +172,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 				usageSource: "counted" as const,
 			};
 	const stored: StoredResponse = { status: 200, contentType: "application/json", body: text };
-	settle({ status: "ok", ...counted, response: idempotencyKey ? stored : null, upstream: { position: call.position, ok: true } });
+	settle({ status: "ok", ...counted, response: idempotencyKey ? stored : null, upstreams: tried(call, true) });
 	return new Response(text, { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId } });
 }
 
@@ -244,7 +245,7 @@ interface Outcome {
 	completionTokens: number;
 	usageSource: "upstream" | "counted" | "none";
 	response: StoredResponse | null;
-	upstream: { position: number; ok: boolean } | null;
+	upstreams: Array<{ position: number; ok: boolean }>;
 }
 
 /** Charges the payer and meters the model; both idempotent by request id. */
@@ -283,7 +284,7 @@ async function finish(
 			usageSource: outcome.usageSource,
 			createdAt: startedAt,
 			latencyMs: now - startedAt,
-			upstream: outcome.upstream,
+			upstreams: outcome.upstreams,
 		}),
 	]);
 	if (commit.status === "rejected") console.error("ledger commit failed", requestId, commit.reason);
@@ -304,10 +305,14 @@ function replay(requestId: string, stored: StoredResponse | null): Response {
 	});
 }
 
-function failedAt(err: unknown): Outcome["upstream"] {
-	const failures = (err as { failures?: Array<{ position: number }> }).failures;
-	const last = failures?.[failures.length - 1];
-	return last ? { position: last.position, ok: false } : null;
+function failedAt(err: unknown): Outcome["upstreams"] {
+	const failures = (err as { failures?: Array<{ position: number }> }).failures ?? [];
+	return failures.map((f) => ({ position: f.position, ok: false }));
+}
+
+/** The upstreams a call tried: those that failed before it, then the one that answered. */
+function tried(call: UpstreamCall, servedOk: boolean): Outcome["upstreams"] {
+	return [...call.failures.map((f) => ({ position: f.position, ok: false })), { position: call.position, ok: servedOk }];
 }
 
 function completionText(parsed: Record<string, unknown>): string {

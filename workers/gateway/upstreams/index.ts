@@ -14,8 +14,6 @@ export interface UpstreamTimeouts {
 	totalMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: UpstreamTimeouts = { headersMs: 10_000, firstByteMs: 20_000, totalMs: 300_000 };
-
 export interface UpstreamCall {
 	response: Response;
 	/** Position of the upstream that answered, for the circuit breaker. */
@@ -36,9 +34,9 @@ export async function callUpstreams(
 	model: ModelRecord,
 	path: UpstreamPath,
 	body: Record<string, unknown>,
-	opts: { stream: boolean; signal: AbortSignal; timeouts?: UpstreamTimeouts; now?: number },
+	opts: { stream: boolean; signal: AbortSignal; timeouts: UpstreamTimeouts; now?: number },
 ): Promise<UpstreamCall> {
-	const timeouts = opts.timeouts ?? DEFAULT_TIMEOUTS;
+	const timeouts = opts.timeouts;
 	const now = opts.now ?? Date.now();
 	if (model.upstreams.length === 0)
 		throw new ApiError("upstream_unavailable", `The model '${model.id}' has no upstream configured.`);

@@ -25,14 +25,22 @@ export async function callWorkersAI(
 	body: Record<string, unknown>,
 	signal: AbortSignal,
 ): Promise<Response> {
-	const ai = env.AI;
-	if (!ai) throw new ApiError("upstream_unavailable", "Workers AI is not bound to this gateway (binding AI).");
+	// WORKERS_AI_BINDING names the binding to use (default AI); the tests point it at a
+	// stand-in Worker, since Workers AI cannot run offline.
+	const bindingName = env.WORKERS_AI_BINDING ?? "AI";
+	const ai = (env as unknown as Record<string, Ai | undefined>)[bindingName];
+	if (!ai) throw new ApiError("upstream_unavailable", `Workers AI is not bound to this gateway (binding ${bindingName}).`);
 	const model = upstream.upstreamModel;
 	if (!model) throw new ApiError("upstream_unavailable", "The model's Workers AI upstream names no model.");
+	// The binding takes no AbortSignal across RPC, so giving up is a race with the signal.
 	const run = (inputs: Record<string, unknown>) =>
-		(ai.run as (m: string, i: Record<string, unknown>, o?: Record<string, unknown>) => Promise<unknown>)(model, inputs, {
-			signal,
-		});
+		Promise.race([
+			(ai.run as (m: string, i: Record<string, unknown>) => Promise<unknown>)(model, inputs),
+			new Promise<never>((_, reject) => {
+				if (signal.aborted) reject(signal.reason);
+				signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+			}),
+		]);
 	const id = `${path === "/embeddings" ? "emb" : "chatcmpl"}-${crypto.randomUUID().replace(/-/g, "")}`;
 	const created = Math.floor(Date.now() / 1000);
 

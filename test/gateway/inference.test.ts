@@ -1,0 +1,281 @@
+import { describe, expect, it } from "vitest";
+import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import { newKey, newModel, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
+import { callGateway, flushMeter, openGateway, sseData, usageRowsForModel } from "../helpers/gateway.ts";
+
+// Stand-in facts: it replies with a fixed 14-word sentence, one token per word, and
+// counts prompt tokens as the words of the messages' contents.
+const REPLY_WORDS = "This reply comes from the Modeldex development stand-in upstream, not from a model.".split(" ");
+const IN_PRICE = 2_000_000_000_000_000n;
+const OUT_PRICE = 6_000_000_000_000_000n;
+const fee = (prompt: number, completion: number) =>
+	(BigInt(prompt) * IN_PRICE + BigInt(completion) * OUT_PRICE + 999_999n) / 1_000_000n;
+
+async function spent(payer: string) {
+	return (await ledgerFor(testEnv(), payer).account()).totalSpent;
+}
+
+describe("streaming chat completions", () => {
+	it("streams the upstream's chunks through and strips the usage chunk the client did not ask for", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, max_tokens: 6, messages: [{ role: "user", content: `one two ${marker}` }] },
+		});
+		expect(res.status).toBe(200);
+		expect(res.headers.get("content-type")).toContain("text/event-stream");
+		const events = sseData(res.text);
+		expect(events.at(-1)).toBe("[DONE]");
+		const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+		expect(chunks.every((c) => c.usage === undefined)).toBe(true);
+		expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe(REPLY_WORDS.slice(0, 6).join(" "));
+		// The gateway asked the upstream for usage on the client's behalf.
+		const [seen] = await upstreamRequestsWith(marker);
+		expect(seen?.body.stream_options).toEqual({ include_usage: true });
+		expect(await spent(payer)).toBe(fee(3, 6));
+	});
+
+	it("keeps the usage chunk when the client asked for it, and charges what it says", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: {
+				model,
+				stream: true,
+				stream_options: { include_usage: true },
+				max_tokens: 4,
+				messages: [{ role: "user", content: "a b c d e" }],
+			},
+		});
+		const chunks = sseData(res.text)
+			.slice(0, -1)
+			.map((e) => JSON.parse(e));
+		expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 });
+		expect(await spent(payer)).toBe(fee(5, 4));
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row).toMatchObject({ promptTokens: 5, completionTokens: 4, usageSource: "upstream", fee: fee(5, 4) });
+	});
+
+	it("counts tokens itself, and says so, when the upstream sends no usage", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ behaviour: ":no-usage" });
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, max_tokens: 5, messages: [{ role: "user", content: "hello there" }] },
+		});
+		expect(res.status).toBe(200);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row?.usageSource).toBe("counted");
+		expect(row?.completionTokens).toBeGreaterThanOrEqual(5);
+		expect(row?.promptTokens).toBeGreaterThan(0);
+		expect(await spent(payer)).toBe(row?.fee);
+	});
+
+	it("charges only for tokens delivered before the client disconnected, and aborts the upstream", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const { response, done } = await openGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, max_tokens: 14, messages: [{ role: "user", content: "tell me" }] },
+		});
+		const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+		const decoder = new TextDecoder();
+		let received = "";
+		while (sseData(received).length < 3) {
+			const { value, done: ended } = await reader.read();
+			if (ended) break;
+			received += decoder.decode(value, { stream: true });
+		}
+		await reader.cancel();
+		await done();
+		const delivered = sseData(received).length;
+		expect(delivered).toBeLessThan(REPLY_WORDS.length);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row?.completionTokens).toBeGreaterThanOrEqual(delivered - 1);
+		expect(row?.completionTokens).toBeLessThan(REPLY_WORDS.length);
+		expect(row?.fee).toBe(fee(row?.promptTokens ?? 0, row?.completionTokens ?? 0));
+		expect(await spent(payer)).toBe(row?.fee);
+	});
+
+	it("ends with an SSE error event and charges delivered tokens only when the upstream dies mid-stream", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ behaviour: ":die-midstream" });
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "go" }] },
+		});
+		expect(res.status).toBe(200);
+		const events = sseData(res.text);
+		const last = JSON.parse(events.at(-1) as string);
+		expect(last.error).toMatchObject({ type: "api_error", code: "upstream_error" });
+		const contentChunks = events.slice(0, -1).length;
+		expect(contentChunks).toBe(3); // the stand-in dies after three words
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row?.completionTokens).toBe(3);
+		expect(await spent(payer)).toBe(row?.fee);
+		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
+	});
+});
+
+describe("completions and embeddings", () => {
+	it("meters POST /v1/completions like chat", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const res = await callGateway("/v1/completions", { key, json: { model, prompt: "Once upon a time", max_tokens: 3 } });
+		expect(res.status).toBe(200);
+		expect(res.json()).toMatchObject({ object: "text_completion", choices: [{ text: "This reply comes" }] });
+		expect(await spent(payer)).toBe(fee(4, 3));
+	});
+
+	it("meters POST /v1/embeddings on input tokens alone", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const res = await callGateway("/v1/embeddings", { key, json: { model, input: ["alpha beta", "gamma"] } });
+		expect(res.status).toBe(200);
+		const body = res.json();
+		expect(body.data).toHaveLength(2);
+		expect(body.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
+		expect(await spent(payer)).toBe(fee(3, 0));
+	});
+});
+
+describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
+	const workersAI = (name = "@cf/test/stand-in") =>
+		newModel({ upstreams: [{ kind: "workers-ai", baseUrl: null, upstreamModel: name, apiKeySecret: null }] });
+
+	it("answers chat in OpenAI's format and charges Workers AI's usage", async () => {
+		const { key, payer } = await newKey();
+		const model = await workersAI();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
+		});
+		expect(res.status).toBe(200);
+		expect(res.json()).toMatchObject({
+			object: "chat.completion",
+			choices: [{ message: { role: "assistant", content: "Workers AI stand-in" } }],
+			usage: { prompt_tokens: 2, completion_tokens: 3 },
+		});
+		expect(await spent(payer)).toBe(fee(2, 3));
+	});
+
+	it("translates a Workers AI stream into OpenAI chunks", async () => {
+		const { key } = await newKey();
+		const model = await workersAI();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: {
+				model,
+				stream: true,
+				stream_options: { include_usage: true },
+				max_tokens: 4,
+				messages: [{ role: "user", content: "x" }],
+			},
+		});
+		const chunks = sseData(res.text)
+			.slice(0, -1)
+			.map((e) => JSON.parse(e));
+		expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe("Workers AI stand-in reply");
+		expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 4 });
+	});
+
+	it("embeds through Workers AI and counts the tokens it does not report", async () => {
+		const { key } = await newKey();
+		const model = await workersAI("@cf/test/embeddings");
+		const res = await callGateway("/v1/embeddings", { key, json: { model, input: "hello world" } });
+		expect(res.status).toBe(200);
+		expect(res.json().data[0].embedding).toEqual([11, 2, 0.5, -0.5]);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row).toMatchObject({ usageSource: "counted", completionTokens: 0 });
+	});
+});
+
+describe("upstream failures", () => {
+	it("falls back to the next upstream when the first refuses connections", async () => {
+		const { key } = await newKey();
+		const dead = { kind: "openai" as const, baseUrl: "http://127.0.0.1:9/v1", upstreamModel: "x", apiKeySecret: null };
+		const model = await newModel({ upstreams: [dead, standIn()] });
+		const res = await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: "hi" }] } });
+		expect(res.status).toBe(200);
+		expect(res.json().choices[0].message.content).toContain("stand-in");
+	});
+
+	it("falls back when the first upstream answers 5xx, before any byte reached the client", async () => {
+		const { key } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":http-500"), standIn()] });
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, messages: [{ role: "user", content: "hi" }] },
+		});
+		expect(res.status).toBe(200);
+		expect(sseData(res.text).at(-1)).toBe("[DONE]");
+	});
+
+	it("gives up on an upstream that sends no headers in time and uses the next", async () => {
+		const { key } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":hang"), standIn()] });
+		const started = Date.now();
+		const res = await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: "hi" }] } });
+		expect(res.status).toBe(200);
+		expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+	});
+
+	it("gives up on a stream whose first byte never comes and uses the next upstream", async () => {
+		const { key } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":silent-stream"), standIn()] });
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, messages: [{ role: "user", content: "hi" }] },
+		});
+		expect(res.status).toBe(200);
+		expect(sseData(res.text).at(-1)).toBe("[DONE]");
+	});
+
+	it("answers 504 upstream_timeout, free of charge, when the only upstream hangs", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":hang")] });
+		const res = await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: "hi" }] } });
+		expect(res.status).toBe(504);
+		expect(res.json().error.code).toBe("upstream_timeout");
+		expect(await spent(payer)).toBe(0n);
+	});
+
+	it("opens the breaker after repeated failures and sends traffic to the healthy upstream first", async () => {
+		const { key } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({ upstreams: [standIn(":http-500"), standIn()] });
+		for (let i = 0; i < 4; i++) {
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, messages: [{ role: "user", content: `${marker} ${i}` }] },
+			});
+			expect(res.status).toBe(200);
+		}
+		const seen = await upstreamRequestsWith(marker);
+		const failedTries = seen.filter((r) => String(r.body.model).endsWith(":http-500")).length;
+		// Three failures open the breaker; the fourth request goes straight to the healthy upstream.
+		expect(failedTries).toBe(3);
+	});
+
+	it("passes an upstream's 4xx on as the client's error without retrying elsewhere, free of charge", async () => {
+		const { key, payer } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({ upstreams: [standIn(":http-400"), standIn()] });
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, messages: [{ role: "user", content: marker }] },
+		});
+		expect(res.status).toBe(400);
+		expect(res.json().error).toMatchObject({ code: "invalid_request", message: expect.stringContaining("context is too long") });
+		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+		expect(await spent(payer)).toBe(0n);
+	});
+});

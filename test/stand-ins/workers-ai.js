@@ -1,0 +1,43 @@
+// STAND-IN FOR WORKERS AI, used only by tests. Workers AI cannot run offline, so
+// the tests bind this Worker as `AI`: its `run(model, inputs)` answers in Workers
+// AI's own output format (not OpenAI's), so the gateway's adapter is exercised.
+// It echoes a fixed sentence and reports usage, counting one token per word.
+import { WorkerEntrypoint } from "cloudflare:workers";
+
+const REPLY = "Workers AI stand-in reply for tests only";
+const words = (text) => text.split(/\s+/).filter(Boolean).length;
+
+export class WorkersAIStandIn extends WorkerEntrypoint {
+	async run(model, inputs) {
+		if (model.endsWith(":fail")) throw new Error("AiError: 5007: stand-in failure");
+		if (inputs.text !== undefined) {
+			const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
+			return {
+				shape: [texts.length, 4],
+				data: texts.map((t) => [t.length, words(t), 0.5, -0.5]),
+				pooling: "mean",
+			};
+		}
+		const prompt = inputs.messages ? inputs.messages.map((m) => m.content).join(" ") : String(inputs.prompt ?? "");
+		const out = REPLY.split(" ").slice(0, inputs.max_tokens ?? 256);
+		const usage = { prompt_tokens: words(prompt), completion_tokens: out.length, total_tokens: words(prompt) + out.length };
+		if (!inputs.stream) return { response: out.join(" "), usage };
+		const encoder = new TextEncoder();
+		return new ReadableStream({
+			start(controller) {
+				for (const [i, w] of out.entries()) {
+					controller.enqueue(encoder.encode(`data: ${JSON.stringify({ response: i === 0 ? w : ` ${w}`, p: "abc" })}\n\n`));
+				}
+				controller.enqueue(encoder.encode(`data: ${JSON.stringify({ response: "", usage })}\n\n`));
+				controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+				controller.close();
+			},
+		});
+	}
+}
+
+export default {
+	fetch() {
+		return new Response("Workers AI stand-in (tests only)");
+	},
+};

@@ -1,0 +1,118 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { MeterCounters, MeterStats } from "../../../durable-objects/model-meter.ts";
+import { type CatalogModel, findEnabledModel, listEnabledModels } from "../../../lib/db/catalog.ts";
+import type { App } from "../app.ts";
+import { ApiError } from "../errors.ts";
+import { ErrorBody, ModelList, ModelObject, ModelStats } from "../schemas/public.ts";
+
+export function registerModelRoutes(app: App): void {
+	app.openapi(
+		createRoute({
+			method: "get",
+			path: "/v1/models",
+			summary: "Tokenized models with their prices and IMO status",
+			responses: { 200: { description: "The catalogue", content: { "application/json": { schema: ModelList } } } },
+		}),
+		async (c) => {
+			const rows = await listEnabledModels(c.get("db"));
+			return c.json({ object: "list" as const, data: rows.map(toModelObject) }, 200);
+		},
+	);
+
+	// Model ids contain a slash ("org/name"), sent raw or as %2F, so these routes take the
+	// rest of the path as the id; the more specific ones are registered first.
+	app.get("/v1/models/:id{.+}/stats", async (c) => {
+		const id = await requireModel(c.get("db"), decodeURIComponent(c.req.param("id")));
+		const stats = await c.env.MODEL_METER.getByName(id).stats();
+		return c.json(toStatsBody(id, stats));
+	});
+
+	app.get("/v1/models/:id{.+}/live", async (c) => {
+		const id = await requireModel(c.get("db"), decodeURIComponent(c.req.param("id")));
+		if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+			throw new ApiError("invalid_request", "This endpoint is a WebSocket: connect with an Upgrade: websocket request.");
+		}
+		return c.env.MODEL_METER.getByName(id).fetch(c.req.raw);
+	});
+
+	app.get("/v1/models/:id{.+}", async (c) => {
+		const id = decodeURIComponent(c.req.param("id"));
+		const row = await findEnabledModel(c.get("db"), id);
+		if (!row) throw modelNotFound(id);
+		return c.json(toModelObject(row));
+	});
+
+	const params = z.object({ id: z.string().openapi({ example: "modeldex/demo-chat" }) });
+	const notFound = { description: "No such model", content: { "application/json": { schema: ErrorBody } } };
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/models/{id}",
+		summary: "One tokenized model",
+		request: { params },
+		responses: { 200: { description: "The model", content: { "application/json": { schema: ModelObject } } }, 404: notFound },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/models/{id}/stats",
+		summary: "Live counters of one model: all-time and the last minute",
+		request: { params },
+		responses: { 200: { description: "Counters", content: { "application/json": { schema: ModelStats } } }, 404: notFound },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/models/{id}/live",
+		summary: "WebSocket of the model's counters (ModelStats messages, at most 4 a second)",
+		request: { params },
+		responses: { 101: { description: "Switching to WebSocket" }, 404: notFound },
+	});
+}
+
+async function requireModel(db: Parameters<typeof findEnabledModel>[0], id: string): Promise<string> {
+	if (!(await findEnabledModel(db, id))) throw modelNotFound(id);
+	return id;
+}
+
+function modelNotFound(id: string): ApiError {
+	return new ApiError("model_not_found", `The model '${id}' does not exist.`, { param: "id" });
+}
+
+export function toModelObject(row: CatalogModel): z.infer<typeof ModelObject> {
+	return {
+		id: row.id,
+		object: "model",
+		created: Math.floor(row.createdAt / 1000),
+		owned_by: "modeldex",
+		name: row.displayName,
+		pricing: {
+			input_per_1m_tokens: row.inputPricePerM.toString(),
+			output_per_1m_tokens: row.outputPricePerM.toString(),
+			currency: "PACA",
+		},
+		max_output_tokens: row.maxOutputTokens,
+		huggingface: row.hfRepo ? { repo: row.hfRepo, revision: row.hfRevision } : null,
+		token: row.tokenAddress
+			? {
+					address: row.tokenAddress,
+					imo_status: row.imoStatus,
+					sale_address: row.saleAddress,
+					pool_address: row.poolAddress,
+					raised: row.imoRaised?.toString() ?? null,
+					threshold: row.imoThreshold?.toString() ?? null,
+				}
+			: null,
+	};
+}
+
+function counters(c: MeterCounters) {
+	return {
+		requests: c.requests,
+		errors: c.errors,
+		prompt_tokens: c.promptTokens,
+		completion_tokens: c.completionTokens,
+		fees: c.fees.toString(),
+	};
+}
+
+export function toStatsBody(id: string, stats: MeterStats): z.infer<typeof ModelStats> {
+	return { model: id, total: counters(stats.total), last_minute: counters(stats.lastMinute), updated_at: stats.updatedAt };
+}
