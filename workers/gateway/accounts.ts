@@ -1,3 +1,5 @@
+import { and, eq, isNull } from "drizzle-orm";
+import type { KeyInfo } from "../../durable-objects/account-ledger.ts";
 import type { Db } from "../../lib/db/client.ts";
 import { apiKeys } from "../../lib/db/schema.ts";
 import { hashApiKey, keyPrefix, newApiKey } from "../../lib/keys.ts";
@@ -34,4 +36,22 @@ export async function issueApiKey(env: Env, db: Db, payer: string, options: Issu
 	await ledgerFor(env, payer).addKey(record);
 	await db.insert(apiKeys).values({ id: keyId, keyHash, prefix: record.prefix, payer: payer.toLowerCase(), name: record.name });
 	return { keyId, key, prefix: record.prefix };
+}
+
+/**
+ * Revokes one of `payer`'s keys: first in the ledger (which the request path
+ * checks, so the key stops working at once), then in D1's listing. Returns the
+ * key as revoked, or null when `payer` has no key `keyId`. Revoking again changes
+ * nothing and repairs D1 if an earlier attempt stopped between the two writes.
+ */
+export async function revokeApiKey(env: Env, db: Db, payer: string, keyId: string): Promise<KeyInfo | null> {
+	const ledger = ledgerFor(env, payer);
+	await ledger.revokeKey(keyId);
+	const key = (await ledger.listKeys()).find((k) => k.keyId === keyId);
+	if (!key) return null;
+	await db
+		.update(apiKeys)
+		.set({ revokedAt: key.revokedAt })
+		.where(and(eq(apiKeys.id, keyId), eq(apiKeys.payer, payer.toLowerCase()), isNull(apiKeys.revokedAt)));
+	return key;
 }

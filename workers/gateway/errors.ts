@@ -5,6 +5,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 // The body is always OpenAI's shape: {"error":{"message","type","code","param"}}.
 export const ERRORS = {
 	invalid_api_key: { status: 401, type: "invalid_request_error" },
+	/** A missing or bad session token, SIWE sign-in or admin token (not an API key). */
+	unauthorized: { status: 401, type: "invalid_request_error" },
 	invalid_json: { status: 400, type: "invalid_request_error" },
 	invalid_request: { status: 400, type: "invalid_request_error" },
 	insufficient_quota: { status: 402, type: "insufficient_quota" },

@@ -1,0 +1,210 @@
+import { asc, eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { z } from "zod";
+import type { Db } from "../../../lib/db/client.ts";
+import { type NewModel, upsertModel } from "../../../lib/db/models.ts";
+import { models, modelUpstreams } from "../../../lib/db/schema.ts";
+import { ledgerFor } from "../accounts.ts";
+import type { App, AppEnv } from "../app.ts";
+import { readJsonBody } from "../body.ts";
+import { readConfig } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import { forgetModel } from "../model-cache.ts";
+import { BaseUnits } from "./account.ts";
+
+// The operator's API, behind `Authorization: Bearer <ADMIN_TOKEN>`: register and
+// route models, switch them off and on, and credit accounts until the indexer
+// credits deposits from the chain.
+//
+// A model change is visible at once in this isolate (forgetModel) and within the
+// model cache's TTL (a few seconds) in every other one.
+
+const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/** Hugging Face style ids ("org/name-7B"), which may contain slashes; never ending in an action's name. */
+const ModelId = z
+	.string()
+	.max(128)
+	.regex(/^[A-Za-z0-9][A-Za-z0-9._:@+-]*(\/[A-Za-z0-9._:@+-]+)*$/, "must be a model id such as 'org/name-7b'")
+	.refine((id) => !/\/(disable|enable)$/.test(id), "must not end in '/disable' or '/enable'");
+
+const Address = z
+	.string()
+	.regex(/^0x[0-9a-fA-F]{40}$/, "must be a 0x-prefixed 20-byte hex address")
+	.transform((a) => a.toLowerCase());
+
+const Upstream = z.discriminatedUnion("kind", [
+	z.strictObject({
+		kind: z.literal("openai"),
+		/** Base URL of an OpenAI-compatible API, ending before `/chat/completions`. */
+		base_url: z.url({ protocol: /^https?$/ }).max(2048),
+		upstream_model: z.string().min(1).max(200).optional(),
+		/** Name of the Worker secret holding the upstream's key; the key itself never passes through here. */
+		api_key_secret: z
+			.string()
+			.regex(/^UPSTREAM_KEY_[A-Z0-9_]+$/, "must name a Worker secret 'UPSTREAM_KEY_...'")
+			.max(100)
+			.optional(),
+	}),
+	z.strictObject({
+		kind: z.literal("workers-ai"),
+		/** The Workers AI model, e.g. "@cf/meta/llama-3.1-8b-instruct". */
+		upstream_model: z.string().min(1).max(200),
+	}),
+]);
+
+// PUT replaces the model's description: a field left out goes back to its default.
+const ModelBody = z.strictObject({
+	display_name: z.string().min(1).max(200),
+	input_price_per_m: BaseUnits,
+	output_price_per_m: BaseUnits,
+	max_output_tokens: z.number().int().min(1).max(1_048_576).default(4096),
+	hf_repo: z.string().min(1).max(200).nullable().default(null),
+	hf_revision: z.string().min(1).max(100).nullable().default(null),
+	token_address: Address.nullable().default(null),
+	/** In the order they are tried. */
+	upstreams: z.array(Upstream).min(1).max(8),
+});
+
+const CreditBody = z.strictObject({
+	payer: Address,
+	amount: BaseUnits.refine((amount) => amount > 0n, "must be greater than 0"),
+	/** Applies the credit once: the same key again is answered with applied: false. Scoped to the payer. */
+	idempotency_key: z.string().regex(/^[\x21-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters"),
+});
+
+export function registerAdminRoutes(app: App): void {
+	app.use("/v1/admin/*", async (c, next) => {
+		await requireAdmin(c);
+		await next();
+	});
+
+	app.get("/v1/admin/models/:id{.+}", async (c) => {
+		const id = modelIdParam(c.req.param("id"));
+		return c.json(await modelView(c.get("db"), id));
+	});
+
+	app.put("/v1/admin/models/:id{.+}", async (c) => {
+		const id = modelIdParam(c.req.param("id"));
+		const { value: body } = await readJsonBody(c, ModelBody, readConfig(c.env).maxBodyBytes);
+		// NewModel types hf_repo and the other optional text columns without null,
+		// but a PUT replaces them, clearing those it omits; upsertModel writes every
+		// column of the row it gets, so the full row goes through.
+		const row: typeof models.$inferInsert & Pick<NewModel, "upstreams"> = {
+			id,
+			displayName: body.display_name,
+			inputPricePerM: body.input_price_per_m,
+			outputPricePerM: body.output_price_per_m,
+			maxOutputTokens: body.max_output_tokens,
+			hfRepo: body.hf_repo,
+			hfRevision: body.hf_revision,
+			tokenAddress: body.token_address,
+			upstreams: body.upstreams.map((u) =>
+				u.kind === "openai"
+					? { kind: u.kind, baseUrl: u.base_url, upstreamModel: u.upstream_model ?? null, apiKeySecret: u.api_key_secret ?? null }
+					: { kind: u.kind, baseUrl: null, upstreamModel: u.upstream_model, apiKeySecret: null },
+			),
+		};
+		await upsertModel(c.get("db"), row as NewModel);
+		forgetModel(id);
+		return c.json(await modelView(c.get("db"), id));
+	});
+
+	app.post("/v1/admin/models/:id{.+}/disable", (c) => setEnabled(c, false));
+	app.post("/v1/admin/models/:id{.+}/enable", (c) => setEnabled(c, true));
+
+	app.post("/v1/admin/credits", async (c) => {
+		const { value: body } = await readJsonBody(c, CreditBody, readConfig(c.env).maxBodyBytes);
+		const result = await ledgerFor(c.env, body.payer).credit(`admin:${body.idempotency_key}`, body.amount, "admin");
+		return c.json(
+			{
+				object: "credit",
+				payer: body.payer,
+				amount: body.amount.toString(),
+				idempotency_key: body.idempotency_key,
+				applied: result.applied,
+				balance: result.balance.toString(),
+			},
+			result.applied ? 201 : 200,
+		);
+	});
+}
+
+// ── Auth ─────────────────────────────────────────────────────────────────────
+
+async function requireAdmin(c: Context<AppEnv>): Promise<void> {
+	const expected = c.env.ADMIN_TOKEN;
+	if (!expected || expected.length < MIN_ADMIN_TOKEN_LENGTH) {
+		console.error(
+			`ADMIN_TOKEN is missing or shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters; the admin API refuses every call`,
+		);
+		throw new ApiError("unauthorized", "The admin API is not available.");
+	}
+	const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+	if (!token || !(await sameSecret(token, expected))) {
+		throw new ApiError("unauthorized", "Missing or invalid admin token. Send 'Authorization: Bearer <ADMIN_TOKEN>'.");
+	}
+}
+
+/** Constant-time comparison; hashing first gives both sides the same length, so the length leaks nothing either. */
+async function sameSecret(given: string, expected: string): Promise<boolean> {
+	const encoder = new TextEncoder();
+	const [a, b] = await Promise.all([
+		crypto.subtle.digest("SHA-256", encoder.encode(given)),
+		crypto.subtle.digest("SHA-256", encoder.encode(expected)),
+	]);
+	return crypto.subtle.timingSafeEqual(a, b);
+}
+
+// ── Models ───────────────────────────────────────────────────────────────────
+
+function modelIdParam(raw: string): string {
+	const parsed = ModelId.safeParse(raw);
+	if (!parsed.success) {
+		throw new ApiError("invalid_request", `Invalid model id '${raw}': ${parsed.error.issues[0]?.message ?? "invalid"}.`, {
+			param: "id",
+		});
+	}
+	return parsed.data;
+}
+
+async function setEnabled(c: Context<AppEnv>, enabled: boolean) {
+	const id = modelIdParam(c.req.param("id") ?? "");
+	const db = c.get("db");
+	const changed = await db.update(models).set({ enabled }).where(eq(models.id, id)).returning({ id: models.id });
+	if (changed.length === 0) throw modelNotFound(id);
+	forgetModel(id);
+	return c.json(await modelView(db, id));
+}
+
+async function modelView(db: Db, id: string) {
+	const [rows, upstreams] = await db.batch([
+		db.select().from(models).where(eq(models.id, id)),
+		db.select().from(modelUpstreams).where(eq(modelUpstreams.modelId, id)).orderBy(asc(modelUpstreams.position)),
+	]);
+	const model = rows[0];
+	if (!model) throw modelNotFound(id);
+	return {
+		id: model.id,
+		object: "model" as const,
+		display_name: model.displayName,
+		enabled: model.enabled,
+		input_price_per_m: model.inputPricePerM.toString(),
+		output_price_per_m: model.outputPricePerM.toString(),
+		max_output_tokens: model.maxOutputTokens,
+		hf_repo: model.hfRepo,
+		hf_revision: model.hfRevision,
+		token_address: model.tokenAddress,
+		upstreams: upstreams.map((u) => ({
+			kind: u.kind,
+			base_url: u.baseUrl,
+			upstream_model: u.upstreamModel,
+			api_key_secret: u.apiKeySecret,
+		})),
+		created_at: Math.floor(model.createdAt / 1000),
+	};
+}
+
+function modelNotFound(id: string): ApiError {
+	return new ApiError("model_not_found", `The model '${id}' does not exist.`, { param: "id" });
+}
