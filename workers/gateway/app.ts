@@ -29,7 +29,8 @@ export function newApp(): App {
 		c.set("requestId", requestId);
 		c.set("db", openDb(c.env.DB));
 		await next();
-		c.header("x-request-id", requestId);
+		// A replayed response keeps the id of the request that produced it.
+		if (!c.res.headers.has("x-request-id")) c.header("x-request-id", requestId);
 	});
 
 	app.onError((err, c) => {

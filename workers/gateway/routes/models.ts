@@ -19,26 +19,22 @@ export function registerModelRoutes(app: App): void {
 		},
 	);
 
-	// Model ids contain a slash ("org/name"), sent raw or as %2F, so these routes take the
-	// rest of the path as the id; the more specific ones are registered first.
-	app.get("/v1/models/:id{.+}/stats", async (c) => {
-		const id = await requireModel(c.get("db"), decodeURIComponent(c.req.param("id")));
-		const stats = await c.env.MODEL_METER.getByName(id).stats();
-		return c.json(toStatsBody(id, stats));
-	});
-
-	app.get("/v1/models/:id{.+}/live", async (c) => {
-		const id = await requireModel(c.get("db"), decodeURIComponent(c.req.param("id")));
-		if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-			throw new ApiError("invalid_request", "This endpoint is a WebSocket: connect with an Upgrade: websocket request.");
-		}
-		return c.env.MODEL_METER.getByName(id).fetch(c.req.raw);
-	});
-
-	app.get("/v1/models/:id{.+}", async (c) => {
-		const id = decodeURIComponent(c.req.param("id"));
+	// Model ids contain a slash ("org/name"), sent raw or as %2F, so one route takes the
+	// rest of the path and reads an optional /stats or /live suffix off its end.
+	app.get("/v1/models/*", async (c) => {
+		const rest = c.req.path.slice("/v1/models/".length);
+		const [, rawId = "", view = ""] = /^(.+?)(?:\/(stats|live))?$/.exec(rest) ?? [];
+		const id = decodeURIComponent(rawId);
 		const row = await findEnabledModel(c.get("db"), id);
 		if (!row) throw modelNotFound(id);
+		const meter = () => c.env.MODEL_METER.getByName(id);
+		if (view === "stats") return c.json(toStatsBody(id, await meter().stats()));
+		if (view === "live") {
+			if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+				throw new ApiError("invalid_request", "This endpoint is a WebSocket: connect with an Upgrade: websocket request.");
+			}
+			return meter().fetch(c.req.raw);
+		}
 		return c.json(toModelObject(row));
 	});
 
@@ -65,11 +61,6 @@ export function registerModelRoutes(app: App): void {
 		request: { params },
 		responses: { 101: { description: "Switching to WebSocket" }, 404: notFound },
 	});
-}
-
-async function requireModel(db: Parameters<typeof findEnabledModel>[0], id: string): Promise<string> {
-	if (!(await findEnabledModel(db, id))) throw modelNotFound(id);
-	return id;
 }
 
 function modelNotFound(id: string): ApiError {

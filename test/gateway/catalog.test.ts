@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { newKey, newModel } from "../helpers/fixtures.ts";
+import { callGateway } from "../helpers/gateway.ts";
+
+describe("GET /v1/models", () => {
+	it("lists tokenized models with prices per 1M tokens in base units", async () => {
+		const model = await newModel({ inputPricePerM: 123n, outputPricePerM: 456n });
+		const res = await callGateway("/v1/models");
+		expect(res.status).toBe(200);
+		const entry = res.json().data.find((m: { id: string }) => m.id === model);
+		expect(entry).toMatchObject({
+			object: "model",
+			owned_by: "modeldex",
+			pricing: { input_per_1m_tokens: "123", output_per_1m_tokens: "456", currency: "PACA" },
+		});
+	});
+
+	it("retrieves one model by an id containing a slash, raw or percent-encoded", async () => {
+		const model = await newModel();
+		for (const path of [`/v1/models/${model}`, `/v1/models/${encodeURIComponent(model)}`]) {
+			const res = await callGateway(path);
+			expect(res.status).toBe(200);
+			expect(res.json().id).toBe(model);
+		}
+	});
+
+	it("answers 404 model_not_found for an unknown id", async () => {
+		const res = await callGateway("/v1/models/nobody/missing");
+		expect(res.status).toBe(404);
+		expect(res.json().error.code).toBe("model_not_found");
+	});
+});
+
+describe("GET /v1/generations/{id}", () => {
+	it("has the request's tokens and cost as soon as the response has ended", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, max_tokens: 3, messages: [{ role: "user", content: "a b" }] },
+		});
+		const id = res.headers.get("x-request-id");
+		const gen = await callGateway(`/v1/generations/${id}`, { key });
+		expect(gen.status).toBe(200);
+		expect(gen.json()).toMatchObject({
+			id,
+			object: "generation",
+			model,
+			prompt_tokens: 2,
+			completion_tokens: 3,
+			status: "ok",
+			usage_source: "upstream",
+		});
+		expect(BigInt(gen.json().cost)).toBe((2n * 2_000_000_000_000_000n + 3n * 6_000_000_000_000_000n) / 1_000_000n);
+	});
+
+	it("waits for a streamed request still being charged instead of answering 404", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const { openGateway } = await import("../helpers/gateway.ts");
+		const { response, done } = await openGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, max_tokens: 4, messages: [{ role: "user", content: "go" }] },
+		});
+		const id = response.headers.get("x-request-id");
+		const lookup = callGateway(`/v1/generations/${id}`, { key });
+		await response.text();
+		await done();
+		const gen = await lookup;
+		expect(gen.status).toBe(200);
+		expect(gen.json().completion_tokens).toBe(4);
+	});
+
+	it("answers 404 to another payer's key and 401 to a bad key", async () => {
+		const owner = await newKey();
+		const stranger = await newKey();
+		const model = await newModel();
+		const res = await callGateway("/v1/chat/completions", {
+			key: owner.key,
+			json: { model, messages: [{ role: "user", content: "x" }] },
+		});
+		const id = res.headers.get("x-request-id");
+		expect((await callGateway(`/v1/generations/${id}`, { key: stranger.key })).status).toBe(404);
+		expect((await callGateway(`/v1/generations/${id}`, { key: "nope" })).status).toBe(401);
+	});
+});
+
+describe("API description", () => {
+	it("serves an OpenAPI 3.1 document generated from the schemas, and a docs page", async () => {
+		const res = await callGateway("/openapi.json");
+		expect(res.status).toBe(200);
+		const doc = res.json();
+		expect(doc.openapi).toBe("3.1.0");
+		for (const path of [
+			"/v1/chat/completions",
+			"/v1/embeddings",
+			"/v1/models",
+			"/v1/models/{id}/stats",
+			"/v1/generations/{id}",
+		]) {
+			expect(doc.paths[path]).toBeDefined();
+		}
+		expect(doc.components.schemas.ChatCompletionRequest.properties.messages).toBeDefined();
+		const docs = await callGateway("/docs");
+		expect(docs.status).toBe(200);
+		expect(docs.text).toContain("/openapi.json");
+	});
+
+	it("answers unknown paths with a 404 in OpenAI's format", async () => {
+		const res = await callGateway("/v1/nothing-here");
+		expect(res.status).toBe(404);
+		expect(res.json().error).toMatchObject({ code: "not_found", type: "invalid_request_error" });
+	});
+});

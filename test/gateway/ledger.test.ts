@@ -1,0 +1,183 @@
+import { describe, expect, it } from "vitest";
+import { findRoutableModel } from "../../lib/db/models.ts";
+import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import { planRequest } from "../../workers/gateway/inference.ts";
+import type { ChatCompletionRequest } from "../../workers/gateway/schemas/inference.ts";
+import { db, newKey, newModel, newPayer, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
+import { callGateway } from "../helpers/gateway.ts";
+
+const ledger = (payer: string) => ledgerFor(testEnv(), payer);
+
+/** The hold the gateway will place for `body`, computed the way the gateway does. */
+async function holdFor(modelId: string, body: ChatCompletionRequest): Promise<bigint> {
+	const model = await findRoutableModel(db(), modelId);
+	if (!model) throw new Error("model missing");
+	return planRequest("chat", body, model, new TextEncoder().encode(JSON.stringify(body)).byteLength).maxCost;
+}
+
+describe("credit holds", () => {
+	it("never overspends when 100 requests race on one payer", async () => {
+		const model = await newModel();
+		const body = { model, max_tokens: 8, messages: [{ role: "user" as const, content: "race" }] };
+		const hold = await holdFor(model, body);
+		// Enough credit for 37 concurrent holds, not 38.
+		const { key, payer } = await newKey({ credit: hold * 37n + hold / 2n });
+		const keys = [key, ...(await Promise.all(Array.from({ length: 3 }, () => newKey({ payer, credit: 0n })))).map((k) => k.key)];
+
+		const results = await Promise.all(
+			Array.from({ length: 100 }, (_, i) => callGateway("/v1/chat/completions", { key: keys[i % keys.length], json: body })),
+		);
+		const ok = results.filter((r) => r.status === 200).length;
+		const refused = results.filter((r) => r.status === 402);
+		expect(ok + refused.length).toBe(100);
+		expect(ok).toBeGreaterThanOrEqual(37);
+		expect(refused.length).toBeGreaterThan(0);
+		expect(refused[0]?.json().error).toMatchObject({ code: "insufficient_quota", type: "insufficient_quota" });
+
+		const account = await ledger(payer).account();
+		expect(account.held).toBe(0n);
+		expect(account.totalSpent).toBeLessThanOrEqual(account.totalCredited);
+		expect(account.balance).toBeGreaterThanOrEqual(0n);
+		expect(account.balance).toBe(account.totalCredited - account.totalSpent);
+	});
+
+	it("answers 402 insufficient_quota without calling the upstream when the balance is short", async () => {
+		const { key } = await newKey({ credit: 0n });
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, messages: [{ role: "user", content: marker }] },
+		});
+		expect(res.status).toBe(402);
+		expect(res.json().error.code).toBe("insufficient_quota");
+		expect(await upstreamRequestsWith(marker)).toHaveLength(0);
+	});
+
+	it("holds the maximum cost while a request runs and charges only the actual cost after", async () => {
+		const model = await newModel();
+		const body = { model, max_tokens: 5, messages: [{ role: "user" as const, content: "short" }] };
+		const hold = await holdFor(model, body);
+		const { key, payer } = await newKey({ credit: hold });
+		const res = await callGateway("/v1/chat/completions", { key, json: body });
+		expect(res.status).toBe(200);
+		const account = await ledger(payer).account();
+		expect(account.held).toBe(0n);
+		expect(account.totalSpent).toBeLessThan(hold);
+		expect(account.balance).toBe(hold - account.totalSpent);
+	});
+
+	it("bounds the cost of a request without max_tokens by the model's output cap, and forwards that cap", async () => {
+		const model = await newModel({ maxOutputTokens: 12 });
+		const marker = crypto.randomUUID();
+		const { key } = await newKey();
+		await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: marker }] } });
+		const [seen] = await upstreamRequestsWith(marker);
+		expect(seen?.body.max_tokens).toBe(12);
+	});
+
+	it("applies a credit once per credit id", async () => {
+		const payer = newPayer();
+		const first = await ledger(payer).credit("deposit-1", 500n, "test");
+		const again = await ledger(payer).credit("deposit-1", 500n, "test");
+		expect(first).toEqual({ applied: true, balance: 500n });
+		expect(again).toEqual({ applied: false, balance: 500n });
+	});
+});
+
+describe("Idempotency-Key", () => {
+	it("charges a retried request once and replays the first body", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		const init = {
+			key,
+			headers: { "idempotency-key": `retry-${marker}` },
+			json: { model, messages: [{ role: "user", content: marker }] },
+		};
+		const first = await callGateway("/v1/chat/completions", init);
+		const spentOnce = (await ledger(payer).account()).totalSpent;
+		const second = await callGateway("/v1/chat/completions", init);
+		expect(second.status).toBe(200);
+		expect(second.text).toBe(first.text);
+		expect(second.headers.get("idempotent-replayed")).toBe("true");
+		expect(second.headers.get("x-request-id")).toBe(first.headers.get("x-request-id"));
+		expect((await ledger(payer).account()).totalSpent).toBe(spentOnce);
+		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+	});
+
+	it("refuses a duplicate while the first is still running (409)", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const init = {
+			key,
+			headers: { "idempotency-key": `dup-${crypto.randomUUID()}` },
+			json: { model, stream: true, messages: [{ role: "user", content: "x" }] },
+		};
+		const [a, b] = await Promise.all([callGateway("/v1/chat/completions", init), callGateway("/v1/chat/completions", init)]);
+		expect([a.status, b.status].sort()).toEqual([200, 409]);
+	});
+
+	it("does not share idempotency keys between API keys", async () => {
+		const { key: k1, payer } = await newKey();
+		const { key: k2 } = await newKey({ payer, credit: 0n });
+		const model = await newModel();
+		const headers = { "idempotency-key": "same-key" };
+		const a = await callGateway("/v1/chat/completions", {
+			key: k1,
+			headers,
+			json: { model, messages: [{ role: "user", content: "a" }] },
+		});
+		const b = await callGateway("/v1/chat/completions", {
+			key: k2,
+			headers,
+			json: { model, messages: [{ role: "user", content: "b" }] },
+		});
+		expect(b.headers.get("idempotent-replayed")).toBeNull();
+		expect(b.headers.get("x-request-id")).not.toBe(a.headers.get("x-request-id"));
+	});
+
+	it("rejects a malformed Idempotency-Key with 400", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			headers: { "idempotency-key": "x".repeat(300) },
+			json: { model, messages: [{ role: "user", content: "a" }] },
+		});
+		expect(res.status).toBe(400);
+		expect(res.json().error.param).toBe("Idempotency-Key");
+	});
+});
+
+describe("per-key rate limits", () => {
+	it("answers 429 with Retry-After once a key passes its requests per minute (40 in tests)", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const body = { model, max_tokens: 1, messages: [{ role: "user", content: "tick" }] };
+		const statuses: number[] = [];
+		let limited: Awaited<ReturnType<typeof callGateway>> | undefined;
+		for (let i = 0; i < 45 && !limited; i++) {
+			const res = await callGateway("/v1/chat/completions", { key, json: body });
+			statuses.push(res.status);
+			if (res.status === 429) limited = res;
+		}
+		expect(statuses.slice(0, 40).every((s) => s === 200)).toBe(true);
+		expect(limited?.json().error).toMatchObject({ code: "rate_limit_exceeded", type: "rate_limit_error" });
+		expect(Number(limited?.headers.get("retry-after"))).toBeGreaterThan(0);
+		// The refused request's hold was released.
+		expect((await ledger(payer).account()).held).toBe(0n);
+	});
+
+	it("answers 429 with Retry-After when concurrent requests would pass the key's tokens per minute", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		// 200,000 tokens per minute in wrangler.toml; each request may use ~90,000.
+		const body = { model, stream: true, max_tokens: 90_000, messages: [{ role: "user", content: "big" }] };
+		const results = await Promise.all([0, 1, 2].map(() => callGateway("/v1/chat/completions", { key, json: body })));
+		const limited = results.filter((r) => r.status === 429);
+		expect(limited).toHaveLength(1);
+		expect(limited[0]?.json().error.message).toContain("tokens per minute");
+		expect(Number(limited[0]?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+	});
+});

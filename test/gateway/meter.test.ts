@@ -1,0 +1,147 @@
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { and, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import type { ModelMeter } from "../../durable-objects/model-meter.ts";
+import { usageHourly } from "../../lib/db/schema.ts";
+import { db, newKey, newModel } from "../helpers/fixtures.ts";
+import { callGateway, flushMeter, meterOf, usageRowsForModel } from "../helpers/gateway.ts";
+
+async function calls(model: string, key: string, n: number) {
+	for (let i = 0; i < n; i++) {
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, max_tokens: 2, messages: [{ role: "user", content: "hi" }] },
+		});
+		expect(res.status).toBe(200);
+	}
+}
+
+describe("ModelMeter durability", () => {
+	it("loses nothing when the meter is evicted before its flush", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		await calls(model, key, 3);
+		await evictDurableObject(meterOf(model));
+		expect(await meterOf(model).pendingFlush()).toBe(3);
+		await flushMeter(model);
+		const rows = await usageRowsForModel(model);
+		expect(rows).toHaveLength(3);
+		expect((await meterOf(model).counters()).requests).toBe(3);
+	});
+
+	it("records a request id once even if the gateway records it twice", async () => {
+		const model = await newModel();
+		const record = {
+			requestId: `req_${crypto.randomUUID().replace(/-/g, "")}`,
+			keyId: "key_x",
+			payer: "0xabc",
+			promptTokens: 1,
+			completionTokens: 1,
+			fee: 8n,
+			status: "ok" as const,
+			usageSource: "upstream" as const,
+			createdAt: Date.now(),
+		};
+		expect((await meterOf(model).record(model, record)).recorded).toBe(true);
+		expect((await meterOf(model).record(model, record)).recorded).toBe(false);
+		expect((await meterOf(model).counters()).fees).toBe(8n);
+	});
+
+	it("keeps per-payer hourly rollups in D1 that add up to the usage rows", async () => {
+		const a = await newKey();
+		const b = await newKey();
+		const model = await newModel();
+		await calls(model, a.key, 2);
+		await calls(model, b.key, 1);
+		await flushMeter(model);
+		const rows = await usageRowsForModel(model);
+		for (const who of [a, b]) {
+			const hourly = await db()
+				.select()
+				.from(usageHourly)
+				.where(and(eq(usageHourly.modelId, model), eq(usageHourly.payer, who.payer)))
+				.all();
+			const mine = rows.filter((r) => r.payer === who.payer);
+			expect(hourly.reduce((s, h) => s + h.requests, 0)).toBe(mine.length);
+			expect(hourly.reduce((s, h) => s + h.fees, 0n)).toBe(mine.reduce((s, r) => s + r.fee, 0n));
+		}
+		// A second flush rewrites the same totals, never doubles them.
+		await calls(model, a.key, 1);
+		await flushMeter(model);
+		await flushMeter(model);
+		const again = await db()
+			.select()
+			.from(usageHourly)
+			.where(and(eq(usageHourly.modelId, model), eq(usageHourly.payer, a.payer)))
+			.all();
+		expect(again.reduce((s, h) => s + h.requests, 0)).toBe(3);
+	});
+});
+
+describe("GET /v1/models/{id}/stats", () => {
+	it("shows all-time and last-minute counters with fees in base units", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		await calls(model, key, 2);
+		const res = await callGateway(`/v1/models/${model}/stats`);
+		expect(res.status).toBe(200);
+		const body = res.json();
+		expect(body.model).toBe(model);
+		expect(body.total.requests).toBe(2);
+		expect(body.last_minute.requests).toBe(2);
+		expect(body.total.completion_tokens).toBe(4);
+		expect(BigInt(body.total.fees)).toBeGreaterThan(0n);
+		expect(body.total.fees).toMatch(/^\d+$/);
+	});
+
+	it("answers 404 for an unknown model, in OpenAI's format", async () => {
+		const res = await callGateway("/v1/models/nobody/nothing/stats");
+		expect(res.status).toBe(404);
+		expect(res.json().error.code).toBe("model_not_found");
+	});
+});
+
+describe("GET /v1/models/{id}/live", () => {
+	it("pushes counter updates over a WebSocket, coalesced to at most 4 a second", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const res = await meterOf(model).fetch("https://meter/live", { headers: { upgrade: "websocket" } });
+		const ws = res.webSocket as WebSocket;
+		expect(ws).toBeTruthy();
+		ws.accept();
+		const messages: Array<{ at: number; requests: number }> = [];
+		ws.addEventListener("message", (e) => {
+			const stats = JSON.parse(e.data as string);
+			messages.push({ at: Date.now(), requests: stats.total.requests });
+		});
+		await calls(model, key, 12);
+		await new Promise((r) => setTimeout(r, 600));
+		ws.close();
+		expect(messages[0]?.requests).toBe(0); // the snapshot sent on connect
+		expect(messages.at(-1)?.requests).toBe(12); // the last update is never dropped
+		const updates = messages.slice(1);
+		expect(updates.length).toBeLessThan(12);
+		for (let i = 1; i < updates.length; i++) {
+			expect((updates[i]?.at ?? 0) - (updates[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(200);
+		}
+	});
+
+	it("accepts the upgrade through the gateway route and refuses plain GETs", async () => {
+		const model = await newModel();
+		const plain = await callGateway(`/v1/models/${model}/live`);
+		expect(plain.status).toBe(400);
+		const missing = await callGateway("/v1/models/nobody/none/live", { headers: { upgrade: "websocket" } });
+		expect(missing.status).toBe(404);
+	});
+
+	it("uses hibernatable sockets (the meter holds them through the runtime, not in memory)", async () => {
+		const model = await newModel();
+		const res = await meterOf(model).fetch("https://meter/live", { headers: { upgrade: "websocket" } });
+		(res.webSocket as WebSocket).accept();
+		const count = await runInDurableObject(
+			meterOf(model),
+			(_: ModelMeter, state: DurableObjectState) => state.getWebSockets().length,
+		);
+		expect(count).toBe(1);
+	});
+});
