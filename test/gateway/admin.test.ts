@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { models } from "../../lib/db/schema.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import worker from "../../workers/gateway/index.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
 import { db, newKey, newModel, newPayer, PACA, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
@@ -286,5 +287,27 @@ describe("Admin API: security", () => {
 	it("answers 401 before 404 on unknown admin paths, so they reveal nothing", async () => {
 		const res = await callGateway("/v1/admin/secrets");
 		expect(res.status).toBe(401);
+	});
+});
+
+describe("OpenAPI document", () => {
+	it("describes the account and admin routes with their bodies", () => {
+		const doc = worker.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "test", version: "0" } });
+		const paths = doc.paths ?? {};
+		for (const [path, method] of [
+			["/v1/auth/nonce", "get"],
+			["/v1/auth/verify", "post"],
+			["/v1/account", "get"],
+			["/v1/account/keys", "post"],
+			["/v1/account/keys", "get"],
+			["/v1/account/keys/{id}", "delete"],
+			["/v1/admin/models/{id}", "put"],
+			["/v1/admin/models/{id}/disable", "post"],
+			["/v1/admin/credits", "post"],
+		] as const) {
+			expect(paths[path]?.[method], `${method} ${path}`).toBeDefined();
+		}
+		const credit = paths["/v1/admin/credits"]?.post?.requestBody;
+		expect(JSON.stringify(credit)).toContain("idempotency_key");
 	});
 });

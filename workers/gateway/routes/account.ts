@@ -1,10 +1,11 @@
-import { z } from "zod";
+import { z } from "@hono/zod-openapi";
 import type { KeyInfo } from "../../../durable-objects/account-ledger.ts";
 import { issueApiKey, ledgerFor, revokeApiKey } from "../accounts.ts";
 import type { App } from "../app.ts";
 import { readJsonBody } from "../body.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { ErrorBody } from "../schemas/public.ts";
 import { newSignInNonce, requireSession, signIn } from "../session.ts";
 
 // A wallet's own account: sign in with Ethereum, then manage the API keys that
@@ -45,6 +46,8 @@ const CreateKeyBody = z.strictObject({
 const KeyId = z.string().regex(/^key_[0-9a-f]{32}$/);
 
 export function registerAccountRoutes(app: App): void {
+	documentAccountRoutes(app);
+
 	// ── Sign-in ─────────────────────────────────────────────────────────────
 
 	app.get("/v1/auth/nonce", async (c) => {
@@ -127,4 +130,106 @@ function keyView(key: KeyInfo) {
 
 function toSeconds(ms: number): number {
 	return Math.floor(ms / 1000);
+}
+
+// ── OpenAPI ─────────────────────────────────────────────────────────────────
+
+const Amount = z
+	.string()
+	.openapi({ description: "PACA base units (18 decimals) as a decimal string", example: "1000000000000000000" });
+
+const KeyObject = z
+	.object({
+		id: z.string(),
+		object: z.literal("api_key"),
+		name: z.string(),
+		prefix: z.string().openapi({ description: "Enough of the key to recognise it" }),
+		spend_cap: Amount.nullable(),
+		spent: Amount,
+		allowed_models: z.array(z.string()).nullable(),
+		created_at: z.number().int(),
+		revoked_at: z.number().int().nullable(),
+	})
+	.openapi("ApiKey");
+
+function documentAccountRoutes(app: App): void {
+	app.openAPIRegistry.registerComponent("securitySchemes", "session", {
+		type: "http",
+		scheme: "bearer",
+		description: "A session token (mdxs_...) from POST /v1/auth/verify; API keys are not accepted here.",
+	});
+	const json = <T extends z.ZodType>(schema: T, description: string) => ({
+		description,
+		content: { "application/json": { schema } },
+	});
+	const error = (description: string) => json(ErrorBody, description);
+	const session = [{ session: [] }];
+	const unauthorized = error("No, a bad or an expired session token (or an API key)");
+
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/auth/nonce",
+		summary: "A one-time nonce for a Sign-In with Ethereum message (valid 10 minutes)",
+		responses: { 200: json(z.object({ nonce: z.string(), expires_at: z.number().int() }), "The nonce") },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "post",
+		path: "/v1/auth/verify",
+		summary: "Sign in: an EIP-4361 message for this host over a fresh nonce, and the wallet's signature of it",
+		request: { body: { content: { "application/json": { schema: VerifyBody } } } },
+		responses: {
+			200: json(z.object({ token: z.string(), payer: z.string(), expires_at: z.number().int() }), "A session for the wallet"),
+			400: error("Not a SIWE message, or a bad body"),
+			401: error("Wrong domain, expired, bad signature, or a nonce unknown, expired or used"),
+		},
+	});
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/account",
+		summary: "The signed-in payer's credit",
+		security: session,
+		responses: {
+			200: json(
+				z.object({
+					object: z.literal("account"),
+					payer: z.string(),
+					balance: Amount,
+					held: Amount.openapi({ description: "Held for requests in flight" }),
+					available: Amount,
+					total_credited: Amount,
+					total_spent: Amount,
+				}),
+				"Balances in base units",
+			),
+			401: unauthorized,
+		},
+	});
+	app.openAPIRegistry.registerPath({
+		method: "post",
+		path: "/v1/account/keys",
+		summary: "Create an API key; the response is the only place the key is ever shown",
+		security: session,
+		request: { body: { content: { "application/json": { schema: CreateKeyBody } } } },
+		responses: {
+			201: json(KeyObject.extend({ key: z.string() }), "The new key, with its plaintext"),
+			400: error("Invalid body"),
+			401: unauthorized,
+			413: error("Body over the size limit"),
+		},
+	});
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/account/keys",
+		summary: "The payer's API keys, revoked ones included (never the keys themselves)",
+		security: session,
+		responses: { 200: json(z.object({ object: z.literal("list"), data: z.array(KeyObject) }), "The keys"), 401: unauthorized },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "delete",
+		path: "/v1/account/keys/{id}",
+		summary: "Revoke an API key; its next request gets 401",
+		security: session,
+		request: { params: z.object({ id: z.string() }) },
+		responses: { 200: json(KeyObject, "The key, revoked"), 401: unauthorized, 404: error("The payer has no such key") },
+	});
 }

@@ -1,6 +1,6 @@
+import { z } from "@hono/zod-openapi";
 import { asc, eq } from "drizzle-orm";
 import type { Context } from "hono";
-import { z } from "zod";
 import type { Db } from "../../../lib/db/client.ts";
 import { type NewModel, upsertModel } from "../../../lib/db/models.ts";
 import { models, modelUpstreams } from "../../../lib/db/schema.ts";
@@ -10,6 +10,7 @@ import { readJsonBody } from "../body.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { forgetModel } from "../model-cache.ts";
+import { ErrorBody } from "../schemas/public.ts";
 import { BaseUnits } from "./account.ts";
 
 // The operator's API, behind `Authorization: Bearer <ADMIN_TOKEN>`: register and
@@ -74,6 +75,8 @@ const CreditBody = z.strictObject({
 });
 
 export function registerAdminRoutes(app: App): void {
+	documentAdminRoutes(app);
+
 	app.use("/v1/admin/*", async (c, next) => {
 		await requireAdmin(c);
 		await next();
@@ -207,4 +210,110 @@ async function modelView(db: Db, id: string) {
 
 function modelNotFound(id: string): ApiError {
 	return new ApiError("model_not_found", `The model '${id}' does not exist.`, { param: "id" });
+}
+
+// ── OpenAPI ──────────────────────────────────────────────────────────────────
+
+const Amount = z.string().openapi({ description: "PACA base units (18 decimals) as a decimal string" });
+
+const AdminModel = z
+	.object({
+		id: z.string(),
+		object: z.literal("model"),
+		display_name: z.string(),
+		enabled: z.boolean(),
+		input_price_per_m: Amount,
+		output_price_per_m: Amount,
+		max_output_tokens: z.number().int(),
+		hf_repo: z.string().nullable(),
+		hf_revision: z.string().nullable(),
+		token_address: z.string().nullable(),
+		upstreams: z.array(
+			z.object({
+				kind: z.enum(["openai", "workers-ai"]),
+				base_url: z.string().nullable(),
+				upstream_model: z.string().nullable(),
+				api_key_secret: z.string().nullable(),
+			}),
+		),
+		created_at: z.number().int(),
+	})
+	.openapi("AdminModel");
+
+function documentAdminRoutes(app: App): void {
+	app.openAPIRegistry.registerComponent("securitySchemes", "admin", {
+		type: "http",
+		scheme: "bearer",
+		description: "The operator's ADMIN_TOKEN.",
+	});
+	const json = <T extends z.ZodType>(schema: T, description: string) => ({
+		description,
+		content: { "application/json": { schema } },
+	});
+	const error = (description: string) => json(ErrorBody, description);
+	const security = [{ admin: [] }];
+	const params = z.object({ id: z.string().openapi({ example: "org/name-7b" }) });
+	const common = { 401: error("Missing or wrong admin token") };
+	const model = json(AdminModel, "The model as stored");
+
+	app.openAPIRegistry.registerPath({
+		method: "put",
+		path: "/v1/admin/models/{id}",
+		summary: "Register or replace a model and its ordered upstreams (does not change whether it is enabled)",
+		security,
+		request: { params, body: { content: { "application/json": { schema: ModelBody } } } },
+		responses: { 200: model, 400: error("Invalid id or body"), 413: error("Body over the size limit"), ...common },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/admin/models/{id}",
+		summary: "A model as stored, enabled or not",
+		security,
+		request: { params },
+		responses: { 200: model, 404: error("No such model"), ...common },
+	});
+	for (const action of ["disable", "enable"] as const) {
+		app.openAPIRegistry.registerPath({
+			method: "post",
+			path: `/v1/admin/models/{id}/${action}`,
+			summary: action === "disable" ? "Stop serving a model (callers get 404 model_not_found)" : "Serve a model again",
+			security,
+			request: { params },
+			responses: { 200: model, 404: error("No such model"), ...common },
+		});
+	}
+	app.openAPIRegistry.registerPath({
+		method: "post",
+		path: "/v1/admin/credits",
+		summary: "Credit a payer's account, once per idempotency key",
+		security,
+		request: { body: { content: { "application/json": { schema: CreditBody } } } },
+		responses: {
+			201: json(
+				z.object({
+					object: z.literal("credit"),
+					payer: z.string(),
+					amount: Amount,
+					idempotency_key: z.string(),
+					applied: z.literal(true),
+					balance: Amount,
+				}),
+				"Credited",
+			),
+			200: json(
+				z.object({
+					object: z.literal("credit"),
+					payer: z.string(),
+					amount: Amount,
+					idempotency_key: z.string(),
+					applied: z.literal(false),
+					balance: Amount,
+				}),
+				"Already applied under this idempotency key; nothing changed",
+			),
+			400: error("Invalid body"),
+			413: error("Body over the size limit"),
+			...common,
+		},
+	});
 }
