@@ -19,6 +19,10 @@ contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
 
     uint256 internal constant BPS = 10_000;
     address internal constant DEAD = 0x000000000000000000000000000000000000dEaD;
+    /// @dev Gas the closing buy must still hold before graduating (measured: ~2.75M with pair creation,
+    ///      ~0.3M when the pair exists), with margin for the 63/64 forwarding rule.
+    uint256 internal constant GRADUATION_GAS_NEW_PAIR = 3_300_000;
+    uint256 internal constant GRADUATION_GAS_EXISTING_PAIR = 700_000;
 
     IERC20 public immutable paca;
     IUniswapV2Factory public immutable uniswapFactory;
@@ -105,9 +109,19 @@ contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
         emit Trade(msg.sender, recipient, true, pacaPaid, tokensOut, fee, newVirtualPaca, newVirtualToken);
 
         if (soldOut) {
-            // Graduation failing must not undo the buy; anyone can retry with graduate().
+            // Graduation failing must not undo the buy; anyone can retry with graduate(). But a buy must
+            // not be able to close the curve by starving graduation of gas (eth_estimateGas would find
+            // exactly that cheaper path for every wallet), so it first requires enough gas to graduate.
+            uint256 needed = uniswapFactory.getPair(token, address(paca)) == address(0)
+                ? GRADUATION_GAS_NEW_PAIR
+                : GRADUATION_GAS_EXISTING_PAIR;
+            if (gasleft() < needed) revert GraduationOutOfGas();
+            uint256 gasBefore = gasleft();
             try this.completeGraduation() {}
             catch (bytes memory reason) {
+                // Running out of gas inside leaves ~1/64 here. Revert then, or eth_estimateGas (and any
+                // griefer) would find the cheaper "close the curve without graduating" path.
+                if (gasleft() <= gasBefore / 63) revert GraduationOutOfGas();
                 emit GraduationFailed(reason);
             }
         }

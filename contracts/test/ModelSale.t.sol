@@ -308,6 +308,31 @@ contract ModelSaleTest is ModeldexTest {
         _assertPoolPriceMatchesCurve(tokenReserve, pacaReserve);
     }
 
+    function test_RevertWhen_closingBuyHasTooLittleGasToGraduate() public {
+        _fund(alice, 8_000_000e18);
+        vm.startPrank(alice);
+        paca.approve(address(sale), 8_000_000e18);
+        // enough for the buy itself, not for creating the pair
+        vm.expectRevert(IModelSale.GraduationOutOfGas.selector);
+        sale.buy{gas: 700_000}(8_000_000e18, 0, alice, block.timestamp);
+        // the floor is enough: graduation completes inside the buy
+        sale.buy{gas: 3_600_000}(8_000_000e18, 0, alice, block.timestamp);
+        vm.stopPrank();
+        assertEq(uint8(sale.state()), uint8(IModelSale.State.Graduated));
+    }
+
+    function test_buy_graduationFloorSufficesWithPreCreatedPair() public {
+        uniswapFactory.createPair(address(token), address(paca));
+        _fund(alice, 8_000_000e18);
+        vm.startPrank(alice);
+        paca.approve(address(sale), 8_000_000e18);
+        vm.expectRevert(IModelSale.GraduationOutOfGas.selector);
+        sale.buy{gas: 600_000}(8_000_000e18, 0, alice, block.timestamp);
+        sale.buy{gas: 900_000}(8_000_000e18, 0, alice, block.timestamp);
+        vm.stopPrank();
+        assertEq(uint8(sale.state()), uint8(IModelSale.State.Graduated));
+    }
+
     // ---------------------------------------------------------------- fuzz
 
     function testFuzz_buyThenSell_neverProfits(uint256 pacaIn, uint256 priorBuy) public {

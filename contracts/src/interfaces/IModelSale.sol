@@ -61,6 +61,8 @@ interface IModelSale {
     /// @notice A sell larger than what the curve has sold (e.g. the creator allocation) cannot be absorbed.
     error InsufficientCurveLiquidity(uint256 tokenIn, uint256 sold);
     error OnlySelf();
+    /// @notice The closing buy did not forward enough gas to graduate; resend it with more gas.
+    error GraduationOutOfGas();
     /// @notice The Uniswap factory returned a pair other than the one the token guards.
     error PairMismatch(address expected, address actual);
     /// @notice Unreachable by construction (the token refuses transfers to the pair before launch).
