@@ -90,7 +90,7 @@ async function run(rpcUrl: string) {
 		receipt.logs.flatMap((log) => {
 			try {
 				return [
-					decodeEventLog({ abi: abi as never, data: log.data, topics: log.topics }) as {
+					decodeEventLog({ abi: abi as never, data: log.data, topics: log.topics }) as unknown as {
 						eventName: string;
 						args: Record<string, unknown>;
 					},
