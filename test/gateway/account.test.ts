@@ -4,6 +4,7 @@ import { createSiweMessage } from "viem/siwe";
 import { describe, expect, it } from "vitest";
 import { apiKeys } from "../../lib/db/schema.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import { MAX_ACTIVE_KEYS } from "../../workers/gateway/routes/account.ts";
 import { issueSession, SESSION_TTL_MS } from "../../workers/gateway/session.ts";
 import { db, newKey, newModel, PACA, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
@@ -335,6 +336,17 @@ describe("API keys: errors", () => {
 		const res = await createKey(token, { name: "x".repeat(1_100_000) });
 		expect(res.status).toBe(413);
 		expect(res.json().error.code).toBe("request_too_large");
+	});
+
+	it("refuses a key beyond the active-key limit until one is revoked", async () => {
+		const { token } = await signIn();
+		const ids: string[] = [];
+		for (let i = 0; i < MAX_ACTIVE_KEYS; i++) ids.push((await createKey(token)).json().id);
+		const refused = await createKey(token);
+		expect(refused.status).toBe(400);
+		expect(refused.json().error.message).toContain("revoke one");
+		await callGateway(`/v1/account/keys/${ids[0]}`, { key: token, method: "DELETE" });
+		expect((await createKey(token)).status).toBe(201);
 	});
 
 	it("answers 404 for a key id that does not exist", async () => {

@@ -45,6 +45,9 @@ const CreateKeyBody = z.strictObject({
 
 const KeyId = z.string().regex(/^key_[0-9a-f]{32}$/);
 
+/** Unrevoked keys a payer may hold: every key lives in the ledger's memory, so a signed-in wallet cannot grow it without end. */
+export const MAX_ACTIVE_KEYS = 100;
+
 export function registerAccountRoutes(app: App): void {
 	documentAccountRoutes(app);
 
@@ -86,12 +89,18 @@ export function registerAccountRoutes(app: App): void {
 		const body: z.infer<typeof CreateKeyBody> = empty
 			? {}
 			: (await readJsonBody(c, CreateKeyBody, readConfig(c.env).maxBodyBytes)).value;
+		const ledger = ledgerFor(c.env, payer);
+		// A soft limit: two creations at the same moment may both pass it, which is harmless.
+		const active = (await ledger.listKeys()).filter((k) => k.revokedAt === null).length;
+		if (active >= MAX_ACTIVE_KEYS) {
+			throw new ApiError("invalid_request", `You have ${active} active API keys, the most allowed; revoke one first.`);
+		}
 		const issued = await issueApiKey(c.env, c.get("db"), payer, {
 			name: body.name ?? "",
 			spendCap: body.spend_cap ?? null,
 			allowedModels: body.allowed_models ?? null,
 		});
-		const listed = (await ledgerFor(c.env, payer).listKeys()).find((k) => k.keyId === issued.keyId);
+		const listed = (await ledger.listKeys()).find((k) => k.keyId === issued.keyId);
 		if (!listed) throw new Error(`key ${issued.keyId} missing from its ledger right after it was added`);
 		c.header("cache-control", "no-store");
 		// The only response that ever holds the plaintext key.
