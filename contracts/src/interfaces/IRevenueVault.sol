@@ -43,7 +43,6 @@ interface IRevenueVault {
     /// @notice The payout would exceed what was ever deposited.
     error InsufficientEscrow(uint256 requested, uint256 available);
     error FeeTooHigh(uint16 bps, uint16 maxBps);
-    error NotModelCreator(address model, address caller);
 
     function deposit(address payer, uint256 amount) external;
     function settle(uint64 epoch, address[] calldata models, uint256[] calldata cumulativeFees, bytes32 usageRoot)
