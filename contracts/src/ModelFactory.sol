@@ -18,7 +18,8 @@ import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
 ///      transfers to it before graduation even if someone creates the pair early.
 ///      The factory deploys the two implementations itself, so they can hold the factory, PACA, the
 ///      vault and Uniswap as immutables and the clones store only per-model state (tokenize gas).
-///      The creator is stored once, in the vault (`creatorOf`); the factory keeps only the pricing.
+///      The creator is stored once, in the sale (which pays it fees); the vault only flags the model
+///      as registered; the factory keeps only the pricing.
 contract ModelFactory is AccessControl, IModelFactory {
     uint16 internal constant BPS = 10_000;
     uint16 public constant MAX_CREATOR_BPS = 1_000; // 10 %
@@ -137,9 +138,8 @@ contract ModelFactory is AccessControl, IModelFactory {
 
     /// @inheritdoc IModelFactory
     function setPricing(address token, uint128 inputPricePer1M, uint128 outputPricePer1M) external {
-        address creator = vault.creatorOf(token);
-        if (creator == address(0)) revert UnknownModel(token);
-        if (creator != msg.sender) revert NotModelCreator(token, msg.sender);
+        if (!vault.isRegistered(token)) revert UnknownModel(token);
+        if (IModelToken(token).creator() != msg.sender) revert NotModelCreator(token, msg.sender);
         _pricing[token] = Pricing({inputPricePer1M: inputPricePer1M, outputPricePer1M: outputPricePer1M});
         emit PricingUpdated(token, inputPricePer1M, outputPricePer1M);
     }
@@ -182,12 +182,11 @@ contract ModelFactory is AccessControl, IModelFactory {
 
     /// @inheritdoc IModelFactory
     function modelInfo(address token) external view returns (ModelInfo memory info) {
-        address creator = vault.creatorOf(token);
-        if (creator == address(0)) revert UnknownModel(token);
+        if (!vault.isRegistered(token)) revert UnknownModel(token);
         Pricing memory pricing = _pricing[token];
         return ModelInfo({
             sale: IModelToken(token).sale(),
-            creator: creator,
+            creator: IModelToken(token).creator(),
             inputPricePer1M: pricing.inputPricePer1M,
             outputPricePer1M: pricing.outputPricePer1M
         });

@@ -8,7 +8,7 @@ import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.s
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IModelToken} from "./interfaces/IModelToken.sol";
-import {IRevenueVault} from "./interfaces/IRevenueVault.sol";
+import {IModelSale} from "./interfaces/IModelSale.sol";
 
 /// @title ModelToken
 /// @notice Fixed-supply ERC-20 of one model, with PACA revenue shared to holders in O(1).
@@ -79,9 +79,9 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
         if (init.creatorAllocation > 0) _mint(init.creator, init.creatorAllocation);
     }
 
-    /// @notice The creator as registered with the vault (stored once there, not per token).
+    /// @notice The model's creator, stored once per model in its sale (which pays it trade fees).
     function creator() external view returns (address) {
-        return IRevenueVault(vault).creatorOf(address(this));
+        return IModelSale(sale).creator();
     }
 
     function name() public view override returns (string memory) {

@@ -46,7 +46,6 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     uint128 public totalDeposited;
     uint128 public totalWithdrawn;
 
-    mapping(address model => address creator) public creatorOf;
     mapping(address model => ModelAccount) private _accounts;
     mapping(uint64 epoch => bytes32 root) public usageRoot;
     mapping(bytes32 withdrawalId => bool) public withdrawalPaid;
@@ -178,13 +177,14 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     }
 
     /// @inheritdoc IRevenueVault
-    /// @dev Permissionless: always pays the registered creator.
+    /// @dev Permissionless: always pays the model's creator.
     function claimCreatorFees(address model) external nonReentrant returns (uint256 amount) {
-        address creator = creatorOf[model];
-        if (creator == address(0)) revert UnknownModel(model);
-        amount = _accounts[model].creatorOwed;
+        ModelAccount storage account = _accounts[model];
+        if (!account.registered) revert UnknownModel(model);
+        amount = account.creatorOwed;
         if (amount == 0) return 0;
-        _accounts[model].creatorOwed = 0;
+        account.creatorOwed = 0;
+        address creator = IModelToken(model).creator();
         paca.safeTransfer(creator, amount);
         emit CreatorFeesClaimed(model, creator, amount);
     }
@@ -194,8 +194,7 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     /// @inheritdoc IRevenueVault
     function registerModel(address model, address creator) external onlyRole(REGISTRAR_ROLE) {
         if (model == address(0) || creator == address(0)) revert ZeroAddress();
-        if (creatorOf[model] != address(0)) revert ModelAlreadyRegistered(model);
-        creatorOf[model] = creator;
+        if (_accounts[model].registered) revert ModelAlreadyRegistered(model);
         _accounts[model].registered = true;
         emit ModelRegistered(model, creator);
     }
@@ -238,6 +237,11 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     /// @inheritdoc IRevenueVault
     function creatorFeesOwed(address model) external view returns (uint256) {
         return _accounts[model].creatorOwed;
+    }
+
+    /// @inheritdoc IRevenueVault
+    function creatorOf(address model) external view returns (address) {
+        return _accounts[model].registered ? IModelToken(model).creator() : address(0);
     }
 
     /// @inheritdoc IRevenueVault

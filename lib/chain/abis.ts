@@ -2672,22 +2672,6 @@ export const revenueVaultAbi = [
 	},
 	{
 		"type": "error",
-		"name": "NotModelCreator",
-		"inputs": [
-			{
-				"name": "model",
-				"type": "address",
-				"internalType": "address"
-			},
-			{
-				"name": "caller",
-				"type": "address",
-				"internalType": "address"
-			}
-		]
-	},
-	{
-		"type": "error",
 		"name": "ReentrancyGuardReentrantCall",
 		"inputs": []
 	},
@@ -3128,7 +3112,7 @@ export const revenueVaultAbi = [
 		],
 		"outputs": [
 			{
-				"name": "creator",
+				"name": "",
 				"type": "address",
 				"internalType": "address"
 			}

@@ -59,6 +59,7 @@ interface IRevenueVault {
 
     function settledFees(address model) external view returns (uint256);
     function creatorFeesOwed(address model) external view returns (uint256);
+    /// @notice The creator paid by claimCreatorFees (read from the model; zero if not registered).
     function creatorOf(address model) external view returns (address);
     function isRegistered(address model) external view returns (bool);
     function usageRoot(uint64 epoch) external view returns (bytes32);
