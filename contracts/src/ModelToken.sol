@@ -116,8 +116,10 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
     }
 
     /// @inheritdoc IModelToken
+    /// @dev No exclusion check here (it costs two cold reads): none of the excluded addresses can call
+    ///      this. The sale has no code path to it, a Uniswap V2 pair cannot make arbitrary calls, and
+    ///      nobody holds a key for the dead or zero address. claimable() still reports 0 for them.
     function claim() external nonReentrant returns (uint256 amount) {
-        if (_isExcluded(msg.sender)) return 0;
         amount = _claimable(msg.sender, _currentRevenuePerShare());
         if (amount == 0) return 0;
         _corrections[msg.sender] -= int256(amount * SCALE);

@@ -25,6 +25,7 @@ contract GasTest is ModeldexTest {
     uint256 internal constant SETTLE_PER_MODEL_TARGET = 35_000;
     uint256 internal constant MODELS = 10;
 
+    address internal carol = makeAddr("carol");
     ModelToken internal token;
     ModelSale internal sale;
     PlainToken internal plain;
@@ -44,6 +45,7 @@ contract GasTest is ModeldexTest {
             freshModels.push(address(t));
         }
         _buy(sale, alice, 1_000_000e18); // alice spends all her PACA
+        _buy(sale, carol, 1_000e18); // bought before any revenue and never transfers: empty correction slot
         _buy(sale, bob, 1_000e18);
         _fund(bob, 1e18); // bob holds PACA already
         _deposit(payer, 10_000_000e18);
@@ -67,6 +69,19 @@ contract GasTest is ModeldexTest {
         vm.prank(alice);
         token.claim();
         assertLe(vm.snapshotGasLastCall("ModeldexGas", "claim (recipient holds no PACA yet)"), CLAIM_TARGET);
+    }
+
+    /// @dev Worst case: the holder's correction slot and PACA balance are both written for the first time.
+    function test_gas_claim_firstClaimFreshSlots() public {
+        vm.prank(carol);
+        token.claim();
+        vm.snapshotGasLastCall("ModeldexGas", "claim (first ever: empty correction slot, holds no PACA)");
+    }
+
+    function test_gas_claim_creatorFirstClaim() public {
+        vm.prank(creator);
+        token.claim();
+        vm.snapshotGasLastCall("ModeldexGas", "claim (first ever: empty correction slot, holds PACA)");
     }
 
     function test_gas_claim_recipientWithPaca() public {
