@@ -1,7 +1,10 @@
 import { newApp } from "./app.ts";
 import { registerAccountRoutes } from "./routes/account.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
+import { registerDocsRoutes } from "./routes/docs.ts";
+import { registerGenerationRoutes } from "./routes/generations.ts";
 import { registerInferenceRoutes } from "./routes/inference.ts";
+import { registerModelRoutes } from "./routes/models.ts";
 
 export { AccountLedger } from "../../durable-objects/account-ledger.ts";
 export { ModelMeter } from "../../durable-objects/model-meter.ts";
@@ -10,5 +13,8 @@ const app = newApp();
 registerInferenceRoutes(app);
 registerAccountRoutes(app);
 registerAdminRoutes(app);
+registerModelRoutes(app);
+registerGenerationRoutes(app);
+registerDocsRoutes(app);
 
 export default app;
