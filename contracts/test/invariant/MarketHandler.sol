@@ -26,6 +26,8 @@ contract MarketHandler is Test {
     uint256 public ghostNotified; // PACA the vault sent to the token for holders
     uint256 public ghostClaimed; // PACA holders claimed from the token
     uint256 public ghostWithdrawalNonce;
+    uint256 public ghostPoolSwaps; // coverage: swaps after graduation
+    uint256 public ghostGraduations;
 
     constructor(
         LocalPaca paca_,
@@ -60,12 +62,25 @@ contract MarketHandler is Test {
     function buy(uint256 seed, uint256 amount) external {
         if (sale.state() != IModelSale.State.Open) return;
         address who = _actor(seed);
-        amount = bound(amount, 1e15, 2_000_000e18);
+        amount = bound(amount, 1e15, 3_000_000e18);
         paca.faucet(who, amount);
         vm.startPrank(who);
         paca.approve(address(sale), amount);
         sale.buy(amount, 0, who, block.timestamp);
         vm.stopPrank();
+    }
+
+    /// @dev Sells out the curve: graduation happens in most runs, so pool swaps get exercised.
+    function buyOut(uint256 seed) external {
+        if (sale.state() != IModelSale.State.Open) return;
+        address who = _actor(seed);
+        uint256 amount = 8_000_000e18;
+        paca.faucet(who, amount);
+        vm.startPrank(who);
+        paca.approve(address(sale), amount);
+        sale.buy(amount, 0, who, block.timestamp);
+        vm.stopPrank();
+        ++ghostGraduations;
     }
 
     function sell(uint256 seed, uint256 fraction) external {
@@ -98,6 +113,7 @@ contract MarketHandler is Test {
         token.approve(address(router), amount);
         router.swapExactTokensForTokens(amount, 0, path, who, block.timestamp);
         vm.stopPrank();
+        ++ghostPoolSwaps;
     }
 
     function transfer(uint256 fromSeed, uint256 toSeed, uint256 amount) external {
