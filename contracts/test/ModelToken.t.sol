@@ -125,6 +125,25 @@ contract ModelTokenTest is ModeldexTest {
         assertEq(token.claimable(alice), 0);
     }
 
+    function testFuzz_claim_earnsAtMostTimeWeightedShare(uint256 amount, uint256 held, uint256 fees) public {
+        amount = bound(amount, 1e18, 4_000_000e18);
+        held = bound(held, 1, 7 days);
+        fees = bound(fees, 1e18, 5_000_000e18);
+        _buy(sale, bob, 100_000e18);
+        uint256 bought = _buy(sale, alice, amount);
+        uint256 shareSupply = token.shareSupply();
+        _settleOne(1, address(token), fees);
+        vm.warp(block.timestamp + held);
+        vm.prank(alice);
+        token.transfer(bob, bought); // leaves after `held` seconds (selling would do the same)
+        vm.warp(block.timestamp + 14 days);
+
+        uint256 holderRevenue = fees - fees * PROTOCOL_FEE_BPS / 10_000 - fees * CREATOR_FEE_BPS / 10_000;
+        // alice's share of the shares x the share of the drip that elapsed while she held
+        uint256 fair = holderRevenue * bought / shareSupply * held / 7 days;
+        assertLe(token.claimable(alice), fair + 1e9);
+    }
+
     function test_notifyRevenue_carriedWhileNobodyAccrues() public {
         IModelFactory.LaunchConfig memory c = factory.launchConfig();
         c.creatorBps = 0;
