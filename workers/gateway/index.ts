@@ -5,6 +5,7 @@ import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGenerationRoutes } from "./routes/generations.ts";
 import { registerInferenceRoutes } from "./routes/inference.ts";
 import { registerModelRoutes } from "./routes/models.ts";
+import { registerUsageChartRoutes } from "./routes/usage-chart.ts";
 
 export { AccountLedger } from "../../durable-objects/account-ledger.ts";
 export { ModelMeter } from "../../durable-objects/model-meter.ts";
@@ -13,6 +14,7 @@ const app = newApp();
 registerInferenceRoutes(app);
 registerAccountRoutes(app);
 registerAdminRoutes(app);
+registerUsageChartRoutes(app); // before registerModelRoutes: its /v1/models/* would take /usage as part of the id
 registerModelRoutes(app);
 registerGenerationRoutes(app);
 registerDocsRoutes(app);
