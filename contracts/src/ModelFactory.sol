@@ -27,7 +27,7 @@ contract ModelFactory is AccessControl, IModelFactory {
     uint16 public constant MAX_LIQUIDITY_BPS = 3_000; // 30 %
     uint16 public constant MAX_TRADE_FEE_BPS = 500; // 5 %
     uint256 public constant MIN_TOTAL_SUPPLY = 1e24;
-    uint256 public constant MAX_TOTAL_SUPPLY = 1e30;
+    uint256 public constant MAX_TOTAL_SUPPLY = 1e28; // balances and curve reserves are packed in 96 bits
     uint256 public constant MIN_GRADUATION_THRESHOLD = 1e18;
     uint256 public constant MAX_GRADUATION_THRESHOLD = 1e28;
     uint32 public constant MIN_DRIP_PERIOD = 1 hours;

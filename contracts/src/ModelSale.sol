@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IUniswapV2Factory} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Factory.sol";
 import {IUniswapV2Pair} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Pair.sol";
 import {IModelSale} from "./interfaces/IModelSale.sol";
@@ -16,6 +17,7 @@ import {IModelFactory} from "./interfaces/IModelFactory.sol";
 /// @notice IMO bonding curve of one model (an EIP-1167 clone). See IModelSale for the curve maths.
 contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
 
     uint256 internal constant BPS = 10_000;
     address internal constant DEAD = 0x000000000000000000000000000000000000dEaD;
@@ -71,8 +73,8 @@ contract ModelSale is Initializable, ReentrancyGuardTransient, IModelSale {
         protocolFeeShareBps = init.protocolFeeShareBps;
         state = State.Open;
         creator = init.creator;
-        _virtualPaca = uint128(x0);
-        _virtualToken = uint128(y0);
+        _virtualPaca = x0.toUint128();
+        _virtualToken = y0.toUint128();
         _initialVirtualPaca = uint128(x0);
         _initialVirtualToken = uint128(y0);
         curveSupply = uint128(s);

@@ -139,7 +139,7 @@ contract ModelFactoryTest is ModeldexTest {
 
     function test_RevertWhen_setLaunchConfigOutOfBounds() public {
         IModelFactory.LaunchConfig memory base = factory.launchConfig();
-        IModelFactory.LaunchConfig[7] memory bad;
+        IModelFactory.LaunchConfig[8] memory bad;
         for (uint256 i; i < bad.length; ++i) {
             bad[i] = base;
         }
@@ -150,6 +150,7 @@ contract ModelFactoryTest is ModeldexTest {
         bad[4].graduationThreshold = 0;
         bad[5].revenueDripPeriod = 59 minutes;
         bad[6].totalSupply = 1e23;
+        bad[7].totalSupply = 1e28 + 1;
         vm.startPrank(admin);
         for (uint256 i; i < bad.length; ++i) {
             vm.expectRevert(IModelFactory.InvalidLaunchConfig.selector);

@@ -382,10 +382,14 @@ contract ModelSaleTest is ModeldexTest {
         assertEq(paca.balanceOf(address(sale)), sale.realPacaReserve());
     }
 
-    function testFuzz_graduation_poolPriceWithinBound(uint256 threshold, uint16 liquidityBps, uint16 creatorBps)
-        public
-    {
+    function testFuzz_graduation_poolPriceWithinBound(
+        uint256 threshold,
+        uint16 liquidityBps,
+        uint16 creatorBps,
+        uint256 totalSupply
+    ) public {
         IModelFactory.LaunchConfig memory c = factory.launchConfig();
+        c.totalSupply = bound(totalSupply, 1e24, 1e28);
         c.graduationThreshold = bound(threshold, 1_000e18, 9_000_000e18);
         c.liquidityBps = uint16(bound(liquidityBps, 500, 3_000));
         c.creatorBps = uint16(bound(creatorBps, 0, 1_000));

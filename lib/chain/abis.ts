@@ -1970,6 +1970,22 @@ export const modelSaleAbi = [
 	},
 	{
 		"type": "error",
+		"name": "SafeCastOverflowedUintDowncast",
+		"inputs": [
+			{
+				"name": "bits",
+				"type": "uint8",
+				"internalType": "uint8"
+			},
+			{
+				"name": "value",
+				"type": "uint256",
+				"internalType": "uint256"
+			}
+		]
+	},
+	{
+		"type": "error",
 		"name": "SafeERC20FailedOperation",
 		"inputs": [
 			{
