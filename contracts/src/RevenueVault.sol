@@ -118,8 +118,8 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
             protocolTotal += protocolFee;
         }
 
-        // Conservation: never settle more than the escrow holds (the transfers above revert the
-        // whole call with this check if they overdrew the pooled escrow).
+        // Conservation: never settle more than the pooled escrow holds. Checked once after the loop;
+        // failing it reverts the whole call, the transfers above included.
         uint256 available = _escrow;
         if (totalFees > available) revert InsufficientEscrow(totalFees, available);
         _escrow = uint128(available - totalFees);
