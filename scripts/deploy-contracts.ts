@@ -27,7 +27,7 @@ import {
 	type WalletClient,
 } from "viem";
 import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
-import { localPacaAbi, modelFactoryAbi, revenueVaultAbi } from "../lib/chain/abis.ts";
+import { localPacaAbi, modelFactoryAbi, revenueVaultAbi, uniswapV2Router02Abi } from "../lib/chain/abis.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -68,7 +68,8 @@ export interface Addresses {
 	pacaIsLocalStandIn: boolean;
 	uniswapV2Factory: Address;
 	uniswapV2Router02: Address;
-	weth: Address | null;
+	/** WETH9 the router uses (deployed with it, or read from the given router). */
+	weth: Address;
 	pairInitCodeHash: Hex;
 	revenueVault: Address;
 	modelFactory: Address;
@@ -186,8 +187,10 @@ export async function deployModeldex(opts: DeployOptions): Promise<Addresses> {
 		uniswapV2Factory = await step("UniswapV2Factory", uniswapArtifact("v2-core", "UniswapV2Factory"), [deployer]);
 	}
 	let uniswapV2Router02 = opts.uniswapV2Router02 ? getAddress(opts.uniswapV2Router02) : undefined;
-	let weth: Address | null = null;
-	if (!uniswapV2Router02) {
+	let weth: Address;
+	if (uniswapV2Router02) {
+		weth = await c.publicClient.readContract({ address: uniswapV2Router02, abi: uniswapV2Router02Abi, functionName: "WETH" });
+	} else {
 		weth = await step("WETH9", uniswapArtifact("v2-periphery", "WETH9"));
 		uniswapV2Router02 = await step("UniswapV2Router02", uniswapArtifact("v2-periphery", "UniswapV2Router02"), [
 			uniswapV2Factory,
