@@ -1,0 +1,196 @@
+// modeldex deposit <amount>: PACA into the RevenueVault's escrow, credited to a payer by the indexer.
+// modeldex withdraw <amount>: unused credit back out.
+//
+// Withdrawals: the vault pays them only from SETTLER_ROLE (payWithdrawal(payer, amount, id),
+// idempotent per id), after the gateway has taken the amount off the payer's ledger. So a payer
+// asks the gateway (POST /v1/account/withdrawals with the session), and the settler pays on chain.
+// A gateway without that route gets a clear error. `--settler` is the operator's way in: it
+// calls payWithdrawal with the settler key directly, and does not touch the off-chain ledger.
+import { type Abi, type Address, type Hex, keccak256, stringToHex } from "viem";
+import { modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { connectSigner, ensureAllowance, eventsOf, explainChainError, sendTransaction } from "../chain.ts";
+import { CliError } from "../errors.ts";
+import { Gateway, requireStoredSession } from "../gateway.ts";
+import { paca } from "../output.ts";
+import { type Command, parseAddress, parseAmount, str } from "./common.ts";
+
+export const deposit: Command = {
+	name: "deposit",
+	summary: "Deposit PACA into the RevenueVault as API credit",
+	usage: "deposit <PACA amount>",
+	description:
+		"Approves and calls RevenueVault.deposit(payer, amount). The gateway credits the payer once its indexer has seen\n" +
+		"the Deposited event; `modeldex balance` shows the credit.",
+	options: { for: { type: "string" } },
+	optionHelp: [["--for <address>", "the payer to credit (default: your wallet)"]],
+	arity: [1, 1],
+	async run({ config, out, args, values }) {
+		const amount = parseAmount(args[0], "the PACA amount to deposit");
+		const forFlag = str(values, "for");
+		const ctx = await connectSigner(config, out);
+		const payer = forFlag ? parseAddress(forFlag, "--for") : ctx.account.address;
+		const { paca: pacaAddress, revenueVault } = ctx.addresses;
+		try {
+			const have = await ctx.publicClient.readContract({
+				address: pacaAddress,
+				abi: modelTokenAbi,
+				functionName: "balanceOf",
+				args: [ctx.account.address],
+			});
+			if (have < amount) {
+				throw new CliError(
+					"insufficient_paca",
+					`Your wallet ${ctx.account.address} holds ${paca(have)}; the deposit needs ${paca(amount)}.`,
+					{
+						hint: ctx.addresses.pacaIsLocalStandIn
+							? "On the local stack, get PACA with `modeldex faucet <amount>`."
+							: "Top up the wallet with PACA, or deposit less.",
+					},
+				);
+			}
+			await ensureAllowance(ctx, pacaAddress, revenueVault, amount, `${paca(amount)} for the vault`);
+			const receipt = await sendTransaction(ctx, `Depositing ${paca(amount)} for ${payer}`, {
+				address: revenueVault,
+				abi: revenueVaultAbi as Abi,
+				functionName: "deposit",
+				args: [payer, amount],
+			});
+			const event = eventsOf(receipt, revenueVaultAbi as Abi).find((e) => e.eventName === "Deposited");
+			const received = (event?.args.amount as bigint | undefined) ?? amount;
+			out.result(
+				{
+					payer,
+					from: ctx.account.address,
+					amount: received,
+					vault: revenueVault,
+					transaction: receipt.transactionHash,
+					block: receipt.blockNumber,
+				},
+				() => [
+					`Deposited ${paca(received)} into the RevenueVault for ${payer}.`,
+					"The gateway credits it once its indexer has seen the deposit; check with `modeldex balance`.",
+				],
+			);
+		} catch (error) {
+			throw explainChainError(ctx, error);
+		}
+	},
+};
+
+interface WithdrawalResponse {
+	id?: string;
+	status?: string;
+	amount?: string;
+	[key: string]: unknown;
+}
+
+export const withdraw: Command = {
+	name: "withdraw",
+	summary: "Take unused API credit back out of the vault",
+	usage: "withdraw <PACA amount>",
+	description:
+		"Asks the gateway (signed in: `modeldex login`) to withdraw that much of your unused credit; the settler pays it\n" +
+		"from the RevenueVault. Operators holding the vault's SETTLER_ROLE key can pay one directly with --settler.",
+	options: {
+		settler: { type: "boolean" },
+		payer: { type: "string" },
+		id: { type: "string" },
+	},
+	optionHelp: [
+		[
+			"--settler",
+			"operator: pay with RevenueVault.payWithdrawal from your key (needs SETTLER_ROLE; the gateway's ledger is not debited)",
+		],
+		["--payer <address>", "with --settler: who is paid (default: your wallet)"],
+		["--id <text>", "idempotency id: the same id is paid at most once (default: random)"],
+	],
+	arity: [1, 1],
+	async run({ config, out, args, values }) {
+		const amount = parseAmount(args[0], "the PACA amount to withdraw");
+		const id = str(values, "id") ?? crypto.randomUUID();
+		if (!values.settler) {
+			if (str(values, "payer")) throw new CliError("usage", "--payer goes with --settler only.", { exitCode: 2 });
+			const session = requireStoredSession(config);
+			const gateway = new Gateway(config.gatewayUrl);
+			const step = out.step(`Requesting a withdrawal of ${paca(amount)}`);
+			let response: WithdrawalResponse;
+			try {
+				response = await gateway.request<WithdrawalResponse>("POST", "/v1/account/withdrawals", {
+					token: session.token,
+					body: { amount: amount.toString() },
+					headers: { "idempotency-key": id },
+					hint: (e) =>
+						e.status === 402 || e.code === "insufficient_quota"
+							? "You can withdraw at most your available credit (see `modeldex balance`)."
+							: undefined,
+				});
+			} catch (error) {
+				step.fail();
+				if (error instanceof CliError && (error.code === "not_found" || error.code === "http_404")) {
+					throw new CliError(
+						"withdrawals_unsupported",
+						`The gateway at ${config.gatewayUrl} does not take withdrawal requests (POST /v1/account/withdrawals answered 404).`,
+						{
+							hint:
+								"Withdrawals are paid on chain by the settler (RevenueVault.payWithdrawal). Ask the operator, or, holding the\n" +
+								"settler key yourself (on the local stack: the deployer's), run `modeldex withdraw <amount> --settler --payer <address>`.",
+						},
+					);
+				}
+				throw error;
+			}
+			step.done(response.status ? `status ${response.status}` : undefined);
+			out.result({ via: "gateway", payer: session.payer, amount, request: response }, () => [
+				`Asked ${config.gatewayUrl} to withdraw ${paca(amount)} to ${session.payer}${response.id ? ` (request ${response.id})` : ""}.`,
+				"The settler pays it from the RevenueVault; it arrives in your wallet as PACA.",
+			]);
+			return;
+		}
+
+		const ctx = await connectSigner(config, out);
+		const payerFlag = str(values, "payer");
+		const payer: Address = payerFlag ? parseAddress(payerFlag, "--payer") : ctx.account.address;
+		const withdrawalId: Hex = /^0x[0-9a-fA-F]{64}$/.test(id) ? (id as Hex) : keccak256(stringToHex(id));
+		const vault = { address: ctx.addresses.revenueVault, abi: revenueVaultAbi } as const;
+		try {
+			const role = await ctx.publicClient.readContract({ ...vault, functionName: "SETTLER_ROLE" });
+			const isSettler = await ctx.publicClient.readContract({
+				...vault,
+				functionName: "hasRole",
+				args: [role, ctx.account.address],
+			});
+			if (!isSettler) {
+				throw new CliError(
+					"not_settler",
+					`${ctx.account.address} does not hold the RevenueVault's SETTLER_ROLE, so it cannot pay withdrawals.`,
+					{
+						hint: "Payers withdraw through the gateway (`modeldex withdraw <amount>` without --settler), once it offers withdrawals.",
+					},
+				);
+			}
+			if (await ctx.publicClient.readContract({ ...vault, functionName: "withdrawalPaid", args: [withdrawalId] })) {
+				throw new CliError("already_paid", `Withdrawal ${withdrawalId} has already been paid.`, {
+					hint: "Use a new --id for a new withdrawal.",
+				});
+			}
+			out.warn("--settler pays on chain only: the gateway's ledger for this payer is not debited.");
+			const receipt = await sendTransaction(ctx, `Paying a withdrawal of ${paca(amount)} to ${payer}`, {
+				address: ctx.addresses.revenueVault,
+				abi: revenueVaultAbi as Abi,
+				functionName: "payWithdrawal",
+				args: [payer, amount, withdrawalId],
+			});
+			const paid = eventsOf(receipt, revenueVaultAbi as Abi).some((e) => e.eventName === "WithdrawalPaid");
+			out.result(
+				{ via: "settler", payer, amount, withdrawal_id: withdrawalId, paid, transaction: receipt.transactionHash },
+				() => [
+					paid
+						? `Paid ${paca(amount)} to ${payer} (withdrawal ${withdrawalId}).`
+						: `Withdrawal ${withdrawalId} was already paid; nothing sent.`,
+				],
+			);
+		} catch (error) {
+			throw explainChainError(ctx, error);
+		}
+	},
+};

@@ -1,0 +1,332 @@
+// The chain commands against a real anvil with the contracts deployed, as a user runs them:
+// a fresh directory, a development wallet made on first use, the local faucet, then
+// tokenize (via a Hugging Face stand-in), buy, sell, deposit, claim, withdraw, and the pool
+// after Singularity.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+	type Address,
+	createPublicClient,
+	createTestClient,
+	createWalletClient,
+	http,
+	keccak256,
+	parseEther,
+	stringToHex,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import {
+	anvilKey,
+	type Chain,
+	type CliResult,
+	freePort,
+	type HfServer,
+	runCli,
+	startChain,
+	startHfServer,
+	tempDir,
+	writeAddressesInto,
+} from "./helpers.ts";
+
+let chain: Chain;
+let hf: HfServer;
+let dir: { path: string; remove(): void };
+let env: Record<string, string>;
+let token: Address;
+let sale: Address;
+
+const cli = (args: string[], extraEnv: Record<string, string | undefined> = {}) =>
+	runCli(args, { cwd: dir.path, env: { ...env, ...extraEnv } });
+
+function expectOk(result: CliResult): void {
+	if (result.code !== 0) throw new Error(`exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+}
+
+beforeAll(async () => {
+	[chain, hf] = await Promise.all([startChain(), startHfServer()]);
+	dir = tempDir("chain");
+	writeAddressesInto(dir.path, chain.addresses);
+	env = { MODELDEX_RPC_URL: chain.rpcUrl, MODELDEX_HF_ENDPOINT: hf.url, MODELDEX_GATEWAY_URL: `http://127.0.0.1:${await freePort()}` };
+});
+
+afterAll(async () => {
+	chain?.stop();
+	await hf?.close();
+	dir?.remove();
+});
+
+describe("wallet and faucet", () => {
+	test("first use makes a development wallet; the faucet funds it with ETH and PACA", async () => {
+		const result = await cli(["faucet", "10000", "--json"]);
+		expectOk(result);
+		expect(result.stderr).toMatch(/Created a development wallet 0x[0-9a-fA-F]{40}/);
+		const body = result.json<{ address: string; minted: string; paca: string; eth_topped_up: boolean }>();
+		expect(body.minted).toBe(parseEther("10000").toString());
+		expect(body.paca).toBe(parseEther("10000").toString());
+		expect(body.eth_topped_up).toBe(true);
+		const wallet = await cli(["config", "--json"]);
+		expect(wallet.json<{ wallet: { address: string } }>().wallet.address).toBe(body.address);
+	});
+
+	test("a bad amount is a usage error (exit 2) that shows how to write one", async () => {
+		const result = await cli(["deposit", "1e18"]);
+		expect(result.code).toBe(2);
+		expect(result.stderr).toContain("'1e18' is not an amount");
+		expect(result.stderr).toContain("plain decimal number");
+	});
+});
+
+describe("tokenize", () => {
+	test("reads commit, license and pipeline tag from the Hugging Face API and tokenizes in one transaction", async () => {
+		const result = await cli(["tokenize", "Qwen/Qwen2.5-0.5B-Instruct@main", "--json"]);
+		expectOk(result);
+		const body = result.json<{
+			token: Address;
+			sale: Address;
+			huggingface: { revision: string; license: string; pipeline_tag: string; requested_revision: string };
+			params: { symbol: string; metadataURI: string };
+		}>();
+		expect(body.huggingface).toMatchObject({
+			revision: "7ae557604adf67be50417f59c2c2f167def9a775",
+			requested_revision: "main",
+			license: "apache-2.0",
+			pipeline_tag: "text-generation",
+		});
+		expect(body.params.symbol).toBe("QWEN2505BIN");
+		const meta = JSON.parse(Buffer.from(body.params.metadataURI.split(",")[1] ?? "", "base64").toString());
+		expect(meta).toMatchObject({ license: "apache-2.0", pipeline_tag: "text-generation", revision: body.huggingface.revision });
+		expect(hf.requests.map((r) => r.path)).toContain("/api/models/Qwen/Qwen2.5-0.5B-Instruct/revision/main");
+		// progress went to stderr, with the transaction
+		expect(result.stderr).toMatch(/✔ Tokenizing Qwen\/Qwen2.5-0.5B-Instruct@7ae557604adf — block \d+, tx 0x[0-9a-f]{64}/);
+		token = body.token;
+		sale = body.sale;
+	});
+
+	test("the same commit again: says it is tokenized and how to buy it", async () => {
+		const result = await cli(["tokenize", "Qwen/Qwen2.5-0.5B-Instruct"]);
+		expect(result.code).toBe(1);
+		expect(result.stderr).toContain(`already tokenized as ${token}`);
+		expect(result.stderr).toContain(`modeldex buy ${token} <amount>`);
+	});
+
+	test("offline: a clear error naming --metadata; with --metadata it works without the API", async () => {
+		const offline = await cli(["tokenize", "sentence-transformers/all-MiniLM-L6-v2", "--json"], {
+			MODELDEX_HF_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+		});
+		expect(offline.code).toBe(1);
+		const error = offline.json<{ error: { code: string; message: string; hint: string } }>().error;
+		expect(error.code).toBe("huggingface_unreachable");
+		expect(error.hint).toContain("--metadata <file>");
+
+		const file = join(dir.path, "minilm.json");
+		writeFileSync(
+			file,
+			JSON.stringify({
+				id: "sentence-transformers/all-MiniLM-L6-v2",
+				sha: "c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
+				pipeline_tag: "sentence-similarity",
+				cardData: { license: "apache-2.0" },
+			}),
+		);
+		const before = hf.requests.length;
+		const result = await cli(["tokenize", "sentence-transformers/all-MiniLM-L6-v2", "--metadata", file, "--symbol", "MINILM", "--json"], {
+			MODELDEX_HF_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+		});
+		expectOk(result);
+		expect(result.json<{ huggingface: { source: string; pipeline_tag: string } }>().huggingface).toMatchObject({
+			source: "file",
+			pipeline_tag: "sentence-similarity",
+		});
+		expect(hf.requests.length).toBe(before);
+	});
+
+	test("unknown revision, private repo, no license: errors and warnings that say what to do", async () => {
+		const missing = await cli(["tokenize", "Qwen/Qwen2.5-0.5B-Instruct@nope", "--dry-run"]);
+		expect(missing.code).toBe(1);
+		expect(missing.stderr).toContain("no revision 'nope'");
+
+		const privateRepo = await cli(["tokenize", "someone/private-model", "--dry-run"]);
+		expect(privateRepo.code).toBe(1);
+		expect(privateRepo.stderr).toContain("private or gated");
+		expect(privateRepo.stderr).toContain("HF_TOKEN");
+		const withToken = await cli(["tokenize", "someone/private-model", "--dry-run"], { HF_TOKEN: "hf_test" });
+		expect(withToken.stderr).toContain("has no model 'someone/private-model'");
+		expect(hf.requests.at(-1)?.authorization).toBe("Bearer hf_test");
+
+		const unlicensed = await cli(["tokenize", "someone/unlicensed-model", "--dry-run", "--json"]);
+		expectOk(unlicensed);
+		expect(unlicensed.stderr).toContain("declares no license");
+		expect(unlicensed.json<{ dry_run: boolean }>().dry_run).toBe(true);
+
+		const gated = await cli(["tokenize", "meta-llama/Llama-3.2-1B", "--dry-run"]);
+		expectOk(gated);
+		expect(gated.stderr).toContain("gated on Hugging Face");
+		expect(gated.stdout).toContain("llama3.2");
+
+		const notRepo = await cli(["tokenize", "just-a-name"]);
+		expect(notRepo.code).toBe(2);
+		expect(notRepo.stderr).toContain("<org>/<name>[@revision]");
+	});
+});
+
+describe("trading on the IMO curve", () => {
+	test("buy by token address: approves, buys with a minimum out, reports what it got", async () => {
+		const result = await cli(["buy", token, "100", "--json"]);
+		expectOk(result);
+		const body = result.json<{ venue: string; paid: string; fee: string; received: string; min_out: string }>();
+		expect(body.venue).toBe("curve");
+		expect(BigInt(body.paid)).toBe(parseEther("100"));
+		expect(BigInt(body.received)).toBeGreaterThan(0n);
+		expect(BigInt(body.received)).toBeGreaterThanOrEqual(BigInt(body.min_out));
+		expect(result.stderr).toContain("Approving 100 PACA for the sale");
+		expect(result.stderr).toContain("Buying QWEN2505BIN with 100 PACA on the IMO curve");
+	});
+
+	test("sell part back; selling more than the wallet holds says so", async () => {
+		const human = await cli(["sell", token, "1000"]);
+		expectOk(human);
+		expect(human.stdout).toMatch(/^Sold 1000 QWEN2505BIN for [\d.]+ PACA \(fee [\d.]+ PACA\) on the IMO curve\.$/m);
+
+		const tooMuch = await cli(["sell", token, "999999999", "--json"]);
+		expect(tooMuch.code).toBe(1);
+		expect(tooMuch.json<{ error: { code: string } }>().error.code).toBe("insufficient_tokens");
+	});
+
+	test("an impossible minimum out is refused before anything is signed", async () => {
+		const result = await cli(["buy", token, "1", "--min-out", "999999999"]);
+		expect(result.code).toBe(1);
+		expect(result.stderr).toContain("The price moved");
+		expect(result.stderr).toContain("--slippage");
+	});
+
+	test("not enough PACA: says how much, and where the local faucet is", async () => {
+		const result = await cli(["buy", token, "50000"]);
+		expect(result.code).toBe(1);
+		expect(result.stderr).toMatch(/holds [\d.]+ PACA; this needs 50000 PACA/);
+		expect(result.stderr).toContain("modeldex faucet");
+	});
+});
+
+describe("vault: deposit, claim, withdraw", () => {
+	test("deposit credits the wallet in the vault", async () => {
+		const result = await cli(["deposit", "25.5", "--json"]);
+		expectOk(result);
+		const body = result.json<{ payer: string; amount: string }>();
+		expect(body.amount).toBe(parseEther("25.5").toString());
+		const vaultTotal = await createPublicClient({ transport: http(chain.rpcUrl) }).readContract({
+			address: chain.addresses.revenueVault,
+			abi: revenueVaultAbi,
+			functionName: "totalDeposited",
+		});
+		expect(vaultTotal).toBe(parseEther("25.5"));
+	});
+
+	test("claim: nothing yet, then holder revenue and creator fees after a settlement", async () => {
+		const nothing = await cli(["claim", token]);
+		expectOk(nothing);
+		expect(nothing.stdout).toContain("Nothing to claim");
+
+		// The settler (deployer) settles 10 PACA of fees for the model; then a week passes.
+		const settler = createWalletClient({ account: privateKeyToAccount(anvilKey(0)), transport: http(chain.rpcUrl) });
+		const pub = createPublicClient({ transport: http(chain.rpcUrl) });
+		const hash = await settler.writeContract({
+			chain: null,
+			address: chain.addresses.revenueVault,
+			abi: revenueVaultAbi,
+			functionName: "settle",
+			args: [1n, [token], [parseEther("10")], keccak256(stringToHex("cli test epoch 1"))],
+		});
+		await pub.waitForTransactionReceipt({ hash });
+		const testClient = createTestClient({ mode: "anvil", transport: http(chain.rpcUrl) });
+		await testClient.increaseTime({ seconds: 8 * 24 * 3600 });
+		await testClient.mine({ blocks: 1 });
+
+		const result = await cli(["claim", token, "--json"]);
+		expectOk(result);
+		const body = result.json<{ holder_revenue: string; creator_fees: string; transactions: string[] }>();
+		// Creator fee at 10 %: 1 PACA; the holders' 8.5 PACA goes mostly to the creator allocation.
+		expect(BigInt(body.creator_fees)).toBe(parseEther("1"));
+		expect(BigInt(body.holder_revenue)).toBeGreaterThan(0n);
+		expect(body.transactions).toHaveLength(2);
+	});
+
+	test("withdraw without a gateway session: says to log in", async () => {
+		const result = await cli(["withdraw", "1"]);
+		expect(result.code).toBe(1);
+		expect(result.stderr).toContain("modeldex login");
+	});
+
+	test("withdraw --settler: refused for a key without SETTLER_ROLE, paid once with it", async () => {
+		const wallet = (await cli(["config", "--json"])).json<{ wallet: { address: Address } }>().wallet.address;
+		const refused = await cli(["withdraw", "1", "--settler"]);
+		expect(refused.code).toBe(1);
+		expect(refused.stderr).toContain("SETTLER_ROLE");
+
+		const asSettler = { MODELDEX_PRIVATE_KEY: anvilKey(0) };
+		const pub = createPublicClient({ transport: http(chain.rpcUrl) });
+		const pacaOf = () =>
+			pub.readContract({ address: chain.addresses.paca, abi: modelTokenAbi, functionName: "balanceOf", args: [wallet] });
+		const before = await pacaOf();
+		const paid = await cli(["withdraw", "2", "--settler", "--payer", wallet, "--id", "w-1", "--json"], asSettler);
+		expectOk(paid);
+		expect(paid.json<{ paid: boolean }>().paid).toBe(true);
+		expect(paid.stderr).toContain("not debited");
+		expect((await pacaOf()) - before).toBe(parseEther("2"));
+		const again = await cli(["withdraw", "2", "--settler", "--payer", wallet, "--id", "w-1"], asSettler);
+		expect(again.code).toBe(1);
+		expect(again.stderr).toContain("already been paid");
+	});
+});
+
+describe("after Singularity", () => {
+	test("the buy that sells out the curve graduates; then buy and sell go through the Uniswap pool", async () => {
+		expectOk(await cli(["faucet", "7000000"]));
+		const grad = await cli(["buy", token, "7000000", "--json"]);
+		expectOk(grad);
+		expect(grad.json<{ graduated: { pair: string } | null }>().graduated?.pair).toMatch(/^0x[0-9a-fA-F]{40}$/);
+
+		const poolBuy = await cli(["buy", token, "10", "--json"]);
+		expectOk(poolBuy);
+		const bought = poolBuy.json<{ venue: string; received: string }>();
+		expect(bought.venue).toBe("pool");
+		expect(BigInt(bought.received)).toBeGreaterThan(0n);
+
+		const poolSell = await cli(["sell", token, "100", "--json"]);
+		expectOk(poolSell);
+		expect(poolSell.json<{ venue: string; received: string }>()).toMatchObject({ venue: "pool" });
+		expect(poolSell.stderr).toContain("for the Uniswap router");
+	});
+});
+
+describe("pointing elsewhere", () => {
+	test("no chain at the RPC URL: says so and how to start one", async () => {
+		const result = await cli(["buy", token, "1", "--rpc", `http://127.0.0.1:${await freePort()}`]);
+		expect(result.code).toBe(1);
+		expect(result.stderr).toContain("Cannot reach the chain RPC");
+		expect(result.stderr).toContain("npm start");
+	});
+
+	test("an addresses file of another deployment: says it is stale", async () => {
+		const other = tempDir("stale");
+		try {
+			writeAddressesInto(other.path, { ...chain.addresses, modelFactory: "0x000000000000000000000000000000000000dEaD" });
+			const result = await runCli(["buy", token, "1"], { cwd: other.path, env });
+			expect(result.code).toBe(1);
+			expect(result.stderr).toContain("There is no ModelFactory");
+			expect(result.stderr).toContain("redeploy");
+		} finally {
+			other.remove();
+		}
+	});
+
+	test("a remote chain with no key configured: asks for MODELDEX_PRIVATE_KEY instead of making one", async () => {
+		const result = await cli(["config", "--json", "--home", join(dir.path, "empty-home"), "--rpc", "https://rpc.example.invalid"]);
+		expectOk(result);
+		expect(result.json<{ wallet: unknown }>().wallet).toBeNull();
+		const login = await cli(["login", "--home", join(dir.path, "empty-home"), "--rpc", "https://rpc.example.invalid"]);
+		expect(login.code).toBe(1);
+		expect(login.stderr).toContain("MODELDEX_PRIVATE_KEY");
+	});
+});
