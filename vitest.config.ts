@@ -21,6 +21,9 @@ export default defineConfig(async () => {
 						UPSTREAM_HEADERS_TIMEOUT_MS: "1500",
 						UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "1500",
 						WORKERS_AI_BINDING: "AI_STAND_IN",
+						// test/chain: anvil nodes and deployments from test/node/anvil-setup.ts.
+						TEST_CHAIN: JSON.stringify(inject("chain")),
+						SETTLER_PRIVATE_KEY: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
 					},
 					// Low, so the requests-per-minute test needs few requests; each test uses its own keys.
 					ratelimits: { KEY_RPM: { namespace_id: "1001", simple: { limit: 40, period: 60 } } },
@@ -39,8 +42,8 @@ export default defineConfig(async () => {
 			})),
 		],
 		test: {
-			include: ["test/gateway/**/*.test.ts"],
-			globalSetup: ["./test/node/global-setup.ts"],
+			include: ["test/gateway/**/*.test.ts", "test/chain/**/*.test.ts"],
+			globalSetup: ["./test/node/global-setup.ts", "./test/node/anvil-setup.ts"],
 			setupFiles: ["./test/helpers/apply-migrations.ts"],
 		},
 	};

@@ -237,6 +237,57 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		return { applied: true, balance: this.balance };
 	}
 
+	/**
+	 * Undoes a credit (a deposit that a chain reorganisation removed), once per
+	 * `creditId`. Takes back at most what is available (balance minus holds):
+	 * credit the payer already spent stays spent and is returned as `shortfall`
+	 * for the operator, never turned into a negative balance. Unknown ids change nothing.
+	 */
+	async reverseCredit(
+		creditId: string,
+	): Promise<{ applied: boolean; amount: bigint; reversed: bigint; shortfall: bigint; balance: bigint }> {
+		this.sql.exec(
+			"CREATE TABLE IF NOT EXISTS credit_reversals (credit_id TEXT PRIMARY KEY, reversed TEXT NOT NULL, shortfall TEXT NOT NULL, created_at INTEGER NOT NULL)",
+		);
+		const done = this.sql
+			.exec<{ reversed: string; shortfall: string }>(
+				"SELECT reversed, shortfall FROM credit_reversals WHERE credit_id = ?",
+				creditId,
+			)
+			.toArray()[0];
+		const credited = this.sql.exec<{ amount: string }>("SELECT amount FROM credits WHERE credit_id = ?", creditId).toArray()[0];
+		const amount = credited ? BigInt(credited.amount) : 0n;
+		if (done) {
+			return {
+				applied: false,
+				amount,
+				reversed: BigInt(done.reversed),
+				shortfall: BigInt(done.shortfall),
+				balance: this.balance,
+			};
+		}
+		if (!credited) return { applied: false, amount: 0n, reversed: 0n, shortfall: 0n, balance: this.balance };
+		const available = this.balance - this.heldTotal();
+		const reversed = available <= 0n ? 0n : amount < available ? amount : available;
+		const shortfall = amount - reversed;
+		const account = this.account();
+		this.balance -= reversed;
+		this.sql.exec(
+			"UPDATE account SET balance = ?, total_credited = ? WHERE id = 1",
+			this.balance.toString(),
+			(account.totalCredited - reversed).toString(),
+		);
+		this.sql.exec(
+			"INSERT INTO credit_reversals (credit_id, reversed, shortfall, created_at) VALUES (?, ?, ?, ?)",
+			creditId,
+			reversed.toString(),
+			shortfall.toString(),
+			Date.now(),
+		);
+		if (shortfall > 0n) console.warn(`credit ${creditId} reversed with a shortfall of ${shortfall} base units (already spent)`);
+		return { applied: true, amount, reversed, shortfall, balance: this.balance };
+	}
+
 	account(): AccountSnapshot {
 		const row = this.sql
 			.exec<{ total_credited: string; total_spent: string }>("SELECT total_credited, total_spent FROM account")

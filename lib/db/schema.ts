@@ -122,3 +122,308 @@ export const siweNonces = sqliteTable(
 	},
 	(t) => [index("siwe_nonces_expires").on(t.expiresAt)],
 );
+
+// ── Chain index (workers/indexer) ───────────────────────────────────────────
+// Every row written from a log is keyed by (chain id, tx hash, log index) and
+// carries its block number, so a write is idempotent and a reorg can delete
+// exactly what was written past the fork. Derived state (markets, holders) is
+// recomputed from these rows for what a run touched, in both directions.
+
+/** Where the indexer stopped on a chain: the last block fully applied. */
+export const chainCursor = sqliteTable("chain_cursor", {
+	chainId: integer("chain_id").primaryKey(),
+	lastBlock: integer("last_block").notNull(),
+	lastHash: text("last_hash").notNull(),
+	updatedAt: integer("updated_at").notNull(),
+});
+
+/** Hashes of processed blocks (ends of ranges and blocks with logs), for reorg detection. */
+export const chainBlocks = sqliteTable(
+	"chain_blocks",
+	{
+		chainId: integer("chain_id").notNull(),
+		number: integer("number").notNull(),
+		hash: text("hash").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.chainId, t.number] })],
+);
+
+const logKey = () => ({
+	chainId: integer("chain_id").notNull(),
+	txHash: text("tx_hash").notNull(),
+	logIndex: integer("log_index").notNull(),
+	blockNumber: integer("block_number").notNull(),
+	blockHash: text("block_hash").notNull(),
+});
+
+/** Every Modeldex log applied, decoded (args as JSON, integers as decimal strings). */
+export const chainEvents = sqliteTable(
+	"chain_events",
+	{
+		...logKey(),
+		/** The emitting contract, lower-case. */
+		address: text("address").notNull(),
+		name: text("name").notNull(),
+		args: text("args").notNull(),
+	},
+	(t) => [
+		primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }),
+		index("chain_events_block").on(t.chainId, t.blockNumber),
+		index("chain_events_address_name").on(t.chainId, t.address, t.name, t.blockNumber),
+	],
+);
+
+/** A model's market as indexed: IMO curve, pool, prices, revenue. Keyed by its ModelToken. */
+export const modelMarkets = sqliteTable(
+	"model_markets",
+	{
+		token: text("token").primaryKey(),
+		chainId: integer("chain_id").notNull(),
+		modelId: text("model_id").notNull(),
+		sale: text("sale").notNull(),
+		creator: text("creator").notNull(),
+		/** The Uniswap V2 pair address (known from tokenize; funded at graduation). */
+		pair: text("pair").notNull(),
+		symbol: text("symbol").notNull(),
+		name: text("name").notNull(),
+		metadataUri: text("metadata_uri").notNull(),
+		status: text("status", { enum: ["funding", "graduated"] }).notNull(),
+		totalSupply: baseUnits("total_supply").notNull(),
+		graduationThreshold: baseUnits("graduation_threshold").notNull(),
+		initialVirtualPaca: baseUnits("initial_virtual_paca").notNull(),
+		initialVirtualToken: baseUnits("initial_virtual_token").notNull(),
+		virtualPaca: baseUnits("virtual_paca").notNull(),
+		virtualToken: baseUnits("virtual_token").notNull(),
+		/** PACA held by the curve: virtualPaca - initialVirtualPaca. */
+		raised: baseUnits("raised").notNull(),
+		/** PACA base units per 1e18 token base units. */
+		price: baseUnits("price").notNull(),
+		inputPricePerM: baseUnits("input_price_per_m").notNull(),
+		outputPricePerM: baseUnits("output_price_per_m").notNull(),
+		/** Cumulative fees settled to this model on chain (ModelSettled.cumulativeFees). */
+		revenueSettled: baseUnits("revenue_settled").notNull(),
+		holders: integer("holders").notNull(),
+		tokenizedBlock: integer("tokenized_block").notNull(),
+	},
+	(t) => [index("model_markets_model").on(t.modelId)],
+);
+
+/** Deposits into RevenueVault and their credit to the payer's AccountLedger. */
+export const deposits = sqliteTable(
+	"deposits",
+	{
+		...logKey(),
+		payer: text("payer").notNull(),
+		sender: text("sender").notNull(),
+		amount: baseUnits("amount").notNull(),
+		/** The AccountLedger credit id (includes the block hash, so a re-included deposit is a new credit). */
+		creditId: text("credit_id").notNull(),
+		creditedAt: integer("credited_at"),
+	},
+	(t) => [
+		primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }),
+		index("deposits_payer").on(t.payer, t.blockNumber),
+		index("deposits_uncredited").on(t.chainId, t.creditedAt),
+	],
+);
+
+/** Credits undone because their deposit left the chain in a reorg. */
+export const creditReversals = sqliteTable("credit_reversals", {
+	creditId: text("credit_id").primaryKey(),
+	chainId: integer("chain_id").notNull(),
+	payer: text("payer").notNull(),
+	amount: baseUnits("amount").notNull(),
+	reversed: baseUnits("reversed").notNull(),
+	/** What the payer had already spent of it and could not be taken back. */
+	shortfall: baseUnits("shortfall").notNull(),
+	createdAt: createdAt(),
+});
+
+/** Bonding-curve trades (ModelSale.Trade). */
+export const trades = sqliteTable(
+	"trades",
+	{
+		...logKey(),
+		token: text("token").notNull(),
+		sale: text("sale").notNull(),
+		trader: text("trader").notNull(),
+		recipient: text("recipient").notNull(),
+		isBuy: integer("is_buy", { mode: "boolean" }).notNull(),
+		pacaAmount: baseUnits("paca_amount").notNull(),
+		tokenAmount: baseUnits("token_amount").notNull(),
+		fee: baseUnits("fee").notNull(),
+		virtualPaca: baseUnits("virtual_paca").notNull(),
+		virtualToken: baseUnits("virtual_token").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }), index("trades_token_block").on(t.token, t.blockNumber)],
+);
+
+/** ModelToken transfers: the source of holder balances. */
+export const tokenTransfers = sqliteTable(
+	"token_transfers",
+	{
+		...logKey(),
+		token: text("token").notNull(),
+		from: text("from_address").notNull(),
+		to: text("to_address").notNull(),
+		value: baseUnits("value").notNull(),
+	},
+	(t) => [
+		primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }),
+		index("token_transfers_from").on(t.token, t.from),
+		index("token_transfers_to").on(t.token, t.to),
+	],
+);
+
+/** Current balance per token and account, recomputed from transfers for the accounts a run touched. */
+export const holders = sqliteTable(
+	"holders",
+	{
+		token: text("token").notNull(),
+		account: text("account").notNull(),
+		balance: baseUnits("balance").notNull(),
+		/** Zero-padded hex of the balance, so top holders sort in SQL without numeric money columns. */
+		balanceKey: text("balance_key").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.token, t.account] }), index("holders_top").on(t.token, t.balanceKey)],
+);
+
+/** RevenueVault.Settled: one per epoch. */
+export const settlements = sqliteTable(
+	"settlements",
+	{
+		...logKey(),
+		epoch: integer("epoch").notNull(),
+		usageRoot: text("usage_root").notNull(),
+		modelCount: integer("model_count").notNull(),
+		totalFees: baseUnits("total_fees").notNull(),
+		protocolFeeBps: integer("protocol_fee_bps").notNull(),
+		creatorFeeBps: integer("creator_fee_bps").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }), index("settlements_epoch").on(t.chainId, t.epoch)],
+);
+
+/** RevenueVault.ModelSettled: per model and epoch. */
+export const modelSettlements = sqliteTable(
+	"model_settlements",
+	{
+		...logKey(),
+		epoch: integer("epoch").notNull(),
+		token: text("token").notNull(),
+		cumulativeFees: baseUnits("cumulative_fees").notNull(),
+		fees: baseUnits("fees").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }), index("model_settlements_token").on(t.token, t.epoch)],
+);
+
+/** ModelToken.Claimed. */
+export const claims = sqliteTable(
+	"claims",
+	{
+		...logKey(),
+		token: text("token").notNull(),
+		account: text("account").notNull(),
+		amount: baseUnits("amount").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }), index("claims_account").on(t.account)],
+);
+
+/** RevenueVault.WithdrawalPaid. */
+export const withdrawalPayments = sqliteTable(
+	"withdrawal_payments",
+	{
+		...logKey(),
+		withdrawalId: text("withdrawal_id").notNull(),
+		payer: text("payer").notNull(),
+		amount: baseUnits("amount").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.chainId, t.txHash, t.logIndex] }), index("withdrawal_payments_id").on(t.withdrawalId)],
+);
+
+// ── Settlement (workers/settler) ────────────────────────────────────────────
+
+/**
+ * The settler's state machine, one row per epoch: prepared (leaves, root and
+ * cumulative fees fixed) → sent (signed transaction recorded before broadcast:
+ * nonce and every hash sent, replacements included) → confirmed (receipt read
+ * from the chain). `empty` closes an epoch that had no usage without a transaction.
+ */
+export const settlerEpochs = sqliteTable("settler_epochs", {
+	chainId: integer("chain_id").notNull(),
+	epoch: integer("epoch").primaryKey(),
+	startMs: integer("start_ms").notNull(),
+	endMs: integer("end_ms").notNull(),
+	state: text("state", { enum: ["prepared", "sent", "confirmed", "empty"] }).notNull(),
+	usageRoot: text("usage_root").notNull(),
+	/** JSON: [{ modelId, token, fees, cumulativeFees }] with amounts as decimal strings. */
+	models: text("models").notNull(),
+	/** JSON: [{ modelId, requests, fees }] of usage left out because the model has no token yet. */
+	skipped: text("skipped").notNull(),
+	nonce: integer("nonce"),
+	/** JSON array of every transaction hash broadcast for this epoch (replacements included), oldest first. */
+	txHashes: text("tx_hashes").notNull().default("[]"),
+	maxFeePerGas: baseUnits("max_fee_per_gas"),
+	maxPriorityFeePerGas: baseUnits("max_priority_fee_per_gas"),
+	/** The latest signed transaction, rebroadcast as is if the node forgot it. */
+	rawTx: text("raw_tx"),
+	sentAt: integer("sent_at"),
+	confirmedTx: text("confirmed_tx"),
+	confirmedBlock: integer("confirmed_block"),
+	gasUsed: integer("gas_used"),
+	updatedAt: integer("updated_at").notNull(),
+});
+
+/** Which epoch each usage row was settled in; a row is assigned once, when its epoch is prepared. */
+export const usageEpochs = sqliteTable(
+	"usage_epochs",
+	{
+		requestId: text("request_id").primaryKey(),
+		epoch: integer("epoch").notNull(),
+	},
+	(t) => [index("usage_epochs_epoch").on(t.epoch)],
+);
+
+/** The Merkle leaves of each epoch (one per payer and model), kept to serve proofs. */
+export const usageLeaves = sqliteTable(
+	"usage_leaves",
+	{
+		epoch: integer("epoch").notNull(),
+		payer: text("payer").notNull(),
+		token: text("token").notNull(),
+		modelId: text("model_id").notNull(),
+		inputTokens: integer("input_tokens").notNull(),
+		outputTokens: integer("output_tokens").notNull(),
+		fee: baseUnits("fee").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.epoch, t.payer, t.token] }), index("usage_leaves_payer").on(t.payer, t.epoch)],
+);
+
+/** Cumulative fees per model through the last prepared epoch: what the next settle carries. */
+export const modelFeeTotals = sqliteTable("model_fee_totals", {
+	modelId: text("model_id").primaryKey(),
+	token: text("token").notNull(),
+	cumulativeFees: baseUnits("cumulative_fees").notNull(),
+	throughEpoch: integer("through_epoch").notNull(),
+});
+
+/**
+ * Withdrawals of unused credit. Requested: the amount is locked in the payer's
+ * AccountLedger (so it cannot be spent); the settler pays it with
+ * RevenueVault.payWithdrawal(payer, amount, id), idempotent on chain per id.
+ */
+export const withdrawals = sqliteTable(
+	"withdrawals",
+	{
+		/** bytes32 hex: the on-chain withdrawal id. */
+		id: text("id").primaryKey(),
+		chainId: integer("chain_id").notNull(),
+		payer: text("payer").notNull(),
+		amount: baseUnits("amount").notNull(),
+		state: text("state", { enum: ["requested", "sent", "paid"] }).notNull(),
+		nonce: integer("nonce"),
+		txHash: text("tx_hash"),
+		requestedAt: integer("requested_at").notNull(),
+		paidAt: integer("paid_at"),
+	},
+	(t) => [index("withdrawals_state").on(t.chainId, t.state), index("withdrawals_payer").on(t.payer)],
+);

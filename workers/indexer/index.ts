@@ -1,11 +1,20 @@
-// The indexer: on each cron tick it will read chain logs with viem and turn them
-// into D1 rows and payer credits (issue 5). Until a chain is configured it only
-// reports that it has nothing to read.
+import type { Env } from "./env.ts";
+import { runIndexer } from "./indexer.ts";
+
+// The indexer Worker: a cron every minute, and POST /run to trigger a run at once
+// (e.g. right after a deposit). Work is in indexer.ts; this file only wires.
 export default {
-	async scheduled(controller, env): Promise<void> {
-		const rows = await env.DB.prepare("SELECT count(*) AS n FROM models").first<{ n: number }>();
+	async scheduled(_controller, env, _ctx): Promise<void> {
+		const result = await runIndexer(env);
 		console.log(
-			`indexer tick at ${new Date(controller.scheduledTime).toISOString()}: ${rows?.n ?? 0} models known, no chain configured`,
+			`indexer: blocks ${result.fromBlock ?? "-"}..${result.toBlock ?? "-"}, ${result.logs} logs, ${result.credited} credits` +
+				(result.reorg ? `, reorg to ${result.reorg.forkBlock} (${result.reorg.reversedDeposits} deposits reversed)` : ""),
 		);
 	},
-} satisfies ExportedHandler<IndexerEnv>;
+	async fetch(request, env): Promise<Response> {
+		if (new URL(request.url).pathname !== "/run" || request.method !== "POST") return new Response("not found", { status: 404 });
+		const result = await runIndexer(env);
+		const body = JSON.stringify(result, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+		return new Response(body, { headers: { "content-type": "application/json" } });
+	},
+} satisfies ExportedHandler<Env>;

@@ -1,11 +1,15 @@
-// The settler: on each cron tick it will close finished epochs and post per-model
-// fees to RevenueVault (issue 5). Until a chain is configured it only reports
-// the usage waiting to be settled.
+import type { Env } from "./env.ts";
+import { runSettler } from "./settler.ts";
+
+// The settler Worker: closes epochs and pays withdrawals on a cron. Work is in
+// settler.ts (the run) and epoch.ts (the state machine); this file only wires.
 export default {
-	async scheduled(controller, env): Promise<void> {
-		const rows = await env.DB.prepare("SELECT count(*) AS n FROM usage").first<{ n: number }>();
+	async scheduled(controller, env, _ctx): Promise<void> {
+		const result = await runSettler(env, controller.scheduledTime);
 		console.log(
-			`settler tick at ${new Date(controller.scheduledTime).toISOString()}: ${rows?.n ?? 0} usage rows, no chain configured`,
+			`settler: confirmed [${result.confirmed.join(", ")}], empty [${result.empty.join(", ")}]` +
+				(result.pending !== null ? `, epoch ${result.pending} pending` : "") +
+				`, ${result.withdrawalsPaid} withdrawals paid`,
 		);
 	},
-} satisfies ExportedHandler<SettlerEnv>;
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,495 @@
+import { and, asc, desc, eq, gt, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Db } from "./client.ts";
+import {
+	chainBlocks,
+	chainCursor,
+	chainEvents,
+	claims,
+	creditReversals,
+	deposits,
+	holders,
+	modelFeeTotals,
+	modelMarkets,
+	modelSettlements,
+	models,
+	settlements,
+	settlerEpochs,
+	tokenTransfers,
+	trades,
+	usage,
+	usageEpochs,
+	usageLeaves,
+	withdrawalPayments,
+	withdrawals,
+} from "./schema.ts";
+
+// D1 queries of the chain index (indexer), the settlement state (settler) and
+// the read API. Money stays bigint: rows are summed in TypeScript, never in SQL.
+
+export type Statement = BatchItem<"sqlite">;
+
+export async function runBatch(db: Db, statements: Statement[]): Promise<void> {
+	// D1 runs a batch as one transaction; keep batches bounded.
+	for (let i = 0; i < statements.length; i += 50) {
+		const chunk = statements.slice(i, i + 50);
+		const [first, ...rest] = chunk;
+		if (first) await db.batch([first, ...rest]);
+	}
+}
+
+// ── Cursor and block hashes ─────────────────────────────────────────────────
+
+export type Cursor = typeof chainCursor.$inferSelect;
+
+export function readCursor(db: Db, chainId: number): Promise<Cursor | undefined> {
+	return db.select().from(chainCursor).where(eq(chainCursor.chainId, chainId)).get();
+}
+
+export function setCursor(db: Db, chainId: number, lastBlock: number, lastHash: string): Statement {
+	const row = { chainId, lastBlock, lastHash, updatedAt: Date.now() };
+	return db.insert(chainCursor).values(row).onConflictDoUpdate({ target: chainCursor.chainId, set: row });
+}
+
+export function deleteCursor(db: Db, chainId: number): Statement {
+	return db.delete(chainCursor).where(eq(chainCursor.chainId, chainId));
+}
+
+export function recordBlock(db: Db, chainId: number, number: number, hash: string): Statement {
+	return db
+		.insert(chainBlocks)
+		.values({ chainId, number, hash })
+		.onConflictDoUpdate({ target: [chainBlocks.chainId, chainBlocks.number], set: { hash } });
+}
+
+/** Stored block hashes at or below `atOrBelow`, newest first. */
+export function storedBlocks(db: Db, chainId: number, atOrBelow: number, limit = 256) {
+	return db
+		.select()
+		.from(chainBlocks)
+		.where(and(eq(chainBlocks.chainId, chainId), lte(chainBlocks.number, atOrBelow)))
+		.orderBy(desc(chainBlocks.number))
+		.limit(limit)
+		.all();
+}
+
+/** Keeps the newest `keep` block hashes (older ones are below any reorg we check for). */
+export function pruneBlocks(db: Db, chainId: number, below: number): Statement {
+	return db.delete(chainBlocks).where(and(eq(chainBlocks.chainId, chainId), sql`${chainBlocks.number} < ${below}`));
+}
+
+// ── Event rows ──────────────────────────────────────────────────────────────
+
+export interface LogKey {
+	chainId: number;
+	txHash: string;
+	logIndex: number;
+	blockNumber: number;
+	blockHash: string;
+}
+
+export function insertEvent(db: Db, key: LogKey, address: string, name: string, args: unknown): Statement {
+	return db
+		.insert(chainEvents)
+		.values({ ...key, address: address.toLowerCase(), name, args: JSON.stringify(args, jsonBigint) })
+		.onConflictDoNothing();
+}
+
+export function jsonBigint(_key: string, value: unknown): unknown {
+	return typeof value === "bigint" ? value.toString() : value;
+}
+
+export const insertDeposit = (db: Db, row: typeof deposits.$inferInsert) => db.insert(deposits).values(row).onConflictDoNothing();
+export const insertTrade = (db: Db, row: typeof trades.$inferInsert) => db.insert(trades).values(row).onConflictDoNothing();
+export const insertTransfer = (db: Db, row: typeof tokenTransfers.$inferInsert) =>
+	db.insert(tokenTransfers).values(row).onConflictDoNothing();
+export const insertSettlement = (db: Db, row: typeof settlements.$inferInsert) =>
+	db.insert(settlements).values(row).onConflictDoNothing();
+export const insertModelSettlement = (db: Db, row: typeof modelSettlements.$inferInsert) =>
+	db.insert(modelSettlements).values(row).onConflictDoNothing();
+export const insertClaim = (db: Db, row: typeof claims.$inferInsert) => db.insert(claims).values(row).onConflictDoNothing();
+export const insertWithdrawalPayment = (db: Db, row: typeof withdrawalPayments.$inferInsert) =>
+	db.insert(withdrawalPayments).values(row).onConflictDoNothing();
+
+/** Tables whose rows come from one log each, for rollbacks. */
+const LOG_TABLES = [
+	chainEvents,
+	deposits,
+	trades,
+	tokenTransfers,
+	settlements,
+	modelSettlements,
+	claims,
+	withdrawalPayments,
+] as const;
+
+export function deleteLogsAfter(db: Db, chainId: number, block: number): Statement[] {
+	return [
+		...LOG_TABLES.map((t) => db.delete(t).where(and(eq(t.chainId, chainId), gt(t.blockNumber, block)))),
+		db.delete(chainBlocks).where(and(eq(chainBlocks.chainId, chainId), gt(chainBlocks.number, block))),
+	];
+}
+
+/** What a rollback past `block` will touch: tokens whose market or holders change, and deposits to reverse. */
+export async function touchedAfter(db: Db, chainId: number, block: number) {
+	const [events, transfers, depositRows] = await Promise.all([
+		db
+			.select({ address: chainEvents.address, name: chainEvents.name, args: chainEvents.args })
+			.from(chainEvents)
+			.where(and(eq(chainEvents.chainId, chainId), gt(chainEvents.blockNumber, block)))
+			.all(),
+		db
+			.select({ token: tokenTransfers.token, from: tokenTransfers.from, to: tokenTransfers.to })
+			.from(tokenTransfers)
+			.where(and(eq(tokenTransfers.chainId, chainId), gt(tokenTransfers.blockNumber, block)))
+			.all(),
+		db
+			.select()
+			.from(deposits)
+			.where(and(eq(deposits.chainId, chainId), gt(deposits.blockNumber, block)))
+			.all(),
+	]);
+	return { events, transfers, deposits: depositRows };
+}
+
+// ── Deposits and credits ────────────────────────────────────────────────────
+
+export function uncreditedDeposits(db: Db, chainId: number, limit = 200) {
+	return db
+		.select()
+		.from(deposits)
+		.where(and(eq(deposits.chainId, chainId), isNull(deposits.creditedAt)))
+		.orderBy(asc(deposits.blockNumber), asc(deposits.logIndex))
+		.limit(limit)
+		.all();
+}
+
+export function markCredited(db: Db, chainId: number, txHash: string, logIndex: number): Statement {
+	return db
+		.update(deposits)
+		.set({ creditedAt: Date.now() })
+		.where(and(eq(deposits.chainId, chainId), eq(deposits.txHash, txHash), eq(deposits.logIndex, logIndex)));
+}
+
+export function recordReversal(db: Db, row: typeof creditReversals.$inferInsert): Statement {
+	return db.insert(creditReversals).values(row).onConflictDoNothing();
+}
+
+export function depositsOf(db: Db, payer: string) {
+	return db.select().from(deposits).where(eq(deposits.payer, payer.toLowerCase())).orderBy(desc(deposits.blockNumber)).all();
+}
+
+export function reversalsOf(db: Db, payer: string) {
+	return db.select().from(creditReversals).where(eq(creditReversals.payer, payer.toLowerCase())).all();
+}
+
+// ── Markets ─────────────────────────────────────────────────────────────────
+
+export type MarketRow = typeof modelMarkets.$inferSelect;
+
+export function marketByToken(db: Db, token: string): Promise<MarketRow | undefined> {
+	return db.select().from(modelMarkets).where(eq(modelMarkets.token, token.toLowerCase())).get();
+}
+
+export function marketByModel(db: Db, modelId: string): Promise<MarketRow | undefined> {
+	return db.select().from(modelMarkets).where(eq(modelMarkets.modelId, modelId)).get();
+}
+
+export function marketsOfChain(db: Db, chainId: number) {
+	return db
+		.select({ token: modelMarkets.token, sale: modelMarkets.sale })
+		.from(modelMarkets)
+		.where(eq(modelMarkets.chainId, chainId))
+		.all();
+}
+
+export function upsertMarket(db: Db, row: MarketRow): Statement {
+	return db.insert(modelMarkets).values(row).onConflictDoUpdate({ target: modelMarkets.token, set: row });
+}
+
+export function deleteMarket(db: Db, token: string): Statement {
+	return db.delete(modelMarkets).where(eq(modelMarkets.token, token));
+}
+
+/** The event that created a token's market (ModelTokenized), if still on the indexed chain. */
+export function tokenizedEvent(db: Db, chainId: number, token: string) {
+	return db
+		.select()
+		.from(chainEvents)
+		.where(
+			and(
+				eq(chainEvents.chainId, chainId),
+				eq(chainEvents.name, "ModelTokenized"),
+				sql`lower(json_extract(${chainEvents.args}, '$.token')) = ${token.toLowerCase()}`,
+			),
+		)
+		.get();
+}
+
+export function latestPricing(db: Db, chainId: number, token: string) {
+	return db
+		.select()
+		.from(chainEvents)
+		.where(
+			and(
+				eq(chainEvents.chainId, chainId),
+				eq(chainEvents.name, "PricingUpdated"),
+				sql`lower(json_extract(${chainEvents.args}, '$.token')) = ${token.toLowerCase()}`,
+			),
+		)
+		.orderBy(desc(chainEvents.blockNumber), desc(chainEvents.logIndex))
+		.get();
+}
+
+export function graduatedEvent(db: Db, chainId: number, sale: string) {
+	return db
+		.select()
+		.from(chainEvents)
+		.where(and(eq(chainEvents.chainId, chainId), eq(chainEvents.name, "Graduated"), eq(chainEvents.address, sale.toLowerCase())))
+		.get();
+}
+
+export function latestTrade(db: Db, token: string) {
+	return db
+		.select()
+		.from(trades)
+		.where(eq(trades.token, token.toLowerCase()))
+		.orderBy(desc(trades.blockNumber), desc(trades.logIndex))
+		.get();
+}
+
+export function latestModelSettlement(db: Db, token: string) {
+	return db
+		.select()
+		.from(modelSettlements)
+		.where(eq(modelSettlements.token, token.toLowerCase()))
+		.orderBy(desc(modelSettlements.epoch), desc(modelSettlements.blockNumber))
+		.get();
+}
+
+export function recentTrades(db: Db, token: string, limit: number) {
+	return db
+		.select()
+		.from(trades)
+		.where(eq(trades.token, token.toLowerCase()))
+		.orderBy(desc(trades.blockNumber), desc(trades.logIndex))
+		.limit(limit)
+		.all();
+}
+
+// ── Holders ─────────────────────────────────────────────────────────────────
+
+export async function transfersOf(db: Db, token: string, account: string) {
+	return db
+		.select({ from: tokenTransfers.from, to: tokenTransfers.to, value: tokenTransfers.value })
+		.from(tokenTransfers)
+		.where(and(eq(tokenTransfers.token, token), or(eq(tokenTransfers.from, account), eq(tokenTransfers.to, account))))
+		.all();
+}
+
+/** 64 hex digits: sorts like the uint256 it encodes. */
+export function balanceKey(balance: bigint): string {
+	return balance.toString(16).padStart(64, "0");
+}
+
+export function setHolder(db: Db, token: string, account: string, balance: bigint): Statement {
+	if (balance <= 0n) return db.delete(holders).where(and(eq(holders.token, token), eq(holders.account, account)));
+	const row = { token, account, balance, balanceKey: balanceKey(balance) };
+	return db
+		.insert(holders)
+		.values(row)
+		.onConflictDoUpdate({ target: [holders.token, holders.account], set: row });
+}
+
+export async function holderCount(db: Db, token: string): Promise<number> {
+	const row = await db.select({ n: sql<number>`count(*)` }).from(holders).where(eq(holders.token, token)).get();
+	return row?.n ?? 0;
+}
+
+export function topHolders(db: Db, token: string, limit: number) {
+	return db
+		.select({ account: holders.account, balance: holders.balance })
+		.from(holders)
+		.where(eq(holders.token, token.toLowerCase()))
+		.orderBy(desc(holders.balanceKey))
+		.limit(limit)
+		.all();
+}
+
+// ── Mirror into the catalogue's models row ──────────────────────────────────
+
+export function modelById(db: Db, id: string) {
+	return db.select().from(models).where(eq(models.id, id)).get();
+}
+
+export function modelByToken(db: Db, token: string) {
+	return db.select().from(models).where(sql`lower(${models.tokenAddress}) = ${token.toLowerCase()}`).get();
+}
+
+export function upsertModelFromMarket(
+	db: Db,
+	row: {
+		id: string;
+		displayName: string;
+		hfRepo: string;
+		hfRevision: string;
+		inputPricePerM: bigint;
+		outputPricePerM: bigint;
+		market: MarketRow;
+	},
+): Statement {
+	const marketFields = {
+		tokenAddress: row.market.token,
+		saleAddress: row.market.sale,
+		poolAddress: row.market.status === "graduated" ? row.market.pair : null,
+		imoStatus: row.market.status,
+		imoRaised: row.market.raised,
+		imoThreshold: row.market.graduationThreshold,
+		inputPricePerM: row.inputPricePerM,
+		outputPricePerM: row.outputPricePerM,
+		hfRepo: row.hfRepo,
+		hfRevision: row.hfRevision,
+	};
+	return db
+		.insert(models)
+		.values({ id: row.id, displayName: row.displayName, ...marketFields })
+		.onConflictDoUpdate({ target: models.id, set: marketFields });
+}
+
+/** A rolled-back tokenization: the models row stays (it may have upstreams) without its market. */
+export function clearModelMarket(db: Db, id: string): Statement {
+	return db
+		.update(models)
+		.set({ tokenAddress: null, saleAddress: null, poolAddress: null, imoStatus: "none", imoRaised: null, imoThreshold: null })
+		.where(eq(models.id, id));
+}
+
+// ── Settlement ──────────────────────────────────────────────────────────────
+
+export type EpochRow = typeof settlerEpochs.$inferSelect;
+
+export function unfinishedEpoch(db: Db): Promise<EpochRow | undefined> {
+	return db
+		.select()
+		.from(settlerEpochs)
+		.where(inArray(settlerEpochs.state, ["prepared", "sent"]))
+		.orderBy(asc(settlerEpochs.epoch))
+		.get();
+}
+
+export function lastEpoch(db: Db): Promise<EpochRow | undefined> {
+	return db.select().from(settlerEpochs).orderBy(desc(settlerEpochs.epoch)).get();
+}
+
+export function epochRow(db: Db, epoch: number): Promise<EpochRow | undefined> {
+	return db.select().from(settlerEpochs).where(eq(settlerEpochs.epoch, epoch)).get();
+}
+
+export function updateEpoch(db: Db, epoch: number, set: Partial<EpochRow>): Statement {
+	return db
+		.update(settlerEpochs)
+		.set({ ...set, updatedAt: Date.now() })
+		.where(eq(settlerEpochs.epoch, epoch));
+}
+
+/**
+ * Assigns to `epoch` every usage row created before `endMs` that no epoch holds
+ * yet and whose model has a token (usage of models without one waits).
+ */
+export async function assignUsage(db: Db, epoch: number, endMs: number): Promise<void> {
+	await db.run(sql`
+		INSERT INTO ${usageEpochs} (request_id, epoch)
+		SELECT u.request_id, ${epoch} FROM ${usage} u
+		JOIN ${models} m ON m.id = u.model_id AND m.token_address IS NOT NULL
+		WHERE u.created_at < ${endMs}
+		  AND NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = u.request_id)
+	`);
+}
+
+/** The usage rows of an epoch with each model's token address. */
+export function usageOfEpoch(db: Db, epoch: number) {
+	return db
+		.select({
+			payer: usage.payer,
+			modelId: usage.modelId,
+			token: models.tokenAddress,
+			promptTokens: usage.promptTokens,
+			completionTokens: usage.completionTokens,
+			fee: usage.fee,
+		})
+		.from(usageEpochs)
+		.innerJoin(usage, eq(usage.requestId, usageEpochs.requestId))
+		.innerJoin(models, eq(models.id, usage.modelId))
+		.where(eq(usageEpochs.epoch, epoch))
+		.all();
+}
+
+/** Usage created before `endMs` that no epoch can take, because its model has no token. */
+export function unsettleableUsage(db: Db, endMs: number) {
+	return db
+		.select({ modelId: usage.modelId, fee: usage.fee })
+		.from(usage)
+		.leftJoin(models, eq(models.id, usage.modelId))
+		.where(and(sql`${usage.createdAt} < ${endMs}`, isNull(models.tokenAddress)))
+		.all();
+}
+
+export function feeTotals(db: Db) {
+	return db.select().from(modelFeeTotals).all();
+}
+
+export function setFeeTotal(db: Db, row: typeof modelFeeTotals.$inferInsert): Statement {
+	return db.insert(modelFeeTotals).values(row).onConflictDoUpdate({ target: modelFeeTotals.modelId, set: row });
+}
+
+export function insertLeaves(db: Db, rows: Array<typeof usageLeaves.$inferInsert>): Statement[] {
+	const out: Statement[] = [];
+	// 7 columns a row, D1's 100 bound parameters per statement.
+	for (let i = 0; i < rows.length; i += 14)
+		out.push(
+			db
+				.insert(usageLeaves)
+				.values(rows.slice(i, i + 14))
+				.onConflictDoNothing(),
+		);
+	return out;
+}
+
+export function leavesOfEpoch(db: Db, epoch: number) {
+	return db.select().from(usageLeaves).where(eq(usageLeaves.epoch, epoch)).all();
+}
+
+export function insertEpoch(db: Db, row: typeof settlerEpochs.$inferInsert): Statement {
+	return db.insert(settlerEpochs).values(row);
+}
+
+// ── Withdrawals ─────────────────────────────────────────────────────────────
+
+export type WithdrawalRow = typeof withdrawals.$inferSelect;
+
+export function insertWithdrawal(db: Db, row: typeof withdrawals.$inferInsert): Statement {
+	return db.insert(withdrawals).values(row).onConflictDoNothing();
+}
+
+export function pendingWithdrawals(db: Db, chainId: number, limit = 20) {
+	return db
+		.select()
+		.from(withdrawals)
+		.where(and(eq(withdrawals.chainId, chainId), inArray(withdrawals.state, ["requested", "sent"])))
+		.orderBy(asc(withdrawals.requestedAt))
+		.limit(limit)
+		.all();
+}
+
+export function updateWithdrawal(db: Db, id: string, set: Partial<WithdrawalRow>): Statement {
+	return db.update(withdrawals).set(set).where(eq(withdrawals.id, id));
+}
+
+export function withdrawalsOf(db: Db, payer: string) {
+	return db
+		.select()
+		.from(withdrawals)
+		.where(eq(withdrawals.payer, payer.toLowerCase()))
+		.orderBy(desc(withdrawals.requestedAt))
+		.all();
+}

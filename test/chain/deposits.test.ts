@@ -1,0 +1,47 @@
+import { env } from "cloudflare:test";
+import { parseEther } from "viem";
+import { describe, expect, it } from "vitest";
+import { depositsOf } from "../../lib/db/chain.ts";
+import { openDb } from "../../lib/db/client.ts";
+import { deployment, deposit, ledger, newAccount, runIndexer, testClient } from "./helpers.ts";
+
+const net = () => deployment("indexer");
+
+describe("indexer: deposits", () => {
+	it("credits a confirmed deposit to the payer's ledger once, even when the same logs are read again", async () => {
+		const payer = await newAccount(net());
+		await deposit(net(), payer.wallet, parseEther("25"));
+
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("25"));
+
+		// Same logs again: the cursor is reset and the rows are marked uncredited.
+		await env.DB.prepare("DELETE FROM chain_cursor").run();
+		await env.DB.prepare("UPDATE deposits SET credited_at = NULL").run();
+		await runIndexer(net());
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("25"));
+		const rows = await depositsOf(openDb(env.DB), payer.address);
+		expect(rows).toHaveLength(1);
+		expect(rows[0]?.amount).toBe(parseEther("25"));
+	});
+
+	it("waits for the configured confirmations before crediting", async () => {
+		const payer = await newAccount(net());
+		await deposit(net(), payer.wallet, parseEther("3"));
+		await runIndexer(net(), { CONFIRMATIONS: "2" });
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		await testClient(net()).mine({ blocks: 2 });
+		await runIndexer(net(), { CONFIRMATIONS: "2" });
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("3"));
+	});
+
+	it("credits the payer named in the deposit, not the sender", async () => {
+		const sender = await newAccount(net());
+		const beneficiary = await newAccount(net(), 0n);
+		await deposit(net(), sender.wallet, parseEther("7"), beneficiary.address);
+		await runIndexer(net());
+		expect((await ledger(beneficiary.address).account()).balance).toBe(parseEther("7"));
+		expect((await ledger(sender.address).account()).balance).toBe(0n);
+	});
+});

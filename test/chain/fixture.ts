@@ -1,0 +1,25 @@
+// The shape of what test/node/anvil-setup.ts provides (kept free of Node imports,
+// so the workerd tests can use it).
+
+export interface DeployedAddresses {
+	chainId: number;
+	startBlock: number;
+	paca: `0x${string}`;
+	revenueVault: `0x${string}`;
+	modelFactory: `0x${string}`;
+	uniswapV2Router02: `0x${string}`;
+	settler: `0x${string}`;
+	protocolFeeBps: number;
+	creatorFeeBps: number;
+}
+
+export interface ChainFixture {
+	rpcUrl: string;
+	chainId: number;
+	/** One independent deployment per test scenario on the shared node. */
+	deployments: Record<string, DeployedAddresses>;
+	/** A node of its own for the reorg test (snapshot/revert rewinds the whole node). */
+	reorg: { rpcUrl: string; chainId: number; addresses: DeployedAddresses };
+	/** UsageProofCheck: MerkleProof.verify against RevenueVault.usageRoot(epoch). */
+	usageProofCheck: `0x${string}`;
+}

@@ -1,0 +1,197 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import {
+	type Address,
+	type Chain,
+	createPublicClient,
+	createTestClient,
+	createWalletClient,
+	defineChain,
+	type Hex,
+	http,
+	parseEther,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { localPacaAbi, modelFactoryAbi, modelSaleAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import indexer from "../../workers/indexer/index.ts";
+import settler from "../../workers/settler/index.ts";
+import type { ChainFixture, DeployedAddresses } from "./fixture.ts";
+
+declare global {
+	namespace Cloudflare {
+		interface Env {
+			/** JSON of a ChainFixture. */
+			TEST_CHAIN: string;
+			SETTLER_PRIVATE_KEY: string;
+		}
+	}
+}
+
+export const fixture = (): ChainFixture => JSON.parse(env.TEST_CHAIN) as ChainFixture;
+
+export interface Net {
+	rpcUrl: string;
+	chainId: number;
+	addresses: DeployedAddresses;
+}
+
+/** A deployment on the shared anvil node, by scenario name (see test/node/anvil-setup.ts). */
+export function deployment(name: string): Net {
+	const f = fixture();
+	const addresses = f.deployments[name];
+	if (!addresses) throw new Error(`no deployment '${name}'`);
+	return { rpcUrl: f.rpcUrl, chainId: f.chainId, addresses };
+}
+
+export function reorgNet(): Net {
+	const f = fixture();
+	return { rpcUrl: f.reorg.rpcUrl, chainId: f.reorg.chainId, addresses: f.reorg.addresses };
+}
+
+function chainOf(net: Net): Chain {
+	return defineChain({
+		id: net.chainId,
+		name: `anvil-${net.chainId}`,
+		nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+		rpcUrls: { default: { http: [net.rpcUrl] } },
+	});
+}
+
+export function publicClient(net: Net) {
+	return createPublicClient({ chain: chainOf(net), transport: http(net.rpcUrl) });
+}
+
+export function testClient(net: Net) {
+	return createTestClient({ mode: "anvil", chain: chainOf(net), transport: http(net.rpcUrl) });
+}
+
+export function walletFor(net: Net, key: Hex) {
+	return createWalletClient({ account: privateKeyToAccount(key), chain: chainOf(net), transport: http(net.rpcUrl) });
+}
+
+/** A fresh funded account (ETH for gas, `paca` PACA from the local stand-in's faucet). */
+export async function newAccount(net: Net, paca = parseEther("1000")) {
+	const key = generatePrivateKey();
+	const wallet = walletFor(net, key);
+	await testClient(net).setBalance({ address: wallet.account.address, value: parseEther("100") });
+	if (paca > 0n) {
+		await send(net, wallet, {
+			address: net.addresses.paca,
+			abi: localPacaAbi,
+			functionName: "faucet",
+			args: [wallet.account.address, paca],
+		});
+	}
+	return { key, wallet, address: wallet.account.address.toLowerCase() as Address };
+}
+
+type Wallet = ReturnType<typeof walletFor>;
+
+/** Sends a contract call and waits for a successful receipt. */
+export async function send(net: Net, wallet: Wallet, call: Parameters<Wallet["writeContract"]>[0] | Record<string, unknown>) {
+	const hash = await wallet.writeContract(call as Parameters<Wallet["writeContract"]>[0]);
+	const receipt = await publicClient(net).waitForTransactionReceipt({ hash });
+	if (receipt.status !== "success") throw new Error(`transaction reverted: ${hash}`);
+	return receipt;
+}
+
+export async function deposit(net: Net, wallet: Wallet, amount: bigint, payer?: Address) {
+	await send(net, wallet, {
+		address: net.addresses.paca,
+		abi: localPacaAbi,
+		functionName: "approve",
+		args: [net.addresses.revenueVault, amount],
+	});
+	return send(net, wallet, {
+		address: net.addresses.revenueVault,
+		abi: revenueVaultAbi,
+		functionName: "deposit",
+		args: [payer ?? wallet.account.address, amount],
+	});
+}
+
+/** Tokenizes a model with a random repo id; returns its token, sale and catalogue id. */
+export async function tokenize(net: Net, wallet: Wallet, opts: { inputPricePer1M?: bigint; outputPricePer1M?: bigint } = {}) {
+	const repoId = `test-org/model-${crypto.randomUUID().slice(0, 8)}`;
+	const receipt = await send(net, wallet, {
+		address: net.addresses.modelFactory,
+		abi: modelFactoryAbi,
+		functionName: "tokenize",
+		args: [
+			{
+				repoId,
+				revision: "main",
+				name: `Test ${repoId}`,
+				symbol: "TEST",
+				metadataURI: `https://huggingface.co/${repoId}`,
+				inputPricePer1M: opts.inputPricePer1M ?? parseEther("2"),
+				outputPricePer1M: opts.outputPricePer1M ?? parseEther("6"),
+				creator: "0x0000000000000000000000000000000000000000",
+			},
+		],
+	});
+	const factory = net.addresses.modelFactory.toLowerCase();
+	const log = receipt.logs.find((l) => l.address.toLowerCase() === factory && l.topics.length === 4);
+	if (!log?.topics[1] || !log.topics[2]) throw new Error("no ModelTokenized log");
+	const token = `0x${log.topics[1].slice(26)}` as Address;
+	const sale = `0x${log.topics[2].slice(26)}` as Address;
+	return { repoId, token, sale, receipt };
+}
+
+export async function buy(net: Net, wallet: Wallet, sale: Address, pacaIn: bigint) {
+	await send(net, wallet, { address: net.addresses.paca, abi: localPacaAbi, functionName: "approve", args: [sale, pacaIn] });
+	const deadline = BigInt(Math.floor(Date.now() / 1000) + 365 * 24 * 3600);
+	return send(net, wallet, {
+		address: sale,
+		abi: modelSaleAbi,
+		functionName: "buy",
+		args: [pacaIn, 0n, wallet.account.address, deadline],
+	});
+}
+
+// ── The Workers under test, called as the runtime calls them ────────────────
+
+export function chainVars(net: Net, vars: Record<string, string> = {}) {
+	return {
+		RPC_URL: net.rpcUrl,
+		CHAIN_ID: String(net.chainId),
+		CHAIN_ADDRESSES: JSON.stringify(net.addresses),
+		CONFIRMATIONS: "0",
+		MAX_BLOCK_RANGE: "500",
+		...vars,
+	};
+}
+
+export function indexerEnv(net: Net, vars: Record<string, string> = {}) {
+	return { DB: env.DB, ACCOUNT_LEDGER: env.ACCOUNT_LEDGER, ...chainVars(net, vars) } as never;
+}
+
+export async function runIndexer(net: Net, vars: Record<string, string> = {}) {
+	const ctx = createExecutionContext();
+	await indexer.scheduled(
+		createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }),
+		indexerEnv(net, vars),
+		ctx,
+	);
+	await waitOnExecutionContext(ctx);
+}
+
+export function settlerEnv(net: Net, vars: Record<string, string> = {}) {
+	return {
+		DB: env.DB,
+		ACCOUNT_LEDGER: env.ACCOUNT_LEDGER,
+		SETTLER_PRIVATE_KEY: env.SETTLER_PRIVATE_KEY,
+		EPOCH_SECONDS: "60",
+		SETTLE_GRACE_SECONDS: "0",
+		...chainVars(net, vars),
+	} as never;
+}
+
+export async function runSettler(net: Net, scheduledTime: number, vars: Record<string, string> = {}) {
+	const ctx = createExecutionContext();
+	await settler.scheduled(createScheduledController({ scheduledTime, cron: "*/10 * * * *" }), settlerEnv(net, vars), ctx);
+	await waitOnExecutionContext(ctx);
+}
+
+export function ledger(payer: string) {
+	return env.ACCOUNT_LEDGER.getByName(payer.toLowerCase());
+}

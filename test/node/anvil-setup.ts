@@ -1,0 +1,135 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTestClient, type Hex, http } from "viem";
+import type { TestProject } from "vitest/node";
+import { type Addresses, connect, deployModeldex } from "../../scripts/deploy-contracts.ts";
+import type { ChainFixture } from "../chain/fixture.ts";
+
+// Runs in Node before the workerd tests: real anvil nodes with the real Modeldex
+// contracts deployed, for test/chain. Each scenario that changes global chain
+// state (the vault's settled epochs, snapshots) gets a deployment or a node of its
+// own, so test files can run in parallel:
+//   shared anvil: one deployment per scenario name in SHARED_DEPLOYMENTS
+//   reorg anvil:  its own node (snapshot/revert would rewind everyone else)
+// Plus UsageProofCheck (test/chain/contracts), compiled here with solc-js, which
+// verifies API proofs with OpenZeppelin's MerkleProof against the vault's root.
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** anvil's first default account: deployer, admin and settler of every test deployment. */
+export const ANVIL_KEY_0: Hex = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const SHARED_DEPLOYMENTS = ["indexer", "settler", "proofs", "e2e", "withdrawals"] as const;
+
+async function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.listen(0, "127.0.0.1", () => {
+			const address = server.address();
+			const port = typeof address === "object" && address ? address.port : 0;
+			server.close(() => resolve(port));
+		});
+		server.on("error", reject);
+	});
+}
+
+async function startAnvil(chainId: number): Promise<{ process: ChildProcess; rpcUrl: string }> {
+	const port = await freePort();
+	const child = spawn(anvilBinary(), ["--port", String(port), "--chain-id", String(chainId), "--silent"], {
+		stdio: ["ignore", "ignore", "inherit"],
+	});
+	const rpcUrl = `http://127.0.0.1:${port}`;
+	const client = createTestClient({ mode: "anvil", transport: http(rpcUrl) });
+	for (let attempt = 0; attempt < 200; attempt++) {
+		try {
+			await client.getAutomine();
+			return { process: child, rpcUrl };
+		} catch {
+			await new Promise((r) => setTimeout(r, 50));
+		}
+	}
+	child.kill();
+	throw new Error(`anvil did not start on ${rpcUrl}`);
+}
+
+/** The native binary (the npm bin is a Node wrapper; killing it could leave anvil running). */
+function anvilBinary(): string {
+	const native = join(
+		root,
+		"node_modules",
+		"@foundry-rs",
+		`anvil-${process.platform}-${process.arch === "x64" ? "amd64" : process.arch}`,
+		"bin",
+		"anvil",
+	);
+	return existsSync(native) ? native : join(root, "node_modules", ".bin", "anvil");
+}
+
+function ensureContractsBuilt(): void {
+	if (existsSync(join(root, "contracts", "out", "RevenueVault.sol", "RevenueVault.json"))) return;
+	execFileSync(join(root, "node_modules", ".bin", "forge"), ["build"], { cwd: join(root, "contracts"), stdio: "inherit" });
+}
+
+async function compileUsageProofCheck(): Promise<{ abi: unknown[]; bytecode: Hex }> {
+	const solc = (await import("solc")).default as { compile(input: string, opts: unknown): string };
+	const source = readFileSync(join(root, "test", "chain", "contracts", "UsageProofCheck.sol"), "utf8");
+	const input = {
+		language: "Solidity",
+		sources: { "UsageProofCheck.sol": { content: source } },
+		settings: { evmVersion: "cancun", outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } } },
+	};
+	const findImports = (path: string) => {
+		const file = join(root, "node_modules", path);
+		return existsSync(file) ? { contents: readFileSync(file, "utf8") } : { error: `not found: ${path}` };
+	};
+	const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as {
+		errors?: Array<{ severity: string; formattedMessage: string }>;
+		contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>;
+	};
+	const errors = (output.errors ?? []).filter((e) => e.severity === "error");
+	if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join("\n"));
+	const contract = output.contracts["UsageProofCheck.sol"]?.UsageProofCheck;
+	if (!contract) throw new Error("UsageProofCheck missing from solc output");
+	return { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
+}
+
+export default async function setup(project: TestProject) {
+	const started = Date.now();
+	ensureContractsBuilt();
+	const [shared, reorg, verifier] = await Promise.all([startAnvil(31337), startAnvil(31338), compileUsageProofCheck()]);
+	try {
+		const deployments: Record<string, Addresses> = {};
+		// One at a time: they share the deployer's nonce.
+		for (const name of SHARED_DEPLOYMENTS)
+			deployments[name] = await deployModeldex({ rpcUrl: shared.rpcUrl, privateKey: ANVIL_KEY_0 });
+		const reorgAddresses = await deployModeldex({ rpcUrl: reorg.rpcUrl, privateKey: ANVIL_KEY_0 });
+		const c = await connect(shared.rpcUrl, ANVIL_KEY_0);
+		const hash = await c.walletClient.deployContract({ abi: verifier.abi, bytecode: verifier.bytecode });
+		const receipt = await c.publicClient.waitForTransactionReceipt({ hash });
+		if (!receipt.contractAddress) throw new Error("UsageProofCheck deployment failed");
+		const fixture: ChainFixture = {
+			rpcUrl: shared.rpcUrl,
+			chainId: 31337,
+			deployments,
+			reorg: { rpcUrl: reorg.rpcUrl, chainId: 31338, addresses: reorgAddresses },
+			usageProofCheck: receipt.contractAddress,
+		};
+		project.provide("chain", fixture);
+		console.log(`anvil-setup: 2 anvil nodes, ${SHARED_DEPLOYMENTS.length + 1} deployments in ${Date.now() - started} ms`);
+	} catch (error) {
+		shared.process.kill();
+		reorg.process.kill();
+		throw error;
+	}
+	return async () => {
+		shared.process.kill();
+		reorg.process.kill();
+	};
+}
+
+declare module "vitest" {
+	export interface ProvidedContext {
+		chain: ChainFixture;
+	}
+}

@@ -1,0 +1,50 @@
+import { markCredited, recordReversal, runBatch, uncreditedDeposits } from "../../lib/db/chain.ts";
+import type { Db } from "../../lib/db/client.ts";
+import type { deposits } from "../../lib/db/schema.ts";
+import type { Env } from "./env.ts";
+
+// Deposits become payer credit in the payer's AccountLedger. The ledger applies a
+// credit id once, so a crash between crediting and marking the row only means
+// the next run credits again and the ledger ignores it.
+
+function ledger(env: Env, payer: string) {
+	return env.ACCOUNT_LEDGER.getByName(payer.toLowerCase());
+}
+
+/** Credits every indexed deposit not yet marked credited; returns how many were newly applied. */
+export async function creditDeposits(env: Env, db: Db, chainId: number): Promise<number> {
+	let applied = 0;
+	for (;;) {
+		const pending = await uncreditedDeposits(db, chainId);
+		if (pending.length === 0) return applied;
+		for (const d of pending) {
+			const result = await ledger(env, d.payer).credit(d.creditId, d.amount, `deposit ${d.txHash}#${d.logIndex}`);
+			if (result.applied) applied++;
+		}
+		await runBatch(
+			db,
+			pending.map((d) => markCredited(db, chainId, d.txHash, d.logIndex)),
+		);
+	}
+}
+
+/** Undoes the credit of deposits a reorg removed; the shortfall (already spent) is recorded. */
+export async function reverseDeposits(env: Env, db: Db, rows: Array<typeof deposits.$inferSelect>): Promise<bigint> {
+	let shortfall = 0n;
+	for (const d of rows) {
+		const result = await ledger(env, d.payer).reverseCredit(d.creditId);
+		if (!result.applied && result.amount === 0n) continue; // never credited
+		shortfall += result.shortfall;
+		await runBatch(db, [
+			recordReversal(db, {
+				creditId: d.creditId,
+				chainId: d.chainId,
+				payer: d.payer,
+				amount: d.amount,
+				reversed: result.reversed,
+				shortfall: result.shortfall,
+			}),
+		]);
+	}
+	return shortfall;
+}

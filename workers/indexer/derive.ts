@@ -1,0 +1,141 @@
+import { type Address, getAddress, type PublicClient } from "viem";
+import { modelSaleAbi } from "../../lib/chain/abis.ts";
+import {
+	clearModelMarket,
+	deleteMarket,
+	graduatedEvent,
+	holderCount,
+	latestModelSettlement,
+	latestPricing,
+	latestTrade,
+	type MarketRow,
+	marketByToken,
+	modelById,
+	runBatch,
+	type Statement,
+	setHolder,
+	tokenizedEvent,
+	transfersOf,
+	upsertMarket,
+	upsertModelFromMarket,
+} from "../../lib/db/chain.ts";
+import type { Db } from "../../lib/db/client.ts";
+import type { Touched } from "./events/types.ts";
+
+// Derived state, recomputed from the indexed rows for what a run (or a rollback)
+// touched. Applying and undoing logs share this code: the derived rows are a
+// function of the rows still indexed, so a rollback is "delete, then recompute".
+
+const E18 = 10n ** 18n;
+
+interface TokenizedArgs {
+	token: string;
+	sale: string;
+	creator: string;
+	pair: string;
+	params: {
+		repoId: string;
+		revision: string;
+		name: string;
+		symbol: string;
+		metadataURI: string;
+		inputPricePer1M: string;
+		outputPricePer1M: string;
+	};
+	config: { totalSupply: string; graduationThreshold: string };
+}
+
+export async function recomputeHolders(db: Db, touched: Touched): Promise<void> {
+	const statements: Statement[] = [];
+	for (const pair of touched.holders) {
+		const [token = "", account = ""] = pair.split("|");
+		let balance = 0n;
+		for (const t of await transfersOf(db, token, account)) {
+			if (t.to === account) balance += t.value;
+			if (t.from === account) balance -= t.value;
+		}
+		statements.push(setHolder(db, token, account, balance));
+	}
+	await runBatch(db, statements);
+}
+
+export async function recomputeMarkets(db: Db, client: PublicClient, chainId: number, touched: Touched): Promise<void> {
+	for (const token of touched.tokens) await recomputeMarket(db, client, chainId, token);
+}
+
+async function recomputeMarket(db: Db, client: PublicClient, chainId: number, token: string): Promise<void> {
+	const existing = await marketByToken(db, token);
+	const event = await tokenizedEvent(db, chainId, token);
+	if (!event) {
+		// Tokenization rolled back (or a token we never saw created): no market.
+		if (existing) await runBatch(db, [deleteMarket(db, token), clearModelMarket(db, existing.modelId)]);
+		return;
+	}
+	const args = JSON.parse(event.args) as TokenizedArgs;
+	const sale = args.sale.toLowerCase();
+	const [initialVirtualPaca, initialVirtualToken] = existing
+		? [existing.initialVirtualPaca, existing.initialVirtualToken]
+		: await client.readContract({
+				address: getAddress(sale) as Address,
+				abi: modelSaleAbi,
+				functionName: "initialVirtualReserves",
+				blockNumber: BigInt(event.blockNumber),
+			});
+	const [trade, graduated, pricing, settled, holders] = await Promise.all([
+		latestTrade(db, token),
+		graduatedEvent(db, chainId, sale),
+		latestPricing(db, chainId, token),
+		latestModelSettlement(db, token),
+		holderCount(db, token),
+	]);
+	const prices = pricing ? (JSON.parse(pricing.args) as { inputPricePer1M: string; outputPricePer1M: string }) : args.params;
+	const virtualPaca = trade?.virtualPaca ?? initialVirtualPaca;
+	const virtualToken = trade?.virtualToken ?? initialVirtualToken;
+	const market: MarketRow = {
+		token,
+		chainId,
+		modelId: existing?.modelId ?? (await chooseModelId(db, args.params.repoId, args.params.revision, token)),
+		sale,
+		creator: args.creator.toLowerCase(),
+		pair: (graduated ? (JSON.parse(graduated.args) as { pair: string }).pair : args.pair).toLowerCase(),
+		symbol: args.params.symbol,
+		name: args.params.name,
+		metadataUri: args.params.metadataURI,
+		status: graduated ? "graduated" : "funding",
+		totalSupply: BigInt(args.config.totalSupply),
+		graduationThreshold: BigInt(args.config.graduationThreshold),
+		initialVirtualPaca,
+		initialVirtualToken,
+		virtualPaca,
+		virtualToken,
+		raised: virtualPaca - initialVirtualPaca,
+		price: virtualToken === 0n ? 0n : (virtualPaca * E18) / virtualToken,
+		inputPricePerM: BigInt(prices.inputPricePer1M),
+		outputPricePerM: BigInt(prices.outputPricePer1M),
+		revenueSettled: settled?.cumulativeFees ?? 0n,
+		holders,
+		tokenizedBlock: event.blockNumber,
+	};
+	await runBatch(db, [
+		upsertMarket(db, market),
+		upsertModelFromMarket(db, {
+			id: market.modelId,
+			displayName: args.params.name,
+			hfRepo: args.params.repoId,
+			hfRevision: args.params.revision,
+			inputPricePerM: market.inputPricePerM,
+			outputPricePerM: market.outputPricePerM,
+			market,
+		}),
+	]);
+}
+
+/**
+ * The catalogue id of a newly tokenized model: its Hugging Face repo ("org/name"),
+ * unless that id already belongs to another token (another revision), then "org/name@revision".
+ */
+async function chooseModelId(db: Db, repoId: string, revision: string, token: string): Promise<string> {
+	const existing = await modelById(db, repoId);
+	if (!existing?.tokenAddress || existing.tokenAddress.toLowerCase() === token) return repoId;
+	return `${repoId}@${revision}`;
+}

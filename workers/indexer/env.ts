@@ -1,0 +1,11 @@
+import type { AccountLedger } from "../../durable-objects/account-ledger.ts";
+import type { ChainEnvVars } from "../../lib/chain/config.ts";
+
+// The indexer's bindings (wrangler.toml; generated types in types/indexer-env.d.ts).
+// Written out rather than derived from the generated IndexerEnv so the gateway's
+// test project, which calls this Worker in-process, can type-check it too. The
+// AccountLedger class lives in the gateway Worker (script_name = "modeldex-gateway").
+export type Env = ChainEnvVars & {
+	DB: D1Database;
+	ACCOUNT_LEDGER: DurableObjectNamespace<AccountLedger>;
+};

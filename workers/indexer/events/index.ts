@@ -1,0 +1,26 @@
+import { modelFactoryAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi } from "../../../lib/chain/abis.ts";
+import { onClaimed } from "./claimed.ts";
+import { onDeposited } from "./deposited.ts";
+import { onGraduated } from "./graduated.ts";
+import { onModelSettled } from "./model-settled.ts";
+import { onModelTokenized } from "./model-tokenized.ts";
+import { onPricingUpdated } from "./pricing-updated.ts";
+import { onSettled } from "./settled.ts";
+import { onTrade } from "./trade.ts";
+import { onTransfer } from "./transfer.ts";
+import type { EventHandler } from "./types.ts";
+import { onWithdrawalPaid } from "./withdrawal-paid.ts";
+
+// Which events the indexer applies, per kind of emitting contract. A log whose
+// event is not listed here is ignored (role changes, approvals, fee claims...).
+export const CONTRACTS = {
+	factory: { abi: modelFactoryAbi, handlers: { ModelTokenized: onModelTokenized, PricingUpdated: onPricingUpdated } },
+	vault: {
+		abi: revenueVaultAbi,
+		handlers: { Deposited: onDeposited, Settled: onSettled, ModelSettled: onModelSettled, WithdrawalPaid: onWithdrawalPaid },
+	},
+	sale: { abi: modelSaleAbi, handlers: { Trade: onTrade, Graduated: onGraduated } },
+	token: { abi: modelTokenAbi, handlers: { Transfer: onTransfer, Claimed: onClaimed } },
+} satisfies Record<string, { abi: readonly unknown[]; handlers: Record<string, EventHandler> }>;
+
+export type ContractKind = keyof typeof CONTRACTS;

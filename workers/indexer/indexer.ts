@@ -1,0 +1,179 @@
+import { type Address, decodeEventLog, getAddress, type Log, type PublicClient } from "viem";
+import { publicClientFor } from "../../lib/chain/client.ts";
+import { type ChainConfig, readChainConfig } from "../../lib/chain/config.ts";
+import {
+	insertEvent,
+	marketsOfChain,
+	pruneBlocks,
+	readCursor,
+	recordBlock,
+	runBatch,
+	type Statement,
+	setCursor,
+} from "../../lib/db/chain.ts";
+import { type Db, openDb } from "../../lib/db/client.ts";
+import { creditDeposits } from "./credits.ts";
+import { recomputeHolders, recomputeMarkets } from "./derive.ts";
+import type { Env } from "./env.ts";
+import { CONTRACTS, type ContractKind } from "./events/index.ts";
+import type { ApplyContext, ChainLog, Touched } from "./events/types.ts";
+import { checkReorg } from "./reorg.ts";
+
+// One indexer run: check for a reorg at the cursor, then apply confirmed blocks
+// in bounded ranges. Per range: the factory's logs first (they reveal new
+// tokens and sales), then the vault's, tokens' and sales' logs; all applied in
+// chain order in one D1 batch with the blocks' hashes; derived state
+// recomputed; deposits credited; and only then the cursor moved. A crash at any
+// point repeats the range, and every write is idempotent.
+
+/** Block hashes kept behind the cursor: how deep a reorg can be undone precisely. */
+const KEPT_BLOCKS = 512;
+
+export interface IndexerRunOptions {
+	/** Most ranges one run applies (the cron runs again a minute later). */
+	maxRanges?: number;
+}
+
+export interface IndexerRunResult {
+	fromBlock: number | null;
+	toBlock: number | null;
+	logs: number;
+	credited: number;
+	reorg: { forkBlock: number; reversedDeposits: number; shortfall: bigint } | null;
+}
+
+export async function runIndexer(env: Env, opts: IndexerRunOptions = {}): Promise<IndexerRunResult> {
+	const config = readChainConfig(env);
+	const client = publicClientFor(config);
+	const db = openDb(env.DB);
+	const chainId = config.chainId;
+	const result: IndexerRunResult = { fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
+
+	const reorg = await checkReorg(env, db, client, chainId, Number(config.startBlock));
+	if (reorg.forkBlock !== null) result.reorg = { ...reorg, forkBlock: reorg.forkBlock };
+
+	// Deposits indexed by a run that stopped before crediting them.
+	result.credited += await creditDeposits(env, db, chainId);
+
+	const head = await client.getBlockNumber();
+	const safe = head - config.confirmations;
+	for (let i = 0; i < (opts.maxRanges ?? 20); i++) {
+		const cursor = await readCursor(db, chainId);
+		const from = cursor ? BigInt(cursor.lastBlock) + 1n : config.startBlock;
+		if (from > safe) break;
+		const to = from + config.maxBlockRange - 1n < safe ? from + config.maxBlockRange - 1n : safe;
+		const applied = await applyRange(env, db, client, config, from, to, cursor?.lastHash ?? null);
+		if (!applied) break; // the chain moved under us; the next run starts with a reorg check
+		result.fromBlock ??= Number(from);
+		result.toBlock = Number(to);
+		result.logs += applied.logs;
+		result.credited += applied.credited;
+	}
+	return result;
+}
+
+async function applyRange(
+	env: Env,
+	db: Db,
+	client: PublicClient,
+	config: ChainConfig,
+	from: bigint,
+	to: bigint,
+	parentHash: string | null,
+): Promise<{ logs: number; credited: number } | null> {
+	const chainId = config.chainId;
+	const end = await client.getBlock({ blockNumber: to });
+	if (parentHash !== null) {
+		const first = from === to ? end : await client.getBlock({ blockNumber: from });
+		if (first.parentHash.toLowerCase() !== parentHash) return null;
+	}
+
+	const known = await marketsOfChain(db, chainId);
+	const kindOf = new Map<string, ContractKind>([
+		[config.addresses.modelFactory.toLowerCase(), "factory"],
+		[config.addresses.revenueVault.toLowerCase(), "vault"],
+	]);
+	const tokenOfSale = new Map<string, string>();
+	for (const m of known) {
+		kindOf.set(m.token, "token");
+		kindOf.set(m.sale, "sale");
+		tokenOfSale.set(m.sale, m.token);
+	}
+
+	const factoryLogs = await client.getLogs({ address: config.addresses.modelFactory, fromBlock: from, toBlock: to });
+	const decodedFactory = factoryLogs.flatMap((log) => decode(chainId, "factory", log));
+	for (const log of decodedFactory) {
+		if (log.name !== "ModelTokenized") continue;
+		const token = String(log.args.token).toLowerCase();
+		const sale = String(log.args.sale).toLowerCase();
+		kindOf.set(token, "token");
+		kindOf.set(sale, "sale");
+		tokenOfSale.set(sale, token);
+	}
+	const others = [...kindOf.entries()]
+		.filter(([, kind]) => kind !== "factory")
+		.map(([address]) => getAddress(address) as Address);
+	const otherLogs = await client.getLogs({ address: others, fromBlock: from, toBlock: to });
+	const decoded = [
+		...decodedFactory,
+		...otherLogs.flatMap((log) => {
+			const kind = kindOf.get(log.address.toLowerCase());
+			return kind ? decode(chainId, kind, log) : [];
+		}),
+	].sort((a, b) => a.key.blockNumber - b.key.blockNumber || a.key.logIndex - b.key.logIndex);
+
+	// The range must still end in the block we started from: otherwise a reorg
+	// happened while we read, and the logs may mix two chains.
+	const endAgain = await client.getBlock({ blockNumber: to });
+	if (endAgain.hash !== end.hash) return null;
+
+	const touched: Touched = { tokens: new Set(), holders: new Set() };
+	const ctx: ApplyContext = { db, chainId, client, touched, tokenOfSale: (sale) => tokenOfSale.get(sale.toLowerCase()) };
+	const statements: Statement[] = [];
+	const blocks = new Map<number, string>([[Number(to), end.hash.toLowerCase()]]);
+	for (const log of decoded) {
+		const kind = kindOf.get(log.address) ?? "factory";
+		const handler = (CONTRACTS[kind].handlers as Record<string, (c: ApplyContext, l: ChainLog) => Statement[]>)[log.name];
+		if (!handler) continue;
+		statements.push(insertEvent(db, log.key, log.address, log.name, log.args), ...handler(ctx, log));
+		blocks.set(log.key.blockNumber, log.key.blockHash);
+	}
+	for (const [number, hash] of blocks) statements.push(recordBlock(db, chainId, number, hash));
+	await runBatch(db, statements);
+
+	await recomputeHolders(db, touched);
+	await recomputeMarkets(db, client, chainId, touched);
+	const credited = await creditDeposits(env, db, chainId);
+	await runBatch(db, [
+		setCursor(db, chainId, Number(to), end.hash.toLowerCase()),
+		pruneBlocks(db, chainId, Number(to) - KEPT_BLOCKS),
+	]);
+	return { logs: decoded.length, credited };
+}
+
+function decode(chainId: number, kind: ContractKind, log: Log): ChainLog[] {
+	if (log.blockNumber === null || log.blockHash === null || log.transactionHash === null || log.logIndex === null) return [];
+	try {
+		const event = decodeEventLog({ abi: CONTRACTS[kind].abi as never, data: log.data, topics: log.topics }) as unknown as {
+			eventName: string;
+			args: Record<string, unknown>;
+		};
+		if (!(event.eventName in CONTRACTS[kind].handlers)) return [];
+		return [
+			{
+				key: {
+					chainId,
+					txHash: log.transactionHash.toLowerCase(),
+					logIndex: log.logIndex,
+					blockNumber: Number(log.blockNumber),
+					blockHash: log.blockHash.toLowerCase(),
+				},
+				address: log.address.toLowerCase() as Address,
+				name: event.eventName,
+				args: event.args,
+			},
+		];
+	} catch {
+		return []; // an event of that contract the indexer does not use
+	}
+}

@@ -1,0 +1,100 @@
+import type { PublicClient } from "viem";
+import {
+	deleteCursor,
+	deleteLogsAfter,
+	marketsOfChain,
+	readCursor,
+	runBatch,
+	setCursor,
+	storedBlocks,
+	touchedAfter,
+} from "../../lib/db/chain.ts";
+import type { Db } from "../../lib/db/client.ts";
+import { reverseDeposits } from "./credits.ts";
+import { recomputeHolders, recomputeMarkets } from "./derive.ts";
+import type { Env } from "./env.ts";
+import type { Touched } from "./events/types.ts";
+
+// Reorg handling. The cursor stores the hash of the last applied block; when the
+// chain's block at that height has another hash (or is gone), the indexer walks
+// back through the stored hashes to the newest block both chains share, undoes
+// everything written above it (credits reversed first, then rows deleted, then
+// derived state recomputed) and moves the cursor there. Each step is idempotent,
+// so a crash during a rollback is finished by the next run.
+
+const ZERO = "0x0000000000000000000000000000000000000000";
+
+export interface ReorgResult {
+	/** The last block both chains share; null when there was no reorg. */
+	forkBlock: number | null;
+	reversedDeposits: number;
+	shortfall: bigint;
+}
+
+async function hashAt(client: PublicClient, number: number): Promise<string | null> {
+	try {
+		const block = await client.getBlock({ blockNumber: BigInt(number) });
+		return block.hash?.toLowerCase() ?? null;
+	} catch {
+		return null; // above the head after a rollback to a shorter chain
+	}
+}
+
+export async function checkReorg(
+	env: Env,
+	db: Db,
+	client: PublicClient,
+	chainId: number,
+	startBlock: number,
+): Promise<ReorgResult> {
+	const cursor = await readCursor(db, chainId);
+	if (!cursor) return { forkBlock: null, reversedDeposits: 0, shortfall: 0n };
+	if ((await hashAt(client, cursor.lastBlock)) === cursor.lastHash)
+		return { forkBlock: null, reversedDeposits: 0, shortfall: 0n };
+
+	let fork: { number: number; hash: string } | null = null;
+	for (const stored of await storedBlocks(db, chainId, cursor.lastBlock)) {
+		if ((await hashAt(client, stored.number)) === stored.hash) {
+			fork = stored;
+			break;
+		}
+	}
+	const forkBlock = fork?.number ?? startBlock - 1;
+	console.warn(`chain ${chainId}: reorg below block ${cursor.lastBlock}; rolling back to ${forkBlock}`);
+	return { ...(await rollBackTo(env, db, client, chainId, forkBlock, fork?.hash ?? null)), forkBlock };
+}
+
+export async function rollBackTo(
+	env: Env,
+	db: Db,
+	client: PublicClient,
+	chainId: number,
+	forkBlock: number,
+	forkHash: string | null,
+): Promise<{ reversedDeposits: number; shortfall: bigint }> {
+	const doomed = await touchedAfter(db, chainId, forkBlock);
+	const shortfall = await reverseDeposits(env, db, doomed.deposits);
+
+	const touched: Touched = { tokens: new Set(), holders: new Set() };
+	const tokenOfSale = new Map((await marketsOfChain(db, chainId)).map((m) => [m.sale, m.token]));
+	for (const e of doomed.events) {
+		const args = JSON.parse(e.args) as Record<string, string>;
+		if (e.name === "ModelTokenized" || e.name === "PricingUpdated") touched.tokens.add(String(args.token).toLowerCase());
+		if (e.name === "ModelSettled") touched.tokens.add(String(args.model).toLowerCase());
+		if (e.name === "Transfer") touched.tokens.add(e.address);
+		const saleToken = tokenOfSale.get(e.address);
+		if ((e.name === "Trade" || e.name === "Graduated") && saleToken) touched.tokens.add(saleToken);
+	}
+	for (const t of doomed.transfers) {
+		touched.tokens.add(t.token);
+		for (const account of [t.from, t.to]) if (account !== ZERO) touched.holders.add(`${t.token}|${account}`);
+	}
+
+	await runBatch(db, [
+		...deleteLogsAfter(db, chainId, forkBlock),
+		forkHash ? setCursor(db, chainId, forkBlock, forkHash) : deleteCursor(db, chainId),
+	]);
+	await recomputeHolders(db, touched);
+	await recomputeMarkets(db, client, chainId, touched);
+	return { reversedDeposits: doomed.deposits.length, shortfall };
+}

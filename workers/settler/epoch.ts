@@ -1,0 +1,287 @@
+import { type Address, encodeFunctionData, getAddress, type Hex, keccak256, type PublicClient } from "viem";
+import type { PrivateKeyAccount } from "viem/accounts";
+import { revenueVaultAbi } from "../../lib/chain/abis.ts";
+import type { ChainConfig } from "../../lib/chain/config.ts";
+import {
+	assignUsage,
+	type EpochRow,
+	epochRow,
+	feeTotals,
+	insertEpoch,
+	insertLeaves,
+	runBatch,
+	type Statement,
+	setFeeTotal,
+	unsettleableUsage,
+	updateEpoch,
+	usageOfEpoch,
+} from "../../lib/db/chain.ts";
+import type { Db } from "../../lib/db/client.ts";
+import type { SettlerConfig } from "./env.ts";
+import { aggregateEpoch } from "./merkle.ts";
+
+// One epoch's settlement as a state machine in D1:
+//
+//   (none) ──prepare──▶ prepared ──sign, record, broadcast──▶ sent ──receipt──▶ confirmed
+//                          ▲                                   │
+//                          └── reverted / nonce taken by another tx
+//   (none) ──prepare, no usage──▶ empty
+//
+// "prepared" fixes everything the transaction carries (leaves, root, each model's
+// cumulative fees) in one D1 batch. "sent" is written with the signed
+// transaction *before* it is broadcast, so a crash can only leave a transaction
+// that D1 knows about. Whatever the state, the chain is read before acting:
+// if the vault already has this epoch (lastSettledEpoch >= epoch), the settlement
+// is looked up in the vault's Settled logs and recorded, never sent again. The
+// vault itself pays only cumulative differences, so even a duplicate send of the
+// same epoch would revert (EpochNotIncreasing) rather than pay twice.
+
+export interface SettlerHooks {
+	/** Test hook: called after a transaction was broadcast, before anything else is recorded. */
+	afterBroadcast?(epoch: number, hash: Hex): Promise<void> | void;
+}
+
+export interface SettlerContext {
+	db: Db;
+	chain: ChainConfig;
+	settler: SettlerConfig;
+	client: PublicClient;
+	account: PrivateKeyAccount;
+	now: number;
+	hooks: SettlerHooks;
+}
+
+export interface EpochModel {
+	modelId: string;
+	token: Address;
+	fees: string;
+	cumulativeFees: string;
+}
+
+export function epochBounds(epoch: number, epochMs: number): { startMs: number; endMs: number } {
+	return { startMs: epoch * epochMs, endMs: (epoch + 1) * epochMs };
+}
+
+/** Fixes an epoch's usage, leaves, root and cumulative fees; returns the new row. */
+export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<EpochRow> {
+	const { db } = ctx;
+	const { startMs, endMs } = epochBounds(epoch, ctx.settler.epochMs);
+	// Assigning is idempotent (rows already in an epoch are skipped), so a crash
+	// before the batch below just means the next run assigns nothing new.
+	await assignUsage(db, epoch, endMs);
+	const rows = await usageOfEpoch(db, epoch);
+	const aggregate = aggregateEpoch(epoch, rows);
+
+	const previous = new Map((await feeTotals(db)).map((t) => [t.modelId, t.cumulativeFees]));
+	const models: EpochModel[] = [];
+	const statements: Statement[] = [];
+	for (const [modelId, { token, fees }] of [...aggregate.feesByModel].sort(([a], [b]) => (a < b ? -1 : 1))) {
+		if (fees === 0n) continue;
+		const cumulativeFees = (previous.get(modelId) ?? 0n) + fees;
+		models.push({ modelId, token, fees: fees.toString(), cumulativeFees: cumulativeFees.toString() });
+		statements.push(setFeeTotal(db, { modelId, token: token.toLowerCase(), cumulativeFees, throughEpoch: epoch }));
+	}
+
+	const skippedByModel = new Map<string, { requests: number; fees: bigint }>();
+	for (const row of await unsettleableUsage(db, endMs)) {
+		const s = skippedByModel.get(row.modelId) ?? { requests: 0, fees: 0n };
+		s.requests++;
+		s.fees += row.fee;
+		skippedByModel.set(row.modelId, s);
+	}
+	const skipped = [...skippedByModel].map(([modelId, s]) => ({ modelId, requests: s.requests, fees: s.fees.toString() }));
+	if (skipped.length > 0) {
+		console.warn(
+			`epoch ${epoch}: usage of models without a token is waiting: ${skipped.map((s) => `${s.modelId} (${s.requests} requests)`).join(", ")}`,
+		);
+	}
+
+	const row = {
+		chainId: ctx.chain.chainId,
+		epoch,
+		startMs,
+		endMs,
+		state: aggregate.leaves.length === 0 ? ("empty" as const) : ("prepared" as const),
+		usageRoot: aggregate.tree.root,
+		models: JSON.stringify(models),
+		skipped: JSON.stringify(skipped),
+		txHashes: "[]",
+		updatedAt: Date.now(),
+	};
+	await runBatch(db, [
+		insertEpoch(db, row),
+		...statements,
+		...insertLeaves(
+			db,
+			aggregate.leaves.map((l) => ({
+				epoch,
+				payer: l.payer.toLowerCase(),
+				token: l.model.toLowerCase(),
+				modelId: l.modelId,
+				inputTokens: Number(l.inputTokens),
+				outputTokens: Number(l.outputTokens),
+				fee: l.fee,
+			})),
+		),
+	]);
+	const stored = await epochRow(db, epoch);
+	if (!stored) throw new Error(`epoch ${epoch} missing right after it was prepared`);
+	return stored;
+}
+
+function settleCall(row: EpochRow): Hex {
+	const models = JSON.parse(row.models) as EpochModel[];
+	return encodeFunctionData({
+		abi: revenueVaultAbi,
+		functionName: "settle",
+		args: [
+			BigInt(row.epoch),
+			models.map((m) => getAddress(m.token)),
+			models.map((m) => BigInt(m.cumulativeFees)),
+			row.usageRoot as Hex,
+		],
+	});
+}
+
+/** Signs the epoch's settle (or a replacement at the same nonce), records it, then broadcasts it. */
+export async function sendEpoch(ctx: SettlerContext, row: EpochRow, replace = false): Promise<Hex> {
+	const { client, account } = ctx;
+	const to = ctx.chain.addresses.revenueVault;
+	const data = settleCall(row);
+	const nonce =
+		replace && row.nonce !== null
+			? row.nonce
+			: await client.getTransactionCount({ address: account.address, blockTag: "pending" });
+	const estimate = await client.estimateFeesPerGas();
+	let maxFeePerGas = estimate.maxFeePerGas;
+	let maxPriorityFeePerGas = estimate.maxPriorityFeePerGas;
+	if (replace && row.maxFeePerGas !== null && row.maxPriorityFeePerGas !== null) {
+		// Nodes accept a replacement only with both fees raised by at least 10 %.
+		const bump = (fee: bigint) => (fee * 1125n) / 1000n + 1n;
+		maxFeePerGas = max(maxFeePerGas, bump(row.maxFeePerGas));
+		maxPriorityFeePerGas = max(maxPriorityFeePerGas, bump(row.maxPriorityFeePerGas));
+	}
+	if (maxPriorityFeePerGas > maxFeePerGas) maxFeePerGas = maxPriorityFeePerGas;
+	const gas = ((await client.estimateGas({ account: account.address, to, data })) * 12n) / 10n;
+	const raw = await account.signTransaction({
+		type: "eip1559",
+		chainId: ctx.chain.chainId,
+		to,
+		data,
+		nonce,
+		gas,
+		maxFeePerGas,
+		maxPriorityFeePerGas,
+	});
+	const hash = keccak256(raw);
+	const hashes = [...(JSON.parse(row.txHashes) as Hex[]), hash];
+	await runBatch(ctx.db, [
+		updateEpoch(ctx.db, row.epoch, {
+			state: "sent",
+			nonce,
+			txHashes: JSON.stringify(hashes),
+			maxFeePerGas,
+			maxPriorityFeePerGas,
+			rawTx: raw,
+			sentAt: ctx.now,
+		}),
+	]);
+	await client.sendRawTransaction({ serializedTransaction: raw });
+	await ctx.hooks.afterBroadcast?.(row.epoch, hash);
+	return hash;
+}
+
+export type SentStatus = "confirmed" | "pending" | "resend";
+
+/** Reads the chain for a sent epoch and records what it finds. */
+export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<SentStatus> {
+	const { client, db } = ctx;
+	const hashes = (JSON.parse(row.txHashes) as Hex[]).slice().reverse();
+	for (const hash of hashes) {
+		const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
+		if (!receipt) continue;
+		if (receipt.status === "success") {
+			const head = await client.getBlockNumber();
+			if (head - receipt.blockNumber < ctx.chain.confirmations) return "pending";
+			await markConfirmed(ctx, row.epoch, hash, receipt.blockNumber, receipt.gasUsed);
+			return "confirmed";
+		}
+		if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
+		console.error(`epoch ${row.epoch}: settle ${hash} reverted; preparing to send again`);
+		await runBatch(db, [updateEpoch(db, row.epoch, { state: "prepared", nonce: null })]);
+		return "resend";
+	}
+	if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
+
+	const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
+	if (row.nonce !== null && latestNonce > row.nonce) {
+		// The nonce was used by a transaction that is none of ours for this epoch.
+		console.warn(`epoch ${row.epoch}: nonce ${row.nonce} was used by another transaction; sending again`);
+		await runBatch(db, [updateEpoch(db, row.epoch, { state: "prepared", nonce: null })]);
+		return "resend";
+	}
+	const last = hashes[0];
+	const known = last ? await client.getTransaction({ hash: last }).catch(() => null) : null;
+	if (!known && row.rawTx) {
+		// The node lost it (restart, eviction): the same signed bytes, the same hash.
+		await client.sendRawTransaction({ serializedTransaction: row.rawTx as Hex }).catch((e: unknown) => {
+			console.warn(`epoch ${row.epoch}: rebroadcast failed: ${(e as Error).message}`);
+		});
+	}
+	if (row.sentAt !== null && ctx.now - row.sentAt >= ctx.settler.replaceAfterMs) {
+		const hash = await sendEpoch(ctx, row, true);
+		console.warn(`epoch ${row.epoch}: transaction pending since ${new Date(row.sentAt).toISOString()}; replaced by ${hash}`);
+	}
+	return "pending";
+}
+
+/** If the vault already has `epoch`, records the transaction that settled it. */
+export async function confirmFromChain(ctx: SettlerContext, epoch: number): Promise<boolean> {
+	const vault = ctx.chain.addresses.revenueVault;
+	const last = await ctx.client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "lastSettledEpoch" });
+	if (last < BigInt(epoch)) return false;
+	const logs = await ctx.client.getContractEvents({
+		address: vault,
+		abi: revenueVaultAbi,
+		eventName: "Settled",
+		args: { epoch: BigInt(epoch) },
+		fromBlock: ctx.chain.startBlock,
+	});
+	const log = logs[0];
+	if (!log?.transactionHash || log.blockNumber === null) {
+		throw new Error(
+			`vault is past epoch ${epoch} (last settled ${last}) but has no Settled log for it: settled by someone else?`,
+		);
+	}
+	const receipt = await ctx.client.getTransactionReceipt({ hash: log.transactionHash });
+	await markConfirmed(ctx, epoch, log.transactionHash, receipt.blockNumber, receipt.gasUsed);
+	return true;
+}
+
+async function markConfirmed(ctx: SettlerContext, epoch: number, hash: Hex, block: bigint, gasUsed: bigint): Promise<void> {
+	await runBatch(ctx.db, [
+		updateEpoch(ctx.db, epoch, {
+			state: "confirmed",
+			confirmedTx: hash,
+			confirmedBlock: Number(block),
+			gasUsed: Number(gasUsed),
+		}),
+	]);
+}
+
+/** Polls for any of the epoch's transactions to be mined, up to `waitMs`. */
+export async function waitForReceipt(ctx: SettlerContext, row: EpochRow, waitMs: number): Promise<void> {
+	const hashes = JSON.parse(row.txHashes) as Hex[];
+	const deadline = Date.now() + waitMs;
+	for (;;) {
+		for (const hash of hashes) {
+			if (await ctx.client.getTransactionReceipt({ hash }).catch(() => null)) return;
+		}
+		if (Date.now() >= deadline) return;
+		await new Promise((r) => setTimeout(r, 250));
+	}
+}
+
+function max(a: bigint, b: bigint): bigint {
+	return a > b ? a : b;
+}

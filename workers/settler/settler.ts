@@ -1,0 +1,96 @@
+import { revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
+import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
+import { epochRow, lastEpoch, unfinishedEpoch } from "../../lib/db/chain.ts";
+import { openDb } from "../../lib/db/client.ts";
+import { type Env, readSettlerConfig } from "./env.ts";
+import {
+	checkSent,
+	confirmFromChain,
+	epochBounds,
+	prepareEpoch,
+	type SettlerContext,
+	type SettlerHooks,
+	sendEpoch,
+	waitForReceipt,
+} from "./epoch.ts";
+import { payWithdrawals } from "./withdrawals.ts";
+
+// One settler run: finish the epoch in flight, then close every finished epoch
+// after it, one at a time and in order (a later epoch is never sent while an
+// earlier one is unconfirmed, so none is skipped). Then queued withdrawals.
+
+const MAX_STEPS_PER_RUN = 12;
+
+export interface SettlerRunResult {
+	confirmed: number[];
+	empty: number[];
+	pending: number | null;
+	withdrawalsPaid: number;
+}
+
+export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}): Promise<SettlerRunResult> {
+	const chain = readChainConfig(env);
+	const settler = readSettlerConfig(env);
+	const wallet = walletClientFor(chain, parsePrivateKey(env.SETTLER_PRIVATE_KEY, "SETTLER_PRIVATE_KEY"));
+	const ctx: SettlerContext = {
+		db: openDb(env.DB),
+		chain,
+		settler,
+		client: publicClientFor(chain),
+		account: wallet.account,
+		now,
+		hooks,
+	};
+	const result: SettlerRunResult = { confirmed: [], empty: [], pending: null, withdrawalsPaid: 0 };
+
+	for (let step = 0; step < MAX_STEPS_PER_RUN; step++) {
+		let row = await unfinishedEpoch(ctx.db);
+		if (!row) {
+			const next = await nextEpochToClose(ctx);
+			if (next === null) break;
+			row = await prepareEpoch(ctx, next);
+			if (row.state === "empty") {
+				result.empty.push(row.epoch);
+				continue;
+			}
+		}
+		if (row.state === "prepared") {
+			if (await confirmFromChain(ctx, row.epoch)) {
+				result.confirmed.push(row.epoch);
+				continue;
+			}
+			await sendEpoch(ctx, row);
+			row = (await epochRow(ctx.db, row.epoch)) ?? row;
+			await waitForReceipt(ctx, row, settler.receiptWaitMs);
+		}
+		const status = await checkSent(ctx, row);
+		if (status === "confirmed") result.confirmed.push(row.epoch);
+		if (status === "pending") {
+			result.pending = row.epoch;
+			break;
+		}
+	}
+	if (result.pending === null) result.withdrawalsPaid = await payWithdrawals(ctx, env);
+	return result;
+}
+
+/** The next epoch to close, or null when the next one has not ended (plus grace) yet. */
+async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
+	const last = await lastEpoch(ctx.db);
+	let next = last ? last.epoch + 1 : Math.floor(ctx.now / ctx.settler.epochMs) - 1;
+	const onChain = Number(
+		await ctx.client.readContract({
+			address: ctx.chain.addresses.revenueVault,
+			abi: revenueVaultAbi,
+			functionName: "lastSettledEpoch",
+		}),
+	);
+	if (next <= onChain) {
+		// The vault is ahead of D1 (settled by another settler, or D1 restored from a backup).
+		console.warn(`settler: vault already settled epoch ${onChain}; D1 would close ${next}; continuing after ${onChain}`);
+		next = onChain + 1;
+	}
+	const { endMs } = epochBounds(next, ctx.settler.epochMs);
+	return ctx.now >= endMs + ctx.settler.graceMs ? next : null;
+}
