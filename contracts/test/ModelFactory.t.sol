@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {Vm} from "forge-std/Vm.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {ModeldexTest} from "./utils/ModeldexTest.sol";
@@ -180,12 +179,5 @@ contract ModelFactoryTest is ModeldexTest {
         ModelToken implementation = ModelToken(factory.tokenImplementation());
         vm.expectRevert(Initializable.InvalidInitialization.selector);
         implementation.initialize(ti);
-    }
-
-    function test_tokenize_gasIsRecordedInLogs() public {
-        vm.recordLogs();
-        _tokenize("org/model");
-        Vm.Log[] memory logs = vm.getRecordedLogs();
-        assertGt(logs.length, 0);
     }
 }
