@@ -107,8 +107,8 @@ export function registerUsageChartRoutes(app: App): void {
 				fees: (h?.fees ?? 0n).toString(),
 			});
 		}
-		// The current hour keeps growing; a short cache still spares D1 a reload storm.
-		c.header("cache-control", "public, max-age=10");
+		// The current hour keeps growing, and the dashboard reloads it as the live counter moves.
+		c.header("cache-control", "no-cache");
 		return c.json({ object: "usage" as const, model: id, hours, data });
 	});
 

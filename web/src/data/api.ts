@@ -1,0 +1,137 @@
+// The gateway's read and account API, typed as the dashboard uses it. Amounts stay
+// decimal strings of base units until format.ts turns them into text.
+
+export interface Counters {
+	requests: number;
+	errors: number;
+	prompt_tokens: number;
+	completion_tokens: number;
+	fees: string;
+}
+
+export interface ModelStats {
+	model: string;
+	total: Counters;
+	last_minute: Counters;
+	updated_at: number;
+}
+
+export interface ModelToken {
+	address: `0x${string}`;
+	imo_status: "none" | "funding" | "graduated";
+	sale_address: `0x${string}` | null;
+	pool_address: `0x${string}` | null;
+	raised: string | null;
+	threshold: string | null;
+}
+
+export interface Model {
+	id: string;
+	name: string;
+	created: number;
+	pricing: { input_per_1m_tokens: string; output_per_1m_tokens: string; currency: "PACA" };
+	max_output_tokens: number;
+	huggingface: { repo: string; revision: string | null } | null;
+	token: ModelToken | null;
+}
+
+export interface HourPoint {
+	hour: number;
+	requests: number;
+	errors: number;
+	prompt_tokens: number;
+	completion_tokens: number;
+	fees: string;
+}
+
+export interface Account {
+	payer: string;
+	balance: string;
+	held: string;
+	available: string;
+	total_credited: string;
+	total_spent: string;
+}
+
+export interface ApiKey {
+	id: string;
+	name: string;
+	prefix: string;
+	spend_cap: string | null;
+	spent: string;
+	allowed_models: string[] | null;
+	created_at: number;
+	revoked_at: number | null;
+}
+
+/** An API failure in words a person can act on; `code` is the API's error code when it sent one. */
+export class ApiProblem extends Error {
+	constructor(
+		message: string,
+		readonly status: number,
+		readonly code: string | null,
+	) {
+		super(message);
+	}
+}
+
+export async function request<T>(path: string, init: RequestInit & { session?: string | null } = {}): Promise<T> {
+	const headers = new Headers(init.headers);
+	if (init.session) headers.set("authorization", `Bearer ${init.session}`);
+	if (init.body && !headers.has("content-type")) headers.set("content-type", "application/json");
+	let response: Response;
+	try {
+		response = await fetch(path, { ...init, headers });
+	} catch {
+		throw new ApiProblem("Could not reach the Modeldex API. Check your connection and try again.", 0, "network");
+	}
+	const text = await response.text();
+	let body: unknown = null;
+	try {
+		body = text ? JSON.parse(text) : null;
+	} catch {
+		// not JSON: described below from the status
+	}
+	if (!response.ok) {
+		const error = (body as { error?: { message?: string; code?: string } } | null)?.error;
+		const message =
+			error?.message ??
+			(response.status >= 500
+				? "The Modeldex API had a problem. Try again in a moment."
+				: `The Modeldex API refused the request (${response.status}).`);
+		throw new ApiProblem(message, response.status, error?.code ?? null);
+	}
+	return body as T;
+}
+
+/** For endpoints other parts of the stack may not serve yet: null when the path is unknown. */
+export async function optional<T>(path: string): Promise<T | null> {
+	try {
+		return await request<T>(path);
+	} catch (error) {
+		if (error instanceof ApiProblem && (error.status === 404 || error.status === 501)) return null;
+		throw error;
+	}
+}
+
+/** Model ids contain a slash; the gateway takes them raw in the path. */
+export const modelPath = (id: string) => `/v1/models/${id.split("/").map(encodeURIComponent).join("/")}`;
+
+export const api = {
+	models: () => request<{ data: Model[] }>("/v1/models").then((r) => r.data),
+	model: (id: string) => request<Model>(modelPath(id)),
+	stats: (id: string) => request<ModelStats>(`${modelPath(id)}/stats`),
+	usage: (id: string, hours = 24) => request<{ data: HourPoint[] }>(`${modelPath(id)}/usage?hours=${hours}`).then((r) => r.data),
+	nonce: () => request<{ nonce: string }>("/v1/auth/nonce").then((r) => r.nonce),
+	verify: (message: string, signature: string) =>
+		request<{ token: string; payer: string; expires_at: number }>("/v1/auth/verify", {
+			method: "POST",
+			body: JSON.stringify({ message, signature }),
+		}),
+	account: (session: string) => request<Account>("/v1/account", { session }),
+	keys: (session: string) => request<{ data: ApiKey[] }>("/v1/account/keys", { session }).then((r) => r.data),
+	createKey: (session: string, name: string) =>
+		request<ApiKey & { key: string }>("/v1/account/keys", { method: "POST", session, body: JSON.stringify({ name }) }),
+	revokeKey: (session: string, id: string) =>
+		request<ApiKey>(`/v1/account/keys/${encodeURIComponent(id)}`, { method: "DELETE", session }),
+};

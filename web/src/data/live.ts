@@ -1,0 +1,88 @@
+import ReconnectingWebSocket from "partysocket/ws";
+import { useEffect, useState } from "preact/hooks";
+import { type ModelStats, modelPath } from "./api.ts";
+
+export type LiveStatus = "connecting" | "live" | "reconnecting";
+
+// How often to ask for fresh numbers while nothing happens: the meter pushes on every
+// call, but "last minute" counters also fall as time passes.
+const PING_MS = 10_000;
+
+/**
+ * A model's counters over its WebSocket (/v1/models/{id}/live). partysocket does the
+ * reconnecting (with backoff); this hook only reports the state so the page can say so.
+ */
+export function useLiveStats(modelId: string): { stats: ModelStats | null; status: LiveStatus; reconnects: number } {
+	const [stats, setStats] = useState<ModelStats | null>(null);
+	const [status, setStatus] = useState<LiveStatus>("connecting");
+	const [reconnects, setReconnects] = useState(0);
+	useEffect(() => {
+		const scheme = location.protocol === "https:" ? "wss" : "ws";
+		const socket = new ReconnectingWebSocket(`${scheme}://${location.host}${modelPath(modelId)}/live`, [], {
+			minReconnectionDelay: 500,
+			maxReconnectionDelay: 10_000,
+			connectionTimeout: 5_000,
+		});
+		let opened = false;
+		socket.addEventListener("open", () => {
+			if (opened) setReconnects((n) => n + 1);
+			opened = true;
+			setStatus("live");
+		});
+		socket.addEventListener("close", () => setStatus(opened ? "reconnecting" : "connecting"));
+		socket.addEventListener("message", (event) => {
+			const message = toStats(String(event.data));
+			if (message && (message.model === modelId || message.model === null)) setStats({ ...message, model: modelId });
+		});
+		const ping = setInterval(() => {
+			if (socket.readyState === ReconnectingWebSocket.OPEN) socket.send("ping");
+		}, PING_MS);
+		return () => {
+			clearInterval(ping);
+			socket.close();
+		};
+	}, [modelId]);
+	return { stats, status, reconnects };
+}
+
+type RawCounters = Partial<
+	Record<"requests" | "errors" | "prompt_tokens" | "promptTokens" | "completion_tokens" | "completionTokens", number>
+> & {
+	fees?: string | number;
+};
+
+/**
+ * A feed message as ModelStats. The feed documents the snake_case shape of
+ * /v1/models/{id}/stats, but the meter currently sends its own camelCase MeterStats
+ * (modelId, lastMinute, promptTokens, …): both are read, so the page works either way.
+ */
+function toStats(text: string): (Omit<ModelStats, "model"> & { model: string | null }) | null {
+	let raw: Record<string, unknown>;
+	try {
+		raw = JSON.parse(text) as Record<string, unknown>;
+	} catch {
+		return null;
+	}
+	const counters = (value: unknown) => {
+		const c = value as RawCounters | undefined;
+		if (!c || typeof c.requests !== "number" || c.fees === undefined || !/^\d+$/.test(String(c.fees))) return null;
+		return {
+			requests: c.requests,
+			errors: c.errors ?? 0,
+			prompt_tokens: c.prompt_tokens ?? c.promptTokens ?? 0,
+			completion_tokens: c.completion_tokens ?? c.completionTokens ?? 0,
+			fees: String(c.fees),
+		};
+	};
+	const total = counters(raw.total);
+	const lastMinute = counters(raw.last_minute ?? raw.lastMinute);
+	if (!total || !lastMinute) return null;
+	const model = raw.model ?? raw.modelId;
+	const updatedAt = raw.updated_at ?? raw.updatedAt;
+	return {
+		model: typeof model === "string" ? model : null,
+		total,
+		last_minute: lastMinute,
+		updated_at: typeof updatedAt === "number" ? updatedAt : Date.now(),
+	};
+}

@@ -1,0 +1,73 @@
+import { formatUnits, parseUnits } from "viem";
+
+// Money is bigint base units end to end: the API sends decimal strings, the chain
+// returns bigint, and both reach the screen through viem's string-based formatUnits.
+// No amount is ever a JavaScript number.
+
+export const PACA_DECIMALS = 18;
+
+const group = (digits: string) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+
+/**
+ * A base-unit amount as a readable decimal, rounded down: `maxFraction` decimals for
+ * amounts of 1 and more, four significant digits below 1 (fees per call are tiny).
+ */
+export function formatAmount(value: bigint | string, decimals = PACA_DECIMALS, maxFraction = 4): string {
+	const amount = typeof value === "string" ? BigInt(value) : value;
+	const negative = amount < 0n;
+	const [whole = "0", fraction = ""] = formatUnits(negative ? -amount : amount, decimals).split(".");
+	let shown: string;
+	if (whole !== "0") {
+		shown = fraction.slice(0, maxFraction);
+	} else {
+		const firstDigit = fraction.search(/[1-9]/);
+		shown = firstDigit === -1 ? "" : fraction.slice(0, Math.max(maxFraction, firstDigit + 4));
+	}
+	shown = shown.replace(/0+$/, "");
+	return `${negative ? "-" : ""}${group(whole)}${shown ? `.${shown}` : ""}`;
+}
+
+export const formatPaca = (value: bigint | string) => `${formatAmount(value)} PACA`;
+
+/** Every digit, for places where an exact amount matters (confirmations, tooltips). */
+export function formatExact(value: bigint | string, decimals = PACA_DECIMALS): string {
+	const [whole = "0", fraction] = formatUnits(typeof value === "string" ? BigInt(value) : value, decimals).split(".");
+	return fraction ? `${group(whole)}.${fraction}` : group(whole);
+}
+
+/** raised / threshold as a percentage with one decimal, computed in bigint; capped at 100. */
+export function progressPercent(raised: bigint, threshold: bigint): string {
+	if (threshold <= 0n) return "0";
+	const tenths = (raised * 1000n) / threshold;
+	const capped = tenths > 1000n ? 1000n : tenths;
+	return `${capped / 10n}.${capped % 10n}`;
+}
+
+const counts = new Intl.NumberFormat("en-US");
+/** Counts (requests, tokens) are integers well inside a double's exact range. */
+export const formatCount = (n: number) => counts.format(n);
+
+export class InputProblem extends Error {}
+
+/** What a person typed, as base units; throws an InputProblem in plain words. */
+export function parseAmount(text: string, decimals = PACA_DECIMALS): bigint {
+	const trimmed = text.trim().replace(/,/g, "");
+	if (trimmed === "") throw new InputProblem("Enter an amount.");
+	if (!/^\d*\.?\d*$/.test(trimmed) || trimmed === ".")
+		throw new InputProblem(`"${text}" is not a number. Use digits and one dot, like 12.5.`);
+	const fraction = trimmed.split(".")[1] ?? "";
+	if (fraction.length > decimals) throw new InputProblem(`At most ${decimals} digits after the dot.`);
+	const amount = parseUnits(trimmed, decimals);
+	if (amount === 0n) throw new InputProblem("Enter an amount above zero.");
+	return amount;
+}
+
+export const shortAddress = (address: string) => `${address.slice(0, 6)}…${address.slice(-4)}`;
+
+export function timeAgo(unixSeconds: number, now = Date.now()): string {
+	const seconds = Math.max(0, Math.round(now / 1000 - unixSeconds));
+	if (seconds < 60) return `${seconds} s ago`;
+	if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+	if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
+	return `${Math.floor(seconds / 86_400)} d ago`;
+}

@@ -1,0 +1,158 @@
+import { useMemo, useState } from "preact/hooks";
+import { api, type Model, type ModelStats, modelPath } from "../data/api.ts";
+import { emptyMarket, loadMarket, type Market } from "../data/market.ts";
+import { useAsync } from "../data/use-async.ts";
+import { formatCount } from "../format.ts";
+import { modelHref } from "../router.ts";
+import { ErrorNote, Paca, Progress } from "../ui/bits.tsx";
+
+interface Row {
+	model: Model;
+	stats: ModelStats | null;
+	market: Market;
+}
+
+type SortKey = "name" | "progress" | "price" | "holders" | "requests" | "fees";
+
+const COLUMNS: Array<{ key: SortKey; label: string }> = [
+	{ key: "name", label: "Model" },
+	{ key: "progress", label: "IMO / pool" },
+	{ key: "price", label: "Price" },
+	{ key: "holders", label: "Holders" },
+	{ key: "requests", label: "Requests, last min" },
+	{ key: "fees", label: "Fees earned" },
+];
+
+async function loadRows(): Promise<Row[]> {
+	const models = await api.models();
+	return Promise.all(
+		models.map(async (model) => {
+			const [stats, market] = await Promise.all([
+				api.stats(model.id).catch(() => null),
+				model.token ? loadMarket(modelPath(model.id)).catch(() => emptyMarket) : Promise.resolve(emptyMarket),
+			]);
+			return { model, stats, market };
+		}),
+	);
+}
+
+/** Sort keys as bigint so amounts compare exactly; missing values sort last. */
+function sortValue(row: Row, key: SortKey): bigint | string | null {
+	const token = row.model.token;
+	switch (key) {
+		case "name":
+			return row.model.name.toLowerCase();
+		case "progress":
+			if (!token) return null;
+			if (token.imo_status === "graduated") return 10n ** 30n;
+			return token.raised && token.threshold && BigInt(token.threshold) > 0n
+				? (BigInt(token.raised) * 1_000_000n) / BigInt(token.threshold)
+				: null;
+		case "price":
+			return row.market.price === null ? null : BigInt(row.market.price);
+		case "holders":
+			return row.market.holders === null ? null : BigInt(row.market.holders);
+		case "requests":
+			return row.stats ? BigInt(row.stats.last_minute.requests) : null;
+		case "fees":
+			return row.stats ? BigInt(row.stats.total.fees) : null;
+	}
+}
+
+function compare(a: bigint | string | null, b: bigint | string | null): number {
+	if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function ModelsPage() {
+	const rows = useAsync(loadRows, [], 5_000);
+	const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "requests", descending: true });
+	const sorted = useMemo(() => {
+		const list = [...(rows.data ?? [])];
+		list.sort((x, y) => {
+			const a = sortValue(x, sort.key);
+			const b = sortValue(y, sort.key);
+			if (a === null || b === null) return compare(a, b);
+			return sort.descending ? compare(b, a) : compare(a, b);
+		});
+		return list;
+	}, [rows.data, sort]);
+	const sortBy = (key: SortKey) =>
+		setSort((s) => (s.key === key ? { key, descending: !s.descending } : { key, descending: key !== "name" }));
+
+	return (
+		<>
+			<h1 tabIndex={-1}>Models</h1>
+			<p class="lead">
+				Community-owned models: fund one in its IMO, call it through the API, and its holders earn from every call.
+			</p>
+			<ErrorNote error={rows.error} onRetry={rows.reload} />
+			{rows.loading && !rows.data && <p class="muted">Loading models…</p>}
+			{rows.data && rows.data.length === 0 && <p class="muted">No models are listed yet.</p>}
+			{sorted.length > 0 && (
+				<table class="models">
+					<caption class="sr-only">Models, sortable by each column</caption>
+					<thead>
+						<tr>
+							{COLUMNS.map((c) => (
+								<th
+									scope="col"
+									key={c.key}
+									aria-sort={sort.key === c.key ? (sort.descending ? "descending" : "ascending") : "none"}
+								>
+									<button type="button" class="sort" onClick={() => sortBy(c.key)}>
+										{c.label}
+										<span aria-hidden="true">{sort.key === c.key ? (sort.descending ? " ▼" : " ▲") : ""}</span>
+									</button>
+								</th>
+							))}
+						</tr>
+					</thead>
+					<tbody>
+						{sorted.map(({ model, stats, market }) => (
+							<tr key={model.id}>
+								<th scope="row" data-label="Model">
+									<a href={modelHref(model.id)}>{model.name}</a>
+									<small class="muted block">{model.id}</small>
+								</th>
+								<td data-label="IMO / pool">
+									<ImoCell model={model} />
+								</td>
+								<td data-label="Price">{market.price === null ? <Dash /> : <Paca value={market.price} />}</td>
+								<td data-label="Holders">{market.holders === null ? <Dash /> : formatCount(market.holders)}</td>
+								<td data-label="Requests, last min" class="num">
+									{stats ? formatCount(stats.last_minute.requests) : <Dash />}
+								</td>
+								<td data-label="Fees earned" class="num">
+									{stats ? <Paca value={stats.total.fees} /> : <Dash />}
+								</td>
+							</tr>
+						))}
+					</tbody>
+				</table>
+			)}
+		</>
+	);
+}
+
+const Dash = () => (
+	<span class="muted" title="Not available yet">
+		—
+	</span>
+);
+
+export function ImoCell({ model }: { model: Model }) {
+	const token = model.token;
+	if (!token) return <span class="muted">Not tokenized</span>;
+	if (token.imo_status === "graduated") {
+		return (
+			<span class="badge ok" title={token.pool_address ?? undefined}>
+				Graduated · Uniswap pool
+			</span>
+		);
+	}
+	if (token.raised !== null && token.threshold !== null) {
+		return <Progress raised={BigInt(token.raised)} threshold={BigInt(token.threshold)} />;
+	}
+	return <span class="badge">IMO open</span>;
+}

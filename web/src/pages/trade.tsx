@@ -1,0 +1,242 @@
+import { useState } from "preact/hooks";
+import type { Model } from "../data/api.ts";
+import { claim, quote, readHolding, SALE_STATE, trade, useOnChainChange, walletErrorMessage } from "../data/chain.ts";
+import { useAsync } from "../data/use-async.ts";
+import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
+import { formatAmount, InputProblem, parseAmount } from "../format.ts";
+import { Card, ErrorNote, Paca } from "../ui/bits.tsx";
+
+// Buying and selling on the IMO curve, and the connected wallet's stake in one model.
+
+const SLIPPAGE_KEY = "modeldex.slippageBps";
+const SLIPPAGE_CHOICES = [50, 100, 300];
+
+function useSlippage(): [number, (bps: number) => void] {
+	const [bps, setBps] = useState(() => {
+		const saved = Number(localStorage.getItem(SLIPPAGE_KEY));
+		return Number.isInteger(saved) && saved > 0 && saved <= 5000 ? saved : 100;
+	});
+	return [
+		bps,
+		(next: number) => {
+			localStorage.setItem(SLIPPAGE_KEY, String(next));
+			setBps(next);
+		},
+	];
+}
+
+const bpsText = (bps: number) => `${bps / 100}%`;
+
+export function ConnectPrompt({ why }: { why: string }) {
+	const wallet = useWallet();
+	const [error, setError] = useState<string | null>(null);
+	if (!hasWallet()) return <p class="muted">{why}: install a browser wallet (MetaMask, Rabby, …) and reload.</p>;
+	return (
+		<>
+			<p class="muted">{why}: connect your wallet.</p>
+			<button
+				type="button"
+				disabled={wallet.connecting}
+				onClick={() =>
+					connectWallet().then(
+						() => setError(null),
+						(e: Error) => setError(e.message),
+					)
+				}
+			>
+				{wallet.connecting ? "Waiting for the wallet…" : "Connect wallet"}
+			</button>
+			<ErrorNote error={error} />
+		</>
+	);
+}
+
+export function TradePanel({ model }: { model: Model }) {
+	const wallet = useWallet();
+	const token = model.token;
+	const [side, setSide] = useState<"buy" | "sell">("buy");
+	const [text, setText] = useState("");
+	const [slippage, setSlippage] = useSlippage();
+	const [customSlippage, setCustomSlippage] = useState("");
+	const [step, setStep] = useState<string | null>(null);
+	const [done, setDone] = useState<string | null>(null);
+	const [error, setError] = useState<string | null>(null);
+
+	let amount: bigint | null = null;
+	let inputError: string | null = null;
+	if (text.trim() !== "") {
+		try {
+			amount = parseAmount(text);
+		} catch (e) {
+			inputError = e instanceof InputProblem ? e.message : String(e);
+		}
+	}
+	const q = useAsync(
+		() => (token && wallet.address && amount ? quote(token.address, side, amount) : Promise.resolve(null)),
+		[token?.address, wallet.address, side, amount?.toString()],
+	);
+	if (!token) return null;
+	if (token.imo_status === "graduated") {
+		return (
+			<Card title="Trade" id="trade">
+				<p>
+					This model has graduated: its token trades on its Uniswap V2 pool{token.pool_address ? ` (${token.pool_address})` : ""}.
+				</p>
+			</Card>
+		);
+	}
+	const minOut = q.data ? (q.data.out * BigInt(10_000 - slippage)) / 10_000n : null;
+	const closed = q.data && q.data.state !== 0;
+
+	const submit = async (event: Event) => {
+		event.preventDefault();
+		if (!wallet.address || !amount || minOut === null) return;
+		setError(null);
+		setDone(null);
+		try {
+			await trade({ token: token.address, account: wallet.address, side, amount, minOut, onStep: setStep });
+			setDone(side === "buy" ? `Bought. ${formatAmount(q.data?.out ?? 0n)} tokens or more are in your wallet.` : "Sold.");
+			setText("");
+			q.reload();
+		} catch (e) {
+			setError(walletErrorMessage(e));
+		} finally {
+			setStep(null);
+		}
+	};
+
+	return (
+		<Card title="Trade on the IMO curve" id="trade">
+			{!wallet.address ? (
+				<ConnectPrompt why="To buy or sell" />
+			) : (
+				<form onSubmit={submit} class="stack">
+					<fieldset class="segmented">
+						<legend class="sr-only">Buy or sell</legend>
+						{(["buy", "sell"] as const).map((s) => (
+							<label key={s}>
+								<input type="radio" name="side" value={s} checked={side === s} onChange={() => setSide(s)} />
+								<span>{s === "buy" ? "Buy" : "Sell"}</span>
+							</label>
+						))}
+					</fieldset>
+					<label>
+						{side === "buy" ? "Pay (PACA)" : "Sell (tokens)"}
+						<input
+							inputMode="decimal"
+							autoComplete="off"
+							placeholder="0.0"
+							value={text}
+							onInput={(e) => setText(e.currentTarget.value)}
+							aria-invalid={inputError ? true : undefined}
+							aria-describedby="trade-quote"
+						/>
+					</label>
+					<fieldset class="segmented">
+						<legend>Slippage</legend>
+						{SLIPPAGE_CHOICES.map((bps) => (
+							<label key={bps}>
+								<input type="radio" name="slippage" checked={slippage === bps} onChange={() => setSlippage(bps)} />
+								<span>{bpsText(bps)}</span>
+							</label>
+						))}
+						<label class="custom">
+							<span class="sr-only">Custom slippage in percent</span>
+							<input
+								inputMode="decimal"
+								placeholder="custom %"
+								value={customSlippage}
+								onInput={(e) => {
+									const value = e.currentTarget.value;
+									setCustomSlippage(value);
+									const bps = Math.round(Number(value) * 100);
+									if (/^\d+(\.\d{1,2})?$/.test(value) && bps > 0 && bps <= 5000) setSlippage(bps);
+								}}
+							/>
+						</label>
+					</fieldset>
+					<div id="trade-quote" aria-live="polite">
+						{inputError && <p class="note error">{inputError}</p>}
+						{q.error && <ErrorNote error={new Error(walletErrorMessage(q.error))} />}
+						{closed && (
+							<p class="note error">This IMO is {SALE_STATE[q.data?.state ?? 0]?.toLowerCase()}: the curve no longer trades.</p>
+						)}
+						{q.data && amount && !closed && (
+							<p class="muted">
+								{side === "buy" ? (
+									<>
+										You get about <strong>{formatAmount(q.data.out)}</strong> tokens (at least {formatAmount(minOut ?? 0n)} at{" "}
+										{bpsText(slippage)} slippage); fee <Paca value={q.data.fee} />.
+									</>
+								) : (
+									<>
+										You get about <Paca value={q.data.out} /> (at least <Paca value={minOut ?? 0n} />
+										); fee <Paca value={q.data.fee} />.
+									</>
+								)}
+							</p>
+						)}
+					</div>
+					<button type="submit" disabled={!amount || !q.data || Boolean(closed) || step !== null || q.data.out === 0n}>
+						{step ?? (side === "buy" ? "Buy" : "Sell")}
+					</button>
+					{done && (
+						<p class="note ok" role="status">
+							{done}
+						</p>
+					)}
+					<ErrorNote error={error} />
+				</form>
+			)}
+		</Card>
+	);
+}
+
+export function HoldingPanel({ model }: { model: Model }) {
+	const wallet = useWallet();
+	const token = model.token;
+	const holding = useAsync(
+		() => (token && wallet.address ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
+		[token?.address, wallet.address],
+		5_000,
+	);
+	useOnChainChange(holding.reload);
+	const [claiming, setClaiming] = useState(false);
+	const [error, setError] = useState<string | null>(null);
+	if (!token) return null;
+	const doClaim = async () => {
+		if (!wallet.address) return;
+		setClaiming(true);
+		setError(null);
+		try {
+			await claim(token.address);
+		} catch (e) {
+			setError(walletErrorMessage(e));
+		} finally {
+			setClaiming(false);
+		}
+	};
+	return (
+		<Card title="Your stake" id="stake">
+			{!wallet.address ? (
+				<ConnectPrompt why="To see your tokens and revenue" />
+			) : (
+				<>
+					<ErrorNote error={holding.error && new Error(walletErrorMessage(holding.error))} onRetry={holding.reload} />
+					<dl class="facts">
+						<dt>Tokens</dt>
+						<dd data-testid="holding-tokens">{holding.data ? formatAmount(holding.data.balance) : "…"}</dd>
+						<dt>Claimable revenue</dt>
+						<dd data-testid="holding-claimable">{holding.data ? <Paca value={holding.data.claimable} /> : "…"}</dd>
+						<dt>PACA in wallet</dt>
+						<dd data-testid="holding-paca">{holding.data ? <Paca value={holding.data.pacaBalance} /> : "…"}</dd>
+					</dl>
+					<button type="button" onClick={doClaim} disabled={claiming || !holding.data || holding.data.claimable === 0n}>
+						{claiming ? "Claiming… confirm in your wallet" : "Claim revenue"}
+					</button>
+					<ErrorNote error={error} />
+				</>
+			)}
+		</Card>
+	);
+}

@@ -1,0 +1,338 @@
+import { useState } from "preact/hooks";
+import type { Address } from "viem";
+import { type ApiKey, api, type Model } from "../data/api.ts";
+import {
+	claim,
+	contractsOf,
+	deposit,
+	readHolding,
+	readPacaBalance,
+	signInWithEthereum,
+	useOnChainChange,
+	walletErrorMessage,
+} from "../data/chain.ts";
+import { useAsync } from "../data/use-async.ts";
+import { dropSessionIf, signOut, useWallet, type WalletState } from "../data/wallet.ts";
+import { formatAmount, parseAmount, shortAddress } from "../format.ts";
+import { modelHref } from "../router.ts";
+import { Card, CopyButton, ErrorNote, Paca } from "../ui/bits.tsx";
+import { ConnectPrompt } from "./trade.tsx";
+
+export function WalletPage() {
+	const wallet = useWallet();
+	const models = useAsync(api.models, []);
+	const tokenized = (models.data ?? []).filter((m) => m.token);
+	return (
+		<>
+			<h1 tabIndex={-1}>Wallet</h1>
+			{!wallet.address ? (
+				<Card title="Connect" id="connect">
+					<ConnectPrompt why="To trade, claim revenue, deposit credit and manage API keys" />
+				</Card>
+			) : (
+				<p class="lead">
+					Connected as <code title={wallet.address}>{shortAddress(wallet.address)}</code>
+					{wallet.chainId !== null && <span class="muted"> on chain {wallet.chainId}</span>}.
+				</p>
+			)}
+			<ErrorNote error={models.error} onRetry={models.reload} />
+			{wallet.address && (
+				<>
+					<Holdings account={wallet.address} models={tokenized} />
+					<div class="grid">
+						<DepositCard account={wallet.address} anyToken={tokenized[0]?.token?.address ?? null} />
+						<AccountCard wallet={wallet} />
+					</div>
+				</>
+			)}
+		</>
+	);
+}
+
+function Holdings({ account, models }: { account: Address; models: Model[] }) {
+	return (
+		<Card title="Your models" id="holdings">
+			{models.length === 0 ? (
+				<p class="muted">No model is tokenized yet.</p>
+			) : (
+				<table class="holdings">
+					<thead>
+						<tr>
+							<th scope="col">Model</th>
+							<th scope="col">Tokens</th>
+							<th scope="col">Claimable</th>
+							<th scope="col">
+								<span class="sr-only">Action</span>
+							</th>
+						</tr>
+					</thead>
+					<tbody>
+						{models.map((m) => (
+							<HoldingRow key={m.id} account={account} model={m} />
+						))}
+					</tbody>
+				</table>
+			)}
+		</Card>
+	);
+}
+
+function HoldingRow({ account, model }: { account: Address; model: Model }) {
+	const token = model.token?.address as Address;
+	const holding = useAsync(() => readHolding(token, account), [token, account], 5_000);
+	useOnChainChange(holding.reload);
+	const [busy, setBusy] = useState(false);
+	const [error, setError] = useState<string | null>(null);
+	return (
+		<>
+			<tr>
+				<th scope="row" data-label="Model">
+					<a href={modelHref(model.id)}>{model.name}</a>
+				</th>
+				<td data-label="Tokens">{holding.data ? formatAmount(holding.data.balance) : "…"}</td>
+				<td data-label="Claimable" data-testid={`claimable-${model.id}`}>
+					{holding.data ? <Paca value={holding.data.claimable} /> : "…"}
+				</td>
+				<td>
+					<button
+						type="button"
+						class="small"
+						disabled={busy || !holding.data || holding.data.claimable === 0n}
+						onClick={async () => {
+							setBusy(true);
+							setError(null);
+							try {
+								await claim(token);
+							} catch (e) {
+								setError(walletErrorMessage(e));
+							} finally {
+								setBusy(false);
+							}
+						}}
+					>
+						{busy ? "Claiming…" : "Claim"}
+					</button>
+				</td>
+			</tr>
+			{(error || holding.error) && (
+				<tr>
+					<td colSpan={4}>
+						<ErrorNote error={error ?? new Error(walletErrorMessage(holding.error))} />
+					</td>
+				</tr>
+			)}
+		</>
+	);
+}
+
+function DepositCard({ account, anyToken }: { account: Address; anyToken: Address | null }) {
+	const paca = useAsync(
+		async () => (anyToken ? readPacaBalance((await contractsOf(anyToken)).paca, account) : null),
+		[anyToken, account],
+		10_000,
+	);
+	useOnChainChange(paca.reload);
+	const [text, setText] = useState("");
+	const [step, setStep] = useState<string | null>(null);
+	const [done, setDone] = useState<string | null>(null);
+	const [error, setError] = useState<string | null>(null);
+	const submit = async (event: Event) => {
+		event.preventDefault();
+		if (!anyToken) return;
+		setError(null);
+		setDone(null);
+		try {
+			const amount = parseAmount(text);
+			await deposit({ token: anyToken, account, amount, onStep: setStep });
+			setDone(`Deposited ${formatAmount(amount)} PACA. Your credit goes up once the deposit is confirmed on chain.`);
+			setText("");
+		} catch (e) {
+			setError(walletErrorMessage(e));
+		} finally {
+			setStep(null);
+		}
+	};
+	return (
+		<Card title="Deposit credit" id="deposit">
+			<p class="muted">PACA deposited into the revenue vault pays for your API calls.</p>
+			{anyToken === null ? (
+				<p class="muted">Deposits open once a model is tokenized (the vault is found through it).</p>
+			) : (
+				<form onSubmit={submit} class="stack">
+					<p>
+						PACA in wallet: <strong data-testid="wallet-paca">{paca.data != null ? <Paca value={paca.data} /> : "…"}</strong>
+					</p>
+					<label>
+						Amount (PACA)
+						<input
+							inputMode="decimal"
+							autoComplete="off"
+							placeholder="0.0"
+							value={text}
+							onInput={(e) => setText(e.currentTarget.value)}
+						/>
+					</label>
+					<button type="submit" disabled={step !== null || text.trim() === ""}>
+						{step ?? "Deposit"}
+					</button>
+					{done && (
+						<p class="note ok" role="status">
+							{done}
+						</p>
+					)}
+					<ErrorNote error={error} />
+				</form>
+			)}
+		</Card>
+	);
+}
+
+function AccountCard({ wallet }: { wallet: WalletState }) {
+	const [busy, setBusy] = useState(false);
+	const [error, setError] = useState<string | null>(null);
+	if (!wallet.session) {
+		return (
+			<Card title="API account" id="account">
+				<p class="muted">Sign in with your wallet (a free signature, no transaction) to see your credit and manage API keys.</p>
+				<button
+					type="button"
+					disabled={busy}
+					onClick={async () => {
+						setBusy(true);
+						setError(null);
+						try {
+							await signInWithEthereum();
+						} catch (e) {
+							setError(walletErrorMessage(e));
+						} finally {
+							setBusy(false);
+						}
+					}}
+				>
+					{busy ? "Sign the message in your wallet…" : "Sign in with Ethereum"}
+				</button>
+				<ErrorNote error={error} />
+			</Card>
+		);
+	}
+	return <SignedIn session={wallet.session} />;
+}
+
+/** A session the API no longer accepts (expired, secret rotated) is dropped, so the card offers to sign in again. */
+function signedInCall<T>(call: Promise<T>): Promise<T> {
+	return call.catch((error: unknown) => {
+		dropSessionIf(error);
+		throw error;
+	});
+}
+
+function SignedIn({ session }: { session: string }) {
+	const account = useAsync(() => signedInCall(api.account(session)), [session], 10_000);
+	const keys = useAsync(() => signedInCall(api.keys(session)), [session]);
+	const [name, setName] = useState("");
+	const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null);
+	const [error, setError] = useState<string | null>(null);
+	const [busy, setBusy] = useState(false);
+	const act = async (work: () => Promise<void>) => {
+		setBusy(true);
+		setError(null);
+		try {
+			await work();
+		} catch (e) {
+			dropSessionIf(e);
+			setError(walletErrorMessage(e));
+		} finally {
+			setBusy(false);
+		}
+	};
+	const active = (keys.data ?? []).filter((k) => k.revoked_at === null);
+	return (
+		<Card
+			title="API account"
+			id="account"
+			actions={
+				<button type="button" class="small" onClick={signOut}>
+					Sign out
+				</button>
+			}
+		>
+			<ErrorNote error={account.error} onRetry={account.reload} />
+			{account.data && (
+				<dl class="facts">
+					<dt>Available credit</dt>
+					<dd data-testid="credit-available">
+						<Paca value={account.data.available} />
+					</dd>
+					<dt>Held for calls in flight</dt>
+					<dd>
+						<Paca value={account.data.held} />
+					</dd>
+					<dt>Spent so far</dt>
+					<dd>
+						<Paca value={account.data.total_spent} />
+					</dd>
+				</dl>
+			)}
+			<h3>API keys</h3>
+			{created && (
+				<div class="note ok" role="status">
+					<p>
+						Your new key <strong>{created.name || created.prefix}</strong>. Copy it now: it is never shown again.
+					</p>
+					<div class="keyline">
+						<code data-testid="new-key">{created.key}</code>
+						<CopyButton text={created.key} />
+					</div>
+				</div>
+			)}
+			<form
+				class="inline"
+				onSubmit={(e) => {
+					e.preventDefault();
+					void act(async () => {
+						setCreated(await api.createKey(session, name.trim()));
+						setName("");
+						keys.reload();
+					});
+				}}
+			>
+				<label>
+					<span class="sr-only">Name of the new key</span>
+					<input placeholder="Key name (optional)" maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+				</label>
+				<button type="submit" disabled={busy}>
+					Create key
+				</button>
+			</form>
+			<ErrorNote error={error ?? keys.error} />
+			{keys.data && active.length === 0 && <p class="muted">No active keys.</p>}
+			<ul class="rows" data-testid="key-list">
+				{active.map((k) => (
+					<li key={k.id}>
+						<span>
+							<strong>{k.name || "unnamed"}</strong> <code>{k.prefix}…</code>
+						</span>
+						<small class="muted">
+							spent <Paca value={k.spent} />
+						</small>
+						<button
+							type="button"
+							class="small danger"
+							disabled={busy}
+							aria-label={`Revoke key ${k.name || k.prefix}`}
+							onClick={() =>
+								void act(async () => {
+									await api.revokeKey(session, k.id);
+									if (created?.id === k.id) setCreated(null);
+									keys.reload();
+								})
+							}
+						>
+							Revoke
+						</button>
+					</li>
+				))}
+			</ul>
+		</Card>
+	);
+}
