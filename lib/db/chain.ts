@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lte, notInArray, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client.ts";
 import {
@@ -301,16 +301,24 @@ export function setHolder(db: Db, token: string, account: string, balance: bigin
 		.onConflictDoUpdate({ target: [holders.token, holders.account], set: row });
 }
 
-export async function holderCount(db: Db, token: string): Promise<number> {
-	const row = await db.select({ n: sql<number>`count(*)` }).from(holders).where(eq(holders.token, token)).get();
+/** The dead address graduation burns LP tokens to; like the sale and the pair, not a holder. */
+export const DEAD_ADDRESS = "0x000000000000000000000000000000000000dead";
+
+/** Holders that share revenue: the sale, the pool pair and the dead address are left out (the token excludes them too). */
+export async function holderCount(db: Db, token: string, excluded: string[]): Promise<number> {
+	const row = await db
+		.select({ n: sql<number>`count(*)` })
+		.from(holders)
+		.where(and(eq(holders.token, token), notInArray(holders.account, [...excluded, DEAD_ADDRESS])))
+		.get();
 	return row?.n ?? 0;
 }
 
-export function topHolders(db: Db, token: string, limit: number) {
+export function topHolders(db: Db, token: string, limit: number, excluded: string[]) {
 	return db
 		.select({ account: holders.account, balance: holders.balance })
 		.from(holders)
-		.where(eq(holders.token, token.toLowerCase()))
+		.where(and(eq(holders.token, token.toLowerCase()), notInArray(holders.account, [...excluded, DEAD_ADDRESS])))
 		.orderBy(desc(holders.balanceKey))
 		.limit(limit)
 		.all();

@@ -1,6 +1,7 @@
 import { newApp } from "./app.ts";
 import { registerAccountRoutes } from "./routes/account.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
+import { registerChainRoutes } from "./routes/chain.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGenerationRoutes } from "./routes/generations.ts";
 import { registerInferenceRoutes } from "./routes/inference.ts";
@@ -17,6 +18,7 @@ registerAdminRoutes(app);
 registerUsageChartRoutes(app); // before registerModelRoutes: its /v1/models/* would take /usage as part of the id
 registerModelRoutes(app);
 registerGenerationRoutes(app);
+registerChainRoutes(app);
 registerDocsRoutes(app);
 
 export default app;

@@ -86,7 +86,7 @@ async function recomputeMarket(db: Db, client: PublicClient, chainId: number, to
 		graduatedEvent(db, chainId, sale),
 		latestPricing(db, chainId, token),
 		latestModelSettlement(db, token),
-		holderCount(db, token),
+		holderCount(db, token, [sale, args.pair.toLowerCase()]),
 	]);
 	const prices = pricing ? (JSON.parse(pricing.args) as { inputPricePer1M: string; outputPricePer1M: string }) : args.params;
 	const virtualPaca = trade?.virtualPaca ?? initialVirtualPaca;
