@@ -182,7 +182,7 @@ export async function sendTransaction(ctx: SignerContext, label: string, call: C
 	const step = ctx.out.step(label);
 	try {
 		const abi = [...call.abi, ...ALL_ERRORS] as Abi;
-		step.update("simulating");
+		step.update("simulating", true);
 		const { request } = await ctx.publicClient.simulateContract({
 			address: call.address,
 			abi,
@@ -190,7 +190,7 @@ export async function sendTransaction(ctx: SignerContext, label: string, call: C
 			args: call.args ?? [],
 			account: ctx.account,
 		} as never);
-		step.update("signing");
+		step.update("signing", true);
 		const hash = await ctx.walletClient.writeContract(request as never);
 		step.update(`sent ${hash}, waiting for it to be mined`);
 		const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash, timeout: ctx.local ? 60_000 : 600_000 });
@@ -203,7 +203,7 @@ export async function sendTransaction(ctx: SignerContext, label: string, call: C
 		return receipt;
 	} catch (error) {
 		const explained = explainChainError(ctx, error);
-		step.fail(explained.message);
+		step.fail();
 		throw explained;
 	}
 }

@@ -14,8 +14,8 @@ export interface OutputOptions {
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 export interface Step {
-	/** Replaces the step's detail (e.g. "sent 0xabc…, waiting for 1 confirmation"). */
-	update(detail: string): void;
+	/** Replaces the step's detail (e.g. "sent 0xabc…, waiting for it to be mined"); a transient one only shows on a terminal. */
+	update(detail: string, transient?: boolean): void;
 	done(detail?: string): void;
 	fail(detail?: string): void;
 }
@@ -75,8 +75,9 @@ export class Output {
 			this.err.write(`… ${label}\n`);
 			let lastDetail = "";
 			return {
-				update: (d) => {
+				update: (d, transient) => {
 					// Each new fact once (a tx hash), without the spinner's repetition.
+					if (transient) return;
 					if (d !== lastDetail) this.err.write(`  ${d}\n`);
 					lastDetail = d;
 				},
@@ -130,14 +131,23 @@ export function toJson(data: unknown): string {
 	return JSON.stringify(data, bigintReplacer, 2);
 }
 
+/** For people: at most `places` decimals, cut (never rounded up); exact values are in --json. */
+export function display(amount: bigint, decimals = 18, places = 6): string {
+	const exact = formatPaca(amount, decimals);
+	const [whole, fraction = ""] = exact.split(".");
+	const cut = fraction.slice(0, places).replace(/0+$/, "");
+	if (amount !== 0n && whole === "0" && !cut) return `<0.${"0".repeat(places - 1)}1`;
+	return cut ? `${whole}.${cut}` : `${whole}`;
+}
+
 /** "1.5 PACA" from base units. */
 export function paca(amount: bigint): string {
-	return `${formatPaca(amount)} PACA`;
+	return `${display(amount)} PACA`;
 }
 
 /** A token amount with its symbol, 18 decimals unless told. */
 export function tokens(amount: bigint, symbol: string, decimals = 18): string {
-	return `${formatPaca(amount, decimals)} ${symbol}`;
+	return `${display(amount, decimals)} ${symbol}`;
 }
 
 /** Fixed-width text table; the first row is the header. */

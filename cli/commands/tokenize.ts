@@ -100,7 +100,7 @@ export const tokenize: Command = {
 			`  commit       ${info.sha}${info.requestedRevision && info.requestedRevision !== info.sha ? ` (${info.requestedRevision})` : ""}`,
 			`  license      ${info.license ?? "(none declared)"}`,
 			`  pipeline     ${info.pipelineTag ?? "(none)"}`,
-			`  token        ${params.name} (${params.symbol})`,
+			`  name         ${params.name} (${params.symbol})`,
 			`  prices       ${paca(inputPrice)} in / ${paca(outputPrice)} out per 1M tokens`,
 		];
 		const huggingface = {

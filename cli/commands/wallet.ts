@@ -8,7 +8,7 @@ import { connectChain, connectSigner, explainChainError, resolveModel, sendTrans
 import { loadWallet, walletFile } from "../config.ts";
 import { CliError } from "../errors.ts";
 import { currentSession, Gateway, sessionFile } from "../gateway.ts";
-import { paca, tokens } from "../output.ts";
+import { display, paca, tokens } from "../output.ts";
 import { type Command, parseAmount } from "./common.ts";
 
 const GAS_MONEY = parseEther("10");
@@ -132,7 +132,7 @@ export const balance: Command = {
 				},
 				() => [
 					`wallet       ${me}`,
-					`ETH          ${paca(eth).replace("PACA", "ETH")}`,
+					`ETH          ${display(eth)} ETH`,
 					`PACA         ${paca(pacaBalance)}`,
 					...(model
 						? [

@@ -86,16 +86,27 @@ export function cliEnv(env: Record<string, string | undefined>): Record<string, 
 	return base;
 }
 
-export function runCli(args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(
+	args: string[],
+	opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number },
+): Promise<CliResult> {
 	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cliEnv(opts.env ?? {}), stdio: ["ignore", "pipe", "pipe"] });
+		const child = spawn(process.execPath, [CLI, ...args], {
+			cwd: opts.cwd,
+			env: cliEnv(opts.env ?? {}),
+			stdio: ["ignore", "pipe", "pipe"],
+		});
 		let stdout = "";
 		let stderr = "";
 		child.stdout.on("data", (d) => (stdout += d));
 		child.stderr.on("data", (d) => (stderr += d));
 		const timer = setTimeout(() => {
 			child.kill("SIGKILL");
-			reject(new Error(`modeldex ${args.join(" ")} did not finish in ${opts.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+			reject(
+				new Error(
+					`modeldex ${args.join(" ")} did not finish in ${opts.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+				),
+			);
 		}, opts.timeoutMs ?? 60_000);
 		child.on("error", reject);
 		child.on("close", (code) => {
@@ -118,7 +129,11 @@ export function runCli(args: string[], opts: { cwd: string; env?: Record<string,
 
 /** A long-running CLI (stats --watch): lines as they come, and a way to stop it like Ctrl-C. */
 export function spawnCli(args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }) {
-	const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cliEnv(opts.env ?? {}), stdio: ["ignore", "pipe", "pipe"] });
+	const child = spawn(process.execPath, [CLI, ...args], {
+		cwd: opts.cwd,
+		env: cliEnv(opts.env ?? {}),
+		stdio: ["ignore", "pipe", "pipe"],
+	});
 	let stdout = "";
 	let stderr = "";
 	const waiters: Array<() => void> = [];
@@ -263,7 +278,9 @@ function runTo(command: string, args: string[], env: Record<string, string>): Pr
 		let stderr = "";
 		child.stderr.on("data", (d) => (stderr += d));
 		child.on("error", reject);
-		child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}: ${stderr}`))));
+		child.on("exit", (code) =>
+			code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} exited ${code}: ${stderr}`)),
+		);
 	});
 }
 
@@ -282,6 +299,8 @@ export async function startGateway(stateDir: string): Promise<GatewayProcess> {
 		wrangler,
 		[
 			"dev",
+			// Offline: no remote bindings (the AI binding would otherwise need a Cloudflare account).
+			"--local",
 			"-c",
 			"wrangler.toml",
 			"--port",
