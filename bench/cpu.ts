@@ -1,0 +1,66 @@
+// How busy the machine was with work that is not the benchmark's, per pass. The
+// box is shared (2 cores); another process's test run in the middle of a pass
+// skews that pass, so every pass reports the CPU the rest of the machine used.
+// Linux only (/proc); elsewhere the figures are NaN.
+
+import { readdirSync, readFileSync } from "node:fs";
+
+const TICKS_PER_SECOND = 100;
+
+interface CpuSnapshot {
+	at: number;
+	/** Busy ticks of the whole machine (all cores). */
+	busy: number;
+	/** Busy ticks of this process and its descendants (the upstream, workerd). */
+	ours: number;
+}
+
+function procStat(pid: string): { ppid: number; ticks: number } | null {
+	try {
+		const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+		// Fields after the ")" that closes the command name: state ppid ... utime(14) stime(15).
+		const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+		return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+	} catch {
+		return null;
+	}
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+	try {
+		const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+		// cpu user nice system idle iowait irq softirq steal
+		const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+		const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+		const stats = new Map<number, { ppid: number; ticks: number }>();
+		for (const pid of readdirSync("/proc")) {
+			if (!/^\d+$/.test(pid)) continue;
+			const s = procStat(pid);
+			if (s) stats.set(Number(pid), s);
+		}
+		const ours = new Set<number>([process.pid]);
+		let grew = true;
+		while (grew) {
+			grew = false;
+			for (const [pid, s] of stats) {
+				if (!ours.has(pid) && ours.has(s.ppid)) {
+					ours.add(pid);
+					grew = true;
+				}
+			}
+		}
+		let oursTicks = 0;
+		for (const pid of ours) oursTicks += stats.get(pid)?.ticks ?? 0;
+		return { at: performance.now(), busy, ours: oursTicks };
+	} catch {
+		return { at: performance.now(), busy: Number.NaN, ours: Number.NaN };
+	}
+}
+
+/** Cores' worth of CPU used between two snapshots: by the benchmark, and by everything else. */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { ours: number; others: number } {
+	const seconds = (b.at - a.at) / 1000;
+	const ours = (b.ours - a.ours) / TICKS_PER_SECOND / seconds;
+	const all = (b.busy - a.busy) / TICKS_PER_SECOND / seconds;
+	return { ours, others: Math.max(0, all - ours) };
+}

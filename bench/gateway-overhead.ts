@@ -1,0 +1,414 @@
+// bench/gateway-overhead: what the gateway adds, side by side in one run.
+//
+//   node bench/gateway-overhead.ts            (see bench/README.md for the knobs)
+//
+// One local OpenAI-compatible upstream (the stand-in, fixed service time, its own
+// process). The same requests go, interleaved, to:
+//   direct            the upstream itself
+//   floor             a bare pass-through Worker in workerd (the runtime floor)
+//   gateway           the gateway with a real key, credit hold, meter and D1 usage
+//   gateway-noledger  the same gateway with the ledger call stubbed out (experiment)
+// in three scenarios (c=1; c=32 over 32 payers × 4 models; c=32 one payer), each
+// non-streaming (full response time) and streaming (time to first byte). Then one
+// meter's sustained record() rate, then a correctness check of D1 usage and ledgers.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { buildBundles } from "./build.ts";
+import { cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { type Call, newTarget, percentile, runClosedLoop, type Target } from "./load.ts";
+import { migrationStatements, startRuntime } from "./runtime.ts";
+
+const env = process.env;
+const PER_TARGET = Number(env.BENCH_REQUESTS ?? 2000);
+const SERVICE_TIME_MS = Number(env.BENCH_SERVICE_TIME_MS ?? 5);
+const CONCURRENCY = Number(env.BENCH_CONCURRENCY ?? 32);
+/** At c>1, targets take turns in blocks of this many requests (the 32 workers never drain between blocks). */
+const BLOCK = Number(env.BENCH_BLOCK ?? 256);
+const WITH_VARIANT = env.BENCH_VARIANT !== "0";
+const METER_RECORDS = Number(env.BENCH_METER_RECORDS ?? 10_000);
+const PAYERS = 32;
+const MODELS = 4;
+const PRICE_IN = 2_000_000_000_000_000n; // 0.002 PACA per 1M prompt tokens
+const PRICE_OUT = 6_000_000_000_000_000n;
+const CREDIT = 1_000_000n * 10n ** 18n;
+
+type Mode = "non-stream" | "stream";
+type TargetName = "direct" | "floor" | "gateway" | "gateway-noledger";
+interface Scenario {
+	id: "c1" | "c32" | "c32-one";
+	label: string;
+	concurrency: number;
+	onePayer: boolean;
+}
+const SCENARIOS: Scenario[] = [
+	{ id: "c1", label: "c=1 (32 payers x 4 models, round robin)", concurrency: 1, onePayer: false },
+	{ id: "c32", label: `c=${CONCURRENCY} (32 payers x 4 models)`, concurrency: CONCURRENCY, onePayer: false },
+	{ id: "c32-one", label: `c=${CONCURRENCY} (one payer x 4 models)`, concurrency: CONCURRENCY, onePayer: true },
+];
+
+interface Stats {
+	n: number;
+	errors: number;
+	p50: number;
+	p99: number;
+	mean: number;
+}
+type PassResult = Record<string, Stats>;
+
+function log(msg: string) {
+	process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+function stats(values: number[], errors: number): Stats {
+	const sorted = [...values].sort((a, b) => a - b);
+	const mean = sorted.reduce((s, v) => s + v, 0) / (sorted.length || 1);
+	return { n: sorted.length, errors, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
+}
+
+function payerAddress(i: number): string {
+	return `0x${(i + 1).toString(16).padStart(40, "b")}`;
+}
+
+async function startUpstream(): Promise<{ url: string; proc: ChildProcess }> {
+	const proc = spawn(process.execPath, [resolve(import.meta.dirname, "upstream-server.ts")], {
+		stdio: ["ignore", "pipe", "inherit"],
+		env: { ...env, BENCH_SERVICE_TIME_MS: String(SERVICE_TIME_MS) },
+	});
+	const url = await new Promise<string>((res, rej) => {
+		proc.once("exit", (code) => rej(new Error(`upstream exited ${code}`)));
+		proc.stdout?.once("data", (d) => res((JSON.parse(String(d)) as { url: string }).url));
+	});
+	return { url, proc };
+}
+
+async function main() {
+	const runStarted = performance.now();
+	log(`requests per target per pass ${PER_TARGET}, service time ${SERVICE_TIME_MS} ms, c=${CONCURRENCY}, block ${BLOCK}`);
+	const upstream = await startUpstream();
+	process.on("exit", () => upstream.proc.kill("SIGTERM"));
+	const bundles = await buildBundles();
+	const rt = await startRuntime(bundles, upstream.url);
+	log(`upstream ${upstream.url}; workerd floor ${rt.urls.floor}, gateway ${rt.urls.gateway}; bundles in ${bundles.dir}`);
+
+	const gwModels = Array.from({ length: MODELS }, (_, i) => `bench/model-${i}`);
+	const nlModels = Array.from({ length: MODELS }, (_, i) => `bench/nl-model-${i}`);
+	const meterModel = "bench/meter-throughput";
+	const payers = Array.from({ length: PAYERS }, (_, i) => payerAddress(i));
+	await rt.admin("admin", "/migrate", { sql: migrationStatements() });
+	const { keys } = await rt.admin<{ keys: Array<{ payer: string; key: string }> }>("admin", "/seed", {
+		upstreamUrl: upstream.url,
+		models: [...gwModels, ...nlModels, meterModel],
+		payers,
+		credit: CREDIT.toString(),
+		inputPricePerM: PRICE_IN.toString(),
+		outputPricePerM: PRICE_OUT.toString(),
+	});
+	const auth = keys.map((k) => `Bearer ${k.key}`);
+
+	const targets: Record<TargetName, Target> = {
+		direct: newTarget("direct", upstream.url),
+		floor: newTarget("floor", `${rt.urls.floor}/v1`),
+		gateway: newTarget("gateway", `${rt.urls.gateway}/v1`),
+		"gateway-noledger": newTarget("gateway-noledger", `${rt.urls.gatewayNoLedger}/v1`),
+	};
+	const order: TargetName[] = WITH_VARIANT ? ["direct", "floor", "gateway", "gateway-noledger"] : ["direct", "floor", "gateway"];
+
+	// Identical bodies for every target (the model id differs only for the variant, which has its own meters).
+	const prompt = "Benchmark prompt: summarise the overhead of a metered gateway in one short sentence please.";
+	const bodyFor = (model: string, stream: boolean) =>
+		JSON.stringify({
+			model,
+			messages: [{ role: "user", content: prompt }],
+			max_tokens: 16,
+			...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+		});
+	const bodies = (models: string[]) => ({
+		"non-stream": models.map((m) => bodyFor(m, false)),
+		stream: models.map((m) => bodyFor(m, true)),
+	});
+	const gwBodies = bodies(gwModels);
+	const nlBodies = bodies(nlModels);
+	const sent: Record<TargetName, number> = { direct: 0, floor: 0, gateway: 0, "gateway-noledger": 0 };
+	const errorKinds = new Map<string, number>();
+	const noteError = (target: string, error: string | undefined) => {
+		const kind = `${target}: ${error ?? "unknown"}`;
+		errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
+	};
+	const cpuByPass: Record<string, { ours: number; others: number }> = {};
+
+	const makeCall = (target: TargetName, mode: Mode, payer: number, model: number): Call => {
+		sent[target]++;
+		const list = target === "gateway-noledger" ? nlBodies[mode] : gwBodies[mode];
+		return { target: targets[target], body: list[model] ?? "", authorization: auth[payer] ?? null, stream: mode === "stream" };
+	};
+
+	async function pass(scenario: Scenario, mode: Mode, perTarget: number) {
+		const t = order.length;
+		const block = scenario.concurrency === 1 ? 1 : BLOCK;
+		const rounds = Math.ceil(perTarget / block);
+		const total = rounds * block * t;
+		const seq: Record<string, number> = {};
+		const samples: Record<string, { total: number[]; ttfb: number[]; errors: number }> = {};
+		for (const name of order) samples[name] = { total: [], ttfb: [], errors: 0 };
+		const targetOf = new Map<Target, TargetName>(order.map((n) => [targets[n], n]));
+		const cpuBefore = cpuSnapshot();
+		const elapsed = await runClosedLoop(
+			total,
+			scenario.concurrency,
+			(i, worker) => {
+				const round = Math.floor(i / (block * t));
+				const name = order[(Math.floor(i / block) + round) % t] as TargetName;
+				const j = (seq[name] ?? -1) + 1;
+				seq[name] = j;
+				const payer = scenario.onePayer ? 0 : (scenario.concurrency > 1 ? worker : j) % PAYERS;
+				return makeCall(name, mode, payer, j % MODELS);
+			},
+			(_i, call, sample) => {
+				const s = samples[targetOf.get(call.target) as TargetName];
+				if (!s) return;
+				if (!sample.ok) {
+					s.errors++;
+					noteError(call.target.name, sample.error);
+				}
+				s.total.push(sample.totalMs);
+				s.ttfb.push(sample.ttfbMs);
+			},
+		);
+		const cpu = cpuBetween(cpuBefore, cpuSnapshot());
+		if (scenario.label !== "warm-up") cpuByPass[`${scenario.id}/${mode}`] = cpu;
+		await fetch(`${upstream.url.replace(/\/v1$/, "")}/__requests`, { method: "DELETE" });
+		const result: Record<string, Stats> = {};
+		for (const name of order) {
+			const s = samples[name];
+			if (!s) continue;
+			result[name] = stats(mode === "stream" ? s.ttfb : s.total, s.errors);
+		}
+		log(
+			`${scenario.id} ${mode}: ${total} requests in ${(elapsed / 1000).toFixed(1)} s (${Math.round(total / (elapsed / 1000))}/s) ` +
+				order.map((n) => `${n} p50 ${result[n]?.p50.toFixed(2)}`).join(", ") +
+				`; CPU cores: bench ${cpu.ours.toFixed(2)}, others ${cpu.others.toFixed(2)}`,
+		);
+		return result;
+	}
+
+	// ── Warm-up: every isolate, every payer's ledger, every model's meter and the model cache.
+	log("warm-up");
+	for (const mode of ["non-stream", "stream"] as Mode[]) {
+		await pass({ id: "c32", label: "warm-up", concurrency: 8, onePayer: false }, mode, 256);
+		await pass({ id: "c1", label: "warm-up", concurrency: 1, onePayer: false }, mode, 64);
+	}
+
+	const results: Record<string, Record<Mode, PassResult>> = {};
+	for (const scenario of SCENARIOS) {
+		results[scenario.id] = {} as Record<Mode, PassResult>;
+		for (const mode of ["non-stream", "stream"] as Mode[]) {
+			(results[scenario.id] as Record<Mode, PassResult>)[mode] = (await pass(scenario, mode, PER_TARGET)) as PassResult;
+		}
+	}
+
+	// ── One meter's sustained record() rate: RPCs from 64 concurrent callers inside workerd.
+	log("meter throughput");
+	const meterRuns: Array<{ records: number; failed: number; elapsedMs: number; perSecond: number }> = [];
+	for (let r = 0; r < 3; r++) {
+		meterRuns.push(
+			await rt.admin("admin", "/meter-bench", {
+				modelId: meterModel,
+				records: METER_RECORDS,
+				concurrency: 64,
+				payers,
+			}),
+		);
+	}
+	// And end to end: full gateway requests, all to one model, at 2 x c (bounded by the box, not the meter).
+	const oneModelSamples: number[] = [];
+	let oneModelErrors = 0;
+	const oneModelTotal = 3000;
+	const oneModelMs = await runClosedLoop(
+		oneModelTotal,
+		CONCURRENCY * 2,
+		(_i, worker) => makeCall("gateway", "non-stream", worker % PAYERS, 0),
+		(_i, _c, s) => {
+			oneModelSamples.push(s.totalMs);
+			if (!s.ok) {
+				oneModelErrors++;
+				noteError("gateway (one model)", s.error);
+			}
+		},
+	);
+	const oneModelRps = Math.round(oneModelTotal / (oneModelMs / 1000));
+	log(
+		`meter record(): ${meterRuns.map((m) => m.perSecond).join(", ")}/s; full gateway, one model, c=${CONCURRENCY * 2}: ${oneModelRps}/s`,
+	);
+
+	// ── Correctness: wait for commits and meter flushes (alarm ~1 s after records), then compare.
+	log("waiting for ledgers to settle and meters to flush to D1");
+	interface State {
+		meters: Array<{ id: string; pending: number; counters: { requests: number; fees: string } }>;
+		ledgers: Array<{ payer: string; account: { held: string; totalSpent: string } }>;
+		d1: Record<string, { rows: number; fees: string }>;
+	}
+	let state: State | null = null;
+	let stateNl: State | null = null;
+	const deadline = Date.now() + 30_000;
+	while (Date.now() < deadline) {
+		state = await rt.admin<State>("admin", "/state", { models: [...gwModels, meterModel], payers });
+		stateNl = await rt.admin<State>("admin-nl", "/state", { models: nlModels, payers: [] });
+		const settled =
+			state.meters.every((m) => m.pending === 0) &&
+			stateNl.meters.every((m) => m.pending === 0) &&
+			state.ledgers.every((l) => l.account.held === "0");
+		if (settled) break;
+		await new Promise((r) => setTimeout(r, 500));
+	}
+	if (!state || !stateNl) throw new Error("no state");
+	const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+	const gwRows = gwModels.reduce((n, m) => n + (state.d1[m]?.rows ?? 0), 0);
+	const gwD1Fees = sum(gwModels.map((m) => BigInt(state.d1[m]?.fees ?? "0")));
+	const meterFees = sum(state.meters.filter((m) => m.id !== meterModel).map((m) => BigInt(m.counters.fees)));
+	const spent = sum(state.ledgers.map((l) => BigInt(l.account.totalSpent)));
+	const held = sum(state.ledgers.map((l) => BigInt(l.account.held)));
+	const nlRows = nlModels.reduce((n, m) => n + (stateNl.d1[m]?.rows ?? 0), 0);
+	const meterRows = state.d1[meterModel]?.rows ?? 0;
+	const checks = [
+		{ name: "D1 usage rows = gateway requests", want: sent.gateway, got: gwRows },
+		{ name: "ledgers' totalSpent = sum of D1 fees", want: gwD1Fees.toString(), got: spent.toString() },
+		{ name: "meters' fee counters = sum of D1 fees", want: gwD1Fees.toString(), got: meterFees.toString() },
+		{ name: "no credit left held", want: "0", got: held.toString() },
+		...(WITH_VARIANT
+			? [{ name: "D1 usage rows = no-ledger variant requests", want: sent["gateway-noledger"], got: nlRows }]
+			: []),
+		{ name: "D1 usage rows = meter-bench records", want: meterRuns.length * METER_RECORDS, got: meterRows },
+	].map((c) => ({ ...c, pass: String(c.want) === String(c.got) }));
+
+	// ── Report.
+	const lines: string[] = [];
+	const f = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "   n/a" : v.toFixed(2).padStart(7));
+	lines.push("");
+	lines.push(
+		`gateway-overhead — ${new Date().toISOString()} — upstream service time ${SERVICE_TIME_MS} ms, ${PER_TARGET} requests per cell`,
+	);
+	lines.push(`ms; "added" = this target's percentile minus direct's at the same percentile, same pass`);
+	for (const scenario of SCENARIOS) {
+		for (const mode of ["non-stream", "stream"] as Mode[]) {
+			const r = results[scenario.id]?.[mode];
+			if (!r) continue;
+			const d = r.direct as Stats;
+			lines.push("");
+			const cpu = cpuByPass[`${scenario.id}/${mode}`];
+			lines.push(
+				`${scenario.label} — ${mode === "stream" ? "stream, time to first byte" : "non-stream, full response"}` +
+					(cpu ? ` — CPU cores used: bench ${cpu.ours.toFixed(2)}, rest of the machine ${cpu.others.toFixed(2)}` : ""),
+			);
+			lines.push("  target              n  errors     p50     p99  +p50    +p99");
+			for (const name of order) {
+				const s = r[name] as Stats;
+				lines.push(
+					`  ${name.padEnd(17)}${String(s.n).padStart(5)}${String(s.errors).padStart(8)}${f(s.p50)} ${f(s.p99)}` +
+						(name === "direct" ? "" : ` ${f(s.p50 - d.p50)} ${f(s.p99 - d.p99)}`),
+				);
+			}
+		}
+	}
+
+	const added = (sc: string, mode: Mode, name: TargetName, p: "p50" | "p99") => {
+		const r = results[sc]?.[mode];
+		return (r?.[name]?.[p] ?? Number.NaN) - (r?.direct?.[p] ?? Number.NaN);
+	};
+	const verdicts: Array<{ target: string; value: string; pass: boolean | null }> = [];
+	for (const mode of ["non-stream", "stream"] as Mode[]) {
+		const m = mode === "stream" ? "TTFB" : "latency";
+		const diff = added("c1", mode, "gateway", "p50") - added("c1", mode, "floor", "p50");
+		verdicts.push({ target: `c=1 ${m}: gateway +p50 - floor +p50 <= 0.5 ms`, value: `${diff.toFixed(2)} ms`, pass: diff <= 0.5 });
+		const ratio = added("c32", mode, "gateway", "p50") / added("c32", mode, "floor", "p50");
+		verdicts.push({
+			target: `c=${CONCURRENCY} 32 payers ${m}: gateway +p50 / floor +p50 <= 1.3`,
+			value: ratio.toFixed(2),
+			pass: ratio <= 1.3,
+		});
+		const one = added("c32-one", mode, "gateway", "p50") / added("c32-one", mode, "floor", "p50");
+		verdicts.push({
+			target: `c=${CONCURRENCY} one payer ${m}: gateway +p50 / floor +p50 (report; 1.3)`,
+			value: one.toFixed(2),
+			pass: one <= 1.3,
+		});
+		for (const sc of SCENARIOS) {
+			const p99 = added(sc.id, mode, "gateway", "p99") / added(sc.id, mode, "floor", "p99");
+			const raw = (results[sc.id]?.[mode]?.gateway?.p99 ?? Number.NaN) / (results[sc.id]?.[mode]?.floor?.p99 ?? Number.NaN);
+			verdicts.push({
+				target: `${sc.id} ${m}: gateway +p99 / floor +p99 <= 1.3 (raw p99 ratio ${raw.toFixed(2)})`,
+				value: p99.toFixed(2),
+				pass: p99 <= 1.3,
+			});
+		}
+	}
+	let errors = oneModelErrors;
+	for (const sc of Object.values(results))
+		for (const r of Object.values(sc)) for (const s of Object.values(r)) errors += s.errors;
+	verdicts.push({ target: "zero errors (all passes, all targets)", value: String(errors), pass: errors === 0 });
+	const meterBest = Math.max(...meterRuns.map((m) => m.perSecond));
+	const meterMedian = [...meterRuns.map((m) => m.perSecond)].sort((a, b) => a - b)[1] ?? 0;
+	verdicts.push({
+		target: "one meter sustains >= 2,000 record()/s (median of 3)",
+		value: `${meterMedian}/s`,
+		pass: meterMedian >= 2000,
+	});
+
+	if (errorKinds.size > 0) {
+		lines.push("");
+		lines.push("errors");
+		for (const [kind, n] of errorKinds) lines.push(`  ${String(n).padStart(5)}  ${kind.replace(/\s+/g, " ").slice(0, 200)}`);
+	}
+	lines.push("");
+	lines.push("targets");
+	for (const v of verdicts) lines.push(`  ${v.pass ? "PASS" : "MISS"}  ${v.target.padEnd(78)} ${v.value}`);
+
+	if (WITH_VARIANT) {
+		lines.push("");
+		lines.push("experiment: what the ledger call costs (gateway +p50 minus gateway-noledger +p50)");
+		for (const sc of SCENARIOS) {
+			for (const mode of ["non-stream", "stream"] as Mode[]) {
+				const c = added(sc.id, mode, "gateway", "p50") - added(sc.id, mode, "gateway-noledger", "p50");
+				const c99 = added(sc.id, mode, "gateway", "p99") - added(sc.id, mode, "gateway-noledger", "p99");
+				lines.push(`  ${sc.id.padEnd(8)} ${mode.padEnd(11)} p50 ${f(c)}   p99 ${f(c99)}`);
+			}
+		}
+	}
+
+	lines.push("");
+	lines.push("meter throughput");
+	lines.push(
+		`  record() RPCs to one ModelMeter from 64 concurrent callers in workerd, ${METER_RECORDS} each: ` +
+			`${meterRuns.map((m) => `${m.perSecond}/s`).join(", ")} (best ${meterBest}/s, failed ${meterRuns.reduce((s, m) => s + m.failed, 0)})`,
+	);
+	const oneSorted = [...oneModelSamples].sort((a, b) => a - b);
+	lines.push(
+		`  full gateway requests, all to one model, c=${CONCURRENCY * 2}: ${oneModelRps}/s ` +
+			`(p50 ${percentile(oneSorted, 50).toFixed(1)} ms; bounded by the 2 cores the whole path shares, not by the meter)`,
+	);
+
+	lines.push("");
+	lines.push("correctness (after ledgers settled and meter alarms flushed to D1)");
+	for (const c of checks) lines.push(`  ${c.pass ? "PASS" : "FAIL"}  ${c.name.padEnd(44)} want ${c.want}, got ${c.got}`);
+	lines.push("");
+	lines.push(`run took ${((performance.now() - runStarted) / 1000).toFixed(0)} s`);
+	console.log(lines.join("\n"));
+
+	if (env.BENCH_JSON) {
+		writeFileSync(
+			env.BENCH_JSON,
+			JSON.stringify(
+				{ config: { PER_TARGET, SERVICE_TIME_MS, CONCURRENCY, BLOCK }, results, verdicts, meterRuns, oneModelRps, checks, sent },
+				null,
+				2,
+			),
+		);
+	}
+
+	await rt.close();
+	upstream.proc.kill("SIGTERM");
+	if (checks.some((c) => !c.pass)) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,112 @@
+// Runs the bundled Workers in workerd through Miniflare's API (no wrangler dev
+// proxy). Each measured Worker gets its own direct socket, so a request goes
+// load generator → workerd → Worker with no router Worker or Node proxy between.
+
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import type { Bundles } from "./build.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+
+export interface Runtime {
+	mf: Miniflare;
+	urls: { floor: string; gateway: string; gatewayNoLedger: string };
+	/** POST to one of the admin Workers (`admin` binds the gateway's objects, `admin-nl` the variant's). */
+	admin<T>(which: "admin" | "admin-nl", path: string, body: unknown): Promise<T>;
+	close(): Promise<void>;
+}
+
+const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
+/** High enough that no limit is reached: the bench measures cost, not refusals. */
+const HIGH = 1_000_000_000;
+
+function gatewayWorker(name: string, scriptPath: string) {
+	return {
+		name,
+		modules: true,
+		scriptPath,
+		modulesRoot: dirname(scriptPath),
+		...COMPAT,
+		bindings: { MAX_BODY_BYTES: "1048576", KEY_TOKENS_PER_MINUTE: String(HIGH) },
+		d1Databases: { DB: "bench-db" },
+		durableObjects: {
+			MODEL_METER: { className: "ModelMeter", useSQLite: true },
+			ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true },
+		},
+		ratelimits: { KEY_RPM: { namespace_id: "1001", simple: { limit: HIGH, period: 60 as const } } },
+		unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+	};
+}
+
+function adminWorker(name: string, scriptPath: string, objectsOf: string) {
+	return {
+		name,
+		modules: true,
+		scriptPath,
+		modulesRoot: dirname(scriptPath),
+		...COMPAT,
+		d1Databases: { DB: "bench-db" },
+		durableObjects: {
+			MODEL_METER: { className: "ModelMeter", scriptName: objectsOf, useSQLite: true },
+			ACCOUNT_LEDGER: { className: "AccountLedger", scriptName: objectsOf, useSQLite: true },
+		},
+	};
+}
+
+export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
+	const mf = new Miniflare(
+		convertV4MiniflareOptions({
+			host: "127.0.0.1",
+			port: 0,
+			rootPath: ROOT,
+			workers: [
+				gatewayWorker("gateway", bundles.gateway),
+				gatewayWorker("gateway-noledger", bundles.gatewayNoLedger),
+				{
+					name: "floor",
+					modules: true,
+					scriptPath: bundles.floor,
+					modulesRoot: dirname(bundles.floor),
+					...COMPAT,
+					bindings: { UPSTREAM_URL: upstreamUrl },
+					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+				},
+				adminWorker("admin", bundles.admin, "gateway"),
+				adminWorker("admin-nl", bundles.admin, "gateway-noledger"),
+			],
+		}),
+	);
+	await mf.ready;
+	const direct = async (name: string) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+	const urls = {
+		floor: await direct("floor"),
+		gateway: await direct("gateway"),
+		gatewayNoLedger: await direct("gateway-noledger"),
+	};
+	const admin = async <T>(which: "admin" | "admin-nl", path: string, body: unknown): Promise<T> => {
+		const worker = await mf.getWorker(which);
+		const res = await worker.fetch(`http://admin${path}`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify(body),
+		});
+		const text = await res.text();
+		if (!res.ok) throw new Error(`admin ${which}${path}: HTTP ${res.status}: ${text}`);
+		return JSON.parse(text) as T;
+	};
+	return { mf, urls, admin, close: () => mf.dispose() };
+}
+
+/** The migration files' statements, in order (drizzle-kit separates them with a breakpoint comment). */
+export function migrationStatements(): string[] {
+	const journal = JSON.parse(readFileSync(resolve(ROOT, "migrations/meta/_journal.json"), "utf8")) as {
+		entries: Array<{ tag: string }>;
+	};
+	return journal.entries.flatMap((e) =>
+		readFileSync(resolve(ROOT, "migrations", `${e.tag}.sql`), "utf8")
+			.split("--> statement-breakpoint")
+			.map((s) => s.trim())
+			.filter(Boolean),
+	);
+}
