@@ -119,8 +119,9 @@ async function watch(gateway: Gateway, id: string, first: ApiStats, out: Output)
 	let drawnLines = 0;
 	let latest = first;
 	let status = "connecting…";
+	let stopped = false;
 	const draw = () => {
-		if (out.json) return;
+		if (out.json || stopped) return;
 		const lines = statsLines(latest, status);
 		if (redrawInPlace) {
 			out.write(`${drawnLines ? `\x1b[${drawnLines}A` : ""}\x1b[0J${lines.join("\n")}\n`);
@@ -131,7 +132,10 @@ async function watch(gateway: Gateway, id: string, first: ApiStats, out: Output)
 	};
 	if (out.json) out.jsonLine(first);
 	else draw();
-	if (redrawInPlace) out.write("\x1b[?25l");
+	if (redrawInPlace) {
+		out.write("\x1b[?25l");
+		process.once("exit", () => out.write("\x1b[?25h"));
+	}
 
 	const socket = new ReconnectingWebSocket(wsUrl, [], {
 		WebSocket: globalThis.WebSocket,
@@ -141,6 +145,7 @@ async function watch(gateway: Gateway, id: string, first: ApiStats, out: Output)
 	});
 	await new Promise<void>((resolve) => {
 		const stop = () => {
+			stopped = true;
 			socket.close();
 			if (redrawInPlace) out.write("\x1b[?25h");
 			resolve();
@@ -158,6 +163,7 @@ async function watch(gateway: Gateway, id: string, first: ApiStats, out: Output)
 			}
 		});
 		socket.addEventListener("message", (event) => {
+			if (stopped) return;
 			let parsed: unknown;
 			try {
 				parsed = JSON.parse(String(event.data));

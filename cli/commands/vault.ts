@@ -11,8 +11,8 @@ import { modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { connectSigner, ensureAllowance, eventsOf, explainChainError, sendTransaction } from "../chain.ts";
 import { CliError } from "../errors.ts";
 import { Gateway, requireStoredSession } from "../gateway.ts";
-import { paca } from "../output.ts";
-import { type Command, parseAddress, parseAmount, str } from "./common.ts";
+import { type Output, paca } from "../output.ts";
+import { type Command, parseAddress, parseAmount, parseSeconds, str } from "./common.ts";
 
 export const deposit: Command = {
 	name: "deposit",
@@ -21,14 +21,30 @@ export const deposit: Command = {
 	description:
 		"Approves and calls RevenueVault.deposit(payer, amount). The gateway credits the payer once its indexer has seen\n" +
 		"the Deposited event; `modeldex balance` shows the credit.",
-	options: { for: { type: "string" } },
-	optionHelp: [["--for <address>", "the payer to credit (default: your wallet)"]],
+	options: { for: { type: "string" }, wait: { type: "boolean" }, "wait-timeout": { type: "string" } },
+	optionHelp: [
+		["--for <address>", "the payer to credit (default: your wallet)"],
+		["--wait", "after the transaction, wait until the gateway has credited it (needs `modeldex login`)"],
+		["--wait-timeout <seconds>", "how long --wait waits (default 300)"],
+	],
 	arity: [1, 1],
 	async run({ config, out, args, values }) {
 		const amount = parseAmount(args[0], "the PACA amount to deposit");
 		const forFlag = str(values, "for");
+		const waitSeconds = parseSeconds(str(values, "wait-timeout"), 300, "--wait-timeout");
+		// Checked before anything is sent: --wait reads the credit through the signed-in session.
+		const session = values.wait ? requireStoredSession(config) : null;
 		const ctx = await connectSigner(config, out);
 		const payer = forFlag ? parseAddress(forFlag, "--for") : ctx.account.address;
+		if (session && session.payer.toLowerCase() !== payer.toLowerCase()) {
+			throw new CliError(
+				"wait_other_payer",
+				`--wait follows ${session.payer}'s credit (the signed-in payer), but this deposit is for ${payer}.`,
+				{
+					hint: "Drop --wait, or sign in as the payer (`modeldex login` with its key).",
+				},
+			);
+		}
 		const { paca: pacaAddress, revenueVault } = ctx.addresses;
 		try {
 			const have = await ctx.publicClient.readContract({
@@ -57,6 +73,9 @@ export const deposit: Command = {
 			});
 			const event = eventsOf(receipt, revenueVaultAbi as Abi).find((e) => e.eventName === "Deposited");
 			const received = (event?.args.amount as bigint | undefined) ?? amount;
+			const credit = session
+				? await waitForCredit(config.gatewayUrl, session.token, receipt.transactionHash, waitSeconds, ctx.local, out)
+				: null;
 			out.result(
 				{
 					payer,
@@ -65,10 +84,14 @@ export const deposit: Command = {
 					vault: revenueVault,
 					transaction: receipt.transactionHash,
 					block: receipt.blockNumber,
+					credited: credit !== null,
+					credit,
 				},
 				() => [
 					`Deposited ${paca(received)} into the RevenueVault for ${payer}.`,
-					"The gateway credits it once its indexer has seen the deposit; check with `modeldex balance`.",
+					credit
+						? `The gateway has credited it: ${paca(BigInt(credit.available))} available for API calls.`
+						: "The gateway credits it once its indexer has seen the deposit; check with `modeldex balance` (or use --wait).",
 				],
 			);
 		} catch (error) {
@@ -76,6 +99,49 @@ export const deposit: Command = {
 		}
 	},
 };
+
+interface DepositList {
+	data: Array<{ tx_hash: string; credited: boolean }>;
+}
+
+/** Polls the gateway until the indexer has credited the deposit made in `txHash`; returns the account. */
+async function waitForCredit(
+	gatewayUrl: string,
+	token: string,
+	txHash: string,
+	seconds: number,
+	local: boolean,
+	out: Output,
+): Promise<{ balance: string; available: string }> {
+	const gateway = new Gateway(gatewayUrl);
+	const step = out.step("Waiting for the gateway to credit the deposit");
+	const deadline = Date.now() + seconds * 1000;
+	try {
+		for (;;) {
+			const list = await gateway.request<DepositList>("GET", "/v1/account/deposits", { token });
+			const row = list.data.find((d) => d.tx_hash.toLowerCase() === txHash.toLowerCase());
+			if (row?.credited) {
+				const account = await gateway.request<{ balance: string; available: string }>("GET", "/v1/account", { token });
+				step.done(`${paca(BigInt(account.available))} available`);
+				return { balance: account.balance, available: account.available };
+			}
+			step.update(row ? "indexed; waiting for enough confirmations" : "not seen by the indexer yet");
+			if (Date.now() > deadline) {
+				throw new CliError(
+					"credit_timeout",
+					`The deposit is on chain (${txHash}) but the gateway had not credited it after ${seconds}s.`,
+					{
+						hint: "The indexer may be behind or waiting for confirmations; check later with `modeldex balance`. The PACA is safe in the vault.",
+					},
+				);
+			}
+			await new Promise((r) => setTimeout(r, local ? 500 : 3_000));
+		}
+	} catch (error) {
+		step.fail();
+		throw error;
+	}
+}
 
 interface WithdrawalResponse {
 	id?: string;

@@ -229,6 +229,13 @@ describe("vault: deposit, claim, withdraw", () => {
 		expect(vaultTotal).toBe(parseEther("25.5"));
 	});
 
+	test("deposit --wait without a session stops before sending anything", async () => {
+		const result = await cli(["deposit", "1", "--wait"]);
+		expect(result.code).toBe(1);
+		expect(result.stderr).toContain("modeldex login");
+		expect(result.stderr).not.toContain("Depositing");
+	});
+
 	test("claim: nothing yet, then holder revenue and creator fees after a settlement", async () => {
 		const nothing = await cli(["claim", token]);
 		expectOk(nothing);

@@ -174,6 +174,17 @@ describe("login and keys", () => {
 		expect(result.json<{ credit: { available: string } }>().credit.available).toBe(parseEther("3").toString());
 	});
 
+	test("deposit --wait follows the credit through the gateway; without an indexer it says the PACA is safe", async () => {
+		// No indexer runs in this test, so the credit never comes: the wait ends with what to do.
+		const result = await cli(["deposit", "1", "--wait", "--wait-timeout", "1", "--json"]);
+		expect(result.code).toBe(1);
+		const error = result.json<{ error: { code: string; message: string; hint: string } }>().error;
+		expect(error.code).toBe("credit_timeout");
+		expect(error.message).toMatch(/on chain \(0x[0-9a-f]{64}\)/);
+		expect(error.hint).toContain("modeldex balance");
+		expect(result.stderr).toContain("Waiting for the gateway to credit the deposit");
+	});
+
 	test("withdraw asks the gateway; a gateway without the route says who pays withdrawals", async () => {
 		const result = await cli(["withdraw", "1", "--json"]);
 		expect(result.code).toBe(1);
