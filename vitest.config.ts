@@ -23,7 +23,6 @@ export default defineConfig(async () => {
 						WORKERS_AI_BINDING: "AI_STAND_IN",
 						// test/chain: anvil nodes and deployments from test/node/anvil-setup.ts.
 						TEST_CHAIN: JSON.stringify(inject("chain")),
-						SETTLER_PRIVATE_KEY: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
 					},
 					// Low, so the requests-per-minute test needs few requests; each test uses its own keys.
 					ratelimits: { KEY_RPM: { namespace_id: "1001", simple: { limit: 40, period: 60 } } },

@@ -25,7 +25,8 @@ export function chainOf(config: ChainConfig): Chain {
 }
 
 export function publicClientFor(config: ChainConfig): PublicClient<Transport, Chain> {
-	return createPublicClient({ chain: chainOf(config), transport: http(config.rpcUrl, { retryCount: 2 }) });
+	// cacheTime 0: a cron run compares the head with receipts it just saw; a cached head would lag.
+	return createPublicClient({ chain: chainOf(config), transport: http(config.rpcUrl, { retryCount: 2 }), cacheTime: 0 });
 }
 
 export function walletClientFor(config: ChainConfig, privateKey: Hex) {

@@ -414,6 +414,17 @@ export async function assignUsage(db: Db, epoch: number, endMs: number): Promise
 	`);
 }
 
+/** Creation time of the oldest usage row no epoch holds yet whose model has a token; null when there is none. */
+export async function oldestUnassignedUsage(db: Db): Promise<number | null> {
+	const row = await db
+		.select({ at: sql<number | null>`min(${usage.createdAt})` })
+		.from(usage)
+		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
+		.where(sql`NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = ${usage.requestId})`)
+		.get();
+	return row?.at ?? null;
+}
+
 /** The usage rows of an epoch with each model's token address. */
 export function usageOfEpoch(db: Db, epoch: number) {
 	return db

@@ -13,13 +13,18 @@ export interface DeployedAddresses {
 	creatorFeeBps: number;
 }
 
+export interface Deployment extends DeployedAddresses {
+	/** Holds SETTLER_ROLE on this deployment's vault (a key per deployment: no shared nonces). */
+	settlerKey: `0x${string}`;
+}
+
 export interface ChainFixture {
 	rpcUrl: string;
 	chainId: number;
 	/** One independent deployment per test scenario on the shared node. */
-	deployments: Record<string, DeployedAddresses>;
-	/** A node of its own for the reorg test (snapshot/revert rewinds the whole node). */
-	reorg: { rpcUrl: string; chainId: number; addresses: DeployedAddresses };
+	deployments: Record<string, Deployment>;
+	/** Nodes of their own, by scenario ("reorg": snapshot/revert; "stuck": automine off). */
+	isolated: Record<string, { rpcUrl: string; chainId: number; addresses: Deployment }>;
 	/** UsageProofCheck: MerkleProof.verify against RevenueVault.usageRoot(epoch). */
 	usageProofCheck: `0x${string}`;
 }

@@ -14,14 +14,13 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { localPacaAbi, modelFactoryAbi, modelSaleAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
 import indexer from "../../workers/indexer/index.ts";
 import settler from "../../workers/settler/index.ts";
-import type { ChainFixture, DeployedAddresses } from "./fixture.ts";
+import type { ChainFixture, Deployment } from "./fixture.ts";
 
 declare global {
 	namespace Cloudflare {
 		interface Env {
 			/** JSON of a ChainFixture. */
 			TEST_CHAIN: string;
-			SETTLER_PRIVATE_KEY: string;
 		}
 	}
 }
@@ -31,7 +30,7 @@ export const fixture = (): ChainFixture => JSON.parse(env.TEST_CHAIN) as ChainFi
 export interface Net {
 	rpcUrl: string;
 	chainId: number;
-	addresses: DeployedAddresses;
+	addresses: Deployment;
 }
 
 /** A deployment on the shared anvil node, by scenario name (see test/node/anvil-setup.ts). */
@@ -42,9 +41,11 @@ export function deployment(name: string): Net {
 	return { rpcUrl: f.rpcUrl, chainId: f.chainId, addresses };
 }
 
-export function reorgNet(): Net {
-	const f = fixture();
-	return { rpcUrl: f.reorg.rpcUrl, chainId: f.reorg.chainId, addresses: f.reorg.addresses };
+/** A deployment on an anvil node of its own (see test/node/anvil-setup.ts). */
+export function isolatedNet(name: string): Net {
+	const node = fixture().isolated[name];
+	if (!node) throw new Error(`no isolated node '${name}'`);
+	return node;
 }
 
 function chainOf(net: Net): Chain {
@@ -179,7 +180,7 @@ export function settlerEnv(net: Net, vars: Record<string, string> = {}) {
 	return {
 		DB: env.DB,
 		ACCOUNT_LEDGER: env.ACCOUNT_LEDGER,
-		SETTLER_PRIVATE_KEY: env.SETTLER_PRIVATE_KEY,
+		SETTLER_PRIVATE_KEY: net.addresses.settlerKey,
 		EPOCH_SECONDS: "60",
 		SETTLE_GRACE_SECONDS: "0",
 		...chainVars(net, vars),

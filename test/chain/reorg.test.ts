@@ -3,10 +3,10 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { depositsOf, marketByToken, reversalsOf, topHolders } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
-import { buy, deposit, ledger, newAccount, reorgNet, runIndexer, testClient, tokenize } from "./helpers.ts";
+import { buy, deposit, isolatedNet, ledger, newAccount, runIndexer, testClient, tokenize } from "./helpers.ts";
 
 // Its own anvil node: snapshot/revert rewinds the whole chain.
-const net = reorgNet;
+const net = () => isolatedNet("reorg");
 const db = () => openDb(env.DB);
 
 describe("indexer: reorgs", () => {

@@ -1,55 +1,21 @@
 import { env } from "cloudflare:test";
-import { getAddress, parseEther } from "viem";
+import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
-import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { epochRow } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
-import { upsertModel } from "../../lib/db/models.ts";
-import { insertUsage } from "../../lib/db/usage.ts";
 import { runSettler as runSettlerDirect } from "../../workers/settler/settler.ts";
-import { deployment, deposit, newAccount, publicClient, settlerEnv, tokenize } from "./helpers.ts";
+import { deployment, settlerEnv } from "./helpers.ts";
+import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
-const net = () => deployment("settler");
-const EPOCH_MS = 60_000;
+// The settler's state lives in this file's D1; the tests run in order on one deployment.
 const db = () => openDb(env.DB);
 
-/** A tokenized model registered in D1, and `n` usage rows of `fee` each in the current epoch. */
-async function modelWithUsage(n: number, fee: bigint) {
-	const creator = await newAccount(net(), 0n);
-	const { token, repoId } = await tokenize(net(), creator.wallet);
-	await upsertModel(db(), {
-		id: repoId,
-		displayName: repoId,
-		inputPricePerM: parseEther("2"),
-		outputPricePerM: parseEther("6"),
-		tokenAddress: token.toLowerCase(),
-		upstreams: [],
-	});
-	const createdAt = Date.now();
-	const payer = (await newAccount(net(), 0n)).address;
-	await insertUsage(
-		db(),
-		Array.from({ length: n }, (_, i) => ({
-			requestId: `req_${crypto.randomUUID()}`,
-			keyId: "key_test",
-			payer,
-			modelId: repoId,
-			promptTokens: 100 + i,
-			completionTokens: 50,
-			fee,
-			status: "ok" as const,
-			usageSource: "upstream" as const,
-			createdAt,
-		})),
-	);
-	return { token, repoId, payer, epoch: Math.floor(createdAt / EPOCH_MS) };
-}
-
 describe("settler: crash safety", () => {
+	const net = () => deployment("settler");
+
 	it("settles exactly once when killed after broadcasting and before recording anything", async () => {
-		const funder = await newAccount(net(), parseEther("100"));
-		await deposit(net(), funder.wallet, parseEther("100"));
-		const { token, epoch } = await modelWithUsage(3, parseEther("0.5"));
+		await fundVault(net());
+		const { token, epoch } = await modelWithUsage(net(), 3, parseEther("0.5"));
 		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
 
 		// Killed right after the broadcast; the D1 write of "sent" is lost too.
@@ -68,18 +34,54 @@ describe("settler: crash safety", () => {
 		expect(result.confirmed).toEqual([epoch]);
 		const row = await epochRow(db(), epoch);
 		expect(row?.state).toBe("confirmed");
-
-		const client = publicClient(net());
-		const vault = net().addresses.revenueVault;
-		const settled = await client.getContractEvents({ address: vault, abi: revenueVaultAbi, eventName: "Settled", fromBlock: 0n });
-		expect(settled.filter((l) => l.args.epoch === BigInt(epoch))).toHaveLength(1);
-		expect(
-			await client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "settledFees", args: [getAddress(token)] }),
-		).toBe(parseEther("1.5"));
-		console.log(`settle gas (1 model): ${row?.gasUsed}`);
+		expect(await settledEvents(net(), epoch)).toHaveLength(1);
+		expect(await settledOnChain(net(), token)).toBe(parseEther("1.5"));
+		console.log(`settle gas (1 model, first settlement): ${row?.gasUsed}`);
 
 		// Running again changes nothing.
 		const again = await runSettlerDirect(settlerEnv(net()), closeAt);
 		expect(again.confirmed).toEqual([]);
+	});
+
+	it("after a crash with the transaction recorded but unconfirmed, reads the receipt instead of sending again", async () => {
+		const { token, epoch } = await modelWithUsage(net(), 2, parseEther("0.25"), { at: Date.now() + 5 * EPOCH_MS });
+		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
+		await expect(
+			runSettlerDirect(settlerEnv(net()), closeAt, {
+				afterBroadcast() {
+					throw new Error("killed");
+				},
+			}),
+		).rejects.toThrow("killed");
+		expect((await epochRow(db(), epoch))?.state).toBe("sent");
+
+		const result = await runSettlerDirect(settlerEnv(net()), closeAt);
+		expect(result.confirmed).toContain(epoch);
+		expect(JSON.parse((await epochRow(db(), epoch))?.txHashes ?? "[]")).toHaveLength(1);
+		expect(await settledEvents(net(), epoch)).toHaveLength(1);
+		expect(await settledOnChain(net(), token)).toBe(parseEther("0.5"));
+	});
+
+	it("skips no epoch after downtime, and settles usage of a model once it has a token", async () => {
+		const base = Date.now() + 20 * EPOCH_MS;
+		const a = await modelWithUsage(net(), 1, parseEther("0.1"), { at: base });
+		const late = await modelWithUsage(net(), 2, parseEther("0.2"), { at: base + EPOCH_MS, withoutToken: true });
+		const c = await modelWithUsage(net(), 1, parseEther("0.3"), { at: base + 3 * EPOCH_MS });
+
+		// Down for four epochs, then one run closes all of them in order.
+		const result = await runSettlerDirect(settlerEnv(net()), (c.epoch + 1) * EPOCH_MS + 1_000);
+		expect(result.confirmed).toEqual([a.epoch, c.epoch]);
+		// The epochs between had no usage of a tokenized model: no transaction for them.
+		expect(await settledEvents(net(), a.epoch + 1)).toHaveLength(0);
+		expect(await settledOnChain(net(), a.token)).toBe(parseEther("0.1"));
+		expect(await settledOnChain(net(), c.token)).toBe(parseEther("0.3"));
+		expect(JSON.parse((await epochRow(db(), c.epoch))?.skipped ?? "[]")).toEqual([
+			{ modelId: late.repoId, requests: 2, fees: parseEther("0.4").toString() },
+		]);
+
+		// The model gets its token; its waiting usage goes into the next epoch.
+		await env.DB.prepare("UPDATE models SET token_address = ? WHERE id = ?").bind(late.token.toLowerCase(), late.repoId).run();
+		await runSettlerDirect(settlerEnv(net()), (c.epoch + 2) * EPOCH_MS + 1_000);
+		expect(await settledOnChain(net(), late.token)).toBe(parseEther("0.4"));
 	});
 });

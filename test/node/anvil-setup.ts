@@ -3,17 +3,19 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestClient, type Hex, http } from "viem";
+import { createTestClient, type Hex, http, parseEther } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { TestProject } from "vitest/node";
-import { type Addresses, connect, deployModeldex } from "../../scripts/deploy-contracts.ts";
-import type { ChainFixture } from "../chain/fixture.ts";
+import { connect, deployModeldex } from "../../scripts/deploy-contracts.ts";
+import type { ChainFixture, Deployment } from "../chain/fixture.ts";
 
 // Runs in Node before the workerd tests: real anvil nodes with the real Modeldex
 // contracts deployed, for test/chain. Each scenario that changes global chain
-// state (the vault's settled epochs, snapshots) gets a deployment or a node of its
-// own, so test files can run in parallel:
+// state (the vault's settled epochs, snapshots, mining) gets a deployment or a
+// node of its own, so test files can run in parallel:
 //   shared anvil: one deployment per scenario name in SHARED_DEPLOYMENTS
-//   reorg anvil:  its own node (snapshot/revert would rewind everyone else)
+//   one anvil per ISOLATED_NODES name (snapshot/revert or automine off would
+//   disturb everyone else)
 // Plus UsageProofCheck (test/chain/contracts), compiled here with solc-js, which
 // verifies API proofs with OpenZeppelin's MerkleProof against the vault's root.
 
@@ -21,6 +23,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** anvil's first default account: deployer, admin and settler of every test deployment. */
 export const ANVIL_KEY_0: Hex = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const SHARED_DEPLOYMENTS = ["indexer", "settler", "proofs", "e2e", "withdrawals"] as const;
+/** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
+const ISOLATED_NODES = ["reorg", "stuck"] as const;
 
 async function freePort(): Promise<number> {
 	return new Promise((resolve, reject) => {
@@ -94,16 +98,34 @@ async function compileUsageProofCheck(): Promise<{ abi: unknown[]; bytecode: Hex
 	return { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
 }
 
+/** A deployment whose SETTLER_ROLE belongs to a fresh key of its own (parallel test files never share a nonce). */
+async function deployScenario(rpcUrl: string): Promise<Deployment> {
+	const settlerKey = generatePrivateKey();
+	const settler = privateKeyToAccount(settlerKey).address;
+	await createTestClient({ mode: "anvil", transport: http(rpcUrl) }).setBalance({ address: settler, value: parseEther("1000") });
+	const addresses = await deployModeldex({ rpcUrl, privateKey: ANVIL_KEY_0, settler });
+	return { ...addresses, settlerKey };
+}
+
 export default async function setup(project: TestProject) {
 	const started = Date.now();
 	ensureContractsBuilt();
-	const [shared, reorg, verifier] = await Promise.all([startAnvil(31337), startAnvil(31338), compileUsageProofCheck()]);
+	const [shared, verifier, ...isolatedNodes] = await Promise.all([
+		startAnvil(31337),
+		compileUsageProofCheck(),
+		...ISOLATED_NODES.map((_, i) => startAnvil(31338 + i)),
+	]);
+	const nodes = [shared, ...isolatedNodes];
 	try {
-		const deployments: Record<string, Addresses> = {};
+		const deployments: Record<string, Deployment> = {};
 		// One at a time: they share the deployer's nonce.
-		for (const name of SHARED_DEPLOYMENTS)
-			deployments[name] = await deployModeldex({ rpcUrl: shared.rpcUrl, privateKey: ANVIL_KEY_0 });
-		const reorgAddresses = await deployModeldex({ rpcUrl: reorg.rpcUrl, privateKey: ANVIL_KEY_0 });
+		for (const name of SHARED_DEPLOYMENTS) deployments[name] = await deployScenario(shared.rpcUrl);
+		const isolated: ChainFixture["isolated"] = {};
+		for (const [i, name] of ISOLATED_NODES.entries()) {
+			const node = isolatedNodes[i];
+			if (!node) throw new Error("missing node");
+			isolated[name] = { rpcUrl: node.rpcUrl, chainId: 31338 + i, addresses: await deployScenario(node.rpcUrl) };
+		}
 		const c = await connect(shared.rpcUrl, ANVIL_KEY_0);
 		const hash = await c.walletClient.deployContract({ abi: verifier.abi, bytecode: verifier.bytecode });
 		const receipt = await c.publicClient.waitForTransactionReceipt({ hash });
@@ -112,19 +134,19 @@ export default async function setup(project: TestProject) {
 			rpcUrl: shared.rpcUrl,
 			chainId: 31337,
 			deployments,
-			reorg: { rpcUrl: reorg.rpcUrl, chainId: 31338, addresses: reorgAddresses },
+			isolated,
 			usageProofCheck: receipt.contractAddress,
 		};
 		project.provide("chain", fixture);
-		console.log(`anvil-setup: 2 anvil nodes, ${SHARED_DEPLOYMENTS.length + 1} deployments in ${Date.now() - started} ms`);
+		console.log(
+			`anvil-setup: ${nodes.length} anvil nodes, ${SHARED_DEPLOYMENTS.length + ISOLATED_NODES.length} deployments in ${Date.now() - started} ms`,
+		);
 	} catch (error) {
-		shared.process.kill();
-		reorg.process.kill();
+		for (const node of nodes) node.process.kill();
 		throw error;
 	}
 	return async () => {
-		shared.process.kill();
-		reorg.process.kill();
+		for (const node of nodes) node.process.kill();
 	};
 }
 

@@ -201,7 +201,7 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
 		if (!receipt) continue;
 		if (receipt.status === "success") {
-			const head = await client.getBlockNumber();
+			const head = await client.getBlockNumber({ cacheTime: 0 });
 			if (head - receipt.blockNumber < ctx.chain.confirmations) return "pending";
 			await markConfirmed(ctx, row.epoch, hash, receipt.blockNumber, receipt.gasUsed);
 			return "confirmed";

@@ -1,13 +1,12 @@
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
 import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
-import { epochRow, lastEpoch, unfinishedEpoch } from "../../lib/db/chain.ts";
+import { epochRow, lastEpoch, oldestUnassignedUsage, unfinishedEpoch } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
 import { type Env, readSettlerConfig } from "./env.ts";
 import {
 	checkSent,
 	confirmFromChain,
-	epochBounds,
 	prepareEpoch,
 	type SettlerContext,
 	type SettlerHooks,
@@ -75,10 +74,20 @@ export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}
 	return result;
 }
 
-/** The next epoch to close, or null when the next one has not ended (plus grace) yet. */
+/**
+ * The next epoch to close, or null when it has not ended (plus grace) yet.
+ * Epochs without usage are passed over without a row or a transaction: after
+ * downtime the settler goes straight to the epoch of the oldest usage waiting.
+ * Nothing is lost by it, since every usage row not yet in an epoch goes into
+ * the next one closed.
+ */
 async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
+	const { epochMs, graceMs } = ctx.settler;
+	const latestClosable = Math.floor((ctx.now - graceMs) / epochMs) - 1;
 	const last = await lastEpoch(ctx.db);
-	let next = last ? last.epoch + 1 : Math.floor(ctx.now / ctx.settler.epochMs) - 1;
+	const oldest = await oldestUnassignedUsage(ctx.db);
+	if (oldest === null) return null;
+	let next = Math.max(last ? last.epoch + 1 : 0, Math.floor(oldest / epochMs));
 	const onChain = Number(
 		await ctx.client.readContract({
 			address: ctx.chain.addresses.revenueVault,
@@ -91,6 +100,5 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 		console.warn(`settler: vault already settled epoch ${onChain}; D1 would close ${next}; continuing after ${onChain}`);
 		next = onChain + 1;
 	}
-	const { endMs } = epochBounds(next, ctx.settler.epochMs);
-	return ctx.now >= endMs + ctx.settler.graceMs ? next : null;
+	return next <= latestClosable ? next : null;
 }

@@ -1,0 +1,68 @@
+import { env } from "cloudflare:test";
+import { getAddress, type Hex, parseEther } from "viem";
+import { revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { openDb } from "../../lib/db/client.ts";
+import { upsertModel } from "../../lib/db/models.ts";
+import { insertUsage } from "../../lib/db/usage.ts";
+import { deposit, type Net, newAccount, publicClient, tokenize } from "./helpers.ts";
+
+// Fixtures of the settler tests: models with usage rows in D1, a funded vault, on-chain reads.
+
+export const EPOCH_MS = 60_000;
+const db = () => openDb(env.DB);
+
+/** A tokenized model (registered in D1 unless `withoutToken`) and `n` usage rows of `fee` each, created `at`. */
+export async function modelWithUsage(net: Net, n: number, fee: bigint, opts: { at?: number; withoutToken?: boolean } = {}) {
+	const creator = await newAccount(net, 0n);
+	const { token, repoId } = await tokenize(net, creator.wallet);
+	await upsertModel(db(), {
+		id: repoId,
+		displayName: repoId,
+		inputPricePerM: parseEther("2"),
+		outputPricePerM: parseEther("6"),
+		...(opts.withoutToken ? {} : { tokenAddress: token.toLowerCase() }),
+		upstreams: [],
+	});
+	const createdAt = opts.at ?? Date.now();
+	const payer = (await newAccount(net, 0n)).address;
+	await insertUsage(
+		db(),
+		Array.from({ length: n }, (_, i) => ({
+			requestId: `req_${crypto.randomUUID()}`,
+			keyId: "key_test",
+			payer,
+			modelId: repoId,
+			promptTokens: 100 + i,
+			completionTokens: 50,
+			fee,
+			status: "ok" as const,
+			usageSource: "upstream" as const,
+			createdAt,
+		})),
+	);
+	return { token, repoId, payer, epoch: Math.floor(createdAt / EPOCH_MS) };
+}
+
+export async function fundVault(net: Net, amount = parseEther("100")) {
+	const funder = await newAccount(net, amount);
+	await deposit(net, funder.wallet, amount);
+}
+
+export async function settledOnChain(net: Net, token: Hex) {
+	return publicClient(net).readContract({
+		address: net.addresses.revenueVault,
+		abi: revenueVaultAbi,
+		functionName: "settledFees",
+		args: [getAddress(token)],
+	});
+}
+
+export async function settledEvents(net: Net, epoch: number) {
+	const logs = await publicClient(net).getContractEvents({
+		address: net.addresses.revenueVault,
+		abi: revenueVaultAbi,
+		eventName: "Settled",
+		fromBlock: 0n,
+	});
+	return logs.filter((l) => l.args.epoch === BigInt(epoch));
+}
