@@ -288,6 +288,48 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		return { applied: true, amount, reversed, shortfall, balance: this.balance };
 	}
 
+	/**
+	 * Takes `amount` out of the spendable balance for a withdrawal, once per
+	 * `withdrawalId` (the on-chain id RevenueVault.payWithdrawal is called with).
+	 * The settler pays only withdrawals whose lock it finds here, so credit that
+	 * leaves through the vault can no longer be spent through the API.
+	 */
+	async lockWithdrawal(withdrawalId: string, amount: bigint): Promise<{ ok: boolean; available: bigint }> {
+		if (amount <= 0n) throw new RangeError("withdrawal amount must be positive");
+		this.ensureWithdrawalTable();
+		const existing = this.withdrawalLock(withdrawalId);
+		const available = this.balance - this.heldTotal();
+		if (existing) return { ok: existing.amount === amount, available };
+		if (amount > available) return { ok: false, available };
+		this.balance -= amount;
+		this.sql.exec("UPDATE account SET balance = ? WHERE id = 1", this.balance.toString());
+		this.sql.exec(
+			"INSERT INTO withdrawal_locks (withdrawal_id, amount, created_at) VALUES (?, ?, ?)",
+			withdrawalId,
+			amount.toString(),
+			Date.now(),
+		);
+		return { ok: true, available: available - amount };
+	}
+
+	/** The lock of a withdrawal, or null when this payer never locked it. */
+	withdrawalLock(withdrawalId: string): { amount: bigint; createdAt: number } | null {
+		this.ensureWithdrawalTable();
+		const row = this.sql
+			.exec<{ amount: string; created_at: number }>(
+				"SELECT amount, created_at FROM withdrawal_locks WHERE withdrawal_id = ?",
+				withdrawalId,
+			)
+			.toArray()[0];
+		return row ? { amount: BigInt(row.amount), createdAt: row.created_at } : null;
+	}
+
+	private ensureWithdrawalTable(): void {
+		this.sql.exec(
+			"CREATE TABLE IF NOT EXISTS withdrawal_locks (withdrawal_id TEXT PRIMARY KEY, amount TEXT NOT NULL, created_at INTEGER NOT NULL)",
+		);
+	}
+
 	account(): AccountSnapshot {
 		const row = this.sql
 			.exec<{ total_credited: string; total_spent: string }>("SELECT total_credited, total_spent FROM account")

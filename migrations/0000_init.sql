@@ -303,7 +303,6 @@ CREATE TABLE `withdrawal_payments` (
 CREATE INDEX `withdrawal_payments_id` ON `withdrawal_payments` (`withdrawal_id`);--> statement-breakpoint
 CREATE TABLE `withdrawals` (
 	`id` text PRIMARY KEY NOT NULL,
-	`chain_id` integer NOT NULL,
 	`payer` text NOT NULL,
 	`amount` text NOT NULL,
 	`state` text NOT NULL,
@@ -313,5 +312,5 @@ CREATE TABLE `withdrawals` (
 	`paid_at` integer
 );
 --> statement-breakpoint
-CREATE INDEX `withdrawals_state` ON `withdrawals` (`chain_id`,`state`);--> statement-breakpoint
+CREATE INDEX `withdrawals_state` ON `withdrawals` (`state`,`requested_at`);--> statement-breakpoint
 CREATE INDEX `withdrawals_payer` ON `withdrawals` (`payer`);

@@ -490,11 +490,11 @@ export function insertWithdrawal(db: Db, row: typeof withdrawals.$inferInsert): 
 	return db.insert(withdrawals).values(row).onConflictDoNothing();
 }
 
-export function pendingWithdrawals(db: Db, chainId: number, limit = 20) {
+export function pendingWithdrawals(db: Db, limit = 20) {
 	return db
 		.select()
 		.from(withdrawals)
-		.where(and(eq(withdrawals.chainId, chainId), inArray(withdrawals.state, ["requested", "sent"])))
+		.where(inArray(withdrawals.state, ["requested", "sent"]))
 		.orderBy(asc(withdrawals.requestedAt))
 		.limit(limit)
 		.all();

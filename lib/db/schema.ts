@@ -416,14 +416,14 @@ export const withdrawals = sqliteTable(
 	{
 		/** bytes32 hex: the on-chain withdrawal id. */
 		id: text("id").primaryKey(),
-		chainId: integer("chain_id").notNull(),
 		payer: text("payer").notNull(),
 		amount: baseUnits("amount").notNull(),
-		state: text("state", { enum: ["requested", "sent", "paid"] }).notNull(),
+		/** requested → (the ledger lock found) sent → paid; refused when the ledger would not lock the amount. */
+		state: text("state", { enum: ["requested", "sent", "paid", "refused"] }).notNull(),
 		nonce: integer("nonce"),
 		txHash: text("tx_hash"),
 		requestedAt: integer("requested_at").notNull(),
 		paidAt: integer("paid_at"),
 	},
-	(t) => [index("withdrawals_state").on(t.chainId, t.state), index("withdrawals_payer").on(t.payer)],
+	(t) => [index("withdrawals_state").on(t.state, t.requestedAt), index("withdrawals_payer").on(t.payer)],
 );

@@ -1,29 +1,42 @@
-import type { Address } from "viem";
+import { z } from "@hono/zod-openapi";
+import { type Address, keccak256, stringToHex } from "viem";
 import { buildUsageTree, USAGE_LEAF_ENCODING, type UsageLeaf } from "../../../lib/chain/usage-tree.ts";
 import {
 	depositsOf,
 	epochRow,
+	insertWithdrawal,
 	leavesOfEpoch,
 	type MarketRow,
 	marketByModel,
 	recentTrades,
 	reversalsOf,
+	runBatch,
 	topHolders,
+	updateWithdrawal,
+	withdrawalsOf,
 } from "../../../lib/db/chain.ts";
+import { ledgerFor } from "../accounts.ts";
 import type { App } from "../app.ts";
+import { readJsonBody } from "../body.ts";
+import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { requireSession } from "../session.ts";
+import { BaseUnits } from "./account.ts";
 
 // Read API over the chain index (workers/indexer) and the settlement records
 // (workers/settler). Money leaves as decimal strings of PACA base units.
 //
 //   GET /v1/account/usage?epoch=N     the signed-in payer's leaves of epoch N with Merkle proofs
 //   GET /v1/account/deposits          the payer's indexed deposits (and credits undone by reorgs)
+//   POST /v1/account/withdrawals      {amount}: locks unused credit; the settler pays it from the vault
+//   GET /v1/account/withdrawals       the payer's withdrawals and their state
 //   GET /v1/markets/{model id}        IMO progress, price, market cap, pool, revenue settled, holders
 //   GET /v1/markets/{model id}/trades recent curve trades (?limit=, at most 100)
 //   GET /v1/markets/{model id}/holders top holders (?limit=, at most 100)
 
 const E18 = 10n ** 18n;
+
+const WithdrawalBody = z.strictObject({ amount: BaseUnits });
 
 export function registerChainRoutes(app: App): void {
 	app.get("/v1/account/usage", async (c) => {
@@ -94,6 +107,34 @@ export function registerChainRoutes(app: App): void {
 		});
 	});
 
+	app.post("/v1/account/withdrawals", async (c) => {
+		const { payer } = await requireSession(c.env, c.req.header("authorization"));
+		const { value } = await readJsonBody(c, WithdrawalBody, readConfig(c.env).maxBodyBytes);
+		if (value.amount === 0n) throw new ApiError("invalid_request", "Invalid 'amount': must be positive.", { param: "amount" });
+		const db = c.get("db");
+		const id = keccak256(stringToHex(`modeldex-withdrawal:${payer}:${crypto.randomUUID()}`));
+		const requestedAt = Date.now();
+		// D1 first, then the lock: the settler pays only rows whose lock it finds in the ledger,
+		// so a crash in between leaves a request that is never paid (and is refused later), never an unlocked payout.
+		await runBatch(db, [insertWithdrawal(db, { id, payer, amount: value.amount, state: "requested", requestedAt })]);
+		const lock = await ledgerFor(c.env, payer).lockWithdrawal(id, value.amount);
+		if (!lock.ok) {
+			await runBatch(db, [updateWithdrawal(db, id, { state: "refused" })]);
+			throw new ApiError(
+				"insufficient_quota",
+				`Insufficient credit: ${lock.available < 0n ? 0n : lock.available} base units are available to withdraw.`,
+				{ param: "amount" },
+			);
+		}
+		c.header("cache-control", "no-store");
+		return c.json(withdrawalView({ id, amount: value.amount, state: "requested", txHash: null, requestedAt, paidAt: null }), 201);
+	});
+
+	app.get("/v1/account/withdrawals", async (c) => {
+		const { payer } = await requireSession(c.env, c.req.header("authorization"));
+		return c.json({ object: "list", data: (await withdrawalsOf(c.get("db"), payer)).map(withdrawalView) });
+	});
+
 	// Model ids contain a slash, so one route takes the rest of the path (as /v1/models/* does).
 	app.get("/v1/markets/*", async (c) => {
 		const rest = c.req.path.slice("/v1/markets/".length);
@@ -133,6 +174,25 @@ export function registerChainRoutes(app: App): void {
 		}
 		return c.json(marketView(market));
 	});
+}
+
+function withdrawalView(w: {
+	id: string;
+	amount: bigint;
+	state: string;
+	txHash: string | null;
+	requestedAt: number;
+	paidAt: number | null;
+}) {
+	return {
+		id: w.id,
+		object: "withdrawal",
+		amount: w.amount.toString(),
+		status: w.state,
+		tx_hash: w.txHash,
+		requested_at: Math.floor(w.requestedAt / 1000),
+		paid_at: w.paidAt === null ? null : Math.floor(w.paidAt / 1000),
+	};
 }
 
 export function marketView(m: MarketRow) {

@@ -50,3 +50,17 @@ describe("AccountLedger.reverseCredit", () => {
 		expect(await ledger(payer).reverseCredit("deposit:none")).toMatchObject({ applied: false, reversed: 0n, shortfall: 0n });
 	});
 });
+
+describe("AccountLedger.lockWithdrawal", () => {
+	it("locks once per id, and only what is available", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:w", 10n * PACA, "deposit");
+		expect(await ledger(payer).lockWithdrawal("0x01", 4n * PACA)).toEqual({ ok: true, available: 6n * PACA });
+		// The same id again: no second debit.
+		expect(await ledger(payer).lockWithdrawal("0x01", 4n * PACA)).toEqual({ ok: true, available: 6n * PACA });
+		expect(await ledger(payer).lockWithdrawal("0x02", 7n * PACA)).toEqual({ ok: false, available: 6n * PACA });
+		expect((await ledger(payer).account()).balance).toBe(6n * PACA);
+		expect(await ledger(payer).withdrawalLock("0x01")).toMatchObject({ amount: 4n * PACA });
+		expect(await ledger(payer).withdrawalLock("0x02")).toBeNull();
+	});
+});

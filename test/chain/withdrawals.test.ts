@@ -1,0 +1,95 @@
+import { env } from "cloudflare:test";
+import { getAddress, parseEther } from "viem";
+import { describe, expect, it } from "vitest";
+import { localPacaAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { issueSession } from "../../workers/gateway/session.ts";
+import { runSettler } from "../../workers/settler/settler.ts";
+import { testEnv } from "../helpers/fixtures.ts";
+import { callGateway } from "../helpers/gateway.ts";
+import { deployment, deposit, ledger, newAccount, publicClient, runIndexer, settlerEnv } from "./helpers.ts";
+
+const net = () => deployment("withdrawals");
+
+async function session(payer: string) {
+	return { authorization: `Bearer ${(await issueSession(testEnv(), payer)).token}` };
+}
+
+async function pacaOf(address: string) {
+	return publicClient(net()).readContract({
+		address: net().addresses.paca,
+		abi: localPacaAbi,
+		functionName: "balanceOf",
+		args: [getAddress(address)],
+	});
+}
+
+/** A payer with `amount` deposited and credited by the indexer. */
+async function fundedPayer(amount: bigint) {
+	const payer = await newAccount(net(), amount);
+	await deposit(net(), payer.wallet, amount);
+	await runIndexer(net());
+	expect((await ledger(payer.address).account()).balance).toBe(amount);
+	return payer;
+}
+
+describe("withdrawals", () => {
+	it("locks the amount at once and pays it from the vault on the settler's next run, once", async () => {
+		const payer = await fundedPayer(parseEther("10"));
+		const res = await callGateway("/v1/account/withdrawals", {
+			headers: await session(payer.address),
+			json: { amount: parseEther("4").toString() },
+		});
+		expect(res.status).toBe(201);
+		const { id } = res.json() as { id: string };
+		expect((await ledger(payer.address).account()).available).toBe(parseEther("6"));
+
+		const before = await pacaOf(payer.address);
+		const result = await runSettler(settlerEnv(net()), Date.now());
+		expect(result.withdrawalsPaid).toBe(1);
+		expect((await pacaOf(payer.address)) - before).toBe(parseEther("4"));
+		expect(
+			await publicClient(net()).readContract({
+				address: net().addresses.revenueVault,
+				abi: revenueVaultAbi,
+				functionName: "withdrawalPaid",
+				args: [id as `0x${string}`],
+			}),
+		).toBe(true);
+
+		await runSettler(settlerEnv(net()), Date.now());
+		expect((await pacaOf(payer.address)) - before).toBe(parseEther("4"));
+		const list = await callGateway("/v1/account/withdrawals", { headers: await session(payer.address) });
+		expect(list.json().data).toMatchObject([{ id, status: "paid", amount: parseEther("4").toString() }]);
+	});
+
+	it("pays once when the settler is killed after broadcasting and its record is lost", async () => {
+		const payer = await fundedPayer(parseEther("5"));
+		const res = await callGateway("/v1/account/withdrawals", {
+			headers: await session(payer.address),
+			json: { amount: parseEther("5").toString() },
+		});
+		const { id } = res.json() as { id: string };
+		const before = await pacaOf(payer.address);
+		// As if the run died right after broadcasting: the row is back to "requested".
+		await runSettler(settlerEnv(net()), Date.now());
+		await env.DB.prepare("UPDATE withdrawals SET state = 'requested', tx_hash = NULL, nonce = NULL WHERE id = ?").bind(id).run();
+		await runSettler(settlerEnv(net()), Date.now());
+		expect((await pacaOf(payer.address)) - before).toBe(parseEther("5"));
+		const row = await env.DB.prepare("SELECT state FROM withdrawals WHERE id = ?").bind(id).first<{ state: string }>();
+		expect(row?.state).toBe("paid");
+	});
+
+	it("refuses more than the available credit, and an API key in place of a session", async () => {
+		const payer = await fundedPayer(parseEther("1"));
+		const tooMuch = await callGateway("/v1/account/withdrawals", {
+			headers: await session(payer.address),
+			json: { amount: parseEther("2").toString() },
+		});
+		expect(tooMuch.status).toBe(402);
+		expect(tooMuch.json().error.code).toBe("insufficient_quota");
+		expect((await ledger(payer.address).account()).available).toBe(parseEther("1"));
+		const bad = await callGateway("/v1/account/withdrawals", { headers: await session(payer.address), json: { amount: "1.5" } });
+		expect(bad.status).toBe(400);
+		expect((await callGateway("/v1/account/withdrawals", { json: { amount: "1" } })).status).toBe(401);
+	});
+});
