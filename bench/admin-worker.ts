@@ -8,6 +8,7 @@ import type { AccountLedger } from "../durable-objects/account-ledger.ts";
 import type { ModelMeter } from "../durable-objects/model-meter.ts";
 import { openDb } from "../lib/db/client.ts";
 import { upsertModel } from "../lib/db/models.ts";
+import { hashApiKey, keyPrefix } from "../lib/keys.ts";
 import { issueApiKey, ledgerFor } from "../workers/gateway/accounts.ts";
 import type { Env } from "../workers/gateway/env.ts";
 
@@ -33,6 +34,8 @@ export default {
 					return json(await migrate(env, body.sql as string[]));
 				case "/seed":
 					return json(await seed(env, body as unknown as SeedInput));
+				case "/add-keys":
+					return json(await addKeys(env, body as unknown as AddKeysInput));
 				case "/state":
 					return json(await state(env, body as unknown as StateInput));
 				case "/meter-bench":
@@ -79,6 +82,29 @@ async function seed(env: AdminEnv, input: SeedInput) {
 		keys.push({ payer, key });
 	}
 	return { keys };
+}
+
+interface AddKeysInput {
+	keys: Array<{ payer: string; key: string }>;
+	credit: string;
+}
+
+/** Registers existing keys (same plaintext, same hash) in these objects' ledgers, with credit. */
+async function addKeys(env: AdminEnv, input: AddKeysInput) {
+	for (const [i, { payer, key }] of input.keys.entries()) {
+		const ledger = ledgerFor(env as unknown as Env, payer);
+		const keyId = `key_bench_${i}`;
+		await ledger.addKey({
+			keyId,
+			keyHash: await hashApiKey(key),
+			prefix: keyPrefix(key),
+			name: "bench",
+			spendCap: null,
+			allowedModels: null,
+		});
+		await ledger.credit(`bench-${keyId}`, BigInt(input.credit), "bench");
+	}
+	return { added: input.keys.length };
 }
 
 interface StateInput {

@@ -3,55 +3,32 @@
 // fresh directory under the OS temp dir (nothing is written inside the repo).
 //
 //   gateway            workers/gateway/index.ts, exactly as deployed
-//   gateway-noledger   the same source with ledgerFor() in workers/gateway/accounts.ts
-//                      swapped at bundle time for a ledger that answers "ok" without
-//                      a Durable Object call (the second experiment; source untouched)
+//   gateway-noledger   the same gateway behind bench/variant-worker.ts with the
+//                      ledger binding stubbed (no ledger RPC on or off the path)
+//   gateway-nometer    ... with the meter binding stubbed
+//   gateway-bare       ... with both stubbed: the gateway's own code alone
 //   floor              bench/passthrough-worker.ts
 //   admin              bench/admin-worker.ts (seeding and inspection only)
 
 import { mkdtempSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { build, type Plugin } from "esbuild";
+import { join, resolve } from "node:path";
+import { build } from "esbuild";
 
 const ROOT = resolve(import.meta.dirname, "..");
+
+export const VARIANTS = { "gateway-noledger": "ledger", "gateway-nometer": "meter", "gateway-bare": "both" } as const;
+export type Variant = keyof typeof VARIANTS;
 
 export interface Bundles {
 	dir: string;
 	gateway: string;
-	gatewayNoLedger: string;
+	variants: Record<Variant, string>;
 	floor: string;
 	admin: string;
 }
 
-/**
- * Rewrites the gateway's accounts module at bundle time: its `ledgerFor` is renamed
- * away and replaced by one returning a ledger that authorizes everything in the
- * isolate (no Durable Object call). The rest of the module is kept as it is.
- */
-const noLedger: Plugin = {
-	name: "bench-no-ledger",
-	setup(b) {
-		b.onLoad({ filter: /workers[\\/]gateway[\\/]accounts\.ts$/ }, async (args) => {
-			const source = await readFile(args.path, "utf8");
-			if (!source.includes("export function ledgerFor(")) throw new Error("accounts.ts no longer exports function ledgerFor");
-			const contents = `${source.replace("export function ledgerFor(", "function realLedgerFor_(")}
-				const benchLedger = {
-					authorize: async () => ({ ok: true as const, keyId: "key_bench_noledger" }),
-					commit: async () => ({ charged: 0n }),
-					release: async () => {},
-					generation: async () => null,
-				};
-				export function ledgerFor(_env: unknown, _payer: string) { return benchLedger as never; }
-				void realLedgerFor_;
-			`;
-			return { loader: "ts", contents, resolveDir: dirname(args.path) };
-		});
-	},
-};
-
-async function bundle(entry: string, outfile: string, plugins: Plugin[] = []): Promise<string> {
+async function bundle(entry: string, outfile: string, define: Record<string, string> = {}): Promise<string> {
 	await build({
 		entryPoints: [join(ROOT, entry)],
 		outfile,
@@ -64,18 +41,20 @@ async function bundle(entry: string, outfile: string, plugins: Plugin[] = []): P
 		external: ["cloudflare:*", "node:*"],
 		keepNames: true,
 		logLevel: "warning",
-		plugins,
+		define,
 	});
 	return outfile;
 }
 
 export async function buildBundles(): Promise<Bundles> {
 	const dir = mkdtempSync(join(tmpdir(), "modeldex-bench-"));
-	const [gateway, gatewayNoLedger, floor, admin] = await Promise.all([
+	const names = Object.keys(VARIANTS) as Variant[];
+	const [gateway, floor, admin, ...variantPaths] = await Promise.all([
 		bundle("workers/gateway/index.ts", join(dir, "gateway", "index.js")),
-		bundle("workers/gateway/index.ts", join(dir, "gateway-noledger", "index.js"), [noLedger]),
 		bundle("bench/passthrough-worker.ts", join(dir, "floor", "index.js")),
 		bundle("bench/admin-worker.ts", join(dir, "admin", "index.js")),
+		...names.map((n) => bundle("bench/variant-worker.ts", join(dir, n, "index.js"), { BENCH_STUB: JSON.stringify(VARIANTS[n]) })),
 	]);
-	return { dir, gateway, gatewayNoLedger, floor, admin };
+	const variants = Object.fromEntries(names.map((n, i) => [n, variantPaths[i] as string])) as Record<Variant, string>;
+	return { dir, gateway: gateway as string, floor: floor as string, admin: admin as string, variants };
 }

@@ -64,3 +64,36 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { ours: number; othe
 	const all = (b.busy - a.busy) / TICKS_PER_SECOND / seconds;
 	return { ours, others: Math.max(0, all - ours) };
 }
+
+/** CPU ticks of this process's descendants whose command name is `comm` (e.g. "workerd"). */
+export function descendantTicks(comm: string): number {
+	try {
+		const stats = new Map<number, { ppid: number; ticks: number; comm: string }>();
+		for (const pid of readdirSync("/proc")) {
+			if (!/^\d+$/.test(pid)) continue;
+			try {
+				const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+				const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+				const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+				stats.set(Number(pid), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), comm: name });
+			} catch {
+				// exited while listing
+			}
+		}
+		let total = 0;
+		for (const [pid, s] of stats) {
+			if (s.comm !== comm) continue;
+			for (let p: number | undefined = pid; p !== undefined && p > 1; p = stats.get(p)?.ppid) {
+				if (p === process.pid) {
+					total += s.ticks;
+					break;
+				}
+			}
+		}
+		return total;
+	} catch {
+		return Number.NaN;
+	}
+}
+
+export const TICK_MS = 1000 / TICKS_PER_SECOND;

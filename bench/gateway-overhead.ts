@@ -7,7 +7,7 @@
 //   direct            the upstream itself
 //   floor             a bare pass-through Worker in workerd (the runtime floor)
 //   gateway           the gateway with a real key, credit hold, meter and D1 usage
-//   gateway-noledger  the same gateway with the ledger call stubbed out (experiment)
+//   gateway-noledger  the same gateway with the ledger binding stubbed (experiment)
 // in three scenarios (c=1; c=32 over 32 payers × 4 models; c=32 one payer), each
 // non-streaming (full response time) and streaming (time to first byte). Then one
 // meter's sustained record() rate, then a correctness check of D1 usage and ledgers.
@@ -15,8 +15,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { buildBundles } from "./build.ts";
-import { cpuBetween, cpuSnapshot } from "./cpu.ts";
+import { buildBundles, VARIANTS, type Variant } from "./build.ts";
+import { cpuBetween, cpuSnapshot, descendantTicks, TICK_MS } from "./cpu.ts";
 import { type Call, newTarget, percentile, runClosedLoop, type Target } from "./load.ts";
 import { migrationStatements, startRuntime } from "./runtime.ts";
 
@@ -35,7 +35,7 @@ const PRICE_OUT = 6_000_000_000_000_000n;
 const CREDIT = 1_000_000n * 10n ** 18n;
 
 type Mode = "non-stream" | "stream";
-type TargetName = "direct" | "floor" | "gateway" | "gateway-noledger";
+type TargetName = "direct" | "floor" | "gateway" | Variant;
 interface Scenario {
 	id: "c1" | "c32" | "c32-one";
 	label: string;
@@ -93,25 +93,32 @@ async function main() {
 	log(`upstream ${upstream.url}; workerd floor ${rt.urls.floor}, gateway ${rt.urls.gateway}; bundles in ${bundles.dir}`);
 
 	const gwModels = Array.from({ length: MODELS }, (_, i) => `bench/model-${i}`);
-	const nlModels = Array.from({ length: MODELS }, (_, i) => `bench/nl-model-${i}`);
+	const variantNames = Object.keys(VARIANTS) as Variant[];
+	/** Each variant has its own Durable Objects and its own model ids, so its usage rows are its own. */
+	const variantModels = Object.fromEntries(
+		variantNames.map((v) => [v, Array.from({ length: MODELS }, (_, i) => `bench/${v}-model-${i}`)]),
+	) as Record<Variant, string[]>;
+	const nlModels = variantModels["gateway-noledger"];
 	const meterModel = "bench/meter-throughput";
 	const payers = Array.from({ length: PAYERS }, (_, i) => payerAddress(i));
 	await rt.admin("admin", "/migrate", { sql: migrationStatements() });
 	const { keys } = await rt.admin<{ keys: Array<{ payer: string; key: string }> }>("admin", "/seed", {
 		upstreamUrl: upstream.url,
-		models: [...gwModels, ...nlModels, meterModel],
+		models: [...gwModels, ...Object.values(variantModels).flat(), meterModel],
 		payers,
 		credit: CREDIT.toString(),
 		inputPricePerM: PRICE_IN.toString(),
 		outputPricePerM: PRICE_OUT.toString(),
 	});
 	const auth = keys.map((k) => `Bearer ${k.key}`);
+	// The meter-stubbed variant keeps a real ledger of its own: same keys, same credit.
+	await rt.admin("admin-gateway-nometer", "/add-keys", { keys, credit: CREDIT.toString() });
 
 	const targets: Record<TargetName, Target> = {
 		direct: newTarget("direct", upstream.url),
 		floor: newTarget("floor", `${rt.urls.floor}/v1`),
 		gateway: newTarget("gateway", `${rt.urls.gateway}/v1`),
-		"gateway-noledger": newTarget("gateway-noledger", `${rt.urls.gatewayNoLedger}/v1`),
+		...(Object.fromEntries(variantNames.map((v) => [v, newTarget(v, `${rt.urls[v]}/v1`)])) as Record<Variant, Target>),
 	};
 	const order: TargetName[] = WITH_VARIANT ? ["direct", "floor", "gateway", "gateway-noledger"] : ["direct", "floor", "gateway"];
 
@@ -129,8 +136,14 @@ async function main() {
 		stream: models.map((m) => bodyFor(m, true)),
 	});
 	const gwBodies = bodies(gwModels);
-	const nlBodies = bodies(nlModels);
-	const sent: Record<TargetName, number> = { direct: 0, floor: 0, gateway: 0, "gateway-noledger": 0 };
+	const variantBodies = Object.fromEntries(variantNames.map((v) => [v, bodies(variantModels[v])])) as Record<
+		Variant,
+		ReturnType<typeof bodies>
+	>;
+	const sent = Object.fromEntries(["direct", "floor", "gateway", ...variantNames].map((n) => [n, 0])) as Record<
+		TargetName,
+		number
+	>;
 	const errorKinds = new Map<string, number>();
 	const noteError = (target: string, error: string | undefined) => {
 		const kind = `${target}: ${error ?? "unknown"}`;
@@ -140,7 +153,7 @@ async function main() {
 
 	const makeCall = (target: TargetName, mode: Mode, payer: number, model: number): Call => {
 		sent[target]++;
-		const list = target === "gateway-noledger" ? nlBodies[mode] : gwBodies[mode];
+		const list = target === "direct" || target === "floor" || target === "gateway" ? gwBodies[mode] : variantBodies[target][mode];
 		return { target: targets[target], body: list[model] ?? "", authorization: auth[payer] ?? null, stream: mode === "stream" };
 	};
 
@@ -208,6 +221,36 @@ async function main() {
 		}
 	}
 
+	// ── Where the CPU goes: workerd CPU per request for each Worker alone, deferred work
+	// (waitUntil commit + record, the meter's D1 flush) included by waiting it out.
+	log("workerd CPU per request");
+	const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+	const CPU_REQUESTS = Number(env.BENCH_CPU_REQUESTS ?? 1000);
+	const idleStart = descendantTicks("workerd");
+	await sleep(2000);
+	const idlePerMs = (descendantTicks("workerd") - idleStart) / 2000;
+	const cpuPerRequest: Record<string, number> = {};
+	for (const name of ["floor", "gateway", ...variantNames] as TargetName[]) {
+		const before = descendantTicks("workerd");
+		const t0 = performance.now();
+		await runClosedLoop(
+			CPU_REQUESTS,
+			8,
+			(i) => makeCall(name, "non-stream", i % PAYERS, i % MODELS),
+			(_i, call, s) => {
+				if (!s.ok) noteError(`${call.target.name} (cpu)`, s.error);
+			},
+		);
+		await sleep(2000);
+		const ticks = descendantTicks("workerd") - before - idlePerMs * (performance.now() - t0);
+		cpuPerRequest[name] = (ticks * TICK_MS) / CPU_REQUESTS;
+	}
+	log(
+		`workerd CPU ms per request: ${Object.entries(cpuPerRequest)
+			.map(([n, v]) => `${n} ${v.toFixed(3)}`)
+			.join(", ")}`,
+	);
+
 	// ── One meter's sustained record() rate: RPCs from 64 concurrent callers inside workerd.
 	log("meter throughput");
 	const meterRuns: Array<{ records: number; failed: number; elapsedMs: number; perSecond: number }> = [];
@@ -251,18 +294,21 @@ async function main() {
 	}
 	let state: State | null = null;
 	let stateNl: State | null = null;
+	let stateNm: State | null = null;
 	const deadline = Date.now() + 30_000;
 	while (Date.now() < deadline) {
 		state = await rt.admin<State>("admin", "/state", { models: [...gwModels, meterModel], payers });
-		stateNl = await rt.admin<State>("admin-nl", "/state", { models: nlModels, payers: [] });
+		stateNl = await rt.admin<State>("admin-gateway-noledger", "/state", { models: nlModels, payers: [] });
+		stateNm = await rt.admin<State>("admin-gateway-nometer", "/state", { models: [], payers });
 		const settled =
 			state.meters.every((m) => m.pending === 0) &&
 			stateNl.meters.every((m) => m.pending === 0) &&
-			state.ledgers.every((l) => l.account.held === "0");
+			state.ledgers.every((l) => l.account.held === "0") &&
+			stateNm.ledgers.every((l) => l.account.held === "0");
 		if (settled) break;
 		await new Promise((r) => setTimeout(r, 500));
 	}
-	if (!state || !stateNl) throw new Error("no state");
+	if (!state || !stateNl || !stateNm) throw new Error("no state");
 	const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
 	const gwRows = gwModels.reduce((n, m) => n + (state.d1[m]?.rows ?? 0), 0);
 	const gwD1Fees = sum(gwModels.map((m) => BigInt(state.d1[m]?.fees ?? "0")));
@@ -270,6 +316,9 @@ async function main() {
 	const spent = sum(state.ledgers.map((l) => BigInt(l.account.totalSpent)));
 	const held = sum(state.ledgers.map((l) => BigInt(l.account.held)));
 	const nlRows = nlModels.reduce((n, m) => n + (stateNl.d1[m]?.rows ?? 0), 0);
+	// Every request is the same, so each costs the same fee; the meter-stubbed variant's ledgers must show n of them.
+	const feeEach = gwRows > 0 ? gwD1Fees / BigInt(gwRows) : 0n;
+	const nmSpent = sum(stateNm.ledgers.map((l) => BigInt(l.account.totalSpent)));
 	const meterRows = state.d1[meterModel]?.rows ?? 0;
 	const checks = [
 		{ name: "D1 usage rows = gateway requests", want: sent.gateway, got: gwRows },
@@ -279,6 +328,11 @@ async function main() {
 		...(WITH_VARIANT
 			? [{ name: "D1 usage rows = no-ledger variant requests", want: sent["gateway-noledger"], got: nlRows }]
 			: []),
+		{
+			name: "meter-stubbed variant: ledgers' totalSpent = n x fee",
+			want: (feeEach * BigInt(sent["gateway-nometer"])).toString(),
+			got: nmSpent.toString(),
+		},
 		{ name: "D1 usage rows = meter-bench records", want: meterRuns.length * METER_RECORDS, got: meterRows },
 	].map((c) => ({ ...c, pass: String(c.want) === String(c.got) }));
 
@@ -374,6 +428,15 @@ async function main() {
 				lines.push(`  ${sc.id.padEnd(8)} ${mode.padEnd(11)} p50 ${f(c)}   p99 ${f(c99)}`);
 			}
 		}
+	}
+
+	lines.push("");
+	lines.push(
+		`workerd CPU per non-stream request, each Worker alone at c=8, ${CPU_REQUESTS} requests, deferred work (waitUntil, meter flush) included:`,
+	);
+	for (const [name, ms] of Object.entries(cpuPerRequest)) {
+		const over = name === "floor" ? "" : `  (+${(ms - (cpuPerRequest.floor ?? 0)).toFixed(3)} over floor)`;
+		lines.push(`  ${name.padEnd(17)} ${ms.toFixed(3)} ms${over}`);
 	}
 
 	lines.push("");

@@ -5,15 +5,15 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import type { Bundles } from "./build.ts";
+import { type Bundles, VARIANTS, type Variant } from "./build.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
 export interface Runtime {
 	mf: Miniflare;
-	urls: { floor: string; gateway: string; gatewayNoLedger: string };
-	/** POST to one of the admin Workers (`admin` binds the gateway's objects, `admin-nl` the variant's). */
-	admin<T>(which: "admin" | "admin-nl", path: string, body: unknown): Promise<T>;
+	urls: Record<"floor" | "gateway" | Variant, string>;
+	/** POST to an admin Worker: `admin` binds the gateway's objects, `admin-<variant>` a variant's. */
+	admin<T>(which: string, path: string, body: unknown): Promise<T>;
 	close(): Promise<void>;
 }
 
@@ -55,6 +55,7 @@ function adminWorker(name: string, scriptPath: string, objectsOf: string) {
 }
 
 export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
+	const variants = Object.keys(VARIANTS) as Variant[];
 	const mf = new Miniflare(
 		convertV4MiniflareOptions({
 			host: "127.0.0.1",
@@ -62,7 +63,7 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 			rootPath: ROOT,
 			workers: [
 				gatewayWorker("gateway", bundles.gateway),
-				gatewayWorker("gateway-noledger", bundles.gatewayNoLedger),
+				...variants.map((v) => gatewayWorker(v, bundles.variants[v])),
 				{
 					name: "floor",
 					modules: true,
@@ -73,18 +74,15 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 				},
 				adminWorker("admin", bundles.admin, "gateway"),
-				adminWorker("admin-nl", bundles.admin, "gateway-noledger"),
+				...variants.map((v) => adminWorker(`admin-${v}`, bundles.admin, v)),
 			],
 		}),
 	);
 	await mf.ready;
 	const direct = async (name: string) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
-	const urls = {
-		floor: await direct("floor"),
-		gateway: await direct("gateway"),
-		gatewayNoLedger: await direct("gateway-noledger"),
-	};
-	const admin = async <T>(which: "admin" | "admin-nl", path: string, body: unknown): Promise<T> => {
+	const urls = { floor: await direct("floor"), gateway: await direct("gateway") } as Runtime["urls"];
+	for (const v of variants) urls[v] = await direct(v);
+	const admin = async <T>(which: string, path: string, body: unknown): Promise<T> => {
 		const worker = await mf.getWorker(which);
 		const res = await worker.fetch(`http://admin${path}`, {
 			method: "POST",
