@@ -1,9 +1,10 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env } from "cloudflare:test";
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { depositsOf } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
-import { deployment, deposit, ledger, newAccount, runIndexer, testClient } from "./helpers.ts";
+import indexer from "../../workers/indexer/index.ts";
+import { deployment, deposit, indexerEnv, ledger, newAccount, runIndexer, testClient } from "./helpers.ts";
 
 const net = () => deployment("indexer");
 
@@ -43,5 +44,25 @@ describe("indexer: deposits", () => {
 		await runIndexer(net());
 		expect((await ledger(beneficiary.address).account()).balance).toBe(parseEther("7"));
 		expect((await ledger(sender.address).account()).balance).toBe(0n);
+	});
+});
+
+describe("indexer: POST /run", () => {
+	it("runs at once for a caller with the run token and refuses everyone else", async () => {
+		const payer = await newAccount(net());
+		await deposit(net(), payer.wallet, parseEther("2"));
+		const run = (authorization?: string) =>
+			indexer.fetch(
+				new Request("https://indexer.test/run", { method: "POST", headers: authorization ? { authorization } : {} }),
+				{ ...(indexerEnv(net()) as object), RUN_TOKEN: "run-token-0123456789" } as never,
+				createExecutionContext(),
+			);
+		expect((await run()).status).toBe(401);
+		expect((await run("Bearer wrong")).status).toBe(401);
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		const res = await run("Bearer run-token-0123456789");
+		expect(res.status).toBe(200);
+		expect(((await res.json()) as { credited: number }).credited).toBe(1);
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("2"));
 	});
 });

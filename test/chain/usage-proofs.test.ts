@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { getAddress, type Hex, parseAbi, parseEther } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
+import { epochRow } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
 import { upsertModel } from "../../lib/db/models.ts";
 import { insertUsage } from "../../lib/db/usage.ts";
@@ -65,6 +66,8 @@ beforeAll(async () => {
 		),
 	);
 	await runSettler(net(), (epoch + 1) * EPOCH_MS + 1_000);
+	const row = await epochRow(db(), epoch);
+	console.log(`settle gas (2 models, 6 leaves, first settlement of both): ${row?.gasUsed}`);
 });
 
 async function usageOf(payer: string, query = `epoch=${epoch}`) {

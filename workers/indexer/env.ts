@@ -6,6 +6,8 @@ import type { ChainEnvVars } from "../../lib/chain/config.ts";
 // test project, which calls this Worker in-process, can type-check it too. The
 // AccountLedger class lives in the gateway Worker (script_name = "modeldex-gateway").
 export type Env = ChainEnvVars & {
+	/** Secret: bearer token of POST /run (`wrangler secret put RUN_TOKEN`); without it /run refuses every call. */
+	RUN_TOKEN?: string;
 	DB: D1Database;
 	ACCOUNT_LEDGER: DurableObjectNamespace<AccountLedger>;
 };

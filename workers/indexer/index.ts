@@ -1,8 +1,9 @@
 import type { Env } from "./env.ts";
 import { runIndexer } from "./indexer.ts";
 
-// The indexer Worker: a cron every minute, and POST /run to trigger a run at once
-// (e.g. right after a deposit). Work is in indexer.ts; this file only wires.
+// The indexer Worker: a cron every minute, and POST /run (Authorization: Bearer
+// RUN_TOKEN) to trigger a run at once, e.g. right after a deposit. Work is in
+// indexer.ts; this file only wires.
 export default {
 	async scheduled(_controller, env, _ctx): Promise<void> {
 		const result = await runIndexer(env);
@@ -11,8 +12,12 @@ export default {
 				(result.reorg ? `, reorg to ${result.reorg.forkBlock} (${result.reorg.reversedDeposits} deposits reversed)` : ""),
 		);
 	},
-	async fetch(request, env): Promise<Response> {
+	async fetch(request, env, _ctx): Promise<Response> {
 		if (new URL(request.url).pathname !== "/run" || request.method !== "POST") return new Response("not found", { status: 404 });
+		// Each run costs RPC calls: only callers holding the RUN_TOKEN secret may trigger one.
+		if (!env.RUN_TOKEN || request.headers.get("authorization") !== `Bearer ${env.RUN_TOKEN}`) {
+			return new Response("unauthorized", { status: 401 });
+		}
 		const result = await runIndexer(env);
 		const body = JSON.stringify(result, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
 		return new Response(body, { headers: { "content-type": "application/json" } });
