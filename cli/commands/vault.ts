@@ -2,16 +2,17 @@
 // modeldex withdraw <amount>: unused credit back out.
 //
 // Withdrawals: the vault pays them only from SETTLER_ROLE (payWithdrawal(payer, amount, id),
-// idempotent per id), after the gateway has taken the amount off the payer's ledger. So a payer
-// asks the gateway (POST /v1/account/withdrawals with the session), and the settler pays on chain.
-// A gateway without that route gets a clear error. `--settler` is the operator's way in: it
-// calls payWithdrawal with the settler key directly, and does not touch the off-chain ledger.
+// idempotent per id), after the gateway has locked the amount in the payer's ledger. So a payer
+// asks the gateway (POST /v1/account/withdrawals with the session; GET lists them) and the settler
+// pays on chain. A gateway without that route gets a clear error. `--settler` is the operator's way
+// in: it calls payWithdrawal with the settler key directly, and does not touch the off-chain ledger.
 import { type Abi, type Address, type Hex, keccak256, stringToHex } from "viem";
 import { modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { connectSigner, ensureAllowance, eventsOf, explainChainError, sendTransaction } from "../chain.ts";
-import { CliError } from "../errors.ts";
+import { isLocalUrl } from "../config.ts";
+import { CliError, usageError } from "../errors.ts";
 import { Gateway, requireStoredSession } from "../gateway.ts";
-import { type Output, paca } from "../output.ts";
+import { type Output, paca, table } from "../output.ts";
 import { type Command, parseAddress, parseAmount, parseSeconds, str } from "./common.ts";
 
 export const deposit: Command = {
@@ -143,47 +144,135 @@ async function waitForCredit(
 	}
 }
 
-interface WithdrawalResponse {
-	id?: string;
-	status?: string;
-	amount?: string;
-	[key: string]: unknown;
+/** A withdrawal as the gateway shows it (POST/GET /v1/account/withdrawals). */
+interface Withdrawal {
+	id: string;
+	amount: string;
+	status: string;
+	tx_hash: string | null;
+	requested_at: number;
+	paid_at: number | null;
 }
+
+/** Polls GET /v1/account/withdrawals until the settler has paid `id`. */
+async function waitForPayout(gateway: Gateway, token: string, id: string, seconds: number, out: Output): Promise<Withdrawal> {
+	const step = out.step("Waiting for the settler to pay it");
+	const deadline = Date.now() + seconds * 1000;
+	const local = isLocalUrl(gateway.baseUrl);
+	try {
+		for (;;) {
+			const list = await gateway.request<{ data: Withdrawal[] }>("GET", "/v1/account/withdrawals", { token });
+			const row = list.data.find((w) => w.id === id);
+			if (row?.status === "paid") {
+				step.done(row.tx_hash ? `tx ${row.tx_hash}` : undefined);
+				return row;
+			}
+			if (row?.status === "refused") {
+				throw new CliError("withdrawal_refused", `The gateway refused withdrawal ${id}.`, {
+					hint: "Check your credit with `modeldex balance`.",
+				});
+			}
+			step.update(row ? `status ${row.status}` : "not listed yet");
+			if (Date.now() > deadline) {
+				throw new CliError(
+					"payout_timeout",
+					`Withdrawal ${id} is ${row?.status ?? "requested"} but was not paid within ${seconds}s.`,
+					{
+						hint: "The settler pays withdrawals on its schedule; the amount stays locked for it. See `modeldex withdraw --list`.",
+					},
+				);
+			}
+			await new Promise((r) => setTimeout(r, local ? 500 : 5_000));
+		}
+	} catch (error) {
+		step.fail();
+		throw error;
+	}
+}
+
+function unsupported(config: { gatewayUrl: string }): CliError {
+	return new CliError(
+		"withdrawals_unsupported",
+		`The gateway at ${config.gatewayUrl} does not take withdrawal requests (/v1/account/withdrawals answered 404).`,
+		{
+			hint:
+				"Withdrawals are paid on chain by the settler (RevenueVault.payWithdrawal). Ask the operator, or, holding the\n" +
+				"settler key yourself (on the local stack: the deployer's), run `modeldex withdraw <amount> --settler --payer <address>`.",
+		},
+	);
+}
+
+const is404 = (error: unknown) => error instanceof CliError && (error.code === "not_found" || error.code === "http_404");
 
 export const withdraw: Command = {
 	name: "withdraw",
 	summary: "Take unused API credit back out of the vault",
-	usage: "withdraw <PACA amount>",
+	usage: "withdraw <PACA amount> | withdraw --list",
 	description:
-		"Asks the gateway (signed in: `modeldex login`) to withdraw that much of your unused credit; the settler pays it\n" +
-		"from the RevenueVault. Operators holding the vault's SETTLER_ROLE key can pay one directly with --settler.",
+		"Asks the gateway (signed in: `modeldex login`) to withdraw that much of your unused credit: the amount is locked\n" +
+		"at once and the settler pays it from the RevenueVault to your wallet. --list shows your withdrawals.\n" +
+		"Operators holding the vault's SETTLER_ROLE key can pay one directly with --settler.",
 	options: {
+		list: { type: "boolean" },
+		wait: { type: "boolean" },
+		"wait-timeout": { type: "string" },
 		settler: { type: "boolean" },
 		payer: { type: "string" },
 		id: { type: "string" },
 	},
 	optionHelp: [
+		["--list", "your withdrawals and their state (requested, sent, paid)"],
+		["--wait", "wait until the settler has paid it"],
+		["--wait-timeout <seconds>", "how long --wait waits (default 600)"],
 		[
 			"--settler",
 			"operator: pay with RevenueVault.payWithdrawal from your key (needs SETTLER_ROLE; the gateway's ledger is not debited)",
 		],
 		["--payer <address>", "with --settler: who is paid (default: your wallet)"],
-		["--id <text>", "idempotency id: the same id is paid at most once (default: random)"],
+		["--id <text>", "with --settler: idempotency id, paid at most once (default: random)"],
 	],
-	arity: [1, 1],
+	arity: [0, 1],
 	async run({ config, out, args, values }) {
+		if (values.list) {
+			if (args.length) throw usageError("`withdraw --list` takes no amount.");
+			const session = requireStoredSession(config);
+			const gateway = new Gateway(config.gatewayUrl);
+			const list = await gateway
+				.request<{ data: Withdrawal[] }>("GET", "/v1/account/withdrawals", { token: session.token })
+				.catch((error) => {
+					throw is404(error) ? unsupported(config) : error;
+				});
+			out.result(list.data, () =>
+				list.data.length === 0
+					? ["No withdrawals yet."]
+					: table([
+							["ID", "AMOUNT", "STATUS", "REQUESTED", "TX"],
+							...list.data.map((w) => [
+								`${w.id.slice(0, 10)}…`,
+								paca(BigInt(w.amount)),
+								w.status,
+								new Date(w.requested_at * 1000).toISOString().replace(".000", ""),
+								w.tx_hash ?? "-",
+							]),
+						]),
+			);
+			return;
+		}
+		if (args.length !== 1) throw usageError("`withdraw` needs the PACA amount.", "Usage: modeldex withdraw <PACA amount>");
 		const amount = parseAmount(args[0], "the PACA amount to withdraw");
 		const id = str(values, "id") ?? crypto.randomUUID();
 		if (!values.settler) {
-			if (str(values, "payer")) throw new CliError("usage", "--payer goes with --settler only.", { exitCode: 2 });
+			if (str(values, "payer") || str(values, "id")) throw usageError("--payer and --id go with --settler only.");
+			const waitSeconds = parseSeconds(str(values, "wait-timeout"), 600, "--wait-timeout");
 			const session = requireStoredSession(config);
 			const gateway = new Gateway(config.gatewayUrl);
 			const step = out.step(`Requesting a withdrawal of ${paca(amount)}`);
-			let response: WithdrawalResponse;
+			let request: Withdrawal;
 			try {
-				response = await gateway.request<WithdrawalResponse>("POST", "/v1/account/withdrawals", {
+				request = await gateway.request<Withdrawal>("POST", "/v1/account/withdrawals", {
 					token: session.token,
 					body: { amount: amount.toString() },
+					// Sent for gateways that deduplicate retries; harmless where they don't.
 					headers: { "idempotency-key": id },
 					hint: (e) =>
 						e.status === 402 || e.code === "insufficient_quota"
@@ -192,23 +281,18 @@ export const withdraw: Command = {
 				});
 			} catch (error) {
 				step.fail();
-				if (error instanceof CliError && (error.code === "not_found" || error.code === "http_404")) {
-					throw new CliError(
-						"withdrawals_unsupported",
-						`The gateway at ${config.gatewayUrl} does not take withdrawal requests (POST /v1/account/withdrawals answered 404).`,
-						{
-							hint:
-								"Withdrawals are paid on chain by the settler (RevenueVault.payWithdrawal). Ask the operator, or, holding the\n" +
-								"settler key yourself (on the local stack: the deployer's), run `modeldex withdraw <amount> --settler --payer <address>`.",
-						},
-					);
-				}
-				throw error;
+				throw is404(error) ? unsupported(config) : error;
 			}
-			step.done(response.status ? `status ${response.status}` : undefined);
-			out.result({ via: "gateway", payer: session.payer, amount, request: response }, () => [
-				`Asked ${config.gatewayUrl} to withdraw ${paca(amount)} to ${session.payer}${response.id ? ` (request ${response.id})` : ""}.`,
-				"The settler pays it from the RevenueVault; it arrives in your wallet as PACA.",
+			step.done(`${request.status}, id ${request.id}`);
+			const paid = values.wait ? await waitForPayout(gateway, session.token, request.id, waitSeconds, out) : null;
+			const final = paid ?? request;
+			out.result({ via: "gateway", payer: session.payer, amount, withdrawal: final }, () => [
+				paid
+					? `Paid: ${paca(amount)} withdrawn to ${session.payer}${paid.tx_hash ? ` in ${paid.tx_hash}` : ""}.`
+					: `Asked ${config.gatewayUrl} to withdraw ${paca(amount)} to ${session.payer} (withdrawal ${request.id}, ${request.status}).`,
+				...(paid
+					? []
+					: ["The amount is locked now; the settler pays it from the RevenueVault. Follow it with `modeldex withdraw --list`."]),
 			]);
 			return;
 		}

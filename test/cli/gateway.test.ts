@@ -1,7 +1,9 @@
 // The gateway commands against the real gateway under `wrangler dev` (its own D1, migrations
 // applied, a model seeded through the admin API) and anvil for the model lookups by id:
 // login (SIWE), keys create|list|revoke, models, stats and stats --watch over the WebSocket.
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseEther } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -185,12 +187,58 @@ describe("login and keys", () => {
 		expect(result.stderr).toContain("Waiting for the gateway to credit the deposit");
 	});
 
-	test("withdraw asks the gateway; a gateway without the route says who pays withdrawals", async () => {
+	test("withdraw: more than the credit is refused; within it the amount is locked and listed", async () => {
+		const tooMuch = await cli(["withdraw", "5", "--json"]);
+		expect(tooMuch.code).toBe(1);
+		expect(tooMuch.json<{ error: { code: string; hint: string } }>().error).toMatchObject({
+			code: "insufficient_quota",
+			hint: expect.stringContaining("modeldex balance"),
+		});
+
+		const before = BigInt((await cli(["balance", "--json"])).json<{ credit: { available: string } }>().credit.available);
 		const result = await cli(["withdraw", "1", "--json"]);
+		expectOk(result);
+		const withdrawal = result.json<{ withdrawal: { id: string; status: string; amount: string } }>().withdrawal;
+		expect(withdrawal).toMatchObject({ status: "requested", amount: parseEther("1").toString() });
+		const after = BigInt((await cli(["balance", "--json"])).json<{ credit: { available: string } }>().credit.available);
+		expect(before - after).toBe(parseEther("1"));
+
+		const list = await cli(["withdraw", "--list", "--json"]);
+		expect(list.json<Array<{ id: string }>>().map((w) => w.id)).toContain(withdrawal.id);
+		const table = await cli(["withdraw", "--list"]);
+		expect(table.stdout).toMatch(/ID\s+AMOUNT\s+STATUS/);
+		expect(table.stdout).toMatch(/1 PACA\s+requested/);
+	});
+
+	test("withdraw --wait: without a settler running, says the amount stays locked for it", async () => {
+		const result = await cli(["withdraw", "0.5", "--wait", "--wait-timeout", "1"]);
 		expect(result.code).toBe(1);
-		const error = result.json<{ error: { code: string; hint: string } }>().error;
-		expect(error.code).toBe("withdrawals_unsupported");
-		expect(error.hint).toContain("--settler");
+		expect(result.stderr).toContain("Waiting for the settler to pay it");
+		expect(result.stderr).toMatch(/is requested but was not paid within 1s/);
+		expect(result.stderr).toContain("modeldex withdraw --list");
+	});
+
+	test("withdraw against a gateway without withdrawals: says who pays them and the --settler way", async () => {
+		const old = createServer((_req, res) => {
+			res.writeHead(404, { "content-type": "text/plain" });
+			res.end("404 Not Found");
+		});
+		await new Promise<void>((resolve) => old.listen(0, "127.0.0.1", resolve));
+		const oldUrl = `http://127.0.0.1:${(old.address() as AddressInfo).port}`;
+		const other = tempDir("old-gateway");
+		try {
+			mkdirSync(join(other.path, ".modeldex"));
+			const session = { token: "mdxs_x", payer, expires_at: Math.floor(Date.now() / 1000) + 3600 };
+			writeFileSync(join(other.path, ".modeldex", "session.json"), JSON.stringify({ sessions: { [oldUrl]: session } }));
+			const result = await runCli(["withdraw", "1", "--json"], { cwd: other.path, env: { MODELDEX_GATEWAY_URL: oldUrl } });
+			expect(result.code).toBe(1);
+			const error = result.json<{ error: { code: string; hint: string } }>().error;
+			expect(error.code).toBe("withdrawals_unsupported");
+			expect(error.hint).toContain("--settler");
+		} finally {
+			other.remove();
+			await new Promise((resolve) => old.close(resolve));
+		}
 	});
 
 	test("revoke: the key stops working; an unknown id points at keys list", async () => {
@@ -292,6 +340,27 @@ describe("stats", () => {
 			watch.child.kill("SIGKILL");
 		}
 	});
+
+	test("stats --watch reconnects by itself when the gateway restarts", async () => {
+		const watch = spawnCli(["stats", MODEL, "--watch", "--json"], { cwd: dir.path, env });
+		try {
+			await watch.waitFor((out) => out.split("\n").filter(Boolean).length >= 2);
+			const requests = () =>
+				watch.stdout
+					.split("\n")
+					.filter(Boolean)
+					.map((l) => (JSON.parse(l) as { total: { requests: number } }).total.requests);
+			const before = Math.max(...requests());
+			await gateway.stopped();
+			gateway = await startGateway(state.path, { port: gateway.port });
+			expect((await chat(apiKey)).status).toBe(200);
+			await watch.waitFor(() => requests().some((n) => n > before), 30_000);
+			watch.child.kill("SIGINT");
+			expect(await watch.exited).toBe(0);
+		} finally {
+			watch.child.kill("SIGKILL");
+		}
+	}, 90_000);
 
 	test("stats of an unknown model: 404 with the way to the ids", async () => {
 		const result = await cli(["stats", "cli-test/missing", "--watch"]);

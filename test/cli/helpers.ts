@@ -268,8 +268,11 @@ export const ADMIN_TOKEN = "cli-test-admin-token-0123456789abcdef";
 
 export interface GatewayProcess {
 	url: string;
+	port: number;
 	admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
 	stop(): void;
+	/** Stops it and resolves once wrangler has exited (its port is free again). */
+	stopped(): Promise<void>;
 }
 
 function runTo(command: string, args: string[], env: Record<string, string>): Promise<void> {
@@ -285,7 +288,7 @@ function runTo(command: string, args: string[], env: Record<string, string>): Pr
 }
 
 /** The gateway from wrangler.toml with its own D1 (migrations applied) under `stateDir`. */
-export async function startGateway(stateDir: string): Promise<GatewayProcess> {
+export async function startGateway(stateDir: string, opts: { port?: number } = {}): Promise<GatewayProcess> {
 	const persist = join(stateDir, "wrangler-state");
 	mkdirSync(persist, { recursive: true });
 	const devVars = join(stateDir, "dev.vars");
@@ -293,7 +296,7 @@ export async function startGateway(stateDir: string): Promise<GatewayProcess> {
 	const env = { CI: "true", WRANGLER_SEND_METRICS: "false", NO_D1_WARNING: "true" };
 	const wrangler = join(BIN, "wrangler");
 	await runTo(wrangler, ["d1", "migrations", "apply", "modeldex", "--local", "--persist-to", persist], env);
-	const port = await freePort();
+	const port = opts.port ?? (await freePort());
 	const url = `http://127.0.0.1:${port}`;
 	const child = spawn(
 		wrangler,
@@ -329,9 +332,23 @@ export async function startGateway(stateDir: string): Promise<GatewayProcess> {
 		stop();
 		throw new Error(`${(error as Error).message}\n${log.slice(-4000)}`);
 	}
+	const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 	return {
 		url,
+		port,
 		stop,
+		async stopped() {
+			stop();
+			await exited;
+			await until("the gateway's port to close", 20_000, async () => {
+				try {
+					await fetch(`${url}/v1/models`, { signal: AbortSignal.timeout(500) });
+					return undefined;
+				} catch {
+					return true;
+				}
+			});
+		},
 		async admin(method, path, body) {
 			const res = await fetch(`${url}${path}`, {
 				method,
