@@ -88,7 +88,12 @@ export class Output {
 		let frame = 0;
 		const draw = () => {
 			const spin = SPINNER[frame++ % SPINNER.length];
-			this.err.write(`\r\x1b[2K${spin} ${label}${detail ? ` — ${detail}` : ""} ${dim(elapsed())}`);
+			// One line, cut to the terminal's width, so \r can redraw it (a wrapped line would not be).
+			const time = elapsed();
+			const room = Math.max(20, (this.err.columns || 100) - time.length - 4);
+			let text = `${label}${detail ? ` — ${detail}` : ""}`;
+			if (text.length > room) text = `${text.slice(0, room - 1)}…`;
+			this.err.write(`\r\x1b[2K${spin} ${text} ${dim(time)}`);
 		};
 		draw();
 		const timer = setInterval(draw, 100);
