@@ -4,7 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { artifacts, buildDashboard, launchChromium, type Stack, startStack } from "./stack.ts";
+import { artifacts, buildDashboard, launchChromium, offscreen, type Stack, startStack } from "./stack.ts";
 
 // The dashboard in real headless Chromium against the local stack (wrangler dev serving
 // the gateway and the built web/dist). Screenshots land in test/web/artifacts/.
@@ -126,6 +126,24 @@ describe("dashboard in Chromium", () => {
 		await page.close();
 	});
 
+	it("says when the live feed is lost, reconnects by itself and keeps counting", async () => {
+		const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		const status = page.getByTestId("live-status");
+		await expect.poll(() => status.textContent(), { timeout: 15_000 }).toBe("Live");
+
+		const restarted = stack.restartGateway(1_500);
+		await expect.poll(() => status.textContent(), { timeout: 10_000 }).toBe("Connection lost, reconnecting…");
+		await shot(page, "model-reconnecting");
+		await restarted;
+		await expect.poll(() => status.textContent(), { timeout: 20_000 }).toBe("Live (reconnected)");
+
+		const before = Number(await page.getByTestId("live-requests").textContent());
+		await callModel("after the reconnect");
+		await expect.poll(() => page.getByTestId("live-requests").textContent(), { timeout: 2_000 }).toBe(String(before + 1));
+		await page.close();
+	});
+
 	it("fits a phone screen and is usable from the keyboard", async () => {
 		const page = await chromium.browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
 		await page.goto(stack.origin);
@@ -143,15 +161,7 @@ describe("dashboard in Chromium", () => {
 		await page.waitForURL(`**/models/${MODEL}`);
 		await expect.poll(() => page.getByTestId("live-status").textContent(), { timeout: 15_000 }).toBe("Live");
 		await shot(page, "model-phone");
-		// Nothing sticks out of the screen, except inside boxes that scroll (code snippets).
-		const wide = await page.evaluate(() =>
-			[...document.querySelectorAll("body *")]
-				.filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
-				.filter((el) => !el.parentElement?.closest("pre, .u-over, .u-wrap"))
-				.map((el) => `${el.tagName.toLowerCase()}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)
-				.slice(0, 5),
-		);
-		expect(wide).toEqual([]);
+		expect(await offscreen(page)).toEqual([]);
 		await page.close();
 	});
 });

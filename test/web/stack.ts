@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { run } from "../../scripts/run.ts";
 import { type StandInUpstream, startStandInUpstream } from "../../scripts/stand-in-upstream.ts";
 
@@ -34,6 +34,7 @@ export interface Stack {
 	origin: string;
 	upstream: StandInUpstream;
 	admin: (method: string, path: string, body?: unknown) => Promise<unknown>;
+	restartGateway: (downMs: number) => Promise<void>;
 	stop: () => Promise<void>;
 }
 
@@ -62,53 +63,66 @@ export async function startStack(opts: { vars?: Record<string, string> } = {}): 
 	});
 
 	const port = await freePort();
-	const log = createWriteStream(join(dir, "wrangler.log"));
-	const wrangler: ChildProcess = spawn(
-		"npx",
-		[
-			"wrangler",
-			"dev",
-			// Remote bindings off: the AI binding would otherwise need a Cloudflare account.
-			"--local",
-			"-c",
-			"wrangler.toml",
-			"--persist-to",
-			persist,
-			"--port",
-			String(port),
-			"--ip",
-			"127.0.0.1",
-			"--inspector-port",
-			String(await freePort()),
-			"--env-file",
-			envFile,
-			"--show-interactive-dev-session=false",
-		],
-		{ cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, detached: true },
-	);
-	wrangler.stdout?.pipe(log);
-	wrangler.stderr?.pipe(log);
 	const origin = `http://127.0.0.1:${port}`;
-	const stop = async () => {
-		if (wrangler.pid && wrangler.exitCode === null) {
-			process.kill(-wrangler.pid, "SIGTERM");
-			await new Promise((r) => wrangler.once("exit", r));
-		}
-		await upstream.close();
-		await rm(dir, { recursive: true, force: true });
-	};
-	try {
+	const log = createWriteStream(join(dir, "wrangler.log"));
+	let wrangler: ChildProcess | null = null;
+
+	const startGateway = async () => {
+		const child = spawn(
+			"npx",
+			[
+				"wrangler",
+				"dev",
+				// Remote bindings off: the AI binding would otherwise need a Cloudflare account.
+				"--local",
+				"-c",
+				"wrangler.toml",
+				"--persist-to",
+				persist,
+				"--port",
+				String(port),
+				"--ip",
+				"127.0.0.1",
+				"--inspector-port",
+				String(await freePort()),
+				"--env-file",
+				envFile,
+				"--show-interactive-dev-session=false",
+			],
+			{ cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, detached: true },
+		);
+		wrangler = child;
+		child.stdout?.pipe(log, { end: false });
+		child.stderr?.pipe(log, { end: false });
 		const started = Date.now();
 		for (;;) {
-			if (wrangler.exitCode !== null) throw new Error(`wrangler dev exited (${wrangler.exitCode})`);
+			if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode})`);
 			if (Date.now() - started > 60_000) throw new Error("wrangler dev did not answer in 60 s");
 			try {
-				if ((await fetch(`${origin}/v1/models`)).ok) break;
+				if ((await fetch(`${origin}/v1/models`)).ok) return;
 			} catch {
 				// not listening yet
 			}
 			await new Promise((r) => setTimeout(r, 200));
 		}
+	};
+	const stopGateway = async () => {
+		const child = wrangler;
+		if (child?.pid && child.exitCode === null) {
+			const exited = new Promise((r) => child.once("exit", r));
+			process.kill(-child.pid, "SIGTERM");
+			await exited;
+		}
+		wrangler = null;
+	};
+	const stop = async () => {
+		await stopGateway();
+		await upstream.close();
+		log.end();
+		await rm(dir, { recursive: true, force: true });
+	};
+	try {
+		await startGateway();
 	} catch (error) {
 		const output = await readFile(join(dir, "wrangler.log"), "utf8").catch(() => "");
 		await stop();
@@ -124,7 +138,13 @@ export async function startStack(opts: { vars?: Record<string, string> } = {}): 
 		if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
 		return JSON.parse(text) as unknown;
 	};
-	return { origin, upstream, admin, stop };
+	/** Stops the gateway and starts it again on the same port and state, as a deploy or a crash would. */
+	const restartGateway = async (downMs: number) => {
+		await stopGateway();
+		await new Promise((r) => setTimeout(r, downMs));
+		await startGateway();
+	};
+	return { origin, upstream, admin, restartGateway, stop };
 }
 
 export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {
@@ -146,4 +166,15 @@ export async function launchChromium(): Promise<{ browser: Browser; close: () =>
 		browser,
 		close: () => browser.close(),
 	};
+}
+
+/** Elements sticking out past the right edge of the screen, except inside boxes that scroll (code, chart). */
+export function offscreen(page: Page): Promise<string[]> {
+	return page.evaluate(() =>
+		[...document.querySelectorAll("body *")]
+			.filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+			.filter((el) => !el.parentElement?.closest("pre, .u-over, .u-wrap"))
+			.map((el) => `${el.tagName.toLowerCase()}.${el.className} right=${Math.round(el.getBoundingClientRect().right)}`)
+			.slice(0, 8),
+	);
 }

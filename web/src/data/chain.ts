@@ -9,7 +9,7 @@ import {
 	type Hash,
 	UserRejectedRequestError,
 } from "viem";
-import { getChainId, readContract, signMessage, waitForTransactionReceipt, writeContract } from "viem/actions";
+import { getBlock, getChainId, readContract, signMessage, waitForTransactionReceipt, writeContract } from "viem/actions";
 import { createSiweMessage } from "viem/siwe";
 import { localPacaAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi } from "../../../lib/chain/abis.ts";
 import { api } from "./api.ts";
@@ -122,7 +122,9 @@ export function contractsOf(token: Address): Promise<ModelContracts> {
 	return found;
 }
 
-export const SALE_STATE = ["Open", "Closed", "Graduated"] as const;
+/** IModelSale.State, in its order. */
+export const SALE_STATE = ["not started", "open", "sold out, graduating", "graduated"] as const;
+export const SALE_OPEN = 1;
 
 export async function readHolding(token: Address, account: Address) {
 	const { paca } = await contractsOf(token);
@@ -169,7 +171,15 @@ async function ensureAllowance(asset: Address, owner: Address, spender: Address,
 	await sendAndWait({ address: asset, abi: localPacaAbi, functionName: "approve", args: [spender, amount] });
 }
 
-const deadline = () => BigInt(Math.floor(Date.now() / 1000) + 20 * 60);
+/**
+ * Twenty minutes from now by the chain's clock, not the computer's: a deadline from a
+ * clock that runs behind the chain would expire before the transaction is even sent.
+ */
+async function deadline(): Promise<bigint> {
+	const latest = await getBlock(client(), { blockTag: "latest" });
+	const computer = BigInt(Math.floor(Date.now() / 1000));
+	return (latest.timestamp > computer ? latest.timestamp : computer) + 20n * 60n;
+}
 
 export async function trade(opts: {
 	token: Address;
@@ -184,11 +194,21 @@ export async function trade(opts: {
 	if (opts.side === "buy") {
 		await ensureAllowance(paca, account, sale, amount, onStep);
 		onStep("Confirm the purchase in your wallet…");
-		await sendAndWait({ address: sale, abi: modelSaleAbi, functionName: "buy", args: [amount, minOut, account, deadline()] });
+		await sendAndWait({
+			address: sale,
+			abi: modelSaleAbi,
+			functionName: "buy",
+			args: [amount, minOut, account, await deadline()],
+		});
 	} else {
 		await ensureAllowance(opts.token, account, sale, amount, onStep);
 		onStep("Confirm the sale in your wallet…");
-		await sendAndWait({ address: sale, abi: modelSaleAbi, functionName: "sell", args: [amount, minOut, account, deadline()] });
+		await sendAndWait({
+			address: sale,
+			abi: modelSaleAbi,
+			functionName: "sell",
+			args: [amount, minOut, account, await deadline()],
+		});
 	}
 	announceChainChange();
 }

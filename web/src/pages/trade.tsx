@@ -1,9 +1,10 @@
 import { useState } from "preact/hooks";
+import { formatUnits } from "viem";
 import type { Model } from "../data/api.ts";
-import { claim, quote, readHolding, SALE_STATE, trade, useOnChainChange, walletErrorMessage } from "../data/chain.ts";
+import { claim, quote, readHolding, SALE_OPEN, SALE_STATE, trade, useOnChainChange, walletErrorMessage } from "../data/chain.ts";
 import { useAsync } from "../data/use-async.ts";
 import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
-import { formatAmount, InputProblem, parseAmount } from "../format.ts";
+import { formatAmount, InputProblem, PACA_DECIMALS, parseAmount } from "../format.ts";
 import { Card, ErrorNote, Paca } from "../ui/bits.tsx";
 
 // Buying and selling on the IMO curve, and the connected wallet's stake in one model.
@@ -71,6 +72,19 @@ export function TradePanel({ model }: { model: Model }) {
 			inputError = e instanceof InputProblem ? e.message : String(e);
 		}
 	}
+	const holding = useAsync(
+		() => (token && wallet.address ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
+		[token?.address, wallet.address],
+	);
+	useOnChainChange(holding.reload);
+	const available = holding.data ? (side === "buy" ? holding.data.pacaBalance : holding.data.balance) : null;
+	if (amount !== null && available !== null && amount > available) {
+		inputError =
+			side === "buy"
+				? `You have only ${formatAmount(available)} PACA in this wallet.`
+				: `You hold only ${formatAmount(available)} tokens of this model.`;
+		amount = null;
+	}
 	const q = useAsync(
 		() => (token && wallet.address && amount ? quote(token.address, side, amount) : Promise.resolve(null)),
 		[token?.address, wallet.address, side, amount?.toString()],
@@ -86,7 +100,7 @@ export function TradePanel({ model }: { model: Model }) {
 		);
 	}
 	const minOut = q.data ? (q.data.out * BigInt(10_000 - slippage)) / 10_000n : null;
-	const closed = q.data && q.data.state !== 0;
+	const closed = q.data && q.data.state !== SALE_OPEN;
 
 	const submit = async (event: Event) => {
 		event.preventDefault();
@@ -132,6 +146,14 @@ export function TradePanel({ model }: { model: Model }) {
 							aria-describedby="trade-quote"
 						/>
 					</label>
+					{available !== null && (
+						<p class="muted hint">
+							{side === "buy" ? "In wallet: " : "You hold: "}
+							<button type="button" class="link" onClick={() => setText(formatUnits(available, PACA_DECIMALS))}>
+								{formatAmount(available)} {side === "buy" ? "PACA" : "tokens"}
+							</button>
+						</p>
+					)}
 					<fieldset class="segmented">
 						<legend>Slippage</legend>
 						{SLIPPAGE_CHOICES.map((bps) => (
