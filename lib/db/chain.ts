@@ -197,7 +197,7 @@ export function marketByModel(db: Db, modelId: string): Promise<MarketRow | unde
 
 export function marketsOfChain(db: Db, chainId: number) {
 	return db
-		.select({ token: modelMarkets.token, sale: modelMarkets.sale })
+		.select({ token: modelMarkets.token, sale: modelMarkets.sale, pair: modelMarkets.pair })
 		.from(modelMarkets)
 		.where(eq(modelMarkets.chainId, chainId))
 		.all();
@@ -246,6 +246,15 @@ export function graduatedEvent(db: Db, chainId: number, sale: string) {
 		.select()
 		.from(chainEvents)
 		.where(and(eq(chainEvents.chainId, chainId), eq(chainEvents.name, "Graduated"), eq(chainEvents.address, sale.toLowerCase())))
+		.get();
+}
+
+export function latestSync(db: Db, chainId: number, pair: string) {
+	return db
+		.select()
+		.from(chainEvents)
+		.where(and(eq(chainEvents.chainId, chainId), eq(chainEvents.name, "Sync"), eq(chainEvents.address, pair.toLowerCase())))
+		.orderBy(desc(chainEvents.blockNumber), desc(chainEvents.logIndex))
 		.get();
 }
 

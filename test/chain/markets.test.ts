@@ -1,17 +1,17 @@
 import { env } from "cloudflare:test";
 import { getAddress, parseEther } from "viem";
 import { describe, expect, it } from "vitest";
-import { modelFactoryAbi, modelTokenAbi } from "../../lib/chain/abis.ts";
+import { localPacaAbi, modelFactoryAbi, modelTokenAbi, uniswapV2PairAbi, uniswapV2Router02Abi } from "../../lib/chain/abis.ts";
 import { marketByToken, modelByToken } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { buy, deployment, newAccount, runIndexer, send, tokenize } from "./helpers.ts";
+import { buy, deployment, newAccount, publicClient, runIndexer, send, tokenize } from "./helpers.ts";
 
 const net = () => deployment("indexer");
 const db = () => openDb(env.DB);
 
 describe("indexer: markets", () => {
-	it("follows a model from tokenize through trades, price changes and transfers to graduation into its pool", async () => {
+	it("follows a model from tokenize through trades, price changes and transfers to graduation, then prices it from its pool", async () => {
 		const creator = await newAccount(net(), 0n);
 		const trader = await newAccount(net(), parseEther("8000000"));
 		const friend = await newAccount(net(), 0n);
@@ -54,6 +54,37 @@ describe("indexer: markets", () => {
 		const graduated = await marketByToken(db(), token);
 		expect(graduated?.status).toBe("graduated");
 		expect(await modelByToken(db(), token)).toMatchObject({ imoStatus: "graduated", poolAddress: graduated?.pair });
+
+		// From now on the price is the pool's, and follows swaps.
+		const pool = getAddress(graduated?.pair ?? "");
+		const poolPrice = async () => {
+			const [r0, r1] = await publicClient(net()).readContract({
+				address: pool,
+				abi: uniswapV2PairAbi,
+				functionName: "getReserves",
+			});
+			const tokenIs0 = token.toLowerCase() < net().addresses.paca.toLowerCase();
+			return ((tokenIs0 ? r1 : r0) * 10n ** 18n) / (tokenIs0 ? r0 : r1);
+		};
+		expect(graduated?.price).toBe(await poolPrice());
+		const router = net().addresses.uniswapV2Router02;
+		await send(net(), trader.wallet, {
+			address: net().addresses.paca,
+			abi: localPacaAbi,
+			functionName: "approve",
+			args: [router, parseEther("50000")],
+		});
+		const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600 * 24 * 365);
+		await send(net(), trader.wallet, {
+			address: router,
+			abi: uniswapV2Router02Abi,
+			functionName: "swapExactTokensForTokens",
+			args: [parseEther("50000"), 1n, [net().addresses.paca, token], getAddress(trader.address), deadline],
+		});
+		await runIndexer(net());
+		const swapped = await marketByToken(db(), token);
+		expect(swapped?.price).toBe(await poolPrice());
+		expect(swapped?.price).toBeGreaterThan(graduated?.price ?? 0n);
 
 		const res = await callGateway(`/v1/markets/${repoId}`);
 		expect(res.status).toBe(200);

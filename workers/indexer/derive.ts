@@ -1,5 +1,6 @@
 import { type Address, getAddress, type PublicClient } from "viem";
 import { modelSaleAbi } from "../../lib/chain/abis.ts";
+import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
 	clearModelMarket,
 	deleteMarket,
@@ -7,6 +8,7 @@ import {
 	holderCount,
 	latestModelSettlement,
 	latestPricing,
+	latestSync,
 	latestTrade,
 	type MarketRow,
 	marketByToken,
@@ -59,11 +61,12 @@ export async function recomputeHolders(db: Db, touched: Touched): Promise<void> 
 	await runBatch(db, statements);
 }
 
-export async function recomputeMarkets(db: Db, client: PublicClient, chainId: number, touched: Touched): Promise<void> {
-	for (const token of touched.tokens) await recomputeMarket(db, client, chainId, token);
+export async function recomputeMarkets(db: Db, client: PublicClient, config: ChainConfig, touched: Touched): Promise<void> {
+	for (const token of touched.tokens) await recomputeMarket(db, client, config, token);
 }
 
-async function recomputeMarket(db: Db, client: PublicClient, chainId: number, token: string): Promise<void> {
+async function recomputeMarket(db: Db, client: PublicClient, config: ChainConfig, token: string): Promise<void> {
+	const chainId = config.chainId;
 	const existing = await marketByToken(db, token);
 	const event = await tokenizedEvent(db, chainId, token);
 	if (!event) {
@@ -78,15 +81,17 @@ async function recomputeMarket(db: Db, client: PublicClient, chainId: number, to
 		: await client.readContract({
 				address: getAddress(sale) as Address,
 				abi: modelSaleAbi,
+				// Fixed at initialize: read at the head, so no archive node is needed for old blocks.
 				functionName: "initialVirtualReserves",
-				blockNumber: BigInt(event.blockNumber),
 			});
-	const [trade, graduated, pricing, settled, holders] = await Promise.all([
+	const pair = args.pair.toLowerCase();
+	const [trade, graduated, pricing, settled, holders, sync] = await Promise.all([
 		latestTrade(db, token),
 		graduatedEvent(db, chainId, sale),
 		latestPricing(db, chainId, token),
 		latestModelSettlement(db, token),
-		holderCount(db, token, [sale, args.pair.toLowerCase()]),
+		holderCount(db, token, [sale, pair]),
+		latestSync(db, chainId, pair),
 	]);
 	const prices = pricing ? (JSON.parse(pricing.args) as { inputPricePer1M: string; outputPricePer1M: string }) : args.params;
 	const virtualPaca = trade?.virtualPaca ?? initialVirtualPaca;
@@ -109,7 +114,8 @@ async function recomputeMarket(db: Db, client: PublicClient, chainId: number, to
 		virtualPaca,
 		virtualToken,
 		raised: virtualPaca - initialVirtualPaca,
-		price: virtualToken === 0n ? 0n : (virtualPaca * E18) / virtualToken,
+		price:
+			(graduated && sync ? poolPrice(sync.args, token, config.addresses.paca) : null) ?? curvePrice(virtualPaca, virtualToken),
 		inputPricePerM: BigInt(prices.inputPricePer1M),
 		outputPricePerM: BigInt(prices.outputPricePer1M),
 		revenueSettled: settled?.cumulativeFees ?? 0n,
@@ -128,6 +134,20 @@ async function recomputeMarket(db: Db, client: PublicClient, chainId: number, to
 			market,
 		}),
 	]);
+}
+
+function curvePrice(virtualPaca: bigint, virtualToken: bigint): bigint {
+	return virtualToken === 0n ? 0n : (virtualPaca * E18) / virtualToken;
+}
+
+/** After graduation the market price is the pool's: PACA per 1e18 token units from the pair's reserves. */
+function poolPrice(syncArgs: string, token: string, paca: string): bigint | null {
+	const { reserve0, reserve1 } = JSON.parse(syncArgs) as { reserve0: string; reserve1: string };
+	// Uniswap V2 orders a pair's tokens by address.
+	const tokenIsToken0 = token.toLowerCase() < paca.toLowerCase();
+	const tokenReserve = BigInt(tokenIsToken0 ? reserve0 : reserve1);
+	const pacaReserve = BigInt(tokenIsToken0 ? reserve1 : reserve0);
+	return tokenReserve === 0n ? null : (pacaReserve * E18) / tokenReserve;
 }
 
 /**

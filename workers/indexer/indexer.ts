@@ -49,7 +49,7 @@ export async function runIndexer(env: Env, opts: IndexerRunOptions = {}): Promis
 	const chainId = config.chainId;
 	const result: IndexerRunResult = { fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
 
-	const reorg = await checkReorg(env, db, client, chainId, Number(config.startBlock));
+	const reorg = await checkReorg(env, db, client, config);
 	if (reorg.forkBlock !== null) result.reorg = { ...reorg, forkBlock: reorg.forkBlock };
 
 	// Deposits indexed by a run that stopped before crediting them.
@@ -63,7 +63,13 @@ export async function runIndexer(env: Env, opts: IndexerRunOptions = {}): Promis
 		if (from > safe) break;
 		const to = from + config.maxBlockRange - 1n < safe ? from + config.maxBlockRange - 1n : safe;
 		const applied = await applyRange(env, db, client, config, from, to, cursor?.lastHash ?? null);
-		if (!applied) break; // the chain moved under us; the next run starts with a reorg check
+		if (!applied) {
+			// The chain moved under us: undo what the new chain dropped, then carry on from there.
+			const again = await checkReorg(env, db, client, config);
+			if (again.forkBlock === null) break;
+			result.reorg = { ...again, forkBlock: again.forkBlock };
+			continue;
+		}
 		result.fromBlock ??= Number(from);
 		result.toBlock = Number(to);
 		result.logs += applied.logs;
@@ -94,21 +100,21 @@ async function applyRange(
 		[config.addresses.revenueVault.toLowerCase(), "vault"],
 	]);
 	const tokenOfSale = new Map<string, string>();
-	for (const m of known) {
-		kindOf.set(m.token, "token");
-		kindOf.set(m.sale, "sale");
-		tokenOfSale.set(m.sale, m.token);
-	}
+	const tokenOfPair = new Map<string, string>();
+	const track = (token: string, sale: string, pair: string) => {
+		kindOf.set(token, "token");
+		kindOf.set(sale, "sale");
+		kindOf.set(pair, "pair");
+		tokenOfSale.set(sale, token);
+		tokenOfPair.set(pair, token);
+	};
+	for (const m of known) track(m.token, m.sale, m.pair);
 
 	const factoryLogs = await client.getLogs({ address: config.addresses.modelFactory, fromBlock: from, toBlock: to });
 	const decodedFactory = factoryLogs.flatMap((log) => decode(chainId, "factory", log));
 	for (const log of decodedFactory) {
 		if (log.name !== "ModelTokenized") continue;
-		const token = String(log.args.token).toLowerCase();
-		const sale = String(log.args.sale).toLowerCase();
-		kindOf.set(token, "token");
-		kindOf.set(sale, "sale");
-		tokenOfSale.set(sale, token);
+		track(String(log.args.token).toLowerCase(), String(log.args.sale).toLowerCase(), String(log.args.pair).toLowerCase());
 	}
 	const others = [...kindOf.entries()]
 		.filter(([, kind]) => kind !== "factory")
@@ -128,7 +134,14 @@ async function applyRange(
 	if (endAgain.hash !== end.hash) return null;
 
 	const touched: Touched = { tokens: new Set(), holders: new Set() };
-	const ctx: ApplyContext = { db, chainId, client, touched, tokenOfSale: (sale) => tokenOfSale.get(sale.toLowerCase()) };
+	const ctx: ApplyContext = {
+		db,
+		chainId,
+		client,
+		touched,
+		tokenOfSale: (sale) => tokenOfSale.get(sale.toLowerCase()),
+		tokenOfPair: (pair) => tokenOfPair.get(pair.toLowerCase()),
+	};
 	const statements: Statement[] = [];
 	const blocks = new Map<number, string>([[Number(to), end.hash.toLowerCase()]]);
 	for (const log of decoded) {
@@ -142,7 +155,7 @@ async function applyRange(
 	await runBatch(db, statements);
 
 	await recomputeHolders(db, touched);
-	await recomputeMarkets(db, client, chainId, touched);
+	await recomputeMarkets(db, client, config, touched);
 	const credited = await creditDeposits(env, db, chainId);
 	await runBatch(db, [
 		setCursor(db, chainId, Number(to), end.hash.toLowerCase()),

@@ -1,4 +1,5 @@
 import type { PublicClient } from "viem";
+import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
 	deleteCursor,
 	deleteLogsAfter,
@@ -40,13 +41,9 @@ async function hashAt(client: PublicClient, number: number): Promise<string | nu
 	}
 }
 
-export async function checkReorg(
-	env: Env,
-	db: Db,
-	client: PublicClient,
-	chainId: number,
-	startBlock: number,
-): Promise<ReorgResult> {
+export async function checkReorg(env: Env, db: Db, client: PublicClient, config: ChainConfig): Promise<ReorgResult> {
+	const chainId = config.chainId;
+	const startBlock = Number(config.startBlock);
 	const cursor = await readCursor(db, chainId);
 	if (!cursor) return { forkBlock: null, reversedDeposits: 0, shortfall: 0n };
 	if ((await hashAt(client, cursor.lastBlock)) === cursor.lastHash)
@@ -61,22 +58,25 @@ export async function checkReorg(
 	}
 	const forkBlock = fork?.number ?? startBlock - 1;
 	console.warn(`chain ${chainId}: reorg below block ${cursor.lastBlock}; rolling back to ${forkBlock}`);
-	return { ...(await rollBackTo(env, db, client, chainId, forkBlock, fork?.hash ?? null)), forkBlock };
+	return { ...(await rollBackTo(env, db, client, config, forkBlock, fork?.hash ?? null)), forkBlock };
 }
 
 export async function rollBackTo(
 	env: Env,
 	db: Db,
 	client: PublicClient,
-	chainId: number,
+	config: ChainConfig,
 	forkBlock: number,
 	forkHash: string | null,
 ): Promise<{ reversedDeposits: number; shortfall: bigint }> {
+	const chainId = config.chainId;
 	const doomed = await touchedAfter(db, chainId, forkBlock);
 	const shortfall = await reverseDeposits(env, db, doomed.deposits);
 
 	const touched: Touched = { tokens: new Set(), holders: new Set() };
-	const tokenOfSale = new Map((await marketsOfChain(db, chainId)).map((m) => [m.sale, m.token]));
+	const markets = await marketsOfChain(db, chainId);
+	const tokenOfSale = new Map(markets.map((m) => [m.sale, m.token]));
+	const tokenOfPair = new Map(markets.map((m) => [m.pair, m.token]));
 	for (const e of doomed.events) {
 		const args = JSON.parse(e.args) as Record<string, string>;
 		if (e.name === "ModelTokenized" || e.name === "PricingUpdated") touched.tokens.add(String(args.token).toLowerCase());
@@ -84,6 +84,8 @@ export async function rollBackTo(
 		if (e.name === "Transfer") touched.tokens.add(e.address);
 		const saleToken = tokenOfSale.get(e.address);
 		if ((e.name === "Trade" || e.name === "Graduated") && saleToken) touched.tokens.add(saleToken);
+		const pairToken = tokenOfPair.get(e.address);
+		if (e.name === "Sync" && pairToken) touched.tokens.add(pairToken);
 	}
 	for (const t of doomed.transfers) {
 		touched.tokens.add(t.token);
@@ -95,6 +97,6 @@ export async function rollBackTo(
 		forkHash ? setCursor(db, chainId, forkBlock, forkHash) : deleteCursor(db, chainId),
 	]);
 	await recomputeHolders(db, touched);
-	await recomputeMarkets(db, client, chainId, touched);
+	await recomputeMarkets(db, client, config, touched);
 	return { reversedDeposits: doomed.deposits.length, shortfall };
 }

@@ -1,4 +1,4 @@
-import { modelFactoryAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi } from "../../../lib/chain/abis.ts";
+import { modelFactoryAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi, uniswapV2PairAbi } from "../../../lib/chain/abis.ts";
 import { onClaimed } from "./claimed.ts";
 import { onDeposited } from "./deposited.ts";
 import { onGraduated } from "./graduated.ts";
@@ -6,6 +6,7 @@ import { onModelSettled } from "./model-settled.ts";
 import { onModelTokenized } from "./model-tokenized.ts";
 import { onPricingUpdated } from "./pricing-updated.ts";
 import { onSettled } from "./settled.ts";
+import { onSync } from "./sync.ts";
 import { onTrade } from "./trade.ts";
 import { onTransfer } from "./transfer.ts";
 import type { EventHandler } from "./types.ts";
@@ -21,6 +22,7 @@ export const CONTRACTS = {
 	},
 	sale: { abi: modelSaleAbi, handlers: { Trade: onTrade, Graduated: onGraduated } },
 	token: { abi: modelTokenAbi, handlers: { Transfer: onTransfer, Claimed: onClaimed } },
+	pair: { abi: uniswapV2PairAbi, handlers: { Sync: onSync } },
 } satisfies Record<string, { abi: readonly unknown[]; handlers: Record<string, EventHandler> }>;
 
 export type ContractKind = keyof typeof CONTRACTS;

@@ -25,6 +25,8 @@ export interface ApplyContext {
 	touched: Touched;
 	/** Token of a known sale (lower-case), for events the sale emits. */
 	tokenOfSale(sale: string): string | undefined;
+	/** Token of a known Uniswap V2 pair (lower-case), for the pool's events. */
+	tokenOfPair(pair: string): string | undefined;
 }
 
 /** Turns one log into the D1 writes it implies; every write is idempotent by (chain, tx hash, log index). */
