@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { parseEther } from "viem";
+import { createTestClient, http, parseEther } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startStandInUpstream } from "../../scripts/stand-in-upstream.ts";
 import {
@@ -13,10 +13,12 @@ import {
 	type CliResult,
 	freePort,
 	type GatewayProcess,
+	type IndexerProcess,
 	runCli,
 	spawnCli,
 	startChain,
 	startGateway,
+	startIndexer,
 	tempDir,
 	writeAddressesInto,
 } from "./helpers.ts";
@@ -25,6 +27,7 @@ const MODEL = "cli-test/qwen-chat";
 const UNTOKENIZED = "cli-test/plain";
 
 let gateway: GatewayProcess;
+let indexer: IndexerProcess | undefined;
 let chain: Chain;
 let upstream: Awaited<ReturnType<typeof startStandInUpstream>>;
 let dir: { path: string; remove(): void };
@@ -88,6 +91,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+	indexer?.stop();
 	gateway?.stop();
 	chain?.stop();
 	await upstream?.close();
@@ -270,6 +274,32 @@ describe("login and keys", () => {
 			other.remove();
 		}
 	});
+});
+
+describe("deposit, credited by the indexer", () => {
+	test("deposit --wait shows progress until the indexer has credited it, then the new credit", async () => {
+		indexer = await startIndexer(state.path, chain);
+		const before = BigInt((await cli(["balance", "--json"])).json<{ credit: { available: string } }>().credit.available);
+		const deposit = spawnCli(["deposit", "2", "--wait", "--json"], { cwd: dir.path, env });
+		const testClient = createTestClient({ mode: "anvil", transport: http(chain.rpcUrl) });
+		try {
+			// The cron does not fire under wrangler dev: bury the deposit under a block and run the indexer, until the CLI is done.
+			const deadline = Date.now() + 45_000;
+			while (deposit.child.exitCode === null && Date.now() < deadline) {
+				await testClient.mine({ blocks: 1 });
+				await indexer.run();
+				await new Promise((r) => setTimeout(r, 300));
+			}
+			expect(await deposit.exited).toBe(0);
+			const body = JSON.parse(deposit.stdout) as { credited: boolean; credit: { available: string } };
+			expect(body.credited).toBe(true);
+			// The earlier deposit (1 PACA, from the --wait timeout test) is credited by the same indexer runs.
+			expect(BigInt(body.credit.available) - before).toBeGreaterThanOrEqual(parseEther("2"));
+			expect(deposit.stderr).toMatch(/✔ Waiting for the gateway to credit the deposit — [\d.]+ PACA available/);
+		} finally {
+			deposit.child.kill("SIGKILL");
+		}
+	}, 90_000);
 });
 
 describe("model ids resolve through the gateway", () => {

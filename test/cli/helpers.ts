@@ -265,6 +265,16 @@ export async function startHfServer(): Promise<HfServer> {
 // ── The gateway under wrangler dev ──────────────────────────────────────────
 
 export const ADMIN_TOKEN = "cli-test-admin-token-0123456789abcdef";
+const RUN_TOKEN = "cli-test-run-token-0123456789abcdef";
+
+/**
+ * Environment of the test's wrangler processes. The dev registry (how the indexer's ACCOUNT_LEDGER
+ * binding finds the gateway's Durable Objects across `wrangler dev` processes) is kept in the
+ * test's own folder, so a gateway from `npm start` or another test is never the one found.
+ */
+function wranglerEnv(stateDir: string): Record<string, string> {
+	return { CI: "true", WRANGLER_SEND_METRICS: "false", WRANGLER_REGISTRY_PATH: join(stateDir, "registry") };
+}
 
 export interface GatewayProcess {
 	url: string;
@@ -293,7 +303,7 @@ export async function startGateway(stateDir: string, opts: { port?: number } = {
 	mkdirSync(persist, { recursive: true });
 	const devVars = join(stateDir, "dev.vars");
 	writeFileSync(devVars, `ADMIN_TOKEN=${ADMIN_TOKEN}\nSESSION_SECRET=cli-test-session-secret-0123456789abcdef0123456789\n`);
-	const env = { CI: "true", WRANGLER_SEND_METRICS: "false", NO_D1_WARNING: "true" };
+	const env = wranglerEnv(stateDir);
 	const wrangler = join(BIN, "wrangler");
 	await runTo(wrangler, ["d1", "migrations", "apply", "modeldex", "--local", "--persist-to", persist], env);
 	const port = opts.port ?? (await freePort());
@@ -314,6 +324,8 @@ export async function startGateway(stateDir: string, opts: { port?: number } = {
 			persist,
 			"--env-file",
 			devVars,
+			"--inspector-port",
+			String(await freePort()),
 			"--show-interactive-dev-session=false",
 		],
 		{ cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true },
@@ -358,4 +370,78 @@ export async function startGateway(stateDir: string, opts: { port?: number } = {
 			return { status: res.status, body: await res.json() };
 		},
 	};
+}
+
+// ── The indexer under wrangler dev ──────────────────────────────────────────
+
+export interface IndexerProcess {
+	/** POST /run: one indexer pass now (the cron does not fire under wrangler dev). */
+	run(): Promise<unknown>;
+	stop(): void;
+}
+
+/**
+ * The indexer Worker (workers/indexer/wrangler.toml) reading `chain`, sharing the gateway's D1
+ * and reaching its AccountLedger through the dev registry. Start the gateway first.
+ */
+export async function startIndexer(
+	stateDir: string,
+	chain: Chain,
+	opts: { confirmations?: number } = {},
+): Promise<IndexerProcess> {
+	const vars = join(stateDir, "indexer.vars");
+	writeFileSync(
+		vars,
+		[
+			`RUN_TOKEN=${RUN_TOKEN}`,
+			`RPC_URL=${chain.rpcUrl}`,
+			`CHAIN_ID=${chain.addresses.chainId}`,
+			`CONFIRMATIONS=${opts.confirmations ?? 1}`,
+			`CHAIN_ADDRESSES=${JSON.stringify(chain.addresses)}`,
+			"",
+		].join("\n"),
+	);
+	const port = await freePort();
+	const url = `http://127.0.0.1:${port}`;
+	const child = spawn(
+		join(BIN, "wrangler"),
+		[
+			"dev",
+			"--local",
+			"-c",
+			"workers/indexer/wrangler.toml",
+			"--port",
+			String(port),
+			"--ip",
+			"127.0.0.1",
+			"--persist-to",
+			join(stateDir, "wrangler-state"),
+			"--env-file",
+			vars,
+			"--inspector-port",
+			String(await freePort()),
+			"--show-interactive-dev-session=false",
+		],
+		{ cwd: ROOT, env: { ...process.env, ...wranglerEnv(stateDir) }, stdio: ["ignore", "pipe", "pipe"], detached: true },
+	);
+	let log = "";
+	child.stdout?.on("data", (d) => (log += d));
+	child.stderr?.on("data", (d) => (log += d));
+	const stop = () => stopGroup(child);
+	const run = async () => {
+		const res = await fetch(`${url}/run`, { method: "POST", headers: { authorization: `Bearer ${RUN_TOKEN}` } });
+		const text = await res.text();
+		if (!res.ok) throw new Error(`indexer /run answered ${res.status}: ${text}`);
+		return JSON.parse(text) as unknown;
+	};
+	try {
+		await until("the indexer under wrangler dev", 60_000, async () => {
+			if (child.exitCode !== null) throw new Error(`wrangler dev exited ${child.exitCode}`);
+			return (await run()) ?? undefined;
+		});
+	} catch (error) {
+		stop();
+		throw new Error(`${(error as Error).message}\n${log.slice(-4000)}`);
+	}
+	return { run, stop };
 }
