@@ -99,4 +99,17 @@ describe("indexer: markets", () => {
 		expect(trades.json().data.map((t: { side: string }) => t.side)).toEqual(["buy", "buy"]);
 		expect((await callGateway("/v1/markets/no-such/model")).status).toBe(404);
 	});
+
+	it("documents the chain routes in /openapi.json", async () => {
+		const paths = Object.keys((await callGateway("/openapi.json")).json().paths);
+		expect(paths).toEqual(
+			expect.arrayContaining([
+				"/v1/account/usage",
+				"/v1/account/withdrawals",
+				"/v1/markets/{id}",
+				"/v1/markets/{id}/trades",
+				"/v1/markets/{id}/holders",
+			]),
+		);
+	});
 });

@@ -20,6 +20,7 @@ import type { App } from "../app.ts";
 import { readJsonBody } from "../body.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
+import { ErrorBody } from "../schemas/public.ts";
 import { requireSession } from "../session.ts";
 import { BaseUnits } from "./account.ts";
 
@@ -39,6 +40,8 @@ const E18 = 10n ** 18n;
 const WithdrawalBody = z.strictObject({ amount: BaseUnits });
 
 export function registerChainRoutes(app: App): void {
+	documentChainRoutes(app);
+
 	app.get("/v1/account/usage", async (c) => {
 		const { payer } = await requireSession(c.env, c.req.header("authorization"));
 		const raw = c.req.query("epoch") ?? "";
@@ -227,4 +230,116 @@ export function marketView(m: MarketRow) {
 		holders: m.holders,
 		tokenized_block: m.tokenizedBlock,
 	};
+}
+
+// ── OpenAPI ─────────────────────────────────────────────────────────────────
+
+const Amount = z
+	.string()
+	.openapi({ description: "PACA base units (18 decimals) as a decimal string", example: "1000000000000000000" });
+const AddressString = z.string().openapi({ example: "0x5fbdb2315678afecb367f032d93f642f64180aa3" });
+
+const UsageEpoch = z
+	.object({
+		object: z.literal("usage_epoch"),
+		epoch: z.number().int(),
+		payer: AddressString,
+		start: z.number().int(),
+		end: z.number().int(),
+		status: z.enum(["prepared", "sent", "confirmed", "empty"]),
+		usage_root: z.string(),
+		settle_tx: z.string().nullable(),
+		leaf_encoding: z.array(z.string()),
+		data: z.array(
+			z.object({
+				model: z.string(),
+				token: AddressString,
+				input_tokens: z.string(),
+				output_tokens: z.string(),
+				fee: Amount,
+				proof: z.array(z.string()),
+			}),
+		),
+	})
+	.openapi("UsageEpoch", {
+		description:
+			"The payer's usage leaves of one epoch. Check one on chain with OpenZeppelin's MerkleProof.verify(proof, RevenueVault.usageRoot(epoch), keccak256(bytes.concat(keccak256(abi.encode(epoch, payer, token, input_tokens, output_tokens, fee))))).",
+	});
+
+const Withdrawal = z
+	.object({
+		id: z.string(),
+		object: z.literal("withdrawal"),
+		amount: Amount,
+		status: z.enum(["requested", "sent", "paid", "refused"]),
+		tx_hash: z.string().nullable(),
+		requested_at: z.number().int(),
+		paid_at: z.number().int().nullable(),
+	})
+	.openapi("Withdrawal");
+
+const Market = z
+	.object({
+		object: z.literal("model_market"),
+		model: z.string(),
+		token: AddressString,
+		sale: AddressString,
+		status: z.enum(["funding", "graduated"]),
+		pool_address: AddressString.nullable(),
+		imo: z.object({ raised: Amount, threshold: Amount, progress_bps: z.number().int() }),
+		price: Amount,
+		market_cap: Amount,
+		total_supply: Amount,
+		revenue_settled: Amount,
+		holders: z.number().int(),
+	})
+	.openapi("ModelMarket");
+
+function documentChainRoutes(app: App): void {
+	const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorBody } } });
+	const json = (description: string, schema: z.ZodType) => ({ description, content: { "application/json": { schema } } });
+	const session = [{ bearer: [] }];
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/account/usage",
+		summary: "The signed-in payer's usage leaves of a settled epoch, with Merkle proofs",
+		security: session,
+		request: { query: z.object({ epoch: z.string().openapi({ example: "29928084" }) }) },
+		responses: { 200: json("Leaves and proofs", UsageEpoch), 401: error("No session"), 404: error("Epoch not closed") },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "post",
+		path: "/v1/account/withdrawals",
+		summary: "Withdraw unused credit: locked at once, paid from RevenueVault by the settler",
+		security: session,
+		request: { body: { content: { "application/json": { schema: z.object({ amount: Amount }) } } } },
+		responses: { 201: json("Requested", Withdrawal), 401: error("No session"), 402: error("More than the available credit") },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/account/withdrawals",
+		summary: "The signed-in payer's withdrawals",
+		security: session,
+		responses: {
+			200: json("Withdrawals", z.object({ object: z.literal("list"), data: z.array(Withdrawal) })),
+			401: error("No session"),
+		},
+	});
+	const params = z.object({ id: z.string().openapi({ example: "meta-llama/Llama-3.1-8B-Instruct" }) });
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/markets/{id}",
+		summary: "A model's market: IMO progress, price, market cap, pool, revenue settled, holders",
+		request: { params },
+		responses: { 200: json("The market", Market), 404: error("No indexed token for this model") },
+	});
+	for (const view of ["trades", "holders"] as const) {
+		app.openAPIRegistry.registerPath({
+			method: "get",
+			path: `/v1/markets/{id}/${view}`,
+			summary: view === "trades" ? "Recent bonding-curve trades, newest first" : "Top holders by balance",
+			request: { params, query: z.object({ limit: z.string().optional().openapi({ example: "20" }) }) },
+			responses: { 200: { description: "A list" }, 404: error("No indexed token for this model") },
+		});
+	}
 }
