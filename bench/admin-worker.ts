@@ -165,7 +165,7 @@ async function meterBench(env: AdminEnv, input: MeterBenchInput) {
 					usageSource: "upstream",
 					createdAt: Date.now(),
 					latencyMs: 7,
-					upstream: { position: 0, ok: true },
+					upstreams: [{ position: 0, ok: true }],
 				});
 			} catch {
 				failed++;
