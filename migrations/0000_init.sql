@@ -308,6 +308,9 @@ CREATE TABLE `withdrawals` (
 	`state` text NOT NULL,
 	`nonce` integer,
 	`tx_hash` text,
+	`max_fee_per_gas` text,
+	`max_priority_fee_per_gas` text,
+	`sent_at` integer,
 	`requested_at` integer NOT NULL,
 	`paid_at` integer
 );

@@ -421,7 +421,11 @@ export const withdrawals = sqliteTable(
 		/** requested → (the ledger lock found) sent → paid; refused when the ledger would not lock the amount. */
 		state: text("state", { enum: ["requested", "sent", "paid", "refused"] }).notNull(),
 		nonce: integer("nonce"),
+		/** The latest transaction sent for it (an earlier one at the same nonce may be the one mined). */
 		txHash: text("tx_hash"),
+		maxFeePerGas: baseUnits("max_fee_per_gas"),
+		maxPriorityFeePerGas: baseUnits("max_priority_fee_per_gas"),
+		sentAt: integer("sent_at"),
 		requestedAt: integer("requested_at").notNull(),
 		paidAt: integer("paid_at"),
 	},

@@ -1,16 +1,30 @@
 import { env } from "cloudflare:test";
-import { type Hex, parseEther, parseGwei } from "viem";
+import { getAddress, type Hex, parseEther, parseGwei } from "viem";
 import { describe, expect, it } from "vitest";
+import { localPacaAbi } from "../../lib/chain/abis.ts";
 import { epochRow } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
+import { issueSession } from "../../workers/gateway/session.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
-import { isolatedNet, publicClient, settlerEnv, testClient } from "./helpers.ts";
+import { testEnv } from "../helpers/fixtures.ts";
+import { callGateway } from "../helpers/gateway.ts";
+import { deposit, isolatedNet, newAccount, publicClient, runIndexer, settlerEnv, testClient } from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 const db = () => openDb(env.DB);
 // A node of its own: automine is switched off here.
 const net = () => isolatedNet("stuck");
 
+async function pacaOf(address: string) {
+	return publicClient(net()).readContract({
+		address: net().addresses.paca,
+		abi: localPacaAbi,
+		functionName: "balanceOf",
+		args: [getAddress(address)],
+	});
+}
+
+// The tests run in order: the first leaves automine on again.
 describe("settler: stuck transactions", () => {
 	it("replaces a settle stuck below the base fee, at the same nonce, and records the one that was mined", async () => {
 		await fundVault(net());
@@ -51,6 +65,46 @@ describe("settler: stuck transactions", () => {
 			expect((await epochRow(db(), epoch))?.confirmedTx).toBe(hashes[1]);
 			expect(await settledEvents(net(), epoch)).toHaveLength(1);
 			expect(await settledOnChain(net(), token)).toBe(parseEther("1"));
+		} finally {
+			await anvil.setAutomine(true);
+		}
+	});
+
+	it("replaces a withdrawal stuck below the base fee and pays it once", async () => {
+		const payer = await newAccount(net(), parseEther("5"));
+		await deposit(net(), payer.wallet, parseEther("5"));
+		await runIndexer(net());
+		const { token: session } = await issueSession(testEnv(), payer.address);
+		const res = await callGateway("/v1/account/withdrawals", {
+			headers: { authorization: `Bearer ${session}` },
+			json: { amount: parseEther("5").toString() },
+		});
+		const { id } = res.json() as { id: string };
+		const before = await pacaOf(payer.address);
+		const vars = { RECEIPT_WAIT_MS: "100", REPLACE_AFTER_SECONDS: "60" };
+		const now = Date.now();
+		const anvil = testClient(net());
+		await anvil.setAutomine(false);
+		try {
+			await runSettler(settlerEnv(net(), vars), now);
+			await anvil.setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("800") });
+			await anvil.mine({ blocks: 1 });
+			const first = await env.DB.prepare("SELECT state, tx_hash, nonce FROM withdrawals WHERE id = ?")
+				.bind(id)
+				.first<{ state: string; tx_hash: string; nonce: number }>();
+			expect(first?.state).toBe("sent");
+
+			await runSettler(settlerEnv(net(), vars), now + 61_000);
+			const second = await env.DB.prepare("SELECT tx_hash, nonce FROM withdrawals WHERE id = ?")
+				.bind(id)
+				.first<{ tx_hash: string; nonce: number }>();
+			expect(second?.tx_hash).not.toBe(first?.tx_hash);
+			expect(second?.nonce).toBe(first?.nonce);
+
+			await anvil.mine({ blocks: 1 });
+			const done = await runSettler(settlerEnv(net(), vars), now + 62_000);
+			expect(done.withdrawalsPaid).toBe(1);
+			expect((await pacaOf(payer.address)) - before).toBe(parseEther("5"));
 		} finally {
 			await anvil.setAutomine(true);
 		}

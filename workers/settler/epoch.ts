@@ -1,4 +1,4 @@
-import { type Address, encodeFunctionData, getAddress, type Hex, keccak256, type PublicClient } from "viem";
+import { type Address, encodeFunctionData, getAddress, type Hex, type PublicClient } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import type { ChainConfig } from "../../lib/chain/config.ts";
@@ -19,6 +19,7 @@ import {
 import type { Db } from "../../lib/db/client.ts";
 import type { SettlerConfig } from "./env.ts";
 import { aggregateEpoch } from "./merkle.ts";
+import { signTx } from "./transactions.ts";
 
 // One epoch's settlement as a state machine in D1:
 //
@@ -145,50 +146,28 @@ function settleCall(row: EpochRow): Hex {
 
 /** Signs the epoch's settle (or a replacement at the same nonce), records it, then broadcasts it. */
 export async function sendEpoch(ctx: SettlerContext, row: EpochRow, replace = false): Promise<Hex> {
-	const { client, account } = ctx;
-	const to = ctx.chain.addresses.revenueVault;
-	const data = settleCall(row);
-	const nonce =
-		replace && row.nonce !== null
-			? row.nonce
-			: await client.getTransactionCount({ address: account.address, blockTag: "pending" });
-	const estimate = await client.estimateFeesPerGas();
-	let maxFeePerGas = estimate.maxFeePerGas;
-	let maxPriorityFeePerGas = estimate.maxPriorityFeePerGas;
-	if (replace && row.maxFeePerGas !== null && row.maxPriorityFeePerGas !== null) {
-		// Nodes accept a replacement only with both fees raised by at least 10 %.
-		const bump = (fee: bigint) => (fee * 1125n) / 1000n + 1n;
-		maxFeePerGas = max(maxFeePerGas, bump(row.maxFeePerGas));
-		maxPriorityFeePerGas = max(maxPriorityFeePerGas, bump(row.maxPriorityFeePerGas));
-	}
-	if (maxPriorityFeePerGas > maxFeePerGas) maxFeePerGas = maxPriorityFeePerGas;
-	const gas = ((await client.estimateGas({ account: account.address, to, data })) * 12n) / 10n;
-	const raw = await account.signTransaction({
-		type: "eip1559",
-		chainId: ctx.chain.chainId,
-		to,
-		data,
-		nonce,
-		gas,
-		maxFeePerGas,
-		maxPriorityFeePerGas,
+	const tx = await signTx(ctx, {
+		to: ctx.chain.addresses.revenueVault,
+		data: settleCall(row),
+		...(replace && row.nonce !== null && row.maxFeePerGas !== null && row.maxPriorityFeePerGas !== null
+			? { replace: { nonce: row.nonce, maxFeePerGas: row.maxFeePerGas, maxPriorityFeePerGas: row.maxPriorityFeePerGas } }
+			: {}),
 	});
-	const hash = keccak256(raw);
-	const hashes = [...(JSON.parse(row.txHashes) as Hex[]), hash];
+	const hashes = [...(JSON.parse(row.txHashes) as Hex[]), tx.hash];
 	await runBatch(ctx.db, [
 		updateEpoch(ctx.db, row.epoch, {
 			state: "sent",
-			nonce,
+			nonce: tx.nonce,
 			txHashes: JSON.stringify(hashes),
-			maxFeePerGas,
-			maxPriorityFeePerGas,
-			rawTx: raw,
+			maxFeePerGas: tx.maxFeePerGas,
+			maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+			rawTx: tx.raw,
 			sentAt: ctx.now,
 		}),
 	]);
-	await client.sendRawTransaction({ serializedTransaction: raw });
-	await ctx.hooks.afterBroadcast?.(row.epoch, hash);
-	return hash;
+	await ctx.client.sendRawTransaction({ serializedTransaction: tx.raw });
+	await ctx.hooks.afterBroadcast?.(row.epoch, tx.hash);
+	return tx.hash;
 }
 
 export type SentStatus = "confirmed" | "pending" | "resend";
@@ -280,8 +259,4 @@ export async function waitForReceipt(ctx: SettlerContext, row: EpochRow, waitMs:
 		if (Date.now() >= deadline) return;
 		await new Promise((r) => setTimeout(r, 250));
 	}
-}
-
-function max(a: bigint, b: bigint): bigint {
-	return a > b ? a : b;
 }

@@ -1,16 +1,17 @@
-import { encodeFunctionData, getAddress, type Hex, keccak256 } from "viem";
+import { encodeFunctionData, getAddress, type Hex } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { pendingWithdrawals, runBatch, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
+import { signTx } from "./transactions.ts";
 
 // Queued withdrawals of unused credit (requested through the gateway, which
 // locks the amount in the payer's AccountLedger first). For each one: if the
 // vault already paid its id, record it; otherwise check the ledger lock and
 // send RevenueVault.payWithdrawal(payer, amount, id). The vault pays an id at
-// most once, so resending after a crash can never pay twice; the D1 row only
-// avoids needless transactions. One transaction at a time, so a stuck one never
-// leaves a nonce gap behind it.
+// most once, so resending after a crash, or a replacement racing the original,
+// can never pay twice; the D1 row only avoids needless transactions. One
+// transaction at a time, so a stuck one never leaves a nonce gap behind it.
 
 /** Requests whose ledger lock never appeared (the gateway stopped in between) are refused after this long. */
 const ORPHAN_AFTER_MS = 10 * 60_000;
@@ -31,20 +32,26 @@ export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<num
 async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise<"paid" | "pending" | "skipped"> {
 	const { client, db } = ctx;
 	const vault = ctx.chain.addresses.revenueVault;
-	const isPaid = () =>
-		client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "withdrawalPaid", args: [w.id as Hex] });
 	const markPaid = async (txHash: string | null) => {
 		await runBatch(db, [updateWithdrawal(db, w.id, { state: "paid", paidAt: ctx.now, ...(txHash ? { txHash } : {}) })]);
 		return "paid" as const;
 	};
+	if (await client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "withdrawalPaid", args: [w.id as Hex] })) {
+		return markPaid(null);
+	}
 
-	if (await isPaid()) return markPaid(null);
-	if (w.state === "sent" && w.txHash) {
+	let replace: { nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined;
+	if (w.state === "sent" && w.txHash && w.nonce !== null) {
 		const receipt = await client.getTransactionReceipt({ hash: w.txHash as Hex }).catch(() => null);
 		if (receipt?.status === "success") return markPaid(w.txHash);
 		const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
-		if (!receipt && w.nonce !== null && latestNonce <= w.nonce) return "pending";
-		// Reverted, or its nonce went to another transaction: send again below.
+		if (!receipt && latestNonce <= w.nonce) {
+			// Still pending: leave it, or replace it once it has waited too long.
+			const stale = w.sentAt !== null && ctx.now - w.sentAt >= ctx.settler.replaceAfterMs;
+			if (!stale || w.maxFeePerGas === null || w.maxPriorityFeePerGas === null) return "pending";
+			replace = { nonce: w.nonce, maxFeePerGas: w.maxFeePerGas, maxPriorityFeePerGas: w.maxPriorityFeePerGas };
+		}
+		// Otherwise it reverted, or its nonce went to another transaction: send anew below.
 	}
 
 	const lock = await env.ACCOUNT_LEDGER.getByName(w.payer).withdrawalLock(w.id);
@@ -61,27 +68,22 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		functionName: "payWithdrawal",
 		args: [getAddress(w.payer), w.amount, w.id as Hex],
 	});
-	// Estimating runs the call: a withdrawal the vault would refuse (paused, escrow short) throws here, before any record.
-	const gas = await client.estimateGas({ account: ctx.account.address, to: vault, data });
-	const nonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "pending" });
-	const fees = await client.estimateFeesPerGas();
-	const raw = await ctx.account.signTransaction({
-		type: "eip1559",
-		chainId: ctx.chain.chainId,
-		to: vault,
-		data,
-		nonce,
-		gas: (gas * 12n) / 10n,
-		maxFeePerGas: fees.maxFeePerGas,
-		maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-	});
-	const hash = keccak256(raw);
-	await runBatch(db, [updateWithdrawal(db, w.id, { state: "sent", nonce, txHash: hash })]);
-	await client.sendRawTransaction({ serializedTransaction: raw });
+	const tx = await signTx(ctx, { to: vault, data, ...(replace ? { replace } : {}) });
+	await runBatch(db, [
+		updateWithdrawal(db, w.id, {
+			state: "sent",
+			nonce: tx.nonce,
+			txHash: tx.hash,
+			maxFeePerGas: tx.maxFeePerGas,
+			maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+			sentAt: ctx.now,
+		}),
+	]);
+	await client.sendRawTransaction({ serializedTransaction: tx.raw });
 	const deadline = Date.now() + ctx.settler.receiptWaitMs;
 	for (;;) {
-		const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
-		if (receipt?.status === "success") return markPaid(hash);
+		const receipt = await client.getTransactionReceipt({ hash: tx.hash }).catch(() => null);
+		if (receipt?.status === "success") return markPaid(tx.hash);
 		if (receipt || Date.now() >= deadline) return "pending";
 		await new Promise((r) => setTimeout(r, 250));
 	}

@@ -1,0 +1,55 @@
+import { type Address, type Hex, keccak256 } from "viem";
+import type { SettlerContext } from "./epoch.ts";
+
+// Signing for the settler's transactions. Signed locally (the key never leaves
+// the Worker), so the hash is known before broadcast and recorded first.
+
+export interface SignedTx {
+	raw: Hex;
+	hash: Hex;
+	nonce: number;
+	maxFeePerGas: bigint;
+	maxPriorityFeePerGas: bigint;
+}
+
+export interface TxRequest {
+	to: Address;
+	data: Hex;
+	/** Set to replace a pending transaction: same nonce, both fees raised. */
+	replace?: { nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint };
+}
+
+/** Nodes accept a replacement only with both fees raised by at least 10 %; 12.5 % leaves room. */
+export function bumped(fee: bigint): bigint {
+	return (fee * 1125n) / 1000n + 1n;
+}
+
+export async function signTx(ctx: SettlerContext, request: TxRequest): Promise<SignedTx> {
+	const { client, account } = ctx;
+	// Estimating runs the call: one the contract would refuse throws here, before anything is recorded or sent.
+	const gas = ((await client.estimateGas({ account: account.address, to: request.to, data: request.data })) * 12n) / 10n;
+	const nonce = request.replace?.nonce ?? (await client.getTransactionCount({ address: account.address, blockTag: "pending" }));
+	const estimate = await client.estimateFeesPerGas();
+	let maxFeePerGas = estimate.maxFeePerGas;
+	let maxPriorityFeePerGas = estimate.maxPriorityFeePerGas;
+	if (request.replace) {
+		maxFeePerGas = max(maxFeePerGas, bumped(request.replace.maxFeePerGas));
+		maxPriorityFeePerGas = max(maxPriorityFeePerGas, bumped(request.replace.maxPriorityFeePerGas));
+	}
+	if (maxPriorityFeePerGas > maxFeePerGas) maxFeePerGas = maxPriorityFeePerGas;
+	const raw = await account.signTransaction({
+		type: "eip1559",
+		chainId: ctx.chain.chainId,
+		to: request.to,
+		data: request.data,
+		nonce,
+		gas,
+		maxFeePerGas,
+		maxPriorityFeePerGas,
+	});
+	return { raw, hash: keccak256(raw), nonce, maxFeePerGas, maxPriorityFeePerGas };
+}
+
+function max(a: bigint, b: bigint): bigint {
+	return a > b ? a : b;
+}
