@@ -35,6 +35,8 @@ export interface Stack {
 	upstream: StandInUpstream;
 	admin: (method: string, path: string, body?: unknown) => Promise<unknown>;
 	restartGateway: (downMs: number) => Promise<void>;
+	/** Runs the indexer once (only with the `indexer` option); resolves with its report. */
+	runIndexer: () => Promise<string>;
 	stop: () => Promise<void>;
 }
 
@@ -43,7 +45,14 @@ export async function buildDashboard(): Promise<void> {
 	await run("npx", ["vite", "build", "web", "--logLevel", "warn"], { cwd: root });
 }
 
-export async function startStack(opts: { vars?: Record<string, string> } = {}): Promise<Stack> {
+/** The chain the indexer reads, when a test has one (test/web/chain.ts). */
+export interface IndexerOptions {
+	rpcUrl: string;
+	/** The JSON deployModeldex returns. */
+	addresses: unknown;
+}
+
+export async function startStack(opts: { vars?: Record<string, string>; indexer?: IndexerOptions } = {}): Promise<Stack> {
 	const dir = await mkdtemp(join(tmpdir(), "modeldex-web-"));
 	const persist = join(dir, "state");
 	await mkdir(persist, { recursive: true });
@@ -115,11 +124,81 @@ export async function startStack(opts: { vars?: Record<string, string> } = {}): 
 		}
 		wrangler = null;
 	};
+	// The indexer, as its own `wrangler dev` on the same local state: it writes the chain
+	// index into the same D1 and credits deposits in the gateway's AccountLedger (found
+	// through wrangler's dev registry). It runs when asked (POST /run), not on its cron.
+	let indexer: ChildProcess | null = null;
+	const indexerPort = opts.indexer ? await freePort() : 0;
+	const RUN_TOKEN = "web-test-run-token-0123456789abcdef";
+	if (opts.indexer) {
+		const indexerEnv = join(dir, ".indexer.vars");
+		await writeFile(
+			indexerEnv,
+			[
+				`RUN_TOKEN=${RUN_TOKEN}`,
+				`RPC_URL=${opts.indexer.rpcUrl}`,
+				"CONFIRMATIONS=0",
+				`CHAIN_ADDRESSES=${JSON.stringify(opts.indexer.addresses)}`,
+			].join("\n"),
+		);
+		const indexerLog = createWriteStream(join(dir, "indexer.log"));
+		indexer = spawn(
+			"npx",
+			[
+				"wrangler",
+				"dev",
+				"--local",
+				"-c",
+				"workers/indexer/wrangler.toml",
+				"--persist-to",
+				persist,
+				"--port",
+				String(indexerPort),
+				"--ip",
+				"127.0.0.1",
+				"--inspector-port",
+				String(await freePort()),
+				"--env-file",
+				indexerEnv,
+				"--show-interactive-dev-session=false",
+			],
+			{ cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, detached: true },
+		);
+		indexer.stdout?.pipe(indexerLog);
+		indexer.stderr?.pipe(indexerLog);
+	}
+	const runIndexer = async () => {
+		if (!opts.indexer) throw new Error("this stack has no indexer");
+		const started = Date.now();
+		for (;;) {
+			try {
+				const res = await fetch(`http://127.0.0.1:${indexerPort}/run`, {
+					method: "POST",
+					headers: { authorization: `Bearer ${RUN_TOKEN}` },
+				});
+				const body = await res.text();
+				if (res.ok) return body;
+				if (Date.now() - started > 30_000) throw new Error(`indexer /run: ${res.status} ${body}`);
+			} catch (error) {
+				if (Date.now() - started > 30_000) throw error;
+			}
+			await new Promise((r) => setTimeout(r, 300));
+		}
+	};
+
 	const stop = async () => {
+		const child = indexer;
+		if (child?.pid && child.exitCode === null) {
+			const exited = new Promise((r) => child.once("exit", r));
+			process.kill(-child.pid, "SIGTERM");
+			await exited;
+		}
 		await stopGateway();
 		await upstream.close();
 		log.end();
-		await rm(dir, { recursive: true, force: true });
+		// KEEP_WEB_STACK=1 keeps the state and the wrangler logs for a look after a failure.
+		if (process.env.KEEP_WEB_STACK) console.log(`web test stack kept in ${dir}`);
+		else await rm(dir, { recursive: true, force: true });
 	};
 	try {
 		await startGateway();
@@ -144,7 +223,7 @@ export async function startStack(opts: { vars?: Record<string, string> } = {}): 
 		await new Promise((r) => setTimeout(r, downMs));
 		await startGateway();
 	};
-	return { origin, upstream, admin, restartGateway, stop };
+	return { origin, upstream, admin, restartGateway, runIndexer, stop };
 }
 
 export async function launchChromium(): Promise<{ browser: Browser; close: () => Promise<void> }> {

@@ -35,11 +35,15 @@ const text = async (page: Page, testId: string) => (await page.getByTestId(testI
 
 beforeAll(async () => {
 	[chain] = await Promise.all([startChain(), buildDashboard()]);
-	stack = await startStack();
+	stack = await startStack({ indexer: { rpcUrl: chain.rpcUrl, addresses: chain.addresses } });
+	// The indexer finds the tokenized model on chain and lists it (id = its Hugging Face repo);
+	// the operator then routes it to an upstream.
+	console.log(`indexer: ${await stack.runIndexer()}`);
 	await stack.admin("PUT", `/v1/admin/models/${MODEL}`, {
 		display_name: "Echo Chat 8B",
 		input_price_per_m: "200000000000000000",
 		output_price_per_m: "600000000000000000",
+		hf_repo: MODEL,
 		token_address: chain.token,
 		upstreams: [{ kind: "openai", base_url: stack.upstream.url, upstream_model: "stand-in" }],
 	});
@@ -61,6 +65,10 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.goto(`${stack.origin}/models/${MODEL}`);
 		await page.getByRole("button", { name: "Connect wallet" }).first().click();
 		await expect.poll(() => text(page, "holding-claimable"), { timeout: 15_000 }).toMatch(/PACA/);
+		// The market from the chain index: IMO progress, price, holders, the holder's buy.
+		await page.getByRole("progressbar", { name: "IMO progress toward Singularity" }).first().waitFor();
+		await expect.poll(() => text(page, "market-holders")).toMatch(/^\d+$/);
+		await expect.poll(() => page.locator("#trades li").count()).toBeGreaterThan(0);
 
 		const client = createPublicClient({ transport: http(chain.rpcUrl) });
 		const pacaOf = () =>
@@ -137,9 +145,13 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.getByLabel("Amount (PACA)").fill("25");
 		await page.getByRole("button", { name: "Deposit" }).click();
 		await page.getByText(/^Deposited 25 PACA/).waitFor({ timeout: 20_000 });
+		const deposited = await stack.runIndexer();
+		console.log(`indexer after the deposit: ${deposited}`);
 
 		await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
 		await expect.poll(() => text(page, "credit-available"), { timeout: 15_000 }).toMatch(/PACA/);
+		// The indexer saw the deposit and credited it: the account lists it.
+		await expect.poll(() => text(page, "deposit-list"), { timeout: 20_000 }).toMatch(/^25 ?PACAcredited/);
 		await page.getByPlaceholder("Key name (optional)").fill("ui key");
 		await page.getByRole("button", { name: "Create key" }).click();
 		await expect.poll(() => text(page, "new-key"), { timeout: 10_000 }).toMatch(/^mdx_/);

@@ -64,6 +64,13 @@ export interface ApiKey {
 	revoked_at: number | null;
 }
 
+export interface Deposit {
+	tx_hash: string;
+	block_number: number;
+	amount: string;
+	credited: boolean;
+}
+
 /** An API failure in words a person can act on; `code` is the API's error code when it sent one. */
 export class ApiProblem extends Error {
 	constructor(
@@ -129,6 +136,15 @@ export const api = {
 			body: JSON.stringify({ message, signature }),
 		}),
 	account: (session: string) => request<Account>("/v1/account", { session }),
+	/** Deposits the chain indexer has seen for the payer; null where the gateway does not serve them. */
+	deposits: (session: string) =>
+		request<{ data: Deposit[] }>("/v1/account/deposits", { session }).then(
+			(r) => r.data,
+			(error: unknown) => {
+				if (error instanceof ApiProblem && error.status === 404 && error.code === "not_found") return null;
+				throw error;
+			},
+		),
 	keys: (session: string) => request<{ data: ApiKey[] }>("/v1/account/keys", { session }).then((r) => r.data),
 	createKey: (session: string, name: string) =>
 		request<ApiKey & { key: string }>("/v1/account/keys", { method: "POST", session, body: JSON.stringify({ name }) }),

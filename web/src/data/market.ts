@@ -1,73 +1,120 @@
 import { optional } from "./api.ts";
 
-// Market data from the chain indexer (recent trades, top holders, price, holder count).
-// Those endpoints are being built alongside this page; until one answers, the page
-// shows what it has and says the rest is not available yet, instead of failing.
+// A model's market from the chain index (workers/gateway/routes/chain.ts, fed by the
+// indexer): GET /v1/markets/{id}, …/trades, …/holders. A model without an indexed
+// token (404), or a gateway without those routes, gives nulls: the page shows what
+// it has and says the rest is not available yet, instead of failing.
 
 export interface Trade {
 	tx: string | null;
+	block: number | null;
 	side: "buy" | "sell";
 	trader: string;
 	paca: string;
 	tokens: string;
-	at: number | null;
 }
 
 export interface Holder {
 	address: string;
 	balance: string;
+	/** Share of the total supply in basis points, when the API gives it. */
+	shareBps: number | null;
 }
 
 export interface Market {
+	token: `0x${string}` | null;
+	sale: `0x${string}` | null;
 	/** PACA base units per whole token (spot), or null when unknown. */
 	price: string | null;
+	marketCap: string | null;
 	holders: number | null;
+	status: "funding" | "graduated" | null;
+	pool: `0x${string}` | null;
+	imo: { raised: string; threshold: string } | null;
+	revenueSettled: string | null;
 	trades: Trade[] | null;
 	topHolders: Holder[] | null;
 }
 
-export const emptyMarket: Market = { price: null, holders: null, trades: null, topHolders: null };
+export const emptyMarket: Market = {
+	token: null,
+	sale: null,
+	price: null,
+	marketCap: null,
+	holders: null,
+	status: null,
+	pool: null,
+	imo: null,
+	revenueSettled: null,
+	trades: null,
+	topHolders: null,
+};
 
 type Loose = Record<string, unknown>;
-const str = (v: unknown) => (typeof v === "string" || typeof v === "bigint" || typeof v === "number" ? String(v) : null);
-const num = (v: unknown) => (typeof v === "number" ? v : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : null);
-const list = (v: unknown): Loose[] | null => {
-	const items = Array.isArray(v) ? v : Array.isArray((v as Loose | null)?.data) ? ((v as Loose).data as unknown[]) : null;
-	return items ? items.filter((i): i is Loose => typeof i === "object" && i !== null) : null;
+const digits = (v: unknown) => (typeof v === "string" && /^\d+$/.test(v) ? v : null);
+const text = (v: unknown) => (typeof v === "string" ? v : null);
+const address = (v: unknown) => (typeof v === "string" && /^0x[0-9a-fA-F]{40}$/.test(v) ? (v as `0x${string}`) : null);
+const int = (v: unknown) => (typeof v === "number" && Number.isInteger(v) ? v : null);
+const rows = (v: unknown): Loose[] | null => {
+	const data = (v as Loose | null)?.data;
+	return Array.isArray(data) ? data.filter((i): i is Loose => typeof i === "object" && i !== null) : null;
 };
 
 function toTrade(t: Loose): Trade | null {
-	const side =
-		t.side ?? (t.is_buy === true || t.isBuy === true ? "buy" : t.is_buy === false || t.isBuy === false ? "sell" : null);
-	const paca = str(t.paca ?? t.paca_amount ?? t.pacaAmount);
-	const tokens = str(t.tokens ?? t.token_amount ?? t.tokenAmount ?? t.amount);
-	const trader = str(t.trader ?? t.account ?? t.buyer ?? t.sender ?? t.recipient);
-	if ((side !== "buy" && side !== "sell") || !paca || !tokens || !trader) return null;
-	const at = num(t.timestamp ?? t.at ?? t.time ?? t.block_time ?? t.created_at);
-	return { tx: str(t.tx ?? t.tx_hash ?? t.transaction_hash), side, trader, paca, tokens, at };
+	const side = t.side === "buy" || t.side === "sell" ? t.side : null;
+	const paca = digits(t.paca_amount);
+	const tokens = digits(t.token_amount);
+	const trader = text(t.trader);
+	if (!side || !paca || !tokens || !trader) return null;
+	return { tx: text(t.tx_hash), block: int(t.block_number), side, trader, paca, tokens };
 }
 
 function toHolder(h: Loose): Holder | null {
-	const address = str(h.address ?? h.account ?? h.holder);
-	const balance = str(h.balance ?? h.amount);
-	return address && balance ? { address, balance } : null;
+	const address = text(h.account);
+	const balance = digits(h.balance);
+	return address && balance ? { address, balance, shareBps: int(h.share_bps) } : null;
 }
 
-/** Whatever of the market the API knows for one model (each part null when absent). */
-export async function loadMarket(modelPath: string): Promise<Market> {
-	const [trades, holders, market] = await Promise.all([
-		optional<unknown>(`${modelPath}/trades?limit=10`).catch(() => null),
-		optional<unknown>(`${modelPath}/holders?limit=10`).catch(() => null),
-		optional<Loose>(`${modelPath}/market`).catch(() => null),
-	]);
-	const holderRows = list(holders);
+export const marketPath = (id: string) => `/v1/markets/${id.split("/").map(encodeURIComponent).join("/")}`;
+
+/** The market summary alone (the models list needs no trades or holders). */
+export async function loadMarketSummary(modelId: string): Promise<Market> {
+	const m = await optional<Loose>(marketPath(modelId)).catch(() => null);
+	if (!m) return emptyMarket;
+	const imo = m.imo as Loose | undefined;
+	const raised = digits(imo?.raised);
+	const threshold = digits(imo?.threshold);
 	return {
-		price: str(market?.price ?? market?.spot_price ?? null),
-		holders: num(market?.holders ?? market?.holder_count ?? (holders as Loose | null)?.total ?? null),
+		...emptyMarket,
+		token: address(m.token),
+		sale: address(m.sale),
+		price: digits(m.price),
+		marketCap: digits(m.market_cap),
+		holders: int(m.holders),
+		status: m.status === "funding" || m.status === "graduated" ? m.status : null,
+		pool: address(m.pool_address),
+		imo: raised && threshold ? { raised, threshold } : null,
+		revenueSettled: digits(m.revenue_settled),
+	};
+}
+
+/** Summary, recent trades and top holders of one model. */
+export async function loadMarket(modelId: string): Promise<Market> {
+	const [summary, trades, holders] = await Promise.all([
+		loadMarketSummary(modelId),
+		optional<unknown>(`${marketPath(modelId)}/trades?limit=10`).catch(() => null),
+		optional<unknown>(`${marketPath(modelId)}/holders?limit=10`).catch(() => null),
+	]);
+	return {
+		...summary,
+		holders: summary.holders ?? int((holders as Loose | null)?.holders),
 		trades:
-			list(trades)
+			rows(trades)
 				?.map(toTrade)
 				.filter((t): t is Trade => t !== null) ?? null,
-		topHolders: holderRows?.map(toHolder).filter((h): h is Holder => h !== null) ?? null,
+		topHolders:
+			rows(holders)
+				?.map(toHolder)
+				.filter((h): h is Holder => h !== null) ?? null,
 	};
 }

@@ -1,9 +1,9 @@
 import { useEffect } from "preact/hooks";
-import { api, type Model, modelPath } from "../data/api.ts";
+import { api, type Model } from "../data/api.ts";
 import { type LiveStatus, useLiveStats } from "../data/live.ts";
 import { loadMarket } from "../data/market.ts";
 import { useAsync } from "../data/use-async.ts";
-import { formatCount, formatExact, shortAddress, timeAgo } from "../format.ts";
+import { formatCount, formatExact, shortAddress } from "../format.ts";
 import { Card, CopyButton, ErrorNote, Paca, Unavailable } from "../ui/bits.tsx";
 import { lazyComponent } from "../ui/lazy.tsx";
 import { UsageChart } from "../ui/usage-chart.tsx";
@@ -39,7 +39,22 @@ export function ModelPage({ id }: { id: string }) {
 function ModelView({ model }: { model: Model }) {
 	const live = useLiveStats(model.id);
 	const usage = useAsync(() => api.usage(model.id), [model.id], 30_000);
-	const market = useAsync(() => loadMarket(modelPath(model.id)), [model.id], 15_000);
+	const market = useAsync(() => loadMarket(model.id), [model.id], 15_000);
+	// The token as the catalogue knows it, or as the chain index found it.
+	const m = market.data;
+	const token =
+		model.token ??
+		(m?.token
+			? {
+					address: m.token,
+					imo_status: m.status ?? "funding",
+					sale_address: m.sale,
+					pool_address: m.pool,
+					raised: m.imo?.raised ?? null,
+					threshold: m.imo?.threshold ?? null,
+				}
+			: null);
+	const tradable = token ? { ...model, token } : null;
 	const total = live.stats?.total;
 	const minute = live.stats?.last_minute;
 	const fees24h = (usage.data ?? []).reduce((sum, p) => sum + BigInt(p.fees), 0n);
@@ -111,17 +126,35 @@ function ModelView({ model }: { model: Model }) {
 					<dl class="facts">
 						<dt>IMO</dt>
 						<dd>
-							<ImoCell model={model} />
+							<ImoCell model={model} market={market.data} />
 						</dd>
 						<dt>Price</dt>
 						<dd>{market.data?.price ? <Paca value={market.data.price} /> : <span class="muted">—</span>}</dd>
 						<dt>Holders</dt>
-						<dd>{market.data?.holders != null ? formatCount(market.data.holders) : <span class="muted">—</span>}</dd>
-						{model.token && (
+						<dd data-testid="market-holders">
+							{market.data?.holders != null ? formatCount(market.data.holders) : <span class="muted">—</span>}
+						</dd>
+						{m?.marketCap && (
+							<>
+								<dt>Market cap</dt>
+								<dd>
+									<Paca value={m.marketCap} />
+								</dd>
+							</>
+						)}
+						{m?.revenueSettled && (
+							<>
+								<dt>Paid to holders</dt>
+								<dd title="Inference fees settled to this model on chain (before the protocol and creator shares)">
+									<Paca value={m.revenueSettled} />
+								</dd>
+							</>
+						)}
+						{token && (
 							<>
 								<dt>Token</dt>
 								<dd>
-									<code title={model.token.address}>{shortAddress(model.token.address)}</code>
+									<code title={token.address}>{shortAddress(token.address)}</code>
 								</dd>
 							</>
 						)}
@@ -153,10 +186,10 @@ function ModelView({ model }: { model: Model }) {
 				<UsageChart points={usage.data ?? []} />
 			</Card>
 
-			{model.token && (
+			{tradable && (
 				<div class="grid">
-					<TradePanel model={model} />
-					<HoldingPanel model={model} />
+					<TradePanel model={tradable} />
+					<HoldingPanel model={tradable} />
 				</div>
 			)}
 
@@ -174,7 +207,7 @@ function ModelView({ model }: { model: Model }) {
 										<Paca value={t.tokens} unit={false} /> tokens for <Paca value={t.paca} />
 										<small class="muted">
 											{shortAddress(t.trader)}
-											{t.at ? ` · ${timeAgo(t.at)}` : ""}
+											{t.block !== null ? ` · block ${formatCount(t.block)}` : ""}
 										</small>
 									</li>
 								))}
@@ -195,6 +228,7 @@ function ModelView({ model }: { model: Model }) {
 										<code title={h.address}>{shortAddress(h.address)}</code>
 										<span class="rank-value" title={formatExact(h.balance)}>
 											<Paca value={h.balance} unit={false} /> tokens
+											{h.shareBps !== null && <small class="muted"> · {(h.shareBps / 100).toFixed(2)}%</small>}
 										</span>
 									</li>
 								))}

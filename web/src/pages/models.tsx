@@ -1,6 +1,6 @@
 import { useMemo, useState } from "preact/hooks";
-import { api, type Model, type ModelStats, modelPath } from "../data/api.ts";
-import { emptyMarket, loadMarket, type Market } from "../data/market.ts";
+import { api, type Model, type ModelStats } from "../data/api.ts";
+import { emptyMarket, loadMarketSummary, type Market } from "../data/market.ts";
 import { useAsync } from "../data/use-async.ts";
 import { formatCount } from "../format.ts";
 import { modelHref } from "../router.ts";
@@ -29,7 +29,7 @@ async function loadRows(): Promise<Row[]> {
 		models.map(async (model) => {
 			const [stats, market] = await Promise.all([
 				api.stats(model.id).catch(() => null),
-				model.token ? loadMarket(modelPath(model.id)).catch(() => emptyMarket) : Promise.resolve(emptyMarket),
+				loadMarketSummary(model.id).catch(() => emptyMarket),
 			]);
 			return { model, stats, market };
 		}),
@@ -38,16 +38,16 @@ async function loadRows(): Promise<Row[]> {
 
 /** Sort keys as bigint so amounts compare exactly; missing values sort last. */
 function sortValue(row: Row, key: SortKey): bigint | string | null {
-	const token = row.model.token;
 	switch (key) {
 		case "name":
 			return row.model.name.toLowerCase();
-		case "progress":
-			if (!token) return null;
-			if (token.imo_status === "graduated") return 10n ** 30n;
-			return token.raised && token.threshold && BigInt(token.threshold) > 0n
-				? (BigInt(token.raised) * 1_000_000n) / BigInt(token.threshold)
+		case "progress": {
+			const imo = imoOf(row.model, row.market);
+			if (imo.kind === "graduated") return 10n ** 30n;
+			return imo.kind === "funding" && BigInt(imo.threshold) > 0n
+				? (BigInt(imo.raised) * 1_000_000n) / BigInt(imo.threshold)
 				: null;
+		}
 		case "price":
 			return row.market.price === null ? null : BigInt(row.market.price);
 		case "holders":
@@ -116,7 +116,7 @@ export function ModelsPage() {
 									<small class="muted block">{model.id}</small>
 								</th>
 								<td data-label="IMO / pool">
-									<ImoCell model={model} />
+									<ImoCell model={model} market={market} />
 								</td>
 								<td data-label="Price">{market.price === null ? <Dash /> : <Paca value={market.price} />}</td>
 								<td data-label="Holders">{market.holders === null ? <Dash /> : formatCount(market.holders)}</td>
@@ -141,18 +141,38 @@ const Dash = () => (
 	</span>
 );
 
-export function ImoCell({ model }: { model: Model }) {
+type Imo =
+	| { kind: "none" }
+	| { kind: "graduated"; pool: string | null }
+	| { kind: "funding"; raised: string; threshold: string }
+	| { kind: "open" };
+
+/** IMO state from the chain index when it has the model, else from the catalogue's copy. */
+export function imoOf(model: Model, market: Market | null | undefined): Imo {
+	if (market?.status === "graduated") return { kind: "graduated", pool: market.pool };
+	if (market?.imo) return { kind: "funding", ...market.imo };
 	const token = model.token;
-	if (!token) return <span class="muted">Not tokenized</span>;
-	if (token.imo_status === "graduated") {
-		return (
-			<span class="badge ok" title={token.pool_address ?? undefined}>
-				Graduated · Uniswap pool
-			</span>
-		);
+	if (!token) return { kind: "none" };
+	if (token.imo_status === "graduated") return { kind: "graduated", pool: token.pool_address };
+	if (token.raised !== null && token.threshold !== null)
+		return { kind: "funding", raised: token.raised, threshold: token.threshold };
+	return { kind: "open" };
+}
+
+export function ImoCell({ model, market }: { model: Model; market: Market | null | undefined }) {
+	const imo = imoOf(model, market);
+	switch (imo.kind) {
+		case "none":
+			return <span class="muted">Not tokenized</span>;
+		case "graduated":
+			return (
+				<span class="badge ok" title={imo.pool ?? undefined}>
+					Graduated · Uniswap pool
+				</span>
+			);
+		case "funding":
+			return <Progress raised={BigInt(imo.raised)} threshold={BigInt(imo.threshold)} />;
+		case "open":
+			return <span class="badge">IMO open</span>;
 	}
-	if (token.raised !== null && token.threshold !== null) {
-		return <Progress raised={BigInt(token.raised)} threshold={BigInt(token.threshold)} />;
-	}
-	return <span class="badge">IMO open</span>;
 }

@@ -109,7 +109,11 @@ export function TradePanel({ model }: { model: Model }) {
 		setDone(null);
 		try {
 			await trade({ token: token.address, account: wallet.address, side, amount, minOut, onStep: setStep });
-			setDone(side === "buy" ? `Bought. ${formatAmount(q.data?.out ?? 0n)} tokens or more are in your wallet.` : "Sold.");
+			setDone(
+				side === "buy"
+					? `Bought. At least ${formatAmount(minOut)} tokens (about ${formatAmount(q.data?.out ?? 0n)}) are in your wallet.`
+					: `Sold. At least ${formatAmount(minOut)} PACA (about ${formatAmount(q.data?.out ?? 0n)}) are in your wallet.`,
+			);
 			setText("");
 			q.reload();
 		} catch (e) {

@@ -229,6 +229,8 @@ function signedInCall<T>(call: Promise<T>): Promise<T> {
 function SignedIn({ session }: { session: string }) {
 	const account = useAsync(() => signedInCall(api.account(session)), [session], 10_000);
 	const keys = useAsync(() => signedInCall(api.keys(session)), [session]);
+	const deposits = useAsync(() => signedInCall(api.deposits(session)), [session], 10_000);
+	useOnChainChange(deposits.reload);
 	const [name, setName] = useState("");
 	const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null);
 	const [error, setError] = useState<string | null>(null);
@@ -273,6 +275,25 @@ function SignedIn({ session }: { session: string }) {
 					</dd>
 				</dl>
 			)}
+			{deposits.data && deposits.data.length > 0 && (
+				<>
+					<h3>Deposits</h3>
+					<ul class="rows" data-testid="deposit-list">
+						{deposits.data
+							.slice(-5)
+							.reverse()
+							.map((d) => (
+								<li key={`${d.tx_hash}-${d.block_number}`}>
+									<Paca value={d.amount} />
+									<span class={`badge ${d.credited ? "ok" : "warn"}`}>
+										{d.credited ? "credited" : "waiting for confirmations"}
+									</span>
+									<small class="muted">block {d.block_number}</small>
+								</li>
+							))}
+					</ul>
+				</>
+			)}
 			<h3>API keys</h3>
 			{created && (
 				<div class="note ok" role="status">
@@ -310,7 +331,7 @@ function SignedIn({ session }: { session: string }) {
 				{active.map((k) => (
 					<li key={k.id}>
 						<span>
-							<strong>{k.name || "unnamed"}</strong> <code>{k.prefix}…</code>
+							<strong>{k.name || "unnamed"}</strong> <code>{k.prefix}</code>
 						</span>
 						<small class="muted">
 							spent <Paca value={k.spent} />
