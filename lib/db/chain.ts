@@ -409,18 +409,56 @@ export function updateEpoch(db: Db, epoch: number, set: Partial<EpochRow>): Stat
 		.where(eq(settlerEpochs.epoch, epoch));
 }
 
+/** Models with a token and usage created before `endMs` that no epoch holds yet. */
+export function modelsWithUnassignedUsage(db: Db, endMs: number) {
+	return db
+		.selectDistinct({ modelId: usage.modelId, token: models.tokenAddress })
+		.from(usage)
+		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
+		.where(
+			and(
+				sql`${usage.createdAt} < ${endMs}`,
+				sql`NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = ${usage.requestId})`,
+			),
+		)
+		.all();
+}
+
 /**
- * Assigns to `epoch` every usage row created before `endMs` that no epoch holds
- * yet and whose model has a token (usage of models without one waits).
+ * Assigns to `epoch` every usage row of `modelIds` created before `endMs` that
+ * no epoch holds yet (usage of other models waits for a later epoch).
  */
-export async function assignUsage(db: Db, epoch: number, endMs: number): Promise<void> {
-	await db.run(sql`
-		INSERT INTO ${usageEpochs} (request_id, epoch)
-		SELECT u.request_id, ${epoch} FROM ${usage} u
-		JOIN ${models} m ON m.id = u.model_id AND m.token_address IS NOT NULL
-		WHERE u.created_at < ${endMs}
-		  AND NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = u.request_id)
-	`);
+export async function assignUsage(db: Db, epoch: number, endMs: number, modelIds: string[]): Promise<void> {
+	// Bound parameters per statement are capped (100 on D1).
+	for (let i = 0; i < modelIds.length; i += 90) {
+		const ids = modelIds.slice(i, i + 90);
+		await db.run(sql`
+			INSERT INTO ${usageEpochs} (request_id, epoch)
+			SELECT u.request_id, ${epoch} FROM ${usage} u
+			WHERE u.model_id IN (${sql.join(
+				ids.map((id) => sql`${id}`),
+				sql`, `,
+			)})
+			  AND u.created_at < ${endMs}
+			  AND NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = u.request_id)
+		`);
+	}
+}
+
+/** Usage of `modelIds` created before `endMs` that no epoch holds. */
+export async function unassignedUsageOf(db: Db, endMs: number, modelIds: string[]) {
+	if (modelIds.length === 0) return [];
+	return db
+		.select({ modelId: usage.modelId, fee: usage.fee })
+		.from(usage)
+		.where(
+			and(
+				inArray(usage.modelId, modelIds),
+				sql`${usage.createdAt} < ${endMs}`,
+				sql`NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = ${usage.requestId})`,
+			),
+		)
+		.all();
 }
 
 /** Creation time of the oldest usage row no epoch holds yet whose model has a token; null when there is none. */

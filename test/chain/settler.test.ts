@@ -76,12 +76,27 @@ describe("settler: crash safety", () => {
 		expect(await settledOnChain(net(), a.token)).toBe(parseEther("0.1"));
 		expect(await settledOnChain(net(), c.token)).toBe(parseEther("0.3"));
 		expect(JSON.parse((await epochRow(db(), c.epoch))?.skipped ?? "[]")).toEqual([
-			{ modelId: late.repoId, requests: 2, fees: parseEther("0.4").toString() },
+			{ modelId: late.repoId, reason: "no_token", requests: 2, fees: parseEther("0.4").toString() },
 		]);
 
 		// The model gets its token; its waiting usage goes into the next epoch.
 		await env.DB.prepare("UPDATE models SET token_address = ? WHERE id = ?").bind(late.token.toLowerCase(), late.repoId).run();
 		await runSettlerDirect(settlerEnv(net()), (c.epoch + 2) * EPOCH_MS + 1_000);
 		expect(await settledOnChain(net(), late.token)).toBe(parseEther("0.4"));
+	});
+
+	it("keeps usage of a token the vault never registered out of the settlement, instead of reverting it", async () => {
+		const base = Date.now() + 40 * EPOCH_MS;
+		const good = await modelWithUsage(net(), 1, parseEther("0.2"), { at: base });
+		const stray = await modelWithUsage(net(), 3, parseEther("0.1"), { at: base });
+		const foreign = "0x00000000000000000000000000000000deadbeef";
+		await env.DB.prepare("UPDATE models SET token_address = ? WHERE id = ?").bind(foreign, stray.repoId).run();
+
+		const result = await runSettlerDirect(settlerEnv(net()), (good.epoch + 1) * EPOCH_MS + 1_000);
+		expect(result.confirmed).toEqual([good.epoch]);
+		expect(await settledOnChain(net(), good.token)).toBe(parseEther("0.2"));
+		expect(JSON.parse((await epochRow(db(), good.epoch))?.skipped ?? "[]")).toEqual([
+			{ modelId: stray.repoId, reason: "not_registered", requests: 3, fees: parseEther("0.3").toString() },
+		]);
 	});
 });

@@ -9,9 +9,11 @@ import {
 	feeTotals,
 	insertEpoch,
 	insertLeaves,
+	modelsWithUnassignedUsage,
 	runBatch,
 	type Statement,
 	setFeeTotal,
+	unassignedUsageOf,
 	unsettleableUsage,
 	updateEpoch,
 	usageOfEpoch,
@@ -67,9 +69,25 @@ export function epochBounds(epoch: number, epochMs: number): { startMs: number; 
 export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<EpochRow> {
 	const { db } = ctx;
 	const { startMs, endMs } = epochBounds(epoch, ctx.settler.epochMs);
+	// Only models the vault knows can be settled: a token it never registered
+	// would revert the whole settle, so that model's usage waits (and is reported).
+	const vault = ctx.chain.addresses.revenueVault;
+	const settleable: string[] = [];
+	const unregistered = new Set<string>();
+	for (const m of await modelsWithUnassignedUsage(db, endMs)) {
+		const token = getAddress(m.token ?? "");
+		const known = await ctx.client.readContract({
+			address: vault,
+			abi: revenueVaultAbi,
+			functionName: "isRegistered",
+			args: [token],
+		});
+		if (known) settleable.push(m.modelId);
+		else unregistered.add(m.modelId);
+	}
 	// Assigning is idempotent (rows already in an epoch are skipped), so a crash
 	// before the batch below just means the next run assigns nothing new.
-	await assignUsage(db, epoch, endMs);
+	await assignUsage(db, epoch, endMs, settleable);
 	const rows = await usageOfEpoch(db, epoch);
 	const aggregate = aggregateEpoch(epoch, rows);
 
@@ -83,17 +101,26 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 		statements.push(setFeeTotal(db, { modelId, token: token.toLowerCase(), cumulativeFees, throughEpoch: epoch }));
 	}
 
-	const skippedByModel = new Map<string, { requests: number; fees: bigint }>();
-	for (const row of await unsettleableUsage(db, endMs)) {
-		const s = skippedByModel.get(row.modelId) ?? { requests: 0, fees: 0n };
+	const skippedByModel = new Map<string, { reason: "no_token" | "not_registered"; requests: number; fees: bigint }>();
+	const waiting = [
+		...(await unsettleableUsage(db, endMs)).map((r) => ({ ...r, reason: "no_token" as const })),
+		...(await unassignedUsageOf(db, endMs, [...unregistered])).map((r) => ({ ...r, reason: "not_registered" as const })),
+	];
+	for (const row of waiting) {
+		const s = skippedByModel.get(row.modelId) ?? { reason: row.reason, requests: 0, fees: 0n };
 		s.requests++;
 		s.fees += row.fee;
 		skippedByModel.set(row.modelId, s);
 	}
-	const skipped = [...skippedByModel].map(([modelId, s]) => ({ modelId, requests: s.requests, fees: s.fees.toString() }));
+	const skipped = [...skippedByModel].map(([modelId, s]) => ({
+		modelId,
+		reason: s.reason,
+		requests: s.requests,
+		fees: s.fees.toString(),
+	}));
 	if (skipped.length > 0) {
 		console.warn(
-			`epoch ${epoch}: usage of models without a token is waiting: ${skipped.map((s) => `${s.modelId} (${s.requests} requests)`).join(", ")}`,
+			`epoch ${epoch}: usage waiting (model without a token, or a token the vault does not know): ${skipped.map((s) => `${s.modelId} (${s.reason}, ${s.requests} requests)`).join(", ")}`,
 		);
 	}
 
