@@ -3,6 +3,10 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { depositsOf, marketByToken, reversalsOf, topHolders } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
+import { hashApiKey } from "../../lib/keys.ts";
+import { issueSession } from "../../workers/gateway/session.ts";
+import { newKey, testEnv } from "../helpers/fixtures.ts";
+import { callGateway } from "../helpers/gateway.ts";
 import { buy, deposit, isolatedNet, ledger, newAccount, runIndexer, testClient, tokenize } from "./helpers.ts";
 
 // Its own anvil node: snapshot/revert rewinds the whole chain.
@@ -48,4 +52,55 @@ describe("indexer: reorgs", () => {
 		await runIndexer(net());
 		expect((await ledger(payer.address).account()).balance).toBe(parseEther("4"));
 	});
+
+	it("when the payer already spent a deposit that a reorg removed, takes back what is left and reports the shortfall", async () => {
+		const payer = await newAccount(net(), parseEther("10"));
+		const { key } = await newKey({ payer: payer.address, credit: 0n });
+		const snapshot = await testClient(net()).snapshot();
+		await deposit(net(), payer.wallet, parseEther("10"));
+		await runIndexer(net());
+		await spend(payer.address, key, parseEther("6"));
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("4"));
+
+		await testClient(net()).revert({ id: snapshot });
+		await testClient(net()).mine({ blocks: 5 });
+		await runIndexer(net());
+
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		const { token } = await issueSession(testEnv(), payer.address);
+		const res = await callGateway("/v1/account/deposits", { headers: { authorization: `Bearer ${token}` } });
+		expect(res.json()).toMatchObject({
+			data: [],
+			reversed: [
+				{ amount: parseEther("10").toString(), reversed: parseEther("4").toString(), shortfall: parseEther("6").toString() },
+			],
+		});
+	});
 });
+
+/** Charges `amount` to the payer's ledger as a finished request would. */
+async function spend(payer: string, key: string, amount: bigint) {
+	const requestId = `req_${crypto.randomUUID()}`;
+	const auth = await ledger(payer).authorize({
+		keyHash: await hashApiKey(key),
+		requestId,
+		modelId: "m",
+		maxCost: amount,
+		maxTokens: 1,
+		tokensPerMinute: 1_000,
+		idempotencyKey: null,
+		now: Date.now(),
+	});
+	if (!auth.ok) throw new Error(`authorize refused: ${auth.code}`);
+	await ledger(payer).commit({
+		requestId,
+		modelId: "m",
+		promptTokens: 1,
+		completionTokens: 0,
+		cost: amount,
+		status: "ok",
+		usageSource: "upstream",
+		response: null,
+		now: Date.now(),
+	});
+}
