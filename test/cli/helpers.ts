@@ -273,7 +273,12 @@ const RUN_TOKEN = "cli-test-run-token-0123456789abcdef";
  * test's own folder, so a gateway from `npm start` or another test is never the one found.
  */
 function wranglerEnv(stateDir: string): Record<string, string> {
-	return { CI: "true", WRANGLER_SEND_METRICS: "false", WRANGLER_REGISTRY_PATH: join(stateDir, "registry") };
+	return {
+		CI: "true",
+		WRANGLER_SEND_METRICS: "false",
+		WRANGLER_REGISTRY_PATH: join(stateDir, "registry"),
+		WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
+	};
 }
 
 export interface GatewayProcess {
