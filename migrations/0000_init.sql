@@ -86,6 +86,12 @@ CREATE TABLE `holders` (
 );
 --> statement-breakpoint
 CREATE INDEX `holders_top` ON `holders` (`token`,`balance_key`);--> statement-breakpoint
+CREATE TABLE `job_leases` (
+	`name` text PRIMARY KEY NOT NULL,
+	`holder` text NOT NULL,
+	`expires_at` integer NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `model_fee_totals` (
 	`model_id` text PRIMARY KEY NOT NULL,
 	`token` text NOT NULL,

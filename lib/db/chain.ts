@@ -9,6 +9,7 @@ import {
 	creditReversals,
 	deposits,
 	holders,
+	jobLeases,
 	modelFeeTotals,
 	modelMarkets,
 	modelSettlements,
@@ -35,6 +36,37 @@ export async function runBatch(db: Db, statements: Statement[]): Promise<void> {
 		const chunk = statements.slice(i, i + 50);
 		const [first, ...rest] = chunk;
 		if (first) await db.batch([first, ...rest]);
+	}
+}
+
+// ── Job leases ──────────────────────────────────────────────────────────────
+
+/** Takes the lease `name` for `ms` unless another holder has it; true when this holder has it now. */
+export async function acquireLease(db: Db, name: string, holder: string, ms: number, now = Date.now()): Promise<boolean> {
+	await db
+		.insert(jobLeases)
+		.values({ name, holder, expiresAt: now + ms })
+		.onConflictDoUpdate({
+			target: jobLeases.name,
+			set: { holder, expiresAt: now + ms },
+			setWhere: sql`${jobLeases.expiresAt} < ${now} OR ${jobLeases.holder} = ${holder}`,
+		});
+	const row = await db.select().from(jobLeases).where(eq(jobLeases.name, name)).get();
+	return row?.holder === holder;
+}
+
+export async function releaseLease(db: Db, name: string, holder: string): Promise<void> {
+	await db.delete(jobLeases).where(and(eq(jobLeases.name, name), eq(jobLeases.holder, holder)));
+}
+
+/** Runs `job` under the lease `name`; returns null without running it when another run holds the lease. */
+export async function withLease<T>(db: Db, name: string, ms: number, job: () => Promise<T>): Promise<T | null> {
+	const holder = crypto.randomUUID();
+	if (!(await acquireLease(db, name, holder, ms))) return null;
+	try {
+		return await job();
+	} finally {
+		await releaseLease(db, name, holder);
 	}
 }
 

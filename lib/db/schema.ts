@@ -431,3 +431,14 @@ export const withdrawals = sqliteTable(
 	},
 	(t) => [index("withdrawals_state").on(t.state, t.requestedAt), index("withdrawals_payer").on(t.payer)],
 );
+
+/**
+ * One run at a time per cron job ("indexer:<chain>", "settler"): a run takes the
+ * lease if it is free or expired and gives it back when done, so a run that
+ * died holds it at most until `expires_at`.
+ */
+export const jobLeases = sqliteTable("job_leases", {
+	name: text("name").primaryKey(),
+	holder: text("holder").notNull(),
+	expiresAt: integer("expires_at").notNull(),
+});

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { depositsOf } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
 import indexer from "../../workers/indexer/index.ts";
+import { runIndexer as runIndexerDirect } from "../../workers/indexer/indexer.ts";
 import { deployment, deposit, indexerEnv, ledger, newAccount, runIndexer, testClient } from "./helpers.ts";
 
 const net = () => deployment("indexer");
@@ -64,5 +65,26 @@ describe("indexer: POST /run", () => {
 		expect(res.status).toBe(200);
 		expect(((await res.json()) as { credited: number }).credited).toBe(1);
 		expect((await ledger(payer.address).account()).balance).toBe(parseEther("2"));
+	});
+});
+
+describe("indexer: one run at a time", () => {
+	it("skips a run while another holds the chain's lease, and takes over a lease that expired", async () => {
+		const payer = await newAccount(net());
+		await deposit(net(), payer.wallet, parseEther("1"));
+		const name = `indexer:${net().chainId}`;
+		await env.DB.prepare("INSERT OR REPLACE INTO job_leases (name, holder, expires_at) VALUES (?, 'other-run', ?)")
+			.bind(name, Date.now() + 60_000)
+			.run();
+		expect(await runIndexerDirect(indexerEnv(net()))).toMatchObject({ busy: true, credited: 0 });
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+
+		await env.DB.prepare("UPDATE job_leases SET expires_at = ? WHERE name = ?")
+			.bind(Date.now() - 1, name)
+			.run();
+		expect(await runIndexerDirect(indexerEnv(net()))).toMatchObject({ busy: false, credited: 1 });
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("1"));
+		// Released at the end of the run.
+		expect(await env.DB.prepare("SELECT count(*) AS n FROM job_leases WHERE name = ?").bind(name).first("n")).toBe(0);
 	});
 });

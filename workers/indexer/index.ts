@@ -7,6 +7,7 @@ import { runIndexer } from "./indexer.ts";
 export default {
 	async scheduled(_controller, env, _ctx): Promise<void> {
 		const result = await runIndexer(env);
+		if (result.busy) return console.log("indexer: another run holds the lease; skipped");
 		console.log(
 			`indexer: blocks ${result.fromBlock ?? "-"}..${result.toBlock ?? "-"}, ${result.logs} logs, ${result.credited} credits` +
 				(result.reorg ? `, reorg to ${result.reorg.forkBlock} (${result.reorg.reversedDeposits} deposits reversed)` : ""),

@@ -10,6 +10,7 @@ import {
 	runBatch,
 	type Statement,
 	setCursor,
+	withLease,
 } from "../../lib/db/chain.ts";
 import { type Db, openDb } from "../../lib/db/client.ts";
 import { creditDeposits } from "./credits.ts";
@@ -35,6 +36,8 @@ export interface IndexerRunOptions {
 }
 
 export interface IndexerRunResult {
+	/** Another run held the lease: this one did nothing. */
+	busy: boolean;
 	fromBlock: number | null;
 	toBlock: number | null;
 	logs: number;
@@ -42,12 +45,21 @@ export interface IndexerRunResult {
 	reorg: { forkBlock: number; reversedDeposits: number; shortfall: bigint } | null;
 }
 
+/** A run longer than this is presumed dead and its lease taken over. */
+const LEASE_MS = 5 * 60_000;
+
 export async function runIndexer(env: Env, opts: IndexerRunOptions = {}): Promise<IndexerRunResult> {
 	const config = readChainConfig(env);
-	const client = publicClientFor(config);
 	const db = openDb(env.DB);
+	// One run at a time per chain: a rollback interleaved with another run's writes could undo half of either.
+	const result = await withLease(db, `indexer:${config.chainId}`, LEASE_MS, () => indexOnce(env, db, config, opts));
+	return result ?? { busy: true, fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
+}
+
+async function indexOnce(env: Env, db: Db, config: ChainConfig, opts: IndexerRunOptions): Promise<IndexerRunResult> {
+	const client = publicClientFor(config);
 	const chainId = config.chainId;
-	const result: IndexerRunResult = { fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
+	const result: IndexerRunResult = { busy: false, fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
 
 	const reorg = await checkReorg(env, db, client, config);
 	if (reorg.forkBlock !== null) result.reorg = { ...reorg, forkBlock: reorg.forkBlock };

@@ -6,6 +6,7 @@ import { runSettler } from "./settler.ts";
 export default {
 	async scheduled(controller, env, _ctx): Promise<void> {
 		const result = await runSettler(env, controller.scheduledTime);
+		if (result.busy) return console.log("settler: another run holds the lease; skipped");
 		console.log(
 			`settler: confirmed [${result.confirmed.join(", ")}], empty [${result.empty.join(", ")}]` +
 				(result.pending !== null ? `, epoch ${result.pending} pending` : "") +

@@ -1,7 +1,7 @@
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
 import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
-import { epochRow, lastEpoch, oldestUnassignedUsage, unfinishedEpoch } from "../../lib/db/chain.ts";
+import { epochRow, lastEpoch, oldestUnassignedUsage, unfinishedEpoch, withLease } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
 import { type Env, readSettlerConfig } from "./env.ts";
 import {
@@ -22,13 +22,25 @@ import { payWithdrawals } from "./withdrawals.ts";
 const MAX_STEPS_PER_RUN = 12;
 
 export interface SettlerRunResult {
+	/** Another run held the lease: this one did nothing. */
+	busy: boolean;
 	confirmed: number[];
 	empty: number[];
 	pending: number | null;
 	withdrawalsPaid: number;
 }
 
+/** A run longer than this is presumed dead and its lease taken over. */
+const LEASE_MS = 10 * 60_000;
+
 export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}): Promise<SettlerRunResult> {
+	const db = openDb(env.DB);
+	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
+	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, now, hooks));
+	return result ?? { busy: true, confirmed: [], empty: [], pending: null, withdrawalsPaid: 0 };
+}
+
+async function settleOnce(env: Env, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
 	const chain = readChainConfig(env);
 	const settler = readSettlerConfig(env);
 	const wallet = walletClientFor(chain, parsePrivateKey(env.SETTLER_PRIVATE_KEY, "SETTLER_PRIVATE_KEY"));
@@ -41,7 +53,7 @@ export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}
 		now,
 		hooks,
 	};
-	const result: SettlerRunResult = { confirmed: [], empty: [], pending: null, withdrawalsPaid: 0 };
+	const result: SettlerRunResult = { busy: false, confirmed: [], empty: [], pending: null, withdrawalsPaid: 0 };
 
 	for (let step = 0; step < MAX_STEPS_PER_RUN; step++) {
 		let row = await unfinishedEpoch(ctx.db);
