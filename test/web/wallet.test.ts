@@ -93,6 +93,12 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		const shownAfter = (await text(page, "holding-paca")).replace(/,/g, "").replace(/\s*PACA$/, "");
 		expect(formatUnits(after, 18).startsWith(shownAfter)).toBe(true);
 		await shot(page, "wallet-model-after-claim");
+
+		// The models list shows the market from the chain index too.
+		await page.getByRole("link", { name: "Models" }).click();
+		await page.locator("tbody").getByRole("progressbar").waitFor();
+		await expect.poll(() => page.locator("tbody td[data-label=Holders]").first().textContent()).toMatch(/^\d+$/);
+		await shot(page, "models-with-market");
 		expect(errors).toEqual([]);
 		await page.close();
 	});
@@ -132,6 +138,9 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.getByRole("button", { name: "Sell", exact: true }).click();
 		await page.getByText(/^Sold\./).waitFor({ timeout: 20_000 });
 		await shot(page, "wallet-trade");
+		await page.setViewportSize({ width: 390, height: 844 });
+		await shot(page, "wallet-trade-phone");
+		expect(await offscreen(page)).toEqual([]);
 		await page.close();
 	});
 

@@ -144,7 +144,7 @@ function ModelView({ model }: { model: Model }) {
 						)}
 						{m?.revenueSettled && (
 							<>
-								<dt>Paid to holders</dt>
+								<dt>Fees settled</dt>
 								<dd title="Inference fees settled to this model on chain (before the protocol and creator shares)">
 									<Paca value={m.revenueSettled} />
 								</dd>
