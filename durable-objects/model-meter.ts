@@ -371,9 +371,29 @@ function toCounters(r: LogRow): MeterCounters {
 	};
 }
 
-/** Stats as JSON, with base-unit amounts as decimal strings (JSON has no bigint). */
-export function stringifyStats(stats: MeterStats): string {
-	return JSON.stringify(stats, (_, v) => (typeof v === "bigint" ? v.toString() : v));
+/**
+ * The public shape of a meter's numbers, shared by GET /v1/models/{id}/stats and the
+ * live WebSocket: snake_case like the rest of the API, fees as decimal strings of
+ * base units (JSON has no bigint).
+ */
+export function publicStats(stats: MeterStats) {
+	const counters = (c: MeterCounters) => ({
+		requests: c.requests,
+		errors: c.errors,
+		prompt_tokens: c.promptTokens,
+		completion_tokens: c.completionTokens,
+		fees: c.fees.toString(),
+	});
+	return {
+		model: stats.modelId ?? "",
+		total: counters(stats.total),
+		last_minute: counters(stats.lastMinute),
+		updated_at: stats.updatedAt,
+	};
+}
+
+function stringifyStats(stats: MeterStats): string {
+	return JSON.stringify(publicStats(stats));
 }
 
 function toUsageRow(modelId: string, r: LogRow): UsageRow {

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MeterCounters, MeterStats } from "../../../durable-objects/model-meter.ts";
+import { publicStats } from "../../../durable-objects/model-meter.ts";
 import { type CatalogModel, findEnabledModel, listEnabledModels } from "../../../lib/db/catalog.ts";
 import type { App } from "../app.ts";
 import { ApiError } from "../errors.ts";
@@ -28,7 +28,7 @@ export function registerModelRoutes(app: App): void {
 		const row = await findEnabledModel(c.get("db"), id);
 		if (!row) throw modelNotFound(id);
 		const meter = () => c.env.MODEL_METER.getByName(id);
-		if (view === "stats") return c.json(toStatsBody(id, await meter().stats()));
+		if (view === "stats") return c.json({ ...publicStats(await meter().stats()), model: id });
 		if (view === "live") {
 			if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
 				throw new ApiError("invalid_request", "This endpoint is a WebSocket: connect with an Upgrade: websocket request.");
@@ -92,18 +92,4 @@ export function toModelObject(row: CatalogModel): z.infer<typeof ModelObject> {
 				}
 			: null,
 	};
-}
-
-function counters(c: MeterCounters) {
-	return {
-		requests: c.requests,
-		errors: c.errors,
-		prompt_tokens: c.promptTokens,
-		completion_tokens: c.completionTokens,
-		fees: c.fees.toString(),
-	};
-}
-
-export function toStatsBody(id: string, stats: MeterStats): z.infer<typeof ModelStats> {
-	return { model: id, total: counters(stats.total), last_minute: counters(stats.lastMinute), updated_at: stats.updatedAt };
 }
