@@ -273,6 +273,32 @@ async function markConfirmed(ctx: SettlerContext, epoch: number, hash: Hex, bloc
 			gasUsed: Number(gasUsed),
 		}),
 	]);
+	await auditEpoch(ctx, epoch);
+}
+
+/**
+ * After a confirmation: the vault's settled total of each model in the epoch
+ * must equal the cumulative fees D1 carried (a later epoch may only have raised it).
+ * A mismatch means D1 and the chain disagree about money; it is logged loudly
+ * and returned, never "fixed" here.
+ */
+export async function auditEpoch(ctx: SettlerContext, epoch: number): Promise<string[]> {
+	const row = await epochRow(ctx.db, epoch);
+	if (!row) return [];
+	const problems: string[] = [];
+	for (const m of JSON.parse(row.models) as EpochModel[]) {
+		const settled = await ctx.client.readContract({
+			address: ctx.chain.addresses.revenueVault,
+			abi: revenueVaultAbi,
+			functionName: "settledFees",
+			args: [getAddress(m.token)],
+		});
+		if (settled < BigInt(m.cumulativeFees)) {
+			problems.push(`${m.modelId} (${m.token}): vault settled ${settled}, D1 cumulative ${m.cumulativeFees}`);
+		}
+	}
+	if (problems.length > 0) console.error(`epoch ${epoch}: settled totals below D1's: ${problems.join("; ")}`);
+	return problems;
 }
 
 /** Polls for any of the epoch's transactions to be mined, up to `waitMs`. */
