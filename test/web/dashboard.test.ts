@@ -162,6 +162,8 @@ describe("dashboard in Chromium", () => {
 		await expect.poll(() => page.getByTestId("live-status").textContent(), { timeout: 15_000 }).toBe("Live");
 		await shot(page, "model-phone");
 		expect(await offscreen(page)).toEqual([]);
+		await page.emulateMedia({ colorScheme: "dark" });
+		await shot(page, "model-phone-dark");
 		await page.close();
 	});
 });

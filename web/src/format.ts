@@ -35,12 +35,16 @@ export function formatExact(value: bigint | string, decimals = PACA_DECIMALS): s
 	return fraction ? `${group(whole)}.${fraction}` : group(whole);
 }
 
-/** raised / threshold as a percentage with one decimal, computed in bigint; capped at 100. */
-export function progressPercent(raised: bigint, threshold: bigint): string {
-	if (threshold <= 0n) return "0";
-	const tenths = (raised * 1000n) / threshold;
-	const capped = tenths > 1000n ? 1000n : tenths;
-	return `${capped / 10n}.${capped % 10n}`;
+/**
+ * raised / threshold in tenths of a percent (0 to 1000), computed in bigint, and as
+ * text: "<0.1" once anything is raised, so a started IMO never reads as 0 %.
+ */
+export function progress(raised: bigint, threshold: bigint): { tenths: number; text: string } {
+	if (threshold <= 0n) return { tenths: 0, text: "0" };
+	const exact = (raised * 1000n) / threshold;
+	const tenths = Number(exact > 1000n ? 1000n : exact);
+	if (tenths === 0 && raised > 0n) return { tenths, text: "<0.1" };
+	return { tenths, text: `${Math.floor(tenths / 10)}.${tenths % 10}` };
 }
 
 const counts = new Intl.NumberFormat("en-US");

@@ -23,17 +23,17 @@ const COLUMNS: Array<{ key: SortKey; label: string }> = [
 	{ key: "fees", label: "Fees earned" },
 ];
 
-async function loadRows(): Promise<Row[]> {
+// Live numbers every few seconds; the chain index changes with blocks, so less often.
+// (One request per model and kind: fine for a catalogue of tens; a larger one wants a
+// batch endpoint.)
+async function loadStats(): Promise<Array<{ model: Model; stats: ModelStats | null }>> {
 	const models = await api.models();
-	return Promise.all(
-		models.map(async (model) => {
-			const [stats, market] = await Promise.all([
-				api.stats(model.id).catch(() => null),
-				loadMarketSummary(model.id).catch(() => emptyMarket),
-			]);
-			return { model, stats, market };
-		}),
-	);
+	return Promise.all(models.map(async (model) => ({ model, stats: await api.stats(model.id).catch(() => null) })));
+}
+
+async function loadMarkets(ids: string[]): Promise<Map<string, Market>> {
+	const markets = await Promise.all(ids.map((id) => loadMarketSummary(id).catch(() => emptyMarket)));
+	return new Map(ids.map((id, i) => [id, markets[i] ?? emptyMarket]));
 }
 
 /** Sort keys as bigint so amounts compare exactly; missing values sort last. */
@@ -65,7 +65,14 @@ function compare(a: bigint | string | null, b: bigint | string | null): number {
 }
 
 export function ModelsPage() {
-	const rows = useAsync(loadRows, [], 5_000);
+	const live = useAsync(loadStats, [], 5_000);
+	const ids = (live.data ?? []).map((r) => r.model.id).join("\n");
+	const markets = useAsync(() => loadMarkets(ids ? ids.split("\n") : []), [ids], 30_000);
+	const data = useMemo(
+		() => live.data?.map((r): Row => ({ ...r, market: markets.data?.get(r.model.id) ?? emptyMarket })),
+		[live.data, markets.data],
+	);
+	const rows = { ...live, data };
 	const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({ key: "requests", descending: true });
 	const sorted = useMemo(() => {
 		const list = [...(rows.data ?? [])];

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
-import { formatAmount, formatExact, progressPercent } from "../format.ts";
+import { formatAmount, formatExact, progress } from "../format.ts";
 
 export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
 	if (!error) return null;
@@ -28,7 +28,7 @@ export function Paca({ value, unit = true }: { value: bigint | string; unit?: bo
 }
 
 export function Progress({ raised, threshold }: { raised: bigint; threshold: bigint }) {
-	const percent = progressPercent(raised, threshold);
+	const { tenths, text } = progress(raised, threshold);
 	return (
 		<div class="progress">
 			<div
@@ -36,13 +36,14 @@ export function Progress({ raised, threshold }: { raised: bigint; threshold: big
 				role="progressbar"
 				aria-valuemin={0}
 				aria-valuemax={100}
-				aria-valuenow={Number(percent)}
+				aria-valuenow={tenths / 10}
+				aria-valuetext={`${text}% of the Singularity threshold raised`}
 				aria-label="IMO progress toward Singularity"
 			>
-				<span class="progress-fill" style={{ width: `${percent}%` }} />
+				<span class="progress-fill" style={{ width: `${tenths / 10}%` }} />
 			</div>
 			<small>
-				{percent}% · <Paca value={raised} unit={false} /> / <Paca value={threshold} />
+				{text}% · <Paca value={raised} unit={false} /> / <Paca value={threshold} />
 			</small>
 		</div>
 	);

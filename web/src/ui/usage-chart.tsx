@@ -1,4 +1,4 @@
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { HourPoint } from "../data/api.ts";
@@ -15,6 +15,16 @@ const hourTick = (unixSeconds: number) => new Date(unixSeconds * 1000).toLocaleT
 export function UsageChart({ points }: { points: HourPoint[] }) {
 	const box = useRef<HTMLDivElement>(null);
 	const plot = useRef<uPlot | null>(null);
+	const pointsRef = useRef(points);
+	pointsRef.current = points;
+	// Colours come from the page's CSS variables: redraw when the colour scheme changes.
+	const [scheme, setScheme] = useState(0);
+	useEffect(() => {
+		const query = matchMedia("(prefers-color-scheme: dark)");
+		const onChange = () => setScheme((n) => n + 1);
+		query.addEventListener("change", onChange);
+		return () => query.removeEventListener("change", onChange);
+	}, []);
 
 	useEffect(() => {
 		const el = box.current;
@@ -70,7 +80,7 @@ export function UsageChart({ points }: { points: HourPoint[] }) {
 				},
 			],
 		};
-		plot.current = new uPlot(options, toData([]), el);
+		plot.current = new uPlot(options, toData(pointsRef.current), el);
 		const resize = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth, height: 220 }));
 		resize.observe(el);
 		return () => {
@@ -78,7 +88,7 @@ export function UsageChart({ points }: { points: HourPoint[] }) {
 			plot.current?.destroy();
 			plot.current = null;
 		};
-	}, []);
+	}, [scheme]);
 
 	useEffect(() => {
 		plot.current?.setData(toData(points));
