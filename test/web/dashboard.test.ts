@@ -96,6 +96,13 @@ describe("dashboard in Chromium", () => {
 		await page.getByRole("link", { name: "Echo Chat 8B" }).waitFor();
 		await expect.poll(() => page.locator("tbody tr").first().locator("td").nth(3).textContent()).toMatch(/^\d+$/);
 		await shot(page, "models-desktop");
+		// Sortable from the keyboard: the column headers are buttons.
+		const fees = page.getByRole("columnheader", { name: "Fees earned" });
+		await fees.getByRole("button").focus();
+		await page.keyboard.press("Enter");
+		await expect.poll(() => fees.getAttribute("aria-sort")).toBe("descending");
+		await page.keyboard.press("Enter");
+		await expect.poll(() => fees.getAttribute("aria-sort")).toBe("ascending");
 		// The API still answers under the assets: JSON, not the app's HTML.
 		expect((await page.request.get(`${stack.origin}/v1/models`)).headers()["content-type"]).toContain("application/json");
 		expect(errors).toEqual([]);

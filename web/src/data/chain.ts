@@ -4,6 +4,7 @@ import {
 	BaseError,
 	type Client,
 	ContractFunctionRevertedError,
+	ContractFunctionZeroDataError,
 	createClient,
 	custom,
 	type Hash,
@@ -65,6 +66,9 @@ export function walletErrorMessage(error: unknown): string {
 			const name = reverted.data?.errorName;
 			if (name) return `The contract refused: ${REVERT_WORDS[name] ?? name}.`;
 			if (reverted.reason) return `The contract refused: ${reverted.reason}.`;
+		}
+		if (error.walk((e) => e instanceof ContractFunctionZeroDataError)) {
+			return "Nothing answers at this model's contract on your wallet's network. Switch the wallet to the network Modeldex runs on.";
 		}
 		if (/insufficient funds/i.test(error.message)) return "Your wallet does not have enough ETH to pay for gas.";
 		return error.shortMessage;
