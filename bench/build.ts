@@ -6,7 +6,9 @@
 //   gateway-noledger   the same gateway behind bench/variant-worker.ts with the
 //                      ledger binding stubbed (no ledger RPC on or off the path)
 //   gateway-nometer    ... with the meter binding stubbed
-//   gateway-bare       ... with both stubbed: the gateway's own code alone
+//   gateway-norpm      ... with the KEY_RPM rate-limit binding stubbed (Miniflare
+//                      emulates it with a Durable Object and a SQLite write per call)
+//   gateway-bare       ... with all three stubbed: the gateway's own code alone
 //   floor              bench/passthrough-worker.ts
 //   admin              bench/admin-worker.ts (seeding and inspection only)
 
@@ -17,7 +19,13 @@ import { build } from "esbuild";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
-export const VARIANTS = { "gateway-noledger": "ledger", "gateway-nometer": "meter", "gateway-bare": "both" } as const;
+/** Variant → the bindings bench/variant-worker.ts stubs in it. */
+export const VARIANTS = {
+	"gateway-noledger": "ledger",
+	"gateway-nometer": "meter",
+	"gateway-norpm": "ratelimit",
+	"gateway-bare": "ledger,meter,ratelimit",
+} as const;
 export type Variant = keyof typeof VARIANTS;
 
 export interface Bundles {

@@ -1,18 +1,20 @@
-// The gateway, unmodified, behind an entry that swaps one or both Durable Object
-// bindings for in-isolate stubs, to show what each costs (bench experiment only):
+// The gateway, unmodified, behind an entry that swaps some of its bindings for
+// in-isolate stubs, to show what each costs (bench experiment only). BENCH_STUB, set
+// with esbuild's `define` (bench/build.ts), lists them, comma-separated:
 //
-//   BENCH_STUB = "ledger"  authorize() answers ok at once, commit() does nothing
-//                          (no key check, credit hold or charge: no ledger RPCs)
-//   BENCH_STUB = "meter"   record() answers at once (no meter RPC, no usage rows)
-//   BENCH_STUB = "both"    the gateway's own code alone
-//
-// BENCH_STUB is set with esbuild's `define` when bundling (bench/build.ts).
+//   ledger     authorize() answers ok at once, commit() does nothing
+//              (no key check, credit hold or charge: no ledger RPCs)
+//   meter      record() answers at once (no meter RPC, no usage rows)
+//   ratelimit  KEY_RPM.limit() answers success at once. Cloudflare's binding counts
+//              in memory on the machine; Miniflare emulates it with a fetch to a
+//              Durable Object that writes SQLite on every call.
 
 import app from "../workers/gateway/index.ts";
 
 export { AccountLedger, ModelMeter } from "../workers/gateway/index.ts";
 
-declare const BENCH_STUB: "ledger" | "meter" | "both";
+declare const BENCH_STUB: string;
+const STUBS = new Set(BENCH_STUB.split(","));
 
 const ledger = {
 	authorize: async () => ({ ok: true as const, keyId: "key_bench_stub" }),
@@ -20,6 +22,7 @@ const ledger = {
 	release: async () => {},
 };
 const meter = { record: async () => ({ recorded: true, breaker: { openUntil: {} } }) };
+const rateLimit = { limit: async () => ({ success: true }) };
 
 const envs = new WeakMap<object, object>();
 
@@ -28,8 +31,9 @@ function stubbed(env: Record<string, unknown>): object {
 	if (!swapped) {
 		swapped = {
 			...env,
-			...(BENCH_STUB !== "meter" ? { ACCOUNT_LEDGER: { getByName: () => ledger } } : {}),
-			...(BENCH_STUB !== "ledger" ? { MODEL_METER: { getByName: () => meter } } : {}),
+			...(STUBS.has("ledger") ? { ACCOUNT_LEDGER: { getByName: () => ledger } } : {}),
+			...(STUBS.has("meter") ? { MODEL_METER: { getByName: () => meter } } : {}),
+			...(STUBS.has("ratelimit") ? { KEY_RPM: rateLimit } : {}),
 		};
 		envs.set(env, swapped);
 	}
