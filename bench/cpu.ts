@@ -11,8 +11,8 @@ interface CpuSnapshot {
 	at: number;
 	/** Busy ticks of the whole machine (all cores). */
 	busy: number;
-	/** Busy ticks of this process and its descendants (the upstream, workerd). */
-	ours: number;
+	/** Busy ticks of this process and each descendant (the upstream, workerd), by pid. */
+	ours: Map<number, number>;
 }
 
 function procStat(pid: string): { ppid: number; ticks: number } | null {
@@ -49,24 +49,27 @@ export function cpuSnapshot(): CpuSnapshot {
 				}
 			}
 		}
-		let oursTicks = 0;
-		for (const pid of ours) oursTicks += stats.get(pid)?.ticks ?? 0;
+		const oursTicks = new Map<number, number>();
+		for (const pid of ours) oursTicks.set(pid, stats.get(pid)?.ticks ?? 0);
 		return { at: performance.now(), busy, ours: oursTicks };
 	} catch {
-		return { at: performance.now(), busy: Number.NaN, ours: Number.NaN };
+		return { at: performance.now(), busy: Number.NaN, ours: new Map() };
 	}
 }
 
 /** Cores' worth of CPU used between two snapshots: by the benchmark, and by everything else. */
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { ours: number; others: number } {
 	const seconds = (b.at - a.at) / 1000;
-	const ours = (b.ours - a.ours) / TICKS_PER_SECOND / seconds;
+	// Per process, so a child that exited or was replaced in between does not count negative.
+	let ticks = 0;
+	for (const [pid, t] of b.ours) ticks += Math.max(0, t - (a.ours.get(pid) ?? 0));
+	const ours = ticks / TICKS_PER_SECOND / seconds;
 	const all = (b.busy - a.busy) / TICKS_PER_SECOND / seconds;
 	return { ours, others: Math.max(0, all - ours) };
 }
 
-/** CPU ticks of this process's descendants whose command name is `comm` (e.g. "workerd"). */
-export function descendantTicks(comm: string): number {
+/** CPU ticks of this process's descendants whose command name is `comm` (e.g. "workerd"); `kernel` counts system time only. */
+export function descendantTicks(comm: string, kernel = false): number {
 	try {
 		const stats = new Map<number, { ppid: number; ticks: number; comm: string }>();
 		for (const pid of readdirSync("/proc")) {
@@ -75,7 +78,8 @@ export function descendantTicks(comm: string): number {
 				const text = readFileSync(`/proc/${pid}/stat`, "utf8");
 				const name = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
 				const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-				stats.set(Number(pid), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), comm: name });
+				const ticks = kernel ? Number(fields[12]) : Number(fields[11]) + Number(fields[12]);
+				stats.set(Number(pid), { ppid: Number(fields[1]), ticks, comm: name });
 			} catch {
 				// exited while listing
 			}
@@ -97,3 +101,24 @@ export function descendantTicks(comm: string): number {
 }
 
 export const TICK_MS = 1000 / TICKS_PER_SECOND;
+
+/** Pids of this process's workerd descendants: a change means the runtime was restarted. */
+export function workerdPids(): string {
+	try {
+		const pids: number[] = [];
+		for (const pid of readdirSync("/proc")) {
+			if (!/^\d+$/.test(pid)) continue;
+			try {
+				const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+				if (text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")) !== "workerd") continue;
+				const ppid = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]);
+				if (ppid === process.pid) pids.push(Number(pid));
+			} catch {
+				// exited while listing
+			}
+		}
+		return pids.sort().join(",");
+	} catch {
+		return "";
+	}
+}

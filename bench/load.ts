@@ -69,6 +69,12 @@ export function send(call: Call): Promise<Sample> {
 	});
 }
 
+let sampleHook: ((call: Call, sample: Sample) => void) | null = null;
+/** Called for every sample of every closed loop (for run-wide counts). */
+export function onEverySample(hook: (call: Call, sample: Sample) => void): void {
+	sampleHook = hook;
+}
+
 /**
  * Runs `total` calls from `concurrency` closed-loop workers. `plan(i, worker)` names
  * call i; the caller interleaves targets through it.
@@ -85,7 +91,9 @@ export async function runClosedLoop(
 		while (next < total) {
 			const i = next++;
 			const call = plan(i, w);
-			onSample(i, call, await send(call));
+			const sample = await send(call);
+			sampleHook?.(call, sample);
+			onSample(i, call, sample);
 		}
 	};
 	await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
