@@ -600,3 +600,14 @@ function toKeyInfo(row: KeyRow): KeyInfo {
 		revokedAt: row.revoked_at,
 	};
 }
+
+/**
+ * The ledger operations other Workers may perform, by payer: the gateway exposes
+ * them as its `Ledgers` RPC entrypoint (workers/gateway/ledgers.ts), which the
+ * indexer and the settler reach through a service binding.
+ */
+export interface LedgerService {
+	credit(payer: string, creditId: string, amount: bigint, source: string): Promise<{ applied: boolean; balance: bigint }>;
+	reverseCredit(payer: string, creditId: string): Promise<Awaited<ReturnType<AccountLedger["reverseCredit"]>>>;
+	withdrawalLock(payer: string, withdrawalId: string): Promise<Awaited<ReturnType<AccountLedger["withdrawalLock"]>>>;
+}

@@ -12,6 +12,7 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { localPacaAbi, modelFactoryAbi, modelSaleAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { Ledgers } from "../../workers/gateway/ledgers.ts";
 import indexer from "../../workers/indexer/index.ts";
 import settler from "../../workers/settler/index.ts";
 import type { ChainFixture, Deployment } from "./fixture.ts";
@@ -163,7 +164,7 @@ export function chainVars(net: Net, vars: Record<string, string> = {}) {
 }
 
 export function indexerEnv(net: Net, vars: Record<string, string> = {}) {
-	return { DB: env.DB, ACCOUNT_LEDGER: env.ACCOUNT_LEDGER, ...chainVars(net, vars) } as never;
+	return { DB: env.DB, LEDGERS: ledgers(), ...chainVars(net, vars) } as never;
 }
 
 export async function runIndexer(net: Net, vars: Record<string, string> = {}) {
@@ -179,7 +180,7 @@ export async function runIndexer(net: Net, vars: Record<string, string> = {}) {
 export function settlerEnv(net: Net, vars: Record<string, string> = {}) {
 	return {
 		DB: env.DB,
-		ACCOUNT_LEDGER: env.ACCOUNT_LEDGER,
+		LEDGERS: ledgers(),
 		SETTLER_PRIVATE_KEY: net.addresses.settlerKey,
 		EPOCH_SECONDS: "60",
 		SETTLE_GRACE_SECONDS: "0",
@@ -191,6 +192,11 @@ export async function runSettler(net: Net, scheduledTime: number, vars: Record<s
 	const ctx = createExecutionContext();
 	await settler.scheduled(createScheduledController({ scheduledTime, cron: "*/10 * * * *" }), settlerEnv(net, vars), ctx);
 	await waitOnExecutionContext(ctx);
+}
+
+/** The gateway's Ledgers entrypoint, as the cron Workers' LEDGERS service binding reaches it. */
+function ledgers() {
+	return new Ledgers(createExecutionContext(), env as never);
 }
 
 export function ledger(payer: string) {

@@ -98,7 +98,12 @@ export async function startStack(opts: { vars?: Record<string, string>; indexer?
 				envFile,
 				"--show-interactive-dev-session=false",
 			],
-			{ cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, detached: true },
+			{
+				cwd: root,
+				stdio: ["ignore", "pipe", "pipe"],
+				env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_REGISTRY_PATH: join(dir, "registry") },
+				detached: true,
+			},
 		);
 		wrangler = child;
 		child.stdout?.pipe(log, { end: false });
@@ -162,7 +167,12 @@ export async function startStack(opts: { vars?: Record<string, string>; indexer?
 				indexerEnv,
 				"--show-interactive-dev-session=false",
 			],
-			{ cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, detached: true },
+			{
+				cwd: root,
+				stdio: ["ignore", "pipe", "pipe"],
+				env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_REGISTRY_PATH: join(dir, "registry") },
+				detached: true,
+			},
 		);
 		indexer.stdout?.pipe(indexerLog);
 		indexer.stderr?.pipe(indexerLog);

@@ -10,6 +10,7 @@ import { registerUsageChartRoutes } from "./routes/usage-chart.ts";
 
 export { AccountLedger } from "../../durable-objects/account-ledger.ts";
 export { ModelMeter } from "../../durable-objects/model-meter.ts";
+export { Ledgers } from "./ledgers.ts";
 
 const app = newApp();
 registerInferenceRoutes(app);

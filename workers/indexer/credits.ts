@@ -7,10 +7,6 @@ import type { Env } from "./env.ts";
 // credit id once, so a crash between crediting and marking the row only means
 // the next run credits again and the ledger ignores it.
 
-function ledger(env: Env, payer: string) {
-	return env.ACCOUNT_LEDGER.getByName(payer.toLowerCase());
-}
-
 /** Credits every indexed deposit not yet marked credited; returns how many were newly applied. */
 export async function creditDeposits(env: Env, db: Db, chainId: number): Promise<number> {
 	let applied = 0;
@@ -18,7 +14,7 @@ export async function creditDeposits(env: Env, db: Db, chainId: number): Promise
 		const pending = await uncreditedDeposits(db, chainId);
 		if (pending.length === 0) return applied;
 		for (const d of pending) {
-			const result = await ledger(env, d.payer).credit(d.creditId, d.amount, `deposit ${d.txHash}#${d.logIndex}`);
+			const result = await env.LEDGERS.credit(d.payer.toLowerCase(), d.creditId, d.amount, `deposit ${d.txHash}#${d.logIndex}`);
 			if (result.applied) applied++;
 		}
 		await runBatch(
@@ -32,7 +28,7 @@ export async function creditDeposits(env: Env, db: Db, chainId: number): Promise
 export async function reverseDeposits(env: Env, db: Db, rows: Array<typeof deposits.$inferSelect>): Promise<bigint> {
 	let shortfall = 0n;
 	for (const d of rows) {
-		const result = await ledger(env, d.payer).reverseCredit(d.creditId);
+		const result = await env.LEDGERS.reverseCredit(d.payer.toLowerCase(), d.creditId);
 		if (!result.applied && result.amount === 0n) continue; // never credited
 		shortfall += result.shortfall;
 		await runBatch(db, [

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { AccountLedger } from "../../durable-objects/account-ledger.ts";
+import type { LedgerService } from "../../durable-objects/account-ledger.ts";
 import type { ChainEnvVars } from "../../lib/chain/config.ts";
 
 // The settler's bindings (wrangler.toml; generated types in types/settler-env.d.ts),
@@ -12,7 +12,8 @@ export interface Secrets {
 export type Env = ChainEnvVars &
 	Secrets & {
 		DB: D1Database;
-		ACCOUNT_LEDGER: DurableObjectNamespace<AccountLedger>;
+		/** The payer ledgers, through the gateway's `Ledgers` entrypoint (a service binding). */
+		LEDGERS: LedgerService;
 		EPOCH_SECONDS?: string;
 		SETTLE_GRACE_SECONDS?: string;
 		REPLACE_AFTER_SECONDS?: string;

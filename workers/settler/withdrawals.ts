@@ -54,7 +54,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		// Otherwise it reverted, or its nonce went to another transaction: send anew below.
 	}
 
-	const lock = await env.ACCOUNT_LEDGER.getByName(w.payer).withdrawalLock(w.id);
+	const lock = await env.LEDGERS.withdrawalLock(w.payer, w.id);
 	if (!lock || lock.amount !== w.amount) {
 		if (ctx.now - w.requestedAt > ORPHAN_AFTER_MS) {
 			console.warn(`withdrawal ${w.id}: no matching ledger lock; refused`);

@@ -1,0 +1,466 @@
+// The whole Modeldex loop on one machine, offline: anvil with the contracts, the
+// three Workers under `wrangler dev`, and an OpenAI-compatible upstream. `npm start`
+// (scripts/dev.ts) runs it; the end-to-end test runs the same thing.
+//
+// Every process it starts is stopped by `stop()`. State lives under one folder
+// (default .modeldex/): anvil's chain, the local D1 and Durable Objects, the deployed
+// addresses, generated secrets and the demo key, so a second start resumes.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { type Address, type Hex, parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { createSiweMessage } from "viem/siwe";
+import { localPacaAbi, modelFactoryAbi, revenueVaultAbi } from "../lib/chain/abis.ts";
+import { type Addresses, connect, deployModeldex, readAddresses, writeAddresses } from "./deploy-contracts.ts";
+import { run } from "./run.ts";
+import { startStandInUpstream } from "./stand-in-upstream.ts";
+
+// anvil's well-known development accounts (mnemonic "test test … junk"): never real money.
+export const DEV_ACCOUNTS = {
+	deployer: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+	payer: "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+	holder: "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+} as const satisfies Record<string, Hex>;
+
+export const DEMO_MODEL = {
+	id: "modeldex/demo-chat",
+	revision: "0000000000000000000000000000000000000000",
+	name: "Modeldex demo chat",
+	symbol: "DEMO",
+	inputPricePer1M: parseEther("0.2"),
+	outputPricePer1M: parseEther("0.6"),
+};
+
+export interface StackOptions {
+	stateDir?: string;
+	fresh?: boolean;
+	gatewayPort?: number;
+	indexerPort?: number;
+	settlerPort?: number;
+	anvilPort?: number;
+	standInPort?: number;
+	/** A real OpenAI-compatible upstream instead of the development stand-in. */
+	upstreamUrl?: string;
+	upstreamModel?: string;
+	upstreamApiKey?: string;
+	/** Seconds per settlement epoch (short locally so holders see revenue soon). */
+	epochSeconds?: number;
+	/** Fire the cron Workers on a timer (ms; 0 = never). */
+	indexerEveryMs?: number;
+	settlerEveryMs?: number;
+	log?: (line: string) => void;
+	/** Where child processes write (inherit for a person, ignore for a test). */
+	childOutput?: "inherit" | "ignore";
+}
+
+export interface Stack {
+	api: string;
+	rpcUrl: string;
+	addresses: Addresses;
+	demo: { modelId: string; token: Address; sale: Address; apiKey: string; payer: Address; adminToken: string };
+	runIndexer(): Promise<unknown>;
+	runSettler(): Promise<void>;
+	stop(): Promise<void>;
+}
+
+interface Secrets {
+	adminToken: string;
+	sessionSecret: string;
+	runToken: string;
+	apiKey?: string;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+	const log = options.log ?? ((line: string) => console.log(line));
+	const state = resolve(options.stateDir ?? ".modeldex");
+	if (options.fresh) await rm(state, { recursive: true, force: true });
+	await mkdir(state, { recursive: true });
+	const ports = {
+		gateway: options.gatewayPort ?? 8787,
+		indexer: options.indexerPort ?? 8790,
+		settler: options.settlerPort ?? 8791,
+		anvil: options.anvilPort ?? 8545,
+		standIn: options.standInPort ?? 8788,
+	};
+	const output = options.childOutput ?? "inherit";
+	const registry = join(state, "dev-registry");
+	const stops: Array<() => Promise<void> | void> = [];
+	const timers: Array<ReturnType<typeof setInterval>> = [];
+	const stop = async () => {
+		for (const t of timers) clearInterval(t);
+		for (const s of stops.reverse()) await s();
+	};
+
+	try {
+		// ── Chain ──────────────────────────────────────────────────────────
+		const rpcUrl = `http://127.0.0.1:${ports.anvil}`;
+		const anvil = spawnTracked(
+			"node_modules/.bin/anvil",
+			["--port", String(ports.anvil), "--host", "127.0.0.1", "--state", join(state, "anvil-state.json"), "--silent"],
+			output,
+			registry,
+		);
+		stops.push(() => stopProcess(anvil));
+		await waitFor(async () => (await rpc(rpcUrl, "eth_chainId")) !== null, "anvil", 20_000);
+		log(`• anvil (local chain 31337): ${rpcUrl}`);
+
+		if (!existsSync("contracts/out/ModelFactory.sol")) {
+			log("• compiling the contracts (first start only)");
+			await run("npm", ["run", "build:contracts", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
+		}
+		const addressesFile = join(state, "addresses.json");
+		let addresses = existsSync(addressesFile) ? readAddresses(addressesFile) : null;
+		if (!addresses || (await rpc(rpcUrl, "eth_getCode", [addresses.modelFactory, "latest"])) === "0x") {
+			addresses = await deployModeldex({ rpcUrl, privateKey: DEV_ACCOUNTS.deployer, chainId: 31337 });
+			writeAddresses(addresses, addressesFile);
+			log(`• contracts deployed (PACA stand-in, Uniswap V2, factory, vault): ${addressesFile}`);
+		} else {
+			log(`• contracts already deployed: ${addressesFile}`);
+		}
+		const market = await ensureDemoMarket(rpcUrl, addresses);
+		// Set-up transactions are mined at once; from now on a block a second, like a real
+		// chain, so deposits gain the confirmations the indexer waits for.
+		await rpc(rpcUrl, "evm_setIntervalMining", [1]);
+		const payer = privateKeyToAccount(DEV_ACCOUNTS.payer).address;
+
+		// ── Secrets and per-Worker vars ────────────────────────────────────
+		const secretsFile = join(state, "secrets.json");
+		const secrets: Secrets = existsSync(secretsFile)
+			? JSON.parse(await readFile(secretsFile, "utf8"))
+			: { adminToken: hex(24), sessionSecret: hex(32), runToken: hex(24) };
+		await writeJson(secretsFile, secrets);
+		const chainVars = {
+			RPC_URL: rpcUrl,
+			CHAIN_ID: "31337",
+			CHAIN_ADDRESSES: JSON.stringify(addresses),
+			CONFIRMATIONS: "1",
+		};
+		const varsFiles = {
+			gateway: await writeVars(state, "gateway", {
+				ADMIN_TOKEN: secrets.adminToken,
+				SESSION_SECRET: secrets.sessionSecret,
+				...(options.upstreamApiKey ? { UPSTREAM_KEY_DEMO: options.upstreamApiKey } : {}),
+			}),
+			indexer: await writeVars(state, "indexer", { ...chainVars, RUN_TOKEN: secrets.runToken }),
+			settler: await writeVars(state, "settler", {
+				...chainVars,
+				SETTLER_PRIVATE_KEY: DEV_ACCOUNTS.deployer,
+				EPOCH_SECONDS: String(options.epochSeconds ?? 60),
+				SETTLE_GRACE_SECONDS: "3",
+				RECEIPT_WAIT_MS: "5000",
+			}),
+		};
+
+		// ── Upstream ───────────────────────────────────────────────────────
+		let upstreamUrl = options.upstreamUrl;
+		if (!upstreamUrl) {
+			const standIn = await startStandInUpstream({ port: ports.standIn, tokenDelayMs: 30 });
+			stops.push(() => standIn.close());
+			upstreamUrl = standIn.url;
+			log(`• development stand-in upstream (not a model): ${upstreamUrl}`);
+		} else {
+			log(`• upstream: ${upstreamUrl}`);
+		}
+
+		// ── Workers ────────────────────────────────────────────────────────
+		const persist = join(state, "wrangler");
+		await run("npx", ["wrangler", "d1", "migrations", "apply", "modeldex", "--local", "--persist-to", persist], {
+			env: { CI: "true" },
+			stdio: ["ignore", "ignore", "inherit"],
+		});
+		if (!existsSync("web/dist/index.html")) {
+			log("• building the dashboard (first start only)");
+			await run("npm", ["run", "build:web", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
+		}
+		const dev = (config: string, port: number, vars: string) =>
+			spawnTracked(
+				"npx",
+				["wrangler", "dev", "--local", "-c", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist].concat(
+					["--env-file", vars, "--test-scheduled", "--show-interactive-dev-session=false", "--inspector-port", "0"],
+				),
+				output,
+				registry,
+			);
+		// The gateway first: the other two bind its AccountLedger through the local dev registry.
+		const gateway = dev("wrangler.toml", ports.gateway, varsFiles.gateway);
+		stops.push(() => stopProcess(gateway));
+		const api = `http://127.0.0.1:${ports.gateway}`;
+		await waitFor(async () => (await fetch(`${api}/v1/models`).catch(() => null))?.ok === true, "the gateway", 60_000);
+		const indexer = dev("workers/indexer/wrangler.toml", ports.indexer, varsFiles.indexer);
+		stops.push(() => stopProcess(indexer));
+		const settler = dev("workers/settler/wrangler.toml", ports.settler, varsFiles.settler);
+		stops.push(() => stopProcess(settler));
+		const indexerUrl = `http://127.0.0.1:${ports.indexer}`;
+		const settlerUrl = `http://127.0.0.1:${ports.settler}`;
+		await waitFor(async () => (await fetch(`${indexerUrl}/__scheduled`).catch(() => null)) !== null, "the indexer", 60_000);
+		await waitFor(async () => (await fetch(`${settlerUrl}/__scheduled`).catch(() => null)) !== null, "the settler", 60_000);
+		log(`• gateway ${api}, indexer ${indexerUrl}, settler ${settlerUrl} (wrangler dev, local D1 in ${persist})`);
+
+		const runIndexer = async () => {
+			const res = await fetch(`${indexerUrl}/run`, { method: "POST", headers: { authorization: `Bearer ${secrets.runToken}` } });
+			if (!res.ok) throw new Error(`indexer run failed: ${res.status} ${await res.text()}`);
+			return res.json();
+		};
+		const runSettler = async () => {
+			const res = await fetch(`${settlerUrl}/__scheduled`);
+			if (!res.ok) throw new Error(`settler run failed: ${res.status} ${await res.text()}`);
+		};
+
+		// ── Demo: the model routed to the upstream, the payer funded, a key ──
+		await waitFor(
+			async () => {
+				await runIndexer();
+				return (await fetch(`${api}/v1/models/${DEMO_MODEL.id}`)).ok;
+			},
+			"the indexer to see the demo model",
+			30_000,
+		);
+		await registerUpstream(
+			api,
+			secrets.adminToken,
+			upstreamUrl,
+			options.upstreamModel ?? "stand-in",
+			Boolean(options.upstreamApiKey),
+		);
+		const session = await signIn(api, DEV_ACCOUNTS.payer);
+		if (!secrets.apiKey) {
+			secrets.apiKey = await createKey(api, session);
+			await writeJson(secretsFile, secrets);
+		}
+		// The deposit is credited once it has its confirmation.
+		await waitFor(
+			async () => {
+				await runIndexer();
+				const account = (await (
+					await fetch(`${api}/v1/account`, { headers: { authorization: `Bearer ${session}` } })
+				).json()) as {
+					total_credited?: string;
+				};
+				return BigInt(account.total_credited ?? "0") > 0n;
+			},
+			"the indexer to credit the demo deposit",
+			30_000,
+		);
+		await writeJson(join(state, "wallet.json"), { privateKey: DEV_ACCOUNTS.payer });
+
+		if (options.indexerEveryMs !== 0)
+			timers.push(setInterval(() => void runIndexer().catch(() => {}), options.indexerEveryMs ?? 5_000));
+		if (options.settlerEveryMs !== 0)
+			timers.push(setInterval(() => void runSettler().catch(() => {}), options.settlerEveryMs ?? 15_000));
+
+		return {
+			api,
+			rpcUrl,
+			addresses,
+			demo: { modelId: DEMO_MODEL.id, ...market, apiKey: secrets.apiKey, payer, adminToken: secrets.adminToken },
+			runIndexer,
+			runSettler,
+			stop,
+		};
+	} catch (err) {
+		await stop();
+		throw err;
+	}
+}
+
+/** Tokenizes the demo model once and funds the demo payer's credit in the vault. */
+async function ensureDemoMarket(rpcUrl: string, addresses: Addresses): Promise<{ token: Address; sale: Address }> {
+	const deployer = await connect(rpcUrl, DEV_ACCOUNTS.deployer, 31337);
+	const read = deployer.publicClient;
+	const existing = await read.getContractEvents({
+		address: addresses.modelFactory,
+		abi: modelFactoryAbi,
+		eventName: "ModelTokenized",
+		fromBlock: 0n,
+	});
+	const found = existing.find((e) => (e.args.params as { repoId?: string } | undefined)?.repoId === DEMO_MODEL.id);
+	if (found) return { token: found.args.token as Address, sale: found.args.sale as Address };
+
+	const tx = await deployer.walletClient.writeContract({
+		address: addresses.modelFactory,
+		abi: modelFactoryAbi,
+		functionName: "tokenize",
+		args: [
+			{
+				repoId: DEMO_MODEL.id,
+				revision: DEMO_MODEL.revision,
+				name: DEMO_MODEL.name,
+				symbol: DEMO_MODEL.symbol,
+				metadataURI: "data:application/json,{}",
+				inputPricePer1M: DEMO_MODEL.inputPricePer1M,
+				outputPricePer1M: DEMO_MODEL.outputPricePer1M,
+				creator: "0x0000000000000000000000000000000000000000",
+			},
+		],
+	});
+	await read.waitForTransactionReceipt({ hash: tx });
+
+	const payer = await connect(rpcUrl, DEV_ACCOUNTS.payer, 31337);
+	const amount = parseEther("1000");
+	for (const [client, call] of [
+		[deployer, { address: addresses.paca, abi: localPacaAbi, functionName: "faucet", args: [payer.account.address, amount] }],
+		[payer, { address: addresses.paca, abi: localPacaAbi, functionName: "approve", args: [addresses.revenueVault, amount] }],
+		[
+			payer,
+			{ address: addresses.revenueVault, abi: revenueVaultAbi, functionName: "deposit", args: [payer.account.address, amount] },
+		],
+	] as const) {
+		const hash = await client.walletClient.writeContract(call as Parameters<typeof client.walletClient.writeContract>[0]);
+		await read.waitForTransactionReceipt({ hash });
+	}
+	const events = await read.getContractEvents({
+		address: addresses.modelFactory,
+		abi: modelFactoryAbi,
+		eventName: "ModelTokenized",
+		fromBlock: 0n,
+	});
+	const made = events.find((e) => (e.args.params as { repoId?: string } | undefined)?.repoId === DEMO_MODEL.id);
+	if (!made) throw new Error("the demo model's ModelTokenized event is missing");
+	return { token: made.args.token as Address, sale: made.args.sale as Address };
+}
+
+/** Points the demo model (created by the indexer from ModelTokenized) at the upstream. */
+async function registerUpstream(api: string, adminToken: string, baseUrl: string, upstreamModel: string, withKey: boolean) {
+	const headers = { authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
+	const path = `${api}/v1/admin/models/${DEMO_MODEL.id}`;
+	const current = (await (await fetch(path, { headers })).json()) as Record<string, unknown>;
+	const body = {
+		display_name: current.display_name ?? DEMO_MODEL.name,
+		input_price_per_m: current.input_price_per_m ?? DEMO_MODEL.inputPricePer1M.toString(),
+		output_price_per_m: current.output_price_per_m ?? DEMO_MODEL.outputPricePer1M.toString(),
+		max_output_tokens: current.max_output_tokens ?? 4096,
+		hf_repo: current.hf_repo ?? null,
+		hf_revision: current.hf_revision ?? null,
+		token_address: current.token_address ?? null,
+		upstreams: [
+			{
+				kind: "openai",
+				base_url: baseUrl,
+				upstream_model: upstreamModel,
+				...(withKey ? { api_key_secret: "UPSTREAM_KEY_DEMO" } : {}),
+			},
+		],
+	};
+	const res = await fetch(path, { method: "PUT", headers, body: JSON.stringify(body) });
+	if (!res.ok) throw new Error(`registering the demo upstream failed: ${res.status} ${await res.text()}`);
+}
+
+/** Sign-In with Ethereum, exactly as a wallet does it. */
+export async function signIn(api: string, privateKey: Hex): Promise<string> {
+	const account = privateKeyToAccount(privateKey);
+	const { nonce } = (await (await fetch(`${api}/v1/auth/nonce`)).json()) as { nonce: string };
+	const url = new URL(api);
+	const message = createSiweMessage({
+		address: account.address,
+		chainId: 31337,
+		domain: url.host,
+		nonce,
+		uri: api,
+		version: "1",
+	});
+	const signature = await account.signMessage({ message });
+	const res = await fetch(`${api}/v1/auth/verify`, {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify({ message, signature }),
+	});
+	if (!res.ok) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+	return ((await res.json()) as { token: string }).token;
+}
+
+export async function createKey(api: string, session: string, name = "demo"): Promise<string> {
+	const res = await fetch(`${api}/v1/account/keys`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+		body: JSON.stringify({ name }),
+	});
+	if (!res.ok) throw new Error(`creating an API key failed: ${res.status} ${await res.text()}`);
+	return ((await res.json()) as { key: string }).key;
+}
+
+// ── Process and file helpers ────────────────────────────────────────────────
+
+function spawnTracked(command: string, args: string[], output: "inherit" | "ignore", registry: string): ChildProcess {
+	return spawn(command, args, {
+		stdio: ["ignore", output, output],
+		detached: true,
+		// A dev registry of our own: the cron Workers' binding to "modeldex-gateway" must find
+		// this stack's gateway, not one some other wrangler dev on the machine registered.
+		env: {
+			...process.env,
+			WRANGLER_SEND_METRICS: "false",
+			CI: "true",
+			WRANGLER_REGISTRY_PATH: registry,
+			WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
+		},
+	});
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+	if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+	const exited = new Promise<void>((r) => child.once("exit", () => r()));
+	try {
+		process.kill(-child.pid, "SIGTERM");
+	} catch {
+		return;
+	}
+	const timeout = new Promise<void>((r) => setTimeout(r, 5_000));
+	await Promise.race([exited, timeout]);
+	if (child.exitCode === null && child.signalCode === null) {
+		try {
+			process.kill(-child.pid, "SIGKILL");
+		} catch {
+			// already gone
+		}
+	}
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		try {
+			if (await check()) return;
+		} catch {
+			// not up yet
+		}
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 250));
+	}
+}
+
+async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
+	try {
+		const res = await fetch(url, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+		});
+		return ((await res.json()) as { result?: unknown }).result ?? null;
+	} catch {
+		return null;
+	}
+}
+
+async function writeVars(state: string, name: string, vars: Record<string, string>): Promise<string> {
+	const file = join(state, `${name}.vars`);
+	// Single-quoted dotenv values are taken literally (the addresses are JSON with double quotes).
+	await writeFile(
+		file,
+		Object.entries(vars)
+			.map(([k, v]) => `${k}='${v}'\n`)
+			.join(""),
+		{ mode: 0o600 },
+	);
+	return file;
+}
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+	await writeFile(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+}
+
+function hex(bytes: number): string {
+	return randomBytes(bytes).toString("hex");
+}
