@@ -1,18 +1,29 @@
 // `npm start`: the whole Modeldex loop on this machine, offline (see scripts/stack.ts).
 //   npm start                    resume the state in .modeldex/
 //   npm start -- --fresh         start from nothing
+// Ports and the state folder: MODELDEX_PORT (8787), MODELDEX_INDEXER_PORT (8790),
+// MODELDEX_SETTLER_PORT (8791), MODELDEX_RPC_PORT (8545), STAND_IN_PORT (8788),
+// MODELDEX_HOME (.modeldex, shared with the CLI), MODELDEX_EPOCH_SECONDS (60).
 // A real model server instead of the development stand-in:
 //   MODELDEX_UPSTREAM_URL=http://127.0.0.1:11434/v1 MODELDEX_UPSTREAM_MODEL=llama3.2 npm start
 import { startStack } from "./stack.ts";
 
 const startedAt = Date.now();
+const env = process.env;
+const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
 const stack = await startStack({
 	fresh: process.argv.includes("--fresh"),
-	gatewayPort: Number(process.env.MODELDEX_PORT ?? 8787),
-	upstreamUrl: process.env.MODELDEX_UPSTREAM_URL,
-	upstreamModel: process.env.MODELDEX_UPSTREAM_MODEL,
-	upstreamApiKey: process.env.MODELDEX_UPSTREAM_API_KEY,
-	childOutput: process.env.MODELDEX_VERBOSE ? "inherit" : "ignore",
+	stateDir: env.MODELDEX_HOME ?? ".modeldex",
+	gatewayPort: port("MODELDEX_PORT", 8787),
+	indexerPort: port("MODELDEX_INDEXER_PORT", 8790),
+	settlerPort: port("MODELDEX_SETTLER_PORT", 8791),
+	anvilPort: port("MODELDEX_RPC_PORT", 8545),
+	standInPort: port("STAND_IN_PORT", 8788),
+	epochSeconds: port("MODELDEX_EPOCH_SECONDS", 60),
+	upstreamUrl: env.MODELDEX_UPSTREAM_URL,
+	upstreamModel: env.MODELDEX_UPSTREAM_MODEL,
+	upstreamApiKey: env.MODELDEX_UPSTREAM_API_KEY,
+	childOutput: env.MODELDEX_VERBOSE ? "inherit" : "ignore",
 });
 let stopping = false;
 const shutdown = async () => {
@@ -60,4 +71,4 @@ Modeldex is running. First API call answered ${((Date.now() - startedAt) / 1000)
   node cli/modeldex.ts stats ${modelId} --watch      live counters
   node cli/modeldex.ts --help                         the CLI (wallet: the demo payer)
 
-The indexer runs every 5 s and the settler every 15 s (epochs of 60 s). Ctrl-C stops everything.`);
+The indexer runs every 5 s and the settler every 15 s (epochs of ${port("MODELDEX_EPOCH_SECONDS", 60)} s). Ctrl-C stops everything.`);
