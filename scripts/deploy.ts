@@ -2,12 +2,13 @@
 //   1. finds the D1 database `modeldex` in the account, or creates it, and writes its
 //      id into the three wrangler.toml files (all Workers share it);
 //   2. applies migrations/ to it remotely;
-//   3. builds the dashboard and deploys the gateway (with its Durable Objects), then the
-//      indexer and the settler;
+//   3. builds the dashboard and deploys the gateway (with its Durable Objects and the
+//      Ledgers entrypoint the others bind), then the indexer and the settler;
 //   4. lists the secrets each Worker still needs.
 // `npm run deploy -- --dry-run` bundles everything without touching the account.
 import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { run } from "./run.ts";
 import { WORKERS } from "./workers.ts";
 
@@ -20,8 +21,16 @@ const SECRETS: Record<string, string[]> = {
 		"SESSION_SECRET (HMAC key for SIWE session tokens, 32+ random bytes)",
 		"UPSTREAM_KEY_<NAME> (one per upstream that needs a bearer key; the model's upstream names it)",
 	],
-	indexer: ["RPC_URL if it embeds a provider key (else set it as a var)"],
-	settler: ["SETTLER_PRIVATE_KEY (the account holding RevenueVault's settler role)", "RPC_URL if it embeds a provider key"],
+	indexer: [
+		"CHAIN_ADDRESSES var: the JSON scripts/deploy-contracts.ts wrote (set it in workers/indexer/wrangler.toml)",
+		"RUN_TOKEN (optional: bearer token of POST /run, to index at once)",
+		"RPC_URL if it embeds a provider key (remove it from [vars] first)",
+	],
+	settler: [
+		"CHAIN_ADDRESSES var: the same JSON (workers/settler/wrangler.toml)",
+		"SETTLER_PRIVATE_KEY (the account holding RevenueVault's SETTLER_ROLE)",
+		"RPC_URL if it embeds a provider key (remove it from [vars] first)",
+	],
 };
 
 function wrangler(args: string[]): string {
@@ -68,7 +77,7 @@ for (const w of WORKERS) {
 		"deploy",
 		"-c",
 		w.config,
-		...(dryRun ? ["--dry-run", "--outdir", `.modeldex/dry-run/${w.name}`] : []),
+		...(dryRun ? ["--dry-run", "--outdir", resolve(".modeldex", "dry-run", w.name)] : []),
 	]);
 }
 
