@@ -5,6 +5,8 @@
 //   gateway            workers/gateway/index.ts, exactly as deployed
 //   gateway-noledger   the same gateway behind bench/variant-worker.ts with the
 //                      ledger binding stubbed (no ledger RPC on or off the path)
+//   gateway-nocommit   ... with the ledger's authorize() kept and its commit() (after
+//                      the response) stubbed
 //   gateway-nometer    ... with the meter binding stubbed
 //   gateway-norpm      ... with the KEY_RPM rate-limit binding stubbed (Miniflare
 //                      emulates it with a Durable Object and a SQLite write per call)
@@ -22,6 +24,7 @@ const ROOT = resolve(import.meta.dirname, "..");
 /** Variant → the bindings bench/variant-worker.ts stubs in it. */
 export const VARIANTS = {
 	"gateway-noledger": "ledger",
+	"gateway-nocommit": "commit",
 	"gateway-nometer": "meter",
 	"gateway-norpm": "ratelimit",
 	"gateway-bare": "ledger,meter,ratelimit",

@@ -4,6 +4,8 @@
 //
 //   ledger     authorize() answers ok at once, commit() does nothing
 //              (no key check, credit hold or charge: no ledger RPCs)
+//   commit     the real ledger's authorize() on the path, but commit()/release() after
+//              the response do nothing (holds are never released: bench only)
 //   meter      record() answers at once (no meter RPC, no usage rows)
 //   ratelimit  KEY_RPM.limit() answers success at once. Cloudflare's binding counts
 //              in memory on the machine; Miniflare emulates it with a fetch to a
@@ -24,6 +26,11 @@ const ledger = {
 const meter = { record: async () => ({ recorded: true, breaker: { openUntil: {} } }) };
 const rateLimit = { limit: async () => ({ success: true }) };
 
+function authorizeOnly(env: Record<string, unknown>, name: string) {
+	const real = (env.ACCOUNT_LEDGER as { getByName(n: string): { authorize(i: unknown): Promise<unknown> } }).getByName(name);
+	return { authorize: (input: unknown) => real.authorize(input), commit: ledger.commit, release: ledger.release };
+}
+
 const envs = new WeakMap<object, object>();
 
 function stubbed(env: Record<string, unknown>): object {
@@ -32,6 +39,7 @@ function stubbed(env: Record<string, unknown>): object {
 		swapped = {
 			...env,
 			...(STUBS.has("ledger") ? { ACCOUNT_LEDGER: { getByName: () => ledger } } : {}),
+			...(STUBS.has("commit") ? { ACCOUNT_LEDGER: { getByName: (name: string) => authorizeOnly(env, name) } } : {}),
 			...(STUBS.has("meter") ? { MODEL_METER: { getByName: () => meter } } : {}),
 			...(STUBS.has("ratelimit") ? { KEY_RPM: rateLimit } : {}),
 		};
