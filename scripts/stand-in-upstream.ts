@@ -88,7 +88,13 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 		const chat = path === "/v1/chat/completions";
 		const id = `${chat ? "chatcmpl" : "cmpl"}-standin${Date.now()}`;
 		const created = Math.floor(Date.now() / 1000);
-		const usage = { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length };
+		// ":inflated-usage" over-reports, as a misbehaving upstream might.
+		const inflate = mode === "inflated-usage" ? 1000 : 1;
+		const usage = {
+			prompt_tokens: promptTokens * inflate,
+			completion_tokens: words.length * inflate,
+			total_tokens: (promptTokens + words.length) * inflate,
+		};
 
 		if (!body.stream) {
 			const finish = words.length < REPLY.split(" ").length ? "length" : "stop";
@@ -158,13 +164,16 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 }
 
 /** Model names ending in a marker make the stand-in misbehave on purpose, for tests. */
-function behaviour(model: string): "normal" | "http-500" | "http-400" | "no-usage" | "die-midstream" | "hang" | "silent-stream" {
+function behaviour(
+	model: string,
+): "normal" | "http-500" | "http-400" | "no-usage" | "die-midstream" | "hang" | "silent-stream" | "inflated-usage" {
 	if (model.endsWith(":http-500")) return "http-500";
 	if (model.endsWith(":http-400")) return "http-400";
 	if (model.endsWith(":no-usage")) return "no-usage";
 	if (model.endsWith(":die-midstream")) return "die-midstream";
 	if (model.endsWith(":hang")) return "hang";
 	if (model.endsWith(":silent-stream")) return "silent-stream";
+	if (model.endsWith(":inflated-usage")) return "inflated-usage";
 	return "normal";
 }
 

@@ -4,7 +4,7 @@ import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { planRequest } from "../../workers/gateway/inference.ts";
 import type { ChatCompletionRequest } from "../../workers/gateway/schemas/inference.ts";
 import { db, newKey, newModel, newPayer, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
-import { callGateway } from "../helpers/gateway.ts";
+import { callGateway, flushMeter, usageRowsForModel } from "../helpers/gateway.ts";
 
 const ledger = (payer: string) => ledgerFor(testEnv(), payer);
 
@@ -74,6 +74,20 @@ describe("credit holds", () => {
 		await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: marker }] } });
 		const [seen] = await upstreamRequestsWith(marker);
 		expect(seen?.body.max_tokens).toBe(12);
+	});
+
+	it("never charges above the hold when an upstream over-reports usage, and meters what was charged", async () => {
+		const model = await newModel({ behaviour: ":inflated-usage" });
+		const body = { model, max_tokens: 4, messages: [{ role: "user" as const, content: "count me" }] };
+		const hold = await holdFor(model, body);
+		const { key, payer } = await newKey();
+		const res = await callGateway("/v1/chat/completions", { key, json: body });
+		expect(res.json().usage.completion_tokens).toBe(4000);
+		const account = await ledger(payer).account();
+		expect(account.totalSpent).toBe(hold);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row?.fee).toBe(hold);
 	});
 
 	it("applies a credit once per credit id", async () => {

@@ -248,7 +248,7 @@ interface Outcome {
 	upstreams: Array<{ position: number; ok: boolean }>;
 }
 
-/** Charges the payer and meters the model; both idempotent by request id. */
+/** Charges the payer, then meters the model with the charge; both idempotent by request id. */
 async function finish(
 	c: Context<AppEnv>,
 	model: ModelRecord,
@@ -261,35 +261,47 @@ async function finish(
 	const free = outcome.status === "error" && outcome.completionTokens === 0;
 	const fee = free ? 0n : requestFee(model, outcome.promptTokens, outcome.completionTokens);
 	const now = Date.now();
-	const [commit, meter] = await Promise.allSettled([
-		ledgerFor(c.env, caller.payer).commit({
-			requestId,
-			modelId: model.id,
-			promptTokens: free ? 0 : outcome.promptTokens,
-			completionTokens: outcome.completionTokens,
-			cost: fee,
-			status: outcome.status,
-			usageSource: outcome.usageSource,
-			response: outcome.response,
-			now,
-		}),
-		c.env.MODEL_METER.getByName(model.id).record(model.id, {
+	// The meter records what the ledger actually charged (never above the hold), so the
+	// fees the settler sends on chain are exactly what payers paid. Commit is idempotent
+	// by request id: one retry covers a transient Durable Object error.
+	const commitInput = {
+		requestId,
+		modelId: model.id,
+		promptTokens: free ? 0 : outcome.promptTokens,
+		completionTokens: outcome.completionTokens,
+		cost: fee,
+		status: outcome.status,
+		usageSource: outcome.usageSource,
+		response: outcome.response,
+		now,
+	};
+	const ledger = ledgerFor(c.env, caller.payer);
+	let charged: bigint;
+	try {
+		charged = (await ledger.commit(commitInput).catch(() => ledger.commit(commitInput))).charged;
+	} catch (err) {
+		// Not charged (the hold expires and is released): meter it as free so no fee is settled.
+		console.error("ledger commit failed", requestId, err);
+		charged = 0n;
+	}
+	try {
+		const { breaker } = await c.env.MODEL_METER.getByName(model.id).record(model.id, {
 			requestId,
 			keyId: caller.keyId,
 			payer: caller.payer,
-			promptTokens: free ? 0 : outcome.promptTokens,
+			promptTokens: commitInput.promptTokens,
 			completionTokens: outcome.completionTokens,
-			fee,
+			fee: charged,
 			status: outcome.status,
 			usageSource: outcome.usageSource,
 			createdAt: startedAt,
 			latencyMs: now - startedAt,
 			upstreams: outcome.upstreams,
-		}),
-	]);
-	if (commit.status === "rejected") console.error("ledger commit failed", requestId, commit.reason);
-	if (meter.status === "rejected") console.error("meter record failed", requestId, meter.reason);
-	else learnBreakerState(model.id, meter.value.breaker);
+		});
+		learnBreakerState(model.id, breaker);
+	} catch (err) {
+		console.error("meter record failed", requestId, err);
+	}
 }
 
 function replay(requestId: string, stored: StoredResponse | null): Response {
