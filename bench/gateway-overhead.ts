@@ -116,7 +116,7 @@ async function main() {
 	// Others edit the tree while the bench runs: say which gateway source was bundled.
 	const git = (...args: string[]) => {
 		try {
-			return execFileSync("git", args, { cwd: resolve(import.meta.dirname, ".."), encoding: "utf8" }).trim();
+			return execFileSync("git", args, { cwd: resolve(import.meta.dirname, ".."), encoding: "utf8" }).trimEnd();
 		} catch {
 			return "?";
 		}
