@@ -54,9 +54,11 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 	};
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the CLI's --json output, read field by field below
+type CliJson = Record<string, any>;
+
 /** Runs the CLI as a user would; `key` picks the wallet. */
-// biome-ignore lint/suspicious/noExplicitAny: CLI JSON output, read field by field in the test
-function cli(args: string[], key?: string): Promise<{ code: number; stdout: string; stderr: string; json: () => Record<string, any> }> {
+function cli(args: string[], key?: string): Promise<{ code: number; stdout: string; stderr: string; json: () => CliJson }> {
 	return new Promise((ok) => {
 		const child = spawn("node", ["cli/modeldex.ts", ...args], {
 			cwd: ROOT,
