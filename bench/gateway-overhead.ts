@@ -13,7 +13,7 @@
 // meter's sustained record() rate, then a correctness check of D1 usage and ledgers.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { loadavg, setPriority } from "node:os";
 import { resolve } from "node:path";
 import { buildBundles, VARIANTS, type Variant } from "./build.ts";
@@ -664,6 +664,7 @@ async function main() {
 
 	await rt.close();
 	upstream.proc.kill("SIGTERM");
+	rmSync(bundles.dir, { recursive: true, force: true });
 	if (checked.some((c) => !c.pass)) process.exitCode = 1;
 }
 

@@ -3,9 +3,9 @@
 //
 //   node bench/path-costs.ts
 
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
@@ -19,4 +19,8 @@ await build({
 	target: "node22",
 	logLevel: "warning",
 });
-await import(pathToFileURL(outfile).href);
+try {
+	await import(pathToFileURL(outfile).href);
+} finally {
+	rmSync(dirname(outfile), { recursive: true, force: true });
+}
