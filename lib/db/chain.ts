@@ -583,6 +583,10 @@ export function updateWithdrawal(db: Db, id: string, set: Partial<WithdrawalRow>
 	return db.update(withdrawals).set(set).where(eq(withdrawals.id, id));
 }
 
+export function withdrawalById(db: Db, id: string) {
+	return db.select().from(withdrawals).where(eq(withdrawals.id, id)).get();
+}
+
 export function withdrawalsOf(db: Db, payer: string) {
 	return db
 		.select()

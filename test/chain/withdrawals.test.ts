@@ -62,6 +62,24 @@ describe("withdrawals", () => {
 		expect(list.json().data).toMatchObject([{ id, status: "paid", amount: parseEther("4").toString() }]);
 	});
 
+	it("locks once when a request is retried with the same Idempotency-Key", async () => {
+		const payer = await fundedPayer(parseEther("10"));
+		const init = async (amount: string) => ({
+			headers: { ...(await session(payer.address)), "idempotency-key": "withdraw-once" },
+			json: { amount: parseEther(amount).toString() },
+		});
+		const first = await callGateway("/v1/account/withdrawals", await init("3"));
+		const retry = await callGateway("/v1/account/withdrawals", await init("3"));
+		expect(first.status).toBe(201);
+		expect(retry.status).toBe(200);
+		expect(retry.headers.get("idempotent-replayed")).toBe("true");
+		expect(retry.json().id).toBe(first.json().id);
+		expect((await ledger(payer.address).account()).available).toBe(parseEther("7"));
+		const other = await callGateway("/v1/account/withdrawals", await init("2"));
+		expect(other.status).toBe(409);
+		expect(other.json().error.code).toBe("idempotency_conflict");
+	});
+
 	it("pays once when the settler is killed after broadcasting and its record is lost", async () => {
 		const payer = await fundedPayer(parseEther("5"));
 		const res = await callGateway("/v1/account/withdrawals", {

@@ -13,6 +13,7 @@ import {
 	runBatch,
 	topHolders,
 	updateWithdrawal,
+	withdrawalById,
 	withdrawalsOf,
 } from "../../../lib/db/chain.ts";
 import { ledgerFor } from "../accounts.ts";
@@ -115,7 +116,39 @@ export function registerChainRoutes(app: App): void {
 		const { value } = await readJsonBody(c, WithdrawalBody, readConfig(c.env).maxBodyBytes);
 		if (value.amount === 0n) throw new ApiError("invalid_request", "Invalid 'amount': must be positive.", { param: "amount" });
 		const db = c.get("db");
-		const id = keccak256(stringToHex(`modeldex-withdrawal:${payer}:${crypto.randomUUID()}`));
+		// With an Idempotency-Key the id is derived from it, so a retried request finds the
+		// first one (and its lock) instead of locking the amount a second time.
+		const idempotencyKey = c.req.header("idempotency-key");
+		if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+			throw new ApiError("invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
+				param: "Idempotency-Key",
+			});
+		}
+		const id = keccak256(
+			stringToHex(
+				`modeldex-withdrawal:${payer}:${idempotencyKey === undefined ? crypto.randomUUID() : `idem:${idempotencyKey}`}`,
+			),
+		);
+		const earlier = idempotencyKey === undefined ? undefined : await withdrawalById(db, id);
+		if (earlier) {
+			if (earlier.amount !== value.amount) {
+				throw new ApiError("idempotency_conflict", "This Idempotency-Key was used for a withdrawal of another amount.", {
+					param: "Idempotency-Key",
+				});
+			}
+			if (earlier.state === "refused") {
+				throw new ApiError(
+					"idempotency_conflict",
+					"The withdrawal with this Idempotency-Key was refused; retry with a new key.",
+					{
+						param: "Idempotency-Key",
+					},
+				);
+			}
+			c.header("cache-control", "no-store");
+			c.header("idempotent-replayed", "true");
+			return c.json(withdrawalView(earlier), 200);
+		}
 		const requestedAt = Date.now();
 		// D1 first, then the lock: the settler pays only rows whose lock it finds in the ledger,
 		// so a crash in between leaves a request that is never paid (and is refused later), never an unlocked payout.
