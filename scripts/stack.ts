@@ -151,6 +151,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 				EPOCH_SECONDS: String(options.epochSeconds ?? 60),
 				SETTLE_GRACE_SECONDS: "3",
 				RECEIPT_WAIT_MS: "5000",
+				// A local chain mines every second: a settle pending this long was dropped.
+				REPLACE_AFTER_SECONDS: "20",
 			}),
 		};
 

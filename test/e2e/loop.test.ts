@@ -50,6 +50,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 		MODELDEX_GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
 		MODELDEX_RPC_URL: `http://127.0.0.1:${ports.rpc}`,
 		MODELDEX_HF_ENDPOINT: "http://127.0.0.1:9",
+		// The Workers' logs go to the test's buffer, shown when a step times out.
+		MODELDEX_VERBOSE: "1",
 		...extra,
 	};
 }
@@ -89,7 +91,10 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 	for (;;) {
 		const value = await probe().catch(() => undefined);
 		if (value) return value;
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+		if (Date.now() > deadline) {
+			const workerLines = log.split("\n").filter((l) => /indexer|settler|error|Error/.test(l) && !l.includes("getaddrinfo"));
+			throw new Error(`timed out waiting for ${what}; the stack's last log lines:\n${workerLines.slice(-40).join("\n")}`);
+		}
 		await new Promise((r) => setTimeout(r, 500));
 	}
 }
@@ -218,7 +223,7 @@ describe("the Modeldex loop on the local stack", () => {
 		const stats = await (await fetch(`${api}/v1/models/${MODEL}/stats`)).json();
 		const fees = BigInt(stats.total.fees);
 		expect(fees).toBeGreaterThan(0n);
-		await until("the settler to settle the model's fees", 120_000, async () => {
+		await until("the settler to settle the model's fees", 180_000, async () => {
 			const settled = await chain.readContract({
 				address: addresses.revenueVault,
 				abi: revenueVaultAbi,
@@ -244,5 +249,5 @@ describe("the Modeldex loop on the local stack", () => {
 		// Rounding, always in the protocol's favour: each accrual floors revenue-per-share to
 		// 1e-18 PACA base units per share, at most `holderShares / 1e18` base units per accrual.
 		expect(expected - claimed).toBeLessThanOrEqual((holderShares * 2n) / 10n ** 18n);
-	}, 300_000);
+	}, 420_000);
 });
