@@ -1,8 +1,7 @@
 // `npm start`: the whole Modeldex loop on this machine, offline (see scripts/stack.ts).
 //   npm start                    resume the state in .modeldex/
 //   npm start -- --fresh         start from nothing
-// Ports and the state folder: MODELDEX_PORT (8787), MODELDEX_INDEXER_PORT (8790),
-// MODELDEX_SETTLER_PORT (8791), MODELDEX_RPC_PORT (8545), STAND_IN_PORT (8788),
+// Ports and the state folder: MODELDEX_PORT (8787), MODELDEX_RPC_PORT (8545), STAND_IN_PORT (8788),
 // MODELDEX_HOME (.modeldex, shared with the CLI), MODELDEX_EPOCH_SECONDS (60).
 // A real model server instead of the development stand-in:
 //   MODELDEX_UPSTREAM_URL=http://127.0.0.1:11434/v1 MODELDEX_UPSTREAM_MODEL=llama3.2 npm start
@@ -15,8 +14,6 @@ const stack = await startStack({
 	fresh: process.argv.includes("--fresh"),
 	stateDir: env.MODELDEX_HOME ?? ".modeldex",
 	gatewayPort: port("MODELDEX_PORT", 8787),
-	indexerPort: port("MODELDEX_INDEXER_PORT", 8790),
-	settlerPort: port("MODELDEX_SETTLER_PORT", 8791),
 	anvilPort: port("MODELDEX_RPC_PORT", 8545),
 	standInPort: port("STAND_IN_PORT", 8788),
 	epochSeconds: port("MODELDEX_EPOCH_SECONDS", 60),

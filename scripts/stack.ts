@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { type Address, type Hex, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
@@ -38,8 +38,6 @@ export interface StackOptions {
 	stateDir?: string;
 	fresh?: boolean;
 	gatewayPort?: number;
-	indexerPort?: number;
-	settlerPort?: number;
 	anvilPort?: number;
 	standInPort?: number;
 	/** A real OpenAI-compatible upstream instead of the development stand-in. */
@@ -80,8 +78,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 	await mkdir(state, { recursive: true });
 	const ports = {
 		gateway: options.gatewayPort ?? 8787,
-		indexer: options.indexerPort ?? 8790,
-		settler: options.settlerPort ?? 8791,
 		anvil: options.anvilPort ?? 8545,
 		standIn: options.standInPort ?? 8788,
 	};
@@ -138,14 +134,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			CHAIN_ADDRESSES: JSON.stringify(addresses),
 			CONFIRMATIONS: "1",
 		};
-		const varsFiles = {
-			gateway: await writeVars(state, "gateway", {
+		const vars = {
+			gateway: {
 				ADMIN_TOKEN: secrets.adminToken,
 				SESSION_SECRET: secrets.sessionSecret,
 				...(options.upstreamApiKey ? { UPSTREAM_KEY_DEMO: options.upstreamApiKey } : {}),
-			}),
-			indexer: await writeVars(state, "indexer", { ...chainVars, RUN_TOKEN: secrets.runToken }),
-			settler: await writeVars(state, "settler", {
+			},
+			indexer: { ...chainVars, RUN_TOKEN: secrets.runToken },
+			settler: {
 				...chainVars,
 				SETTLER_PRIVATE_KEY: DEV_ACCOUNTS.deployer,
 				EPOCH_SECONDS: String(options.epochSeconds ?? 60),
@@ -153,7 +149,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 				RECEIPT_WAIT_MS: "5000",
 				// A local chain mines every second: a settle pending this long was dropped.
 				REPLACE_AFTER_SECONDS: "20",
-			}),
+			},
 		};
 
 		// ── Upstream ───────────────────────────────────────────────────────
@@ -177,38 +173,50 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			log("• building the dashboard (first start only)");
 			await run("npm", ["run", "build:web", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
 		}
-		const dev = (config: string, port: number, vars: string) =>
-			spawnTracked(
-				"npx",
-				["wrangler", "dev", "--local", "-c", config, "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persist].concat(
-					["--env-file", vars, "--test-scheduled", "--show-interactive-dev-session=false", "--inspector-port", "0"],
-				),
-				output,
-				registry,
-			);
-		// The gateway first: the other two bind its AccountLedger through the local dev registry.
-		const gateway = dev("wrangler.toml", ports.gateway, varsFiles.gateway);
-		stops.push(() => stopProcess(gateway));
+		// One wrangler dev process runs the three Workers, so they share one workerd: one
+		// local D1 (several processes on one SQLite file fail with SQLITE_BUSY) and in-process
+		// service bindings. It serves only the first Worker over HTTP, so the gateway's
+		// generated config binds the cron Workers' Jobs entrypoints (routes/jobs.ts), and the
+		// crons are fired through the admin API.
+		const configs = [
+			await devConfig(state, "wrangler.toml", vars.gateway, [
+				["JOBS_INDEXER", "modeldex-indexer", "IndexerJobs"],
+				["JOBS_SETTLER", "modeldex-settler", "SettlerJobs"],
+			]),
+			await devConfig(state, "workers/indexer/wrangler.toml", vars.indexer),
+			await devConfig(state, "workers/settler/wrangler.toml", vars.settler),
+		];
+		const workers = spawnTracked(
+			"npx",
+			[
+				"wrangler",
+				"dev",
+				"--local",
+				...configs.flatMap((c) => ["-c", c]),
+				"--port",
+				String(ports.gateway),
+				"--ip",
+				"127.0.0.1",
+			].concat(["--persist-to", persist, "--show-interactive-dev-session=false", "--inspector-port", "0"]),
+			output,
+			registry,
+		);
+		stops.push(() => stopProcess(workers));
 		const api = `http://127.0.0.1:${ports.gateway}`;
-		await waitFor(async () => (await fetch(`${api}/v1/models`).catch(() => null))?.ok === true, "the gateway", 60_000);
-		const indexer = dev("workers/indexer/wrangler.toml", ports.indexer, varsFiles.indexer);
-		stops.push(() => stopProcess(indexer));
-		const settler = dev("workers/settler/wrangler.toml", ports.settler, varsFiles.settler);
-		stops.push(() => stopProcess(settler));
-		const indexerUrl = `http://127.0.0.1:${ports.indexer}`;
-		const settlerUrl = `http://127.0.0.1:${ports.settler}`;
-		await waitFor(async () => (await fetch(`${indexerUrl}/__scheduled`).catch(() => null)) !== null, "the indexer", 60_000);
-		await waitFor(async () => (await fetch(`${settlerUrl}/__scheduled`).catch(() => null)) !== null, "the settler", 60_000);
-		log(`• gateway ${api}, indexer ${indexerUrl}, settler ${settlerUrl} (wrangler dev, local D1 in ${persist})`);
+		await waitFor(async () => (await fetch(`${api}/v1/models`).catch(() => null))?.ok === true, "the Workers", 90_000);
+		log(`• gateway, indexer and settler under wrangler dev: ${api} (local D1 in ${persist})`);
 
-		const runIndexer = async () => {
-			const res = await fetch(`${indexerUrl}/run`, { method: "POST", headers: { authorization: `Bearer ${secrets.runToken}` } });
-			if (!res.ok) throw new Error(`indexer run failed: ${res.status} ${await res.text()}`);
+		const job = async (name: "indexer" | "settler") => {
+			const res = await fetch(`${api}/v1/admin/jobs/${name}`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${secrets.adminToken}` },
+			});
+			if (!res.ok) throw new Error(`${name} run failed: ${res.status} ${await res.text()}`);
 			return res.json();
 		};
+		const runIndexer = () => job("indexer");
 		const runSettler = async () => {
-			const res = await fetch(`${settlerUrl}/__scheduled`);
-			if (!res.ok) throw new Error(`settler run failed: ${res.status} ${await res.text()}`);
+			await job("settler");
 		};
 
 		// ── Demo: the model routed to the upstream, the payer funded, a key ──
@@ -446,16 +454,36 @@ async function rpc(url: string, method: string, params: unknown[] = []): Promise
 	}
 }
 
-async function writeVars(state: string, name: string, vars: Record<string, string>): Promise<string> {
-	const file = join(state, `${name}.vars`);
-	// Single-quoted dotenv values are taken literally (the addresses are JSON with double quotes).
-	await writeFile(
-		file,
-		Object.entries(vars)
-			.map(([k, v]) => `${k}='${v}'\n`)
-			.join(""),
-		{ mode: 0o600 },
+/**
+ * A copy of a Worker's wrangler.toml for this stack: paths made absolute, `vars` set
+ * (secrets included: the file is local state, mode 0600), and extra service bindings.
+ */
+async function devConfig(
+	state: string,
+	source: string,
+	vars: Record<string, string>,
+	services: Array<[binding: string, service: string, entrypoint: string]> = [],
+): Promise<string> {
+	const dir = dirname(resolve(source));
+	let text = await readFile(source, "utf8");
+	text = text.replace(
+		/^(main|migrations_dir|directory) = "([^"]+)"$/gm,
+		(_, key, path) => `${key} = ${JSON.stringify(resolve(dir, path))}`,
 	);
+	const keys = new Set(Object.keys(vars));
+	text = text
+		.split("\n")
+		.filter((line) => !keys.has(line.split("=")[0]?.trim() ?? ""))
+		.join("\n");
+	const assigned = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
+	text = text.includes("[vars]\n")
+		? text.replace("[vars]\n", `[vars]\n${assigned.join("\n")}\n`)
+		: `${text}\n[vars]\n${assigned.join("\n")}\n`;
+	for (const [binding, service, entrypoint] of services) {
+		text += `\n[[services]]\nbinding = "${binding}"\nservice = "${service}"\nentrypoint = "${entrypoint}"\n`;
+	}
+	const file = join(state, `${basename(dir === resolve(".") ? "gateway" : dir)}.wrangler.toml`);
+	await writeFile(file, text, { mode: 0o600 });
 	return file;
 }
 

@@ -24,7 +24,7 @@ const MODEL = "e2e-org/loop-model";
 
 let home: string;
 let stack: ChildProcess;
-let ports: { gateway: number; rpc: number; indexer: number; settler: number; standIn: number };
+let ports: { gateway: number; rpc: number; standIn: number };
 let log = "";
 
 async function freePort(): Promise<number> {
@@ -43,8 +43,6 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 		MODELDEX_HOME: home,
 		MODELDEX_PORT: String(ports.gateway),
 		MODELDEX_RPC_PORT: String(ports.rpc),
-		MODELDEX_INDEXER_PORT: String(ports.indexer),
-		MODELDEX_SETTLER_PORT: String(ports.settler),
 		STAND_IN_PORT: String(ports.standIn),
 		MODELDEX_EPOCH_SECONDS: "20",
 		MODELDEX_GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
@@ -104,8 +102,6 @@ beforeAll(async () => {
 	ports = {
 		gateway: await freePort(),
 		rpc: await freePort(),
-		indexer: await freePort(),
-		settler: await freePort(),
 		standIn: await freePort(),
 	};
 	stack = spawn("node", ["scripts/dev.ts", "--fresh"], { cwd: ROOT, env: env(), stdio: ["ignore", "pipe", "pipe"] });

@@ -28,6 +28,9 @@ export type Env = Omit<
 		UPSTREAM_HEADERS_TIMEOUT_MS?: string;
 		UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
 		UPSTREAM_TOTAL_TIMEOUT_MS?: string;
+		/** Local stack only: the cron Workers' Jobs entrypoints (routes/jobs.ts). */
+		JOBS_INDEXER?: { run(): Promise<unknown> };
+		JOBS_SETTLER?: { run(): Promise<unknown> };
 		/** Which binding serves "workers-ai" upstreams; AI unless set (tests bind a stand-in). */
 		WORKERS_AI_BINDING?: string;
 	};

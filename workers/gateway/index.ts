@@ -5,6 +5,7 @@ import { registerChainRoutes } from "./routes/chain.ts";
 import { registerDocsRoutes } from "./routes/docs.ts";
 import { registerGenerationRoutes } from "./routes/generations.ts";
 import { registerInferenceRoutes } from "./routes/inference.ts";
+import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerModelRoutes } from "./routes/models.ts";
 import { registerUsageChartRoutes } from "./routes/usage-chart.ts";
 
@@ -16,6 +17,7 @@ const app = newApp();
 registerInferenceRoutes(app);
 registerAccountRoutes(app);
 registerAdminRoutes(app);
+registerJobRoutes(app);
 registerUsageChartRoutes(app); // before registerModelRoutes: its /v1/models/* would take /usage as part of the id
 registerModelRoutes(app);
 registerGenerationRoutes(app);

@@ -1,5 +1,14 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
 import type { Env } from "./env.ts";
 import { runIndexer } from "./indexer.ts";
+
+/** A run on demand over RPC (a service binding to this entrypoint), e.g. from the local stack. */
+export class IndexerJobs extends WorkerEntrypoint<Env> {
+	async run() {
+		const { busy, fromBlock, toBlock, logs, credited } = await runIndexer(this.env);
+		return { busy, fromBlock, toBlock, logs, credited };
+	}
+}
 
 // The indexer Worker: a cron every minute, and POST /run (Authorization: Bearer
 // RUN_TOKEN) to trigger a run at once, e.g. right after a deposit. Work is in

@@ -1,5 +1,14 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
 import type { Env } from "./env.ts";
 import { runSettler } from "./settler.ts";
+
+/** A run on demand over RPC (a service binding to this entrypoint), e.g. from the local stack. */
+export class SettlerJobs extends WorkerEntrypoint<Env> {
+	async run() {
+		const { busy, confirmed, empty, pending, withdrawalsPaid } = await runSettler(this.env, Date.now());
+		return { busy, confirmed, empty, pending, withdrawalsPaid };
+	}
+}
 
 // The settler Worker: closes epochs and pays withdrawals on a cron. Work is in
 // settler.ts (the run) and epoch.ts (the state machine); this file only wires.
