@@ -311,3 +311,17 @@ describe("OpenAPI document", () => {
 		expect(JSON.stringify(credit)).toContain("idempotency_key");
 	});
 });
+
+describe("POST /v1/admin/jobs/{name}", () => {
+	it("needs the admin token", async () => {
+		const res = await callGateway("/v1/admin/jobs/indexer", { method: "POST" });
+		expect(res.status).toBe(401);
+	});
+
+	it("answers 404 when the cron Workers are not bound, as in the deployed gateway", async () => {
+		const res = await admin("/v1/admin/jobs/indexer", { method: "POST" });
+		expect(res.status).toBe(404);
+		expect(res.json().error.message).toContain("only the local stack binds it");
+		expect((await admin("/v1/admin/jobs/nothing", { method: "POST" })).status).toBe(404);
+	});
+});
