@@ -67,7 +67,6 @@ export interface Stack {
 interface Secrets {
 	adminToken: string;
 	sessionSecret: string;
-	runToken: string;
 	apiKey?: string;
 }
 
@@ -126,7 +125,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 		const secretsFile = join(state, "secrets.json");
 		const secrets: Secrets = existsSync(secretsFile)
 			? JSON.parse(await readFile(secretsFile, "utf8"))
-			: { adminToken: hex(24), sessionSecret: hex(32), runToken: hex(24) };
+			: { adminToken: hex(24), sessionSecret: hex(32) };
 		await writeJson(secretsFile, secrets);
 		const chainVars = {
 			RPC_URL: rpcUrl,
@@ -140,7 +139,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 				SESSION_SECRET: secrets.sessionSecret,
 				...(options.upstreamApiKey ? { UPSTREAM_KEY_DEMO: options.upstreamApiKey } : {}),
 			},
-			indexer: { ...chainVars, RUN_TOKEN: secrets.runToken },
+			indexer: chainVars,
 			settler: {
 				...chainVars,
 				SETTLER_PRIVATE_KEY: DEV_ACCOUNTS.deployer,

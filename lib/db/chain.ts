@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lte, notInArray, or, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { jsonBigint } from "../json.ts";
 import type { Db } from "./client.ts";
 import {
 	chainBlocks,
@@ -125,10 +126,6 @@ export function insertEvent(db: Db, key: LogKey, address: string, name: string, 
 		.insert(chainEvents)
 		.values({ ...key, address: address.toLowerCase(), name, args: JSON.stringify(args, jsonBigint) })
 		.onConflictDoNothing();
-}
-
-export function jsonBigint(_key: string, value: unknown): unknown {
-	return typeof value === "bigint" ? value.toString() : value;
 }
 
 export const insertDeposit = (db: Db, row: typeof deposits.$inferInsert) => db.insert(deposits).values(row).onConflictDoNothing();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { newKey, newModel, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
-import { callGateway, flushMeter, openGateway, sseData, usageRowsForModel } from "../helpers/gateway.ts";
+import { callGateway, flushMeter, openGateway, sseChunks, sseData, usageRowsForModel } from "../helpers/gateway.ts";
 
 // Stand-in facts: it replies with a fixed 14-word sentence, one token per word, and
 // counts prompt tokens as the words of the messages' contents.
@@ -28,7 +28,7 @@ describe("streaming chat completions", () => {
 		expect(res.headers.get("content-type")).toContain("text/event-stream");
 		const events = sseData(res.text);
 		expect(events.at(-1)).toBe("[DONE]");
-		const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+		const chunks = sseChunks(res.text);
 		expect(chunks.every((c) => c.usage === undefined)).toBe(true);
 		expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe(REPLY_WORDS.slice(0, 6).join(" "));
 		// The gateway asked the upstream for usage on the client's behalf.
@@ -50,9 +50,7 @@ describe("streaming chat completions", () => {
 				messages: [{ role: "user", content: "a b c d e" }],
 			},
 		});
-		const chunks = sseData(res.text)
-			.slice(0, -1)
-			.map((e) => JSON.parse(e));
+		const chunks = sseChunks(res.text);
 		expect(chunks.at(-1)?.usage).toEqual({ prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 });
 		expect(await spent(payer)).toBe(fee(5, 4));
 		await flushMeter(model);
@@ -179,9 +177,7 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 				messages: [{ role: "user", content: "x" }],
 			},
 		});
-		const chunks = sseData(res.text)
-			.slice(0, -1)
-			.map((e) => JSON.parse(e));
+		const chunks = sseChunks(res.text);
 		expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe("Workers AI stand-in reply");
 		expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 4 });
 	});

@@ -64,3 +64,11 @@ export async function flushMeter(modelId: string): Promise<void> {
 export async function usageRowsForModel(modelId: string) {
 	return db().select().from(usage).where(eq(usage.modelId, modelId)).all();
 }
+
+/** The JSON chunks of an SSE body, without the closing "[DONE]". */
+// biome-ignore lint/suspicious/noExplicitAny: OpenAI chunks, read field by field in tests
+export function sseChunks(text: string): any[] {
+	return sseData(text)
+		.filter((data) => data !== "[DONE]")
+		.map((data) => JSON.parse(data));
+}

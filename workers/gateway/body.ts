@@ -30,3 +30,17 @@ export async function readJsonBody<S extends z.ZodType>(
 function tooLarge(maxBytes: number): ApiError {
 	return new ApiError("request_too_large", `Request body is larger than the limit of ${maxBytes} bytes.`);
 }
+
+/** Printable ASCII, 1-255 characters: the Idempotency-Key header and the admin credit key. */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The request's Idempotency-Key header, or null; a malformed one is a 400 naming it. */
+export function idempotencyKeyOf(c: Context<AppEnv>): string | null {
+	const key = c.req.header("idempotency-key") ?? null;
+	if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
+		throw new ApiError("invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
+			param: "Idempotency-Key",
+		});
+	}
+	return key;
+}

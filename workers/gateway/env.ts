@@ -49,8 +49,19 @@ export type Config = {
 	timeouts: { headersMs: number; firstByteMs: number; totalMs: number };
 };
 
-/** Parses the Worker's vars once per isolate; a bad value fails loudly with its name. */
+// An isolate sees the same env object on every request: parse it once, not per request.
+const parsedConfigs = new WeakMap<Env, Config>();
+
+/** The Worker's vars, parsed once per isolate; a bad value fails loudly with its name. */
 export function readConfig(env: Env): Config {
+	const cached = parsedConfigs.get(env);
+	if (cached) return cached;
+	const config = parseConfig(env);
+	parsedConfigs.set(env, config);
+	return config;
+}
+
+function parseConfig(env: Env): Config {
 	const parsed = ConfigSchema.safeParse(env);
 	if (!parsed.success) {
 		throw new Error(`bad Worker configuration: ${z.prettifyError(parsed.error)}`);

@@ -6,7 +6,7 @@ import { hashApiKey, parseApiKey } from "../../lib/keys.ts";
 import { requestFee } from "../../lib/money.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { AppEnv } from "./app.ts";
-import { readJsonBody } from "./body.ts";
+import { idempotencyKeyOf, readJsonBody } from "./body.ts";
 import { readConfig } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { getModel } from "./model-cache.ts";
@@ -30,7 +30,6 @@ type InferenceBody = ChatCompletionRequest | CompletionRequest | EmbeddingReques
 const PATHS: Record<Endpoint, UpstreamPath> = { chat: "/chat/completions", completion: "/completions", embedding: "/embeddings" };
 /** Chat templates add a few tokens per message around its content. */
 const TEMPLATE_TOKENS_PER_MESSAGE = 8;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export function bearerKey(header: string | undefined) {
 	if (!header) {
@@ -49,12 +48,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	const config = readConfig(c.env);
 	const key = bearerKey(c.req.header("authorization"));
 	const { value: body, bytes } = await readJsonBody(c, schema, config.maxBodyBytes);
-	const idempotencyKey = c.req.header("idempotency-key") ?? null;
-	if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-		throw new ApiError("invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
-			param: "Idempotency-Key",
-		});
-	}
+	const idempotencyKey = idempotencyKeyOf(c);
 
 	const model = await getModel(c.get("db"), body.model);
 	if (!model) {

@@ -1,4 +1,5 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
+import { jsonBigint } from "../../lib/json.ts";
 import type { Env } from "./env.ts";
 import { runIndexer } from "./indexer.ts";
 
@@ -29,7 +30,7 @@ export default {
 			return new Response("unauthorized", { status: 401 });
 		}
 		const result = await runIndexer(env);
-		const body = JSON.stringify(result, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+		const body = JSON.stringify(result, jsonBigint);
 		return new Response(body, { headers: { "content-type": "application/json" } });
 	},
 } satisfies ExportedHandler<Env>;

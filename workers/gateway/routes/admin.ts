@@ -6,7 +6,7 @@ import { type NewModel, upsertModel } from "../../../lib/db/models.ts";
 import { models, modelUpstreams } from "../../../lib/db/schema.ts";
 import { ledgerFor } from "../accounts.ts";
 import type { App, AppEnv } from "../app.ts";
-import { readJsonBody } from "../body.ts";
+import { IDEMPOTENCY_KEY, readJsonBody } from "../body.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { forgetModel } from "../model-cache.ts";
@@ -71,7 +71,7 @@ const CreditBody = z.strictObject({
 	payer: Address,
 	amount: BaseUnits.refine((amount) => amount > 0n, "must be greater than 0"),
 	/** Applies the credit once: the same key again is answered with applied: false. Scoped to the payer. */
-	idempotency_key: z.string().regex(/^[\x21-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters"),
+	idempotency_key: z.string().regex(IDEMPOTENCY_KEY, "must be 1-255 printable ASCII characters"),
 });
 
 export function registerAdminRoutes(app: App): void {

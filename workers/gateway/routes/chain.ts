@@ -18,7 +18,7 @@ import {
 } from "../../../lib/db/chain.ts";
 import { ledgerFor } from "../accounts.ts";
 import type { App } from "../app.ts";
-import { readJsonBody } from "../body.ts";
+import { idempotencyKeyOf, readJsonBody } from "../body.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
@@ -118,18 +118,11 @@ export function registerChainRoutes(app: App): void {
 		const db = c.get("db");
 		// With an Idempotency-Key the id is derived from it, so a retried request finds the
 		// first one (and its lock) instead of locking the amount a second time.
-		const idempotencyKey = c.req.header("idempotency-key");
-		if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
-			throw new ApiError("invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters.", {
-				param: "Idempotency-Key",
-			});
-		}
+		const idempotencyKey = idempotencyKeyOf(c);
 		const id = keccak256(
-			stringToHex(
-				`modeldex-withdrawal:${payer}:${idempotencyKey === undefined ? crypto.randomUUID() : `idem:${idempotencyKey}`}`,
-			),
+			stringToHex(`modeldex-withdrawal:${payer}:${idempotencyKey === null ? crypto.randomUUID() : `idem:${idempotencyKey}`}`),
 		);
-		const earlier = idempotencyKey === undefined ? undefined : await withdrawalById(db, id);
+		const earlier = idempotencyKey === null ? undefined : await withdrawalById(db, id);
 		if (earlier) {
 			if (earlier.amount !== value.amount) {
 				throw new ApiError("idempotency_conflict", "This Idempotency-Key was used for a withdrawal of another amount.", {

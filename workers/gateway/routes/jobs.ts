@@ -1,3 +1,4 @@
+import { jsonBigint } from "../../../lib/json.ts";
 import type { App } from "../app.ts";
 import { ApiError } from "../errors.ts";
 
@@ -14,6 +15,6 @@ export function registerJobRoutes(app: App): void {
 		if (name !== "indexer" && name !== "settler") throw new ApiError("not_found", `No job '${name}'.`, { param: "name" });
 		if (!job) throw new ApiError("not_found", `The ${name} is not bound to this gateway (only the local stack binds it).`);
 		const result = await job.run();
-		return c.json(JSON.parse(JSON.stringify(result, (_, v) => (typeof v === "bigint" ? v.toString() : v))));
+		return new Response(JSON.stringify(result, jsonBigint), { headers: { "content-type": "application/json" } });
 	});
 }
