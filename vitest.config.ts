@@ -21,11 +21,16 @@ export default defineConfig(async () => {
 						UPSTREAM_HEADERS_TIMEOUT_MS: "1500",
 						UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "1500",
 						WORKERS_AI_BINDING: "AI_STAND_IN",
+						// Low, so the requests-per-minute test needs few requests; each test uses its own keys.
+						KEY_REQUESTS_PER_MINUTE: "40",
+						// Batches sent at once and leases returned as soon as idle, so a test that waits
+						// for the request's deferred work sees the final state; tests/gateway/leases
+						// runs with the production delays.
+						BATCH_MS: "0",
+						LEASE_IDLE_MS: "0",
 						// test/chain: anvil nodes and deployments from test/node/anvil-setup.ts.
 						TEST_CHAIN: JSON.stringify(inject("chain")),
 					},
-					// Low, so the requests-per-minute test needs few requests; each test uses its own keys.
-					ratelimits: { KEY_RPM: { namespace_id: "1001", simple: { limit: 40, period: 60 } } },
 					// Workers AI cannot run offline (wrangler's AI binding always goes remote): the
 					// gateway is pointed at a stand-in Worker bound as AI_STAND_IN (test/stand-ins).
 					serviceBindings: { AI_STAND_IN: { name: "workers-ai-stand-in", entrypoint: "WorkersAIStandIn" } },

@@ -3,14 +3,8 @@
 // fresh directory under the OS temp dir (nothing is written inside the repo).
 //
 //   gateway            workers/gateway/index.ts, exactly as deployed
-//   gateway-noledger   the same gateway behind bench/variant-worker.ts with the
-//                      ledger binding stubbed (no ledger RPC on or off the path)
-//   gateway-nocommit   ... with the ledger's authorize() kept and its commit() (after
-//                      the response) stubbed
-//   gateway-nometer    ... with the meter binding stubbed
-//   gateway-norpm      ... with the KEY_RPM rate-limit binding stubbed (Miniflare
-//                      emulates it with a Durable Object and a SQLite write per call)
-//   gateway-bare       ... with all three stubbed: the gateway's own code alone
+//   gateway-bare       the same gateway behind bench/variant-worker.ts with the
+//                      ledger and meter bindings stubbed: its own code alone
 //   floor              bench/passthrough-worker.ts
 //   admin              bench/admin-worker.ts (seeding and inspection only)
 
@@ -23,11 +17,7 @@ const ROOT = resolve(import.meta.dirname, "..");
 
 /** Variant → the bindings bench/variant-worker.ts stubs in it. */
 export const VARIANTS = {
-	"gateway-noledger": "ledger",
-	"gateway-nocommit": "commit",
-	"gateway-nometer": "meter",
-	"gateway-norpm": "ratelimit",
-	"gateway-bare": "ledger,meter,ratelimit",
+	"gateway-bare": "ledger,meter",
 } as const;
 export type Variant = keyof typeof VARIANTS;
 

@@ -7,7 +7,7 @@
 //   direct            the upstream itself
 //   floor             a bare pass-through Worker in workerd (the runtime floor)
 //   gateway           the gateway with a real key, credit hold, meter and D1 usage
-//   gateway-noledger  the same gateway with the ledger binding stubbed (experiment)
+//   gateway-bare      the same gateway with ledger and meter stubbed (experiment)
 // in three scenarios (c=1; c=32 over 32 payers × 4 models; c=32 one payer), each
 // non-streaming (full response time) and streaming (time to first byte). Then one
 // meter's sustained record() rate, then a correctness check of D1 usage and ledgers.
@@ -54,7 +54,7 @@ const PRICE_OUT = 6_000_000_000_000_000n;
 const CREDIT = 1_000_000n * 10n ** 18n;
 
 type Mode = "non-stream" | "stream";
-type VariantName = Variant | "gateway-split";
+type VariantName = Variant;
 type TargetName = "direct" | "floor" | "gateway" | VariantName;
 interface Scenario {
 	id: "c1" | "c32" | "c32-one";
@@ -131,7 +131,7 @@ async function main() {
 	log(`upstream ${upstream.url}; workerd floor ${rt.urls.floor}, gateway ${rt.urls.gateway}; bundles in ${bundles.dir}`);
 
 	const gwModels = Array.from({ length: MODELS }, (_, i) => `bench/model-${i}`);
-	const variantNames: VariantName[] = [...(Object.keys(VARIANTS) as Variant[]), "gateway-split"];
+	const variantNames: VariantName[] = Object.keys(VARIANTS) as Variant[];
 	/** Each variant has its own Durable Objects and its own model ids, so its usage rows are its own. */
 	const variantModels = Object.fromEntries(
 		variantNames.map((v) => [v, Array.from({ length: MODELS }, (_, i) => `bench/${v}-model-${i}`)]),
@@ -148,10 +148,9 @@ async function main() {
 		outputPricePerM: PRICE_OUT.toString(),
 	});
 	const auth = keys.map((k) => `Bearer ${k.key}`);
-	// The meter-stubbed variant keeps a real ledger of its own: same keys, same credit.
 	// Variants that keep a real ledger have their own: same keys, same credit.
 	for (const v of variantNames) {
-		if (v === "gateway-split" || !VARIANTS[v].includes("ledger")) {
+		if (!(VARIANTS[v] as string).includes("ledger")) {
 			await rt.admin(`admin-${v}`, "/add-keys", { keys, credit: CREDIT.toString() });
 		}
 	}
@@ -419,7 +418,7 @@ async function main() {
 		d1: Record<string, { rows: number; fees: string }>;
 	}
 	/** What each variant stubs decides what it can be checked for. */
-	const stubsOf = (v: VariantName): string => (v === "gateway-split" ? "" : VARIANTS[v]);
+	const stubsOf = (v: VariantName): string => VARIANTS[v];
 	const readStates = async () => {
 		const gw = await rt.admin<State>("admin", "/state", { models: [...gwModels, meterModel], payers });
 		const vs: Partial<Record<VariantName, State>> = {};
@@ -586,10 +585,7 @@ async function main() {
 
 	lines.push("");
 	lines.push("experiment: the gateway's variants, interleaved with it (non-stream, full response)");
-	lines.push("  gateway-noledger: ledger binding stubbed (no key check, hold or charge); gateway-nometer: meter stubbed;");
-	lines.push("  gateway-nocommit: the ledger's authorize() kept, its commit() after the response stubbed;");
-	lines.push("  gateway-norpm: KEY_RPM stubbed (Miniflare emulates it with a Durable Object fetch + SQLite write per call);");
-	lines.push("  gateway-bare: all three stubbed; gateway-split: unmodified, its Durable Objects hosted by another script");
+	lines.push("  gateway-bare: ledger and meter stubbed in the isolate (the gateway's own code alone)");
 	for (const sc of expScenarios) {
 		const r = expResults[sc.id];
 		if (!r) continue;

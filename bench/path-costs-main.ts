@@ -72,18 +72,27 @@ const fakeQuery: Record<string, unknown> = new Proxy(
 const primeModelCache = () => getModel(fakeQuery as never, modelId);
 
 const ledger = {
-	authorize: async () => ({ ok: true as const, keyId: "key_x" }),
-	commit: async () => ({ charged: 0n }),
-	release: async () => {},
+	sync: async (input: { records: Array<{ cost: bigint; hold: bigint }>; now: number }) => ({
+		charges: input.records.map((r) => (r.cost < r.hold ? r.cost : r.hold)),
+		lease: {
+			keyId: "key_x",
+			allowedModels: null,
+			credit: 10n ** 30n,
+			requests: 1e9,
+			tokens: 1e9,
+			useUntil: input.now + 5_000,
+		},
+		refusal: null,
+	}),
 };
-const meter = { record: async () => ({ recorded: true, breaker: { openUntil: {} } }) };
+const meter = { recordBatch: async (_m: string, u: unknown[]) => ({ recorded: u.length, breaker: { openUntil: {} } }) };
 const env = {
 	DB: {} as D1Database,
 	MAX_BODY_BYTES: "1048576",
+	KEY_REQUESTS_PER_MINUTE: "1000000000",
 	KEY_TOKENS_PER_MINUTE: "1000000000",
 	ACCOUNT_LEDGER: { getByName: () => ledger },
 	MODEL_METER: { getByName: () => meter },
-	KEY_RPM: { limit: async () => ({ success: true }) },
 };
 const ctx = { waitUntil: (p: Promise<unknown>) => void p.catch(() => {}), passThroughOnException: () => {}, props: {} };
 globalThis.fetch = async () => new Response(upstreamText, { status: 200, headers: { "content-type": "application/json" } });

@@ -11,7 +11,7 @@ const ROOT = resolve(import.meta.dirname, "..");
 
 export interface Runtime {
 	mf: Miniflare;
-	urls: Record<"floor" | "gateway" | Variant | "gateway-split", string>;
+	urls: Record<"floor" | "gateway" | Variant, string>;
 	/** POST to an admin Worker: `admin` binds the gateway's objects, `admin-<variant>` a variant's. */
 	admin<T>(which: string, path: string, body: unknown): Promise<T>;
 	close(): Promise<void>;
@@ -21,26 +21,21 @@ const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_c
 /** High enough that no limit is reached: the bench measures cost, not refusals. */
 const HIGH = 1_000_000_000;
 
-/**
- * A gateway Worker. With `objectsOf`, its Durable Object bindings point at that other
- * script's classes (their own isolate) instead of the ones it hosts itself.
- */
-function gatewayWorker(name: string, scriptPath: string, objectsOf?: string, socket = true) {
-	const scriptName = objectsOf ? { scriptName: objectsOf } : {};
+/** A gateway Worker hosting its own Durable Object classes, on a direct socket. */
+function gatewayWorker(name: string, scriptPath: string) {
 	return {
 		name,
 		modules: true,
 		scriptPath,
 		modulesRoot: dirname(scriptPath),
 		...COMPAT,
-		bindings: { MAX_BODY_BYTES: "1048576", KEY_TOKENS_PER_MINUTE: String(HIGH) },
+		bindings: { MAX_BODY_BYTES: "1048576", KEY_REQUESTS_PER_MINUTE: String(HIGH), KEY_TOKENS_PER_MINUTE: String(HIGH) },
 		d1Databases: { DB: "bench-db" },
 		durableObjects: {
-			MODEL_METER: { className: "ModelMeter", useSQLite: true, ...scriptName },
-			ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true, ...scriptName },
+			MODEL_METER: { className: "ModelMeter", useSQLite: true },
+			ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true },
 		},
-		ratelimits: { KEY_RPM: { namespace_id: "1001", simple: { limit: HIGH, period: 60 as const } } },
-		unsafeDirectSockets: socket ? [{ host: "127.0.0.1", port: 0 }] : [],
+		unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 	};
 }
 
@@ -69,10 +64,6 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 			workers: [
 				gatewayWorker("gateway", bundles.gateway),
 				...variants.map((v) => gatewayWorker(v, bundles.variants[v])),
-				// The unmodified gateway whose Durable Objects live in another script, so they
-				// run in their own isolate rather than sharing the gateway's (experiment).
-				gatewayWorker("gateway-split", bundles.gateway, "gateway-split-objects"),
-				gatewayWorker("gateway-split-objects", bundles.gateway, undefined, false),
 				{
 					name: "floor",
 					modules: true,
@@ -84,7 +75,6 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 				},
 				adminWorker("admin", bundles.admin, "gateway"),
 				...variants.map((v) => adminWorker(`admin-${v}`, bundles.admin, v)),
-				adminWorker("admin-gateway-split", bundles.admin, "gateway-split-objects"),
 			],
 		}),
 	);
@@ -92,7 +82,6 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 	const direct = async (name: string) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
 	const urls = { floor: await direct("floor"), gateway: await direct("gateway") } as Runtime["urls"];
 	for (const v of variants) urls[v] = await direct(v);
-	urls["gateway-split"] = await direct("gateway-split");
 	const admin = async <T>(which: string, path: string, body: unknown): Promise<T> => {
 		const worker = await mf.getWorker(which);
 		const res = await worker.fetch(`http://admin${path}`, {

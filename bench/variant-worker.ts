@@ -2,14 +2,9 @@
 // in-isolate stubs, to show what each costs (bench experiment only). BENCH_STUB, set
 // with esbuild's `define` (bench/build.ts), lists them, comma-separated:
 //
-//   ledger     authorize() answers ok at once, commit() does nothing
-//              (no key check, credit hold or charge: no ledger RPCs)
-//   commit     the real ledger's authorize() on the path, but commit()/release() after
-//              the response do nothing (holds are never released: bench only)
-//   meter      record() answers at once (no meter RPC, no usage rows)
-//   ratelimit  KEY_RPM.limit() answers success at once. Cloudflare's binding counts
-//              in memory on the machine; Miniflare emulates it with a fetch to a
-//              Durable Object that writes SQLite on every call.
+//   ledger     every lease sync grants plenty at once and charges what it is told
+//              (no ledger RPC on or off the path; the per-request path likewise)
+//   meter      recordBatch()/record() answer at once (no meter RPC, no usage rows)
 
 import app from "../workers/gateway/index.ts";
 
@@ -18,18 +13,28 @@ export { AccountLedger, ModelMeter } from "../workers/gateway/index.ts";
 declare const BENCH_STUB: string;
 const STUBS = new Set(BENCH_STUB.split(","));
 
+const PLENTY = 10n ** 30n;
 const ledger = {
+	sync: async (input: { records: Array<{ cost: bigint; hold: bigint }>; now: number }) => ({
+		charges: input.records.map((r) => (r.cost < r.hold ? r.cost : r.hold)),
+		lease: {
+			keyId: "key_bench_stub",
+			allowedModels: null,
+			credit: PLENTY,
+			requests: 1_000_000_000,
+			tokens: 1_000_000_000,
+			useUntil: input.now + 5_000,
+		},
+		refusal: null,
+	}),
 	authorize: async () => ({ ok: true as const, keyId: "key_bench_stub" }),
 	commit: async () => ({ charged: 0n }),
-	release: async () => {},
 };
-const meter = { record: async () => ({ recorded: true, breaker: { openUntil: {} } }) };
-const rateLimit = { limit: async () => ({ success: true }) };
-
-function authorizeOnly(env: Record<string, unknown>, name: string) {
-	const real = (env.ACCOUNT_LEDGER as { getByName(n: string): { authorize(i: unknown): Promise<unknown> } }).getByName(name);
-	return { authorize: (input: unknown) => real.authorize(input), commit: ledger.commit, release: ledger.release };
-}
+const breaker = { openUntil: {} };
+const meter = {
+	record: async () => ({ recorded: true, breaker }),
+	recordBatch: async (_model: string, usages: unknown[]) => ({ recorded: usages.length, breaker }),
+};
 
 const envs = new WeakMap<object, object>();
 
@@ -39,9 +44,7 @@ function stubbed(env: Record<string, unknown>): object {
 		swapped = {
 			...env,
 			...(STUBS.has("ledger") ? { ACCOUNT_LEDGER: { getByName: () => ledger } } : {}),
-			...(STUBS.has("commit") ? { ACCOUNT_LEDGER: { getByName: (name: string) => authorizeOnly(env, name) } } : {}),
 			...(STUBS.has("meter") ? { MODEL_METER: { getByName: () => meter } } : {}),
-			...(STUBS.has("ratelimit") ? { KEY_RPM: rateLimit } : {}),
 		};
 		envs.set(env, swapped);
 	}

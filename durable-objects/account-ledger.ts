@@ -1,18 +1,24 @@
 import { DurableObject } from "cloudflare:workers";
+import { LEASE_USE_MS, type LeaseRecord, type LeaseSyncInput, type LeaseSyncResult, leaseRequestId } from "./lease-protocol.ts";
 
 // One AccountLedger per payer (named by the payer's address). It is the payer's
 // source of truth for API keys, balance, credit holds, per-key token-per-minute
 // limits, idempotent retries and the record of each request.
 //
-// The request path makes exactly one call here, `authorize`, which checks the
-// key, the token rate and the credit in one go and writes nothing to SQLite (the
-// hold is kept in memory and mirrored to storage without waiting for the write to
-// be confirmed), so no storage round trip sits in front of the upstream call.
-// `commit` (after the response, off the path) is the durable money movement.
+// The request path usually makes no call here at all: `sync` leases a slice of
+// the payer's credit and of the key's requests/tokens per minute to one gateway
+// isolate (a lease), which admits requests against it in memory and reports the
+// finished ones back in batches (one `sync` per lease every ~200 ms, one SQLite
+// transaction for the batch). Requests with an Idempotency-Key take the
+// per-request path instead: `authorize` (key, rates, credit and the idempotency
+// record checked in one call, no awaited storage write), then `commit`.
 //
-// Invariant: a payer can never be charged more than their balance. Every request
-// holds an upper bound of its cost before it is forwarded; `commit` charges
-// min(actual cost, hold), so the sum of charges never exceeds what was available.
+// Invariant: a payer can never be charged more than their balance. Credit leased
+// to an isolate or held for a request is unavailable to everything else until it
+// is charged or returned; a request's charge is min(actual cost, its hold) and a
+// lease's charges never exceed what it was granted, so the sum of charges never
+// exceeds what was available. Rate limits count leased allowances as used until
+// the lease reports what it really used, so they hold across isolates too.
 
 export interface KeyInput {
 	keyId: string;
@@ -39,6 +45,7 @@ export interface AuthorizeInput {
 	maxCost: bigint;
 	/** Upper bound of the request's tokens, counted against the key's tokens-per-minute limit. */
 	maxTokens: number;
+	requestsPerMinute: number;
 	tokensPerMinute: number;
 	idempotencyKey: string | null;
 	now: number;
@@ -92,6 +99,25 @@ export interface AccountSnapshot {
 	totalSpent: bigint;
 }
 
+interface LeaseState {
+	leaseId: string;
+	keyId: string;
+	/** Credit granted and charged since the lease opened (both only grow). */
+	credit: bigint;
+	charged: bigint;
+	requests: number;
+	usedRequests: number;
+	tokens: number;
+	usedTokens: number;
+	issued: number;
+	inFlight: number[];
+	lastSync: number;
+	revoked: boolean;
+}
+
+/** A lease with nothing in flight that has not synced for this long is returned (its isolate went away). */
+const LEASE_TTL_MS = 30_000;
+
 interface Hold {
 	keyId: string;
 	modelId: string;
@@ -123,8 +149,9 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	private readonly holds = new Map<string, Hold>();
 	/** Keys by hash, loaded once; every change goes through this object, so it stays exact. */
 	private keys = new Map<string, KeyRow>();
-	/** Per key: (time, tokens) of the last minute's requests. */
-	private readonly tokenWindows = new Map<string, Array<{ at: number; tokens: number; requestId: string }>>();
+	/** Per key: the last minute's requests (time, tokens); leases' unreported allowances are added on top. */
+	private readonly windows = new Map<string, WindowEntry[]>();
+	private readonly leases = new Map<string, LeaseState>();
 	private readonly waiters = new Map<string, Array<() => void>>();
 	private balance = 0n;
 
@@ -176,6 +203,9 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			for (const [name, hold] of await ctx.storage.list<Hold>({ prefix: "hold:" })) {
 				this.holds.set(name.slice("hold:".length), hold);
 			}
+			for (const [name, lease] of await ctx.storage.list<LeaseState>({ prefix: "lease:" })) {
+				this.leases.set(name.slice("lease:".length), lease);
+			}
 		});
 	}
 
@@ -207,6 +237,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			keyId,
 		).rowsWritten;
 		for (const row of this.keys.values()) if (row.key_id === keyId && row.revoked_at === null) row.revoked_at = now;
+		// Leases of the key admit nothing more from their next sync on (at most LEASE_USE_MS away).
+		for (const lease of this.leases.values()) if (lease.keyId === keyId) lease.revoked = true;
 		return changed > 0;
 	}
 
@@ -360,15 +392,13 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			if (replay) return replay;
 		}
 
-		const retryAfter = this.tokenRateRetryAfter(key.key_id, input.maxTokens, input.tokensPerMinute, input.now);
-		if (retryAfter > 0) {
-			return {
-				ok: false,
-				code: "rate_limit_exceeded",
-				message: `Rate limit reached for tokens per minute (limit ${input.tokensPerMinute}). Try again in ${retryAfter}s.`,
-				retryAfterSeconds: retryAfter,
-			};
-		}
+		const limited = this.rateRefusal(
+			key.key_id,
+			{ requests: 1, tokens: input.maxTokens },
+			{ requests: input.requestsPerMinute, tokens: input.tokensPerMinute },
+			input.now,
+		);
+		if (limited) return { ok: false, code: "rate_limit_exceeded", ...limited };
 
 		const available = this.balance - this.heldTotal();
 		if (input.maxCost > available) {
@@ -378,11 +408,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				message: `Insufficient credit: this request may cost up to ${input.maxCost} base units and ${available < 0n ? 0n : available} are available. Deposit PACA or lower max_tokens.`,
 			};
 		}
-		if (key.spend_cap !== null) {
-			const keyHeld = [...this.holds.values()].filter((h) => h.keyId === key.key_id).reduce((s, h) => s + h.amount, 0n);
-			if (BigInt(key.spent) + keyHeld + input.maxCost > BigInt(key.spend_cap)) {
-				return { ok: false, code: "insufficient_quota", message: "This API key has reached its spend cap." };
-			}
+		if (key.spend_cap !== null && this.spendCapRoom(key) < input.maxCost) {
+			return { ok: false, code: "insufficient_quota", message: "This API key has reached its spend cap." };
 		}
 
 		const hold: Hold = {
@@ -393,7 +420,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			createdAt: input.now,
 		};
 		this.holds.set(input.requestId, hold);
-		this.tokenWindows.get(key.key_id)?.push({ at: input.now, tokens: input.maxTokens, requestId: input.requestId });
+		this.windowOf(key.key_id).push({ at: input.now, requests: 1, tokens: input.maxTokens, requestId: input.requestId });
 		// Mirrored so a restart keeps in-flight holds; not awaited, so the caller does not wait on storage.
 		void this.ctx.storage.put(`hold:${input.requestId}`, hold, { allowUnconfirmed: true });
 		return { ok: true, keyId: key.key_id };
@@ -414,7 +441,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		}
 		this.holds.delete(input.requestId);
 		// The window counted the request's upper bound; from now on it counts what was used.
-		const entry = this.tokenWindows.get(hold.keyId)?.find((e) => e.requestId === input.requestId);
+		const entry = this.windows.get(hold.keyId)?.find((e) => e.requestId === input.requestId);
 		if (entry) entry.tokens = input.promptTokens + input.completionTokens;
 		this.balance -= charge;
 		const account = this.account();
@@ -455,8 +482,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			);
 		}
 		await this.ctx.storage.delete(`hold:${input.requestId}`);
-		for (const wake of this.waiters.get(input.requestId) ?? []) wake();
-		this.waiters.delete(input.requestId);
+		this.wake(input.requestId);
 		return { charged: charge };
 	}
 
@@ -477,6 +503,180 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		});
 	}
 
+	// ── Leases (the usual request path) ─────────────────────────────────────
+
+	/**
+	 * Everything a gateway isolate tells the ledger about one lease, in one call:
+	 * finished requests to charge (always applied, idempotent by request id, in one
+	 * transaction), what is still in flight, and optionally a request for more
+	 * credit and rate allowance (refused as a whole when `need` cannot be met) or
+	 * the lease's end. A revoked key's lease is closed at its next sync.
+	 */
+	sync(input: LeaseSyncInput): LeaseSyncResult {
+		const now = input.now;
+		const key = this.keys.get(input.keyHash);
+		let lease = this.liveLease(input.leaseId, now);
+		if (lease && (!key || lease.keyId !== key.key_id)) lease = null;
+
+		const charges = key ? this.chargeLeaseRecords(input.leaseId, lease, key, input.records, now) : input.records.map(() => 0n);
+		if (lease) {
+			lease.issued = Math.max(lease.issued, input.issued);
+			lease.inFlight = input.inFlight;
+			lease.lastSync = now;
+		}
+
+		let refusal: LeaseSyncResult["refusal"] = null;
+		if (!key || key.revoked_at !== null || lease?.revoked) {
+			refusal = { code: "invalid_api_key", message: "Incorrect API key provided, or the key was revoked.", retryAfterSeconds: 0 };
+		} else if (input.need || input.want) {
+			if (!lease && !input.create) {
+				refusal = { code: "lease_unknown", message: "The lease ended; open a new one.", retryAfterSeconds: 0 };
+			} else {
+				const candidate = lease ?? newLease(input.leaseId, key.key_id, now);
+				refusal = this.grant(candidate, key, input, now);
+				if (!refusal && !lease) {
+					lease = candidate;
+					this.leases.set(lease.leaseId, lease);
+				}
+			}
+		}
+
+		if (lease && (input.close || lease.revoked || (refusal?.code === "invalid_api_key" && lease.inFlight.length === 0))) {
+			if (lease.inFlight.length === 0 || input.close) {
+				this.leases.delete(lease.leaseId);
+				void this.ctx.storage.delete(`lease:${lease.leaseId}`);
+			}
+			lease = null;
+		} else if (lease) {
+			// Mirrored so a restart keeps the lease; not awaited, like holds.
+			void this.ctx.storage.put(`lease:${lease.leaseId}`, lease, { allowUnconfirmed: true });
+		}
+		this.wake(`lease:${input.leaseId}`);
+		return {
+			charges,
+			lease:
+				lease && key
+					? {
+							keyId: lease.keyId,
+							allowedModels: key.allowed_models ? (JSON.parse(key.allowed_models) as string[]) : null,
+							credit: lease.credit,
+							requests: lease.requests,
+							tokens: lease.tokens,
+							useUntil: now + LEASE_USE_MS,
+						}
+					: null,
+			refusal,
+		};
+	}
+
+	/** Adds to a lease what it asks for, within the balance, the key's spend cap and rates; or says why not. */
+	private grant(lease: LeaseState, key: KeyRow, input: LeaseSyncInput, now: number): LeaseSyncResult["refusal"] {
+		const need = input.need ?? { credit: 0n, requests: 0, tokens: 0 };
+		const want = input.want ?? need;
+		const available = this.balance - this.heldTotal(now);
+		const capRoom = key.spend_cap === null ? available : this.spendCapRoom(key);
+		const creditRoom = available < capRoom ? available : capRoom;
+		if (creditRoom < need.credit) {
+			return {
+				code: "insufficient_quota",
+				message:
+					capRoom < available
+						? "This API key has reached its spend cap."
+						: `Insufficient credit: this request may cost up to ${need.credit} base units and ${available < 0n ? 0n : available} are available. Deposit PACA or lower max_tokens.`,
+				retryAfterSeconds: 0,
+			};
+		}
+		const limits = { requests: input.requestsPerMinute, tokens: input.tokensPerMinute };
+		const limited = this.rateRefusal(key.key_id, need, limits, now);
+		if (limited) return { code: "rate_limit_exceeded", ...limited };
+		// A lease takes what it needs, or up to half of what is left, so other isolates
+		// serving the same key still find room.
+		const used = this.windowUse(key.key_id, now);
+		const halfCredit = creditRoom / 2n;
+		const wantCredit = want.credit < halfCredit ? want.credit : halfCredit;
+		lease.credit += need.credit > wantCredit ? need.credit : wantCredit;
+		lease.requests += Math.max(need.requests, Math.min(want.requests, Math.floor((limits.requests - used.requests) / 2)));
+		lease.tokens += Math.max(need.tokens, Math.min(want.tokens, Math.floor((limits.tokens - used.tokens) / 2)));
+		return null;
+	}
+
+	/** Charges a lease's finished requests; a request id seen before is answered with its first charge. */
+	private chargeLeaseRecords(leaseId: string, lease: LeaseState | null, key: KeyRow, records: LeaseRecord[], now: number) {
+		let spent = 0n;
+		const charges = records.map((record) => {
+			const requestId = leaseRequestId(leaseId, record.seq);
+			const done = this.sql.exec<{ cost: string }>("SELECT cost FROM requests WHERE request_id = ?", requestId).toArray()[0];
+			if (done) return BigInt(done.cost);
+			let charge = record.cost < record.hold ? record.cost : record.hold;
+			// A lease's charges stay within its grant; a lease the ledger already let go of
+			// (its isolate was silent past the TTL) is charged from what is available now.
+			const room = lease ? leaseUnused(lease) : this.balance - this.heldTotal(now);
+			if (charge > room) charge = room > 0n ? room : 0n;
+			const tokens = record.promptTokens + record.completionTokens;
+			if (lease) {
+				lease.charged += charge;
+				lease.usedRequests += 1;
+				lease.usedTokens += tokens;
+			}
+			this.windowOf(key.key_id).push({ at: record.createdAt, requests: 1, tokens, requestId });
+			this.balance -= charge;
+			spent += charge;
+			this.sql.exec(
+				`INSERT INTO requests (request_id, key_id, model_id, prompt_tokens, completion_tokens, cost, status,
+					usage_source, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				requestId,
+				key.key_id,
+				record.modelId,
+				record.promptTokens,
+				record.completionTokens,
+				charge.toString(),
+				record.status,
+				record.usageSource,
+				record.createdAt,
+				record.finishedAt,
+			);
+			return charge;
+		});
+		if (spent > 0n) {
+			this.sql.exec(
+				"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",
+				this.balance.toString(),
+				(this.account().totalSpent + spent).toString(),
+			);
+			key.spent = (BigInt(key.spent) + spent).toString();
+			this.sql.exec("UPDATE keys SET spent = ? WHERE key_id = ?", key.spent, key.key_id);
+		}
+		return charges;
+	}
+
+	/** The lease, unless it is unknown or its isolate has been silent past its TTL (then it is returned). */
+	private liveLease(leaseId: string, now: number): LeaseState | null {
+		const lease = this.leases.get(leaseId);
+		if (!lease) return null;
+		const ttl = lease.inFlight.length > 0 ? HOLD_TTL_MS : LEASE_TTL_MS;
+		if (now - lease.lastSync <= ttl) return lease;
+		this.leases.delete(leaseId);
+		void this.ctx.storage.delete(`lease:${leaseId}`);
+		return null;
+	}
+
+	private wake(name: string): void {
+		for (const wake of this.waiters.get(name) ?? []) wake();
+		this.waiters.delete(name);
+	}
+
+	private waitFor(name: string, ms: number): Promise<void> {
+		return new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, ms);
+			const list = this.waiters.get(name) ?? [];
+			list.push(() => {
+				clearTimeout(timer);
+				resolve();
+			});
+			this.waiters.set(name, list);
+		});
+	}
+
 	/**
 	 * One request's tokens and cost, for the holder of a valid key of this payer.
 	 * A request still in flight is waited for (up to `waitMs`), so the answer is
@@ -485,16 +685,19 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	async generation(keyHash: string, requestId: string, waitMs = 5_000): Promise<Generation | "invalid_key" | null> {
 		const key = this.keys.get(keyHash);
 		if (!key || key.revoked_at !== null) return "invalid_key";
-		if (this.holds.has(requestId)) {
-			await new Promise<void>((resolve) => {
-				const timer = setTimeout(resolve, waitMs);
-				const list = this.waiters.get(requestId) ?? [];
-				list.push(() => {
-					clearTimeout(timer);
-					resolve();
-				});
-				this.waiters.set(requestId, list);
-			});
+		const deadline = Date.now() + waitMs;
+		// Wait while the request may still be running: held here, or admitted under a lease
+		// whose isolate has not reported it finished (it reports within ~200 ms of the end).
+		for (let left = waitMs; left > 0; left = deadline - Date.now()) {
+			if (this.holds.has(requestId)) {
+				await this.waitFor(requestId, left);
+				continue;
+			}
+			const lease = this.leases.get(requestId.slice(4, 20));
+			const seq = Number.parseInt(requestId.slice(20), 16);
+			const running = lease !== undefined && (seq > lease.issued || lease.inFlight.includes(seq));
+			if (!running || this.sql.exec("SELECT 1 FROM requests WHERE request_id = ?", requestId).toArray().length > 0) break;
+			await this.waitFor(`lease:${lease.leaseId}`, left);
 		}
 		const row = this.sql
 			.exec<{
@@ -532,6 +735,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		for (const [requestId, hold] of this.holds) {
 			if (now - hold.createdAt > HOLD_TTL_MS) await this.release(requestId, now);
 		}
+		for (const leaseId of [...this.leases.keys()]) this.liveLease(leaseId, now);
 		this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_TTL_MS);
 		await this.ctx.storage.setAlarm(now + MAINTENANCE_INTERVAL_MS);
 	}
@@ -540,10 +744,26 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + MAINTENANCE_INTERVAL_MS);
 	}
 
-	private heldTotal(): bigint {
+	/** Credit not spendable now: per-request holds plus what leases were granted and have not charged. */
+	private heldTotal(now = Date.now()): bigint {
 		let total = 0n;
 		for (const hold of this.holds.values()) total += hold.amount;
+		for (const leaseId of [...this.leases.keys()]) {
+			const lease = this.liveLease(leaseId, now);
+			if (lease) total += leaseUnused(lease);
+		}
 		return total;
+	}
+
+	/** How much more the key may hold or lease before its spend cap: cap − spent − held − leased. */
+	private spendCapRoom(key: KeyRow): bigint {
+		if (key.spend_cap === null) throw new Error("no spend cap");
+		let held = 0n;
+		for (const hold of this.holds.values()) if (hold.keyId === key.key_id) held += hold.amount;
+		for (const lease of this.leases.values()) {
+			if (lease.keyId === key.key_id) held += leaseUnused(lease);
+		}
+		return BigInt(key.spend_cap) - BigInt(key.spent) - held;
 	}
 
 	private replayFor(keyId: string, idempotencyKey: string, now: number): AuthorizeResult | null {
@@ -572,20 +792,93 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		};
 	}
 
-	/** Seconds until `tokens` more fit in the key's one-minute window; 0 when they fit now. */
-	private tokenRateRetryAfter(keyId: string, tokens: number, limit: number, now: number): number {
-		const window = this.tokenWindows.get(keyId) ?? [];
-		while (window.length > 0 && (window[0]?.at ?? 0) <= now - TOKEN_WINDOW_MS) window.shift();
-		this.tokenWindows.set(keyId, window);
-		let used = window.reduce((s, e) => s + e.tokens, 0);
-		if (used + tokens <= limit) return 0;
-		if (tokens > limit) return 60;
-		for (const entry of window) {
-			used -= entry.tokens;
-			if (used + tokens <= limit) return Math.max(1, Math.ceil((entry.at + TOKEN_WINDOW_MS - now) / 1000));
+	private windowOf(keyId: string): WindowEntry[] {
+		let window = this.windows.get(keyId);
+		if (!window) {
+			window = [];
+			this.windows.set(keyId, window);
 		}
-		return 60;
+		return window;
 	}
+
+	/** The key's requests and tokens of the last minute, plus what its leases may still use unreported. */
+	private windowUse(keyId: string, now: number): { requests: number; tokens: number } {
+		// Lease records arrive after the fact, so entries are not in time order.
+		const window = this.windowOf(keyId).filter((e) => e.at > now - TOKEN_WINDOW_MS);
+		window.sort((a, b) => a.at - b.at);
+		this.windows.set(keyId, window);
+		let requests = 0;
+		let tokens = 0;
+		for (const e of window) {
+			requests += e.requests;
+			tokens += e.tokens;
+		}
+		for (const leaseId of [...this.leases.keys()]) {
+			const lease = this.liveLease(leaseId, now);
+			if (lease?.keyId !== keyId) continue;
+			requests += Math.max(0, lease.requests - lease.usedRequests);
+			tokens += Math.max(0, lease.tokens - lease.usedTokens);
+		}
+		return { requests, tokens };
+	}
+
+	/** Null when `need` fits in the key's one-minute windows now; else the 429's message and Retry-After. */
+	private rateRefusal(
+		keyId: string,
+		need: { requests: number; tokens: number },
+		limits: { requests: number; tokens: number },
+		now: number,
+	): { message: string; retryAfterSeconds: number } | null {
+		const used = this.windowUse(keyId, now);
+		for (const dim of ["requests", "tokens"] as const) {
+			if (used[dim] + need[dim] <= limits[dim]) continue;
+			const label = dim === "requests" ? "requests per minute" : "tokens per minute";
+			let retryAfter = need[dim] > limits[dim] ? 60 : LEASE_USE_MS / 1000;
+			let left = used[dim];
+			for (const entry of this.windowOf(keyId)) {
+				left -= entry[dim];
+				if (left + need[dim] <= limits[dim]) {
+					retryAfter = Math.max(1, Math.ceil((entry.at + TOKEN_WINDOW_MS - now) / 1000));
+					break;
+				}
+			}
+			return {
+				message: `Rate limit reached for ${label} (limit ${limits[dim]}) on this API key. Try again in ${retryAfter}s.`,
+				retryAfterSeconds: retryAfter,
+			};
+		}
+		return null;
+	}
+}
+
+interface WindowEntry {
+	at: number;
+	requests: number;
+	tokens: number;
+	requestId: string;
+}
+
+/** Credit a lease was granted and has not been charged. */
+function leaseUnused(lease: LeaseState): bigint {
+	const unused = lease.credit - lease.charged;
+	return unused > 0n ? unused : 0n;
+}
+
+function newLease(leaseId: string, keyId: string, now: number): LeaseState {
+	return {
+		leaseId,
+		keyId,
+		credit: 0n,
+		charged: 0n,
+		requests: 0,
+		usedRequests: 0,
+		tokens: 0,
+		usedTokens: 0,
+		issued: 0,
+		inFlight: [],
+		lastSync: now,
+		revoked: false,
+	};
 }
 
 function toKeyInfo(row: KeyRow): KeyInfo {

@@ -9,7 +9,7 @@ import { type HourlyRow, insertUsage, type UsageRow, upsertHourly } from "../lib
 //   - last-minute rates, served by `stats()` and pushed to WebSocket subscribers
 //     (hibernatable, at most 4 updates a second);
 //   - a circuit breaker per upstream position, fed by every request's outcome.
-// The gateway calls `record` once per request, after the response has started.
+// The gateway sends finished requests in batches (`recordBatch`), a few times a second per isolate.
 
 export interface UsageRecord {
 	requestId: string;
@@ -129,45 +129,62 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	 * calling isolate can skip open upstreams without asking.
 	 */
 	async record(modelId: string, usage: UsageRecord): Promise<{ recorded: boolean; breaker: BreakerState }> {
-		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
-		for (const tried of usage.upstreams ?? []) this.updateBreaker(tried.position, tried.ok, Date.now());
-		const inserted = this.sql.exec(
-			`INSERT OR IGNORE INTO usage_log
-				(request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, usage_source, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			usage.requestId,
-			usage.keyId,
-			usage.payer,
-			usage.promptTokens,
-			usage.completionTokens,
-			usage.fee.toString(),
-			usage.status,
-			usage.usageSource,
-			usage.createdAt,
-		).rowsWritten;
-		if (inserted === 0) return { recorded: false, breaker: this.breaker() };
+		const { recorded, breaker } = await this.recordBatch(modelId, [usage]);
+		return { recorded: recorded === 1, breaker };
+	}
 
-		const delta: MeterCounters = {
-			requests: 1,
-			errors: usage.status === "error" ? 1 : 0,
-			promptTokens: usage.promptTokens,
-			completionTokens: usage.completionTokens,
-			fees: usage.fee,
-		};
-		const total = add(this.counters(), delta);
-		this.sql.exec(
-			"UPDATE counters SET requests = ?, errors = ?, prompt_tokens = ?, completion_tokens = ?, fees = ? WHERE id = 1",
-			total.requests,
-			total.errors,
-			total.promptTokens,
-			total.completionTokens,
-			total.fees.toString(),
-		);
-		this.addToHour(Math.floor(usage.createdAt / HOUR_MS) * HOUR_MS, usage.payer, delta);
-		this.bump(Date.now(), delta);
-		this.scheduleBroadcast();
-		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
-		return { recorded: true, breaker: this.breaker() };
+	/**
+	 * Records a batch of finished requests (the gateway sends each isolate's
+	 * requests of the last ~200 ms in one call); same rules as `record`, one
+	 * storage transaction for the lot. Returns how many were new.
+	 */
+	async recordBatch(modelId: string, usages: UsageRecord[]): Promise<{ recorded: number; breaker: BreakerState }> {
+		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
+		const now = Date.now();
+		let recorded = 0;
+		let total: MeterCounters | null = null;
+		for (const usage of usages) {
+			for (const tried of usage.upstreams ?? []) this.updateBreaker(tried.position, tried.ok, now);
+			const inserted = this.sql.exec(
+				`INSERT OR IGNORE INTO usage_log
+					(request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, usage_source, created_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				usage.requestId,
+				usage.keyId,
+				usage.payer,
+				usage.promptTokens,
+				usage.completionTokens,
+				usage.fee.toString(),
+				usage.status,
+				usage.usageSource,
+				usage.createdAt,
+			).rowsWritten;
+			if (inserted === 0) continue;
+			recorded += 1;
+			const delta: MeterCounters = {
+				requests: 1,
+				errors: usage.status === "error" ? 1 : 0,
+				promptTokens: usage.promptTokens,
+				completionTokens: usage.completionTokens,
+				fees: usage.fee,
+			};
+			total = add(total ?? this.counters(), delta);
+			this.addToHour(Math.floor(usage.createdAt / HOUR_MS) * HOUR_MS, usage.payer, delta);
+			this.bump(now, delta);
+		}
+		if (total) {
+			this.sql.exec(
+				"UPDATE counters SET requests = ?, errors = ?, prompt_tokens = ?, completion_tokens = ?, fees = ? WHERE id = 1",
+				total.requests,
+				total.errors,
+				total.promptTokens,
+				total.completionTokens,
+				total.fees.toString(),
+			);
+			this.scheduleBroadcast();
+			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
+		}
+		return { recorded, breaker: this.breaker() };
 	}
 
 	// ── Reads ───────────────────────────────────────────────────────────────

@@ -25,6 +25,7 @@ describe("AccountLedger.reverseCredit", () => {
 			modelId: "m",
 			maxCost: 6n * PACA,
 			maxTokens: 10,
+			requestsPerMinute: 1_000,
 			tokensPerMinute: 1_000,
 			idempotencyKey: null,
 			now: Date.now(),

@@ -87,6 +87,7 @@ async function spend(payer: string, key: string, amount: bigint) {
 		modelId: "m",
 		maxCost: amount,
 		maxTokens: 1,
+		requestsPerMinute: 1_000,
 		tokensPerMinute: 1_000,
 		idempotencyKey: null,
 		now: Date.now(),

@@ -30,7 +30,9 @@ describe("credit holds", () => {
 		const ok = results.filter((r) => r.status === 200).length;
 		const refused = results.filter((r) => r.status === 402);
 		expect(ok + refused.length).toBe(100);
-		expect(ok).toBeGreaterThanOrEqual(37);
+		// Each key admits against its own lease, so while the race lasts up to one hold per
+		// key (less one) can sit unusable in the other keys' leases.
+		expect(ok).toBeGreaterThanOrEqual(37 - (keys.length - 1));
 		expect(refused.length).toBeGreaterThan(0);
 		expect(refused[0]?.json().error).toMatchObject({ code: "insufficient_quota", type: "insufficient_quota" });
 
@@ -39,6 +41,8 @@ describe("credit holds", () => {
 		expect(account.totalSpent).toBeLessThanOrEqual(account.totalCredited);
 		expect(account.balance).toBeGreaterThanOrEqual(0n);
 		expect(account.balance).toBe(account.totalCredited - account.totalSpent);
+		// The leases are back: what is left is spendable by any key of the payer.
+		expect(account.available).toBe(account.balance);
 	});
 
 	it("answers 402 insufficient_quota without calling the upstream when the balance is short", async () => {

@@ -15,7 +15,8 @@ export async function callGateway(path: string, init: GatewayInit = {}) {
 	return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
 }
 
-type GatewayInit = RequestInit & { key?: string; json?: unknown };
+/** `env` overrides some of the gateway's vars for this call (e.g. production batch delays). */
+type GatewayInit = RequestInit & { key?: string; json?: unknown; env?: Record<string, string> };
 
 /**
  * Calls the gateway in-process and hands back the response unread (for streams);
@@ -32,7 +33,7 @@ export async function openGateway(path: string, init: GatewayInit = {}) {
 	const ctx = createExecutionContext();
 	const response = await worker.fetch(
 		new Request(`https://gateway.test${path}`, { method: init.method ?? (body ? "POST" : "GET"), headers, body }),
-		env as TestEnv,
+		init.env ? { ...(env as TestEnv), ...init.env } : (env as TestEnv),
 		ctx,
 	);
 	return { response, done: () => waitOnExecutionContext(ctx) };

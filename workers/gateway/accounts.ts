@@ -4,6 +4,7 @@ import type { Db } from "../../lib/db/client.ts";
 import { apiKeys } from "../../lib/db/schema.ts";
 import { hashApiKey, keyPrefix, newApiKey } from "../../lib/keys.ts";
 import type { Env } from "./env.ts";
+import { forgetKey } from "./leases.ts";
 
 /** The payer's ledger Durable Object; payer addresses are lower-case hex. */
 export function ledgerFor(env: Env, payer: string) {
@@ -40,13 +41,16 @@ export async function issueApiKey(env: Env, db: Db, payer: string, options: Issu
 
 /**
  * Revokes one of `payer`'s keys: first in the ledger (which the request path
- * checks, so the key stops working at once), then in D1's listing. Returns the
+ * checks; this isolate's lease of the key ends at once, other isolates' within
+ * seconds), then in D1's listing. Returns the
  * key as revoked, or null when `payer` has no key `keyId`. Revoking again changes
  * nothing and repairs D1 if an earlier attempt stopped between the two writes.
  */
 export async function revokeApiKey(env: Env, db: Db, payer: string, keyId: string): Promise<KeyInfo | null> {
 	const ledger = ledgerFor(env, payer);
 	await ledger.revokeKey(keyId);
+	// This isolate stops at once; others at their lease's next sync (within LEASE_USE_MS).
+	forgetKey(keyId);
 	const key = (await ledger.listKeys()).find((k) => k.keyId === keyId);
 	if (!key) return null;
 	await db

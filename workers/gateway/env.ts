@@ -18,13 +18,23 @@ export interface Secrets {
 
 export type Env = Omit<
 	GatewayEnv,
-	"MODEL_METER" | "ACCOUNT_LEDGER" | "MAX_BODY_BYTES" | "KEY_TOKENS_PER_MINUTE" | `UPSTREAM_${string}_TIMEOUT_MS`
+	| "MODEL_METER"
+	| "ACCOUNT_LEDGER"
+	| "MAX_BODY_BYTES"
+	| "KEY_REQUESTS_PER_MINUTE"
+	| "KEY_TOKENS_PER_MINUTE"
+	| "BATCH_MS"
+	| "LEASE_IDLE_MS"
+	| `UPSTREAM_${string}_TIMEOUT_MS`
 > &
 	Secrets & {
 		MODEL_METER: DurableObjectNamespace<ModelMeter>;
 		ACCOUNT_LEDGER: DurableObjectNamespace<AccountLedger>;
 		MAX_BODY_BYTES?: string;
+		KEY_REQUESTS_PER_MINUTE?: string;
 		KEY_TOKENS_PER_MINUTE?: string;
+		BATCH_MS?: string;
+		LEASE_IDLE_MS?: string;
 		UPSTREAM_HEADERS_TIMEOUT_MS?: string;
 		UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
 		UPSTREAM_TOTAL_TIMEOUT_MS?: string;
@@ -37,7 +47,10 @@ export type Env = Omit<
 
 const ConfigSchema = z.object({
 	MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
+	KEY_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(600),
 	KEY_TOKENS_PER_MINUTE: z.coerce.number().int().positive().default(200_000),
+	BATCH_MS: z.coerce.number().int().nonnegative().default(200),
+	LEASE_IDLE_MS: z.coerce.number().int().nonnegative().default(2_000),
 	UPSTREAM_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 	UPSTREAM_FIRST_BYTE_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
 	UPSTREAM_TOTAL_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
@@ -45,7 +58,10 @@ const ConfigSchema = z.object({
 
 export type Config = {
 	maxBodyBytes: number;
+	keyRequestsPerMinute: number;
 	keyTokensPerMinute: number;
+	batchMs: number;
+	leaseIdleMs: number;
 	timeouts: { headersMs: number; firstByteMs: number; totalMs: number };
 };
 
@@ -69,7 +85,10 @@ function parseConfig(env: Env): Config {
 	const d = parsed.data;
 	return {
 		maxBodyBytes: d.MAX_BODY_BYTES,
+		keyRequestsPerMinute: d.KEY_REQUESTS_PER_MINUTE,
 		keyTokensPerMinute: d.KEY_TOKENS_PER_MINUTE,
+		batchMs: d.BATCH_MS,
+		leaseIdleMs: d.LEASE_IDLE_MS,
 		timeouts: {
 			headersMs: d.UPSTREAM_HEADERS_TIMEOUT_MS,
 			firstByteMs: d.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,

@@ -7,8 +7,9 @@ import { requestFee } from "../../lib/money.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { AppEnv } from "./app.ts";
 import { idempotencyKeyOf, readJsonBody } from "./body.ts";
-import { readConfig } from "./env.ts";
+import { type Env, readConfig } from "./env.ts";
 import { ApiError } from "./errors.ts";
+import { type Admission, admit, type FinishedRequest } from "./leases.ts";
 import { getModel } from "./model-cache.ts";
 import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingRequest, Usage } from "./schemas/inference.ts";
 import { meterSseStream } from "./streaming/sse-meter.ts";
@@ -20,9 +21,14 @@ import type { UpstreamPath } from "./upstreams/openai-compatible.ts";
 // The metered request path shared by chat completions, completions and embeddings:
 //
 //   key parse (no I/O) → body → model (isolate cache) →
-//   ONE ledger call (key check + tokens/min + credit hold) ∥ requests/min binding →
+//   admission under the key's credit/rate lease in this isolate (leases.ts; a
+//     ledger call only when the lease is missing or short) →
 //   upstream (fallback before the first byte) → response to the client →
-//   after the response (waitUntil): ledger.commit + meter.record.
+//   after the response: the finished request joins the lease's next batch
+//     (ledger charge, then the model's meter with that charge).
+//
+// Requests with an Idempotency-Key take the per-request ledger path instead
+// (authorize → commit), since the ledger must see the key before forwarding.
 
 export type Endpoint = "chat" | "completion" | "embedding";
 type InferenceBody = ChatCompletionRequest | CompletionRequest | EmbeddingRequest;
@@ -55,53 +61,113 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		throw new ApiError("model_not_found", `The model '${body.model}' does not exist or is not available.`, { param: "model" });
 	}
 
-	const requestId = c.get("requestId");
 	const plan = planRequest(endpoint, body, model, bytes);
 	const keyHash = await hashApiKey(key.key);
-	const ledger = ledgerFor(c.env, key.payer);
 	const now = Date.now();
-	const [verdict, perMinute] = await Promise.all([
-		ledger.authorize({
-			keyHash,
-			requestId,
+	const admission = idempotencyKey
+		? await authorizeOnce(c, key.payer, { keyHash, model, plan, idempotencyKey, now })
+		: await admit(c.env, c.executionCtx, config, {
+				keyHash,
+				payer: key.payer,
+				modelId: model.id,
+				maxCost: plan.maxCost,
+				maxTokens: plan.maxPromptTokens + plan.maxCompletionTokens,
+			});
+	if (admission instanceof Response) return admission;
+	const requestId = admission.requestId;
+	c.set("requestId", requestId);
+
+	let settled = false;
+	const settle = (outcome: Outcome) => {
+		if (settled) return;
+		settled = true;
+		const free = outcome.status === "error" && outcome.completionTokens === 0;
+		admission.finish(c.executionCtx, {
 			modelId: model.id,
-			maxCost: plan.maxCost,
-			maxTokens: plan.maxPromptTokens + plan.maxCompletionTokens,
-			tokensPerMinute: config.keyTokensPerMinute,
-			idempotencyKey,
-			now,
-		}),
-		c.env.KEY_RPM.limit({ key: keyHash }),
-	]);
-
-	if (!verdict.ok) {
-		switch (verdict.code) {
-			case "idempotent_replay":
-				return replay(verdict.requestId, verdict.response);
-			case "rate_limit_exceeded":
-				throw new ApiError(verdict.code, verdict.message, { headers: { "retry-after": String(verdict.retryAfterSeconds) } });
-			default:
-				throw new ApiError(verdict.code, verdict.message);
-		}
-	}
-	if (!perMinute.success) {
-		c.executionCtx.waitUntil(ledger.release(requestId, Date.now()));
-		throw new ApiError("rate_limit_exceeded", "Rate limit reached for requests per minute on this API key.", {
-			headers: { "retry-after": "60" },
+			payer: key.payer,
+			// An error that produced no completion costs nothing, whatever the prompt was.
+			promptTokens: free ? 0 : outcome.promptTokens,
+			completionTokens: outcome.completionTokens,
+			cost: free ? 0n : requestFee(model, outcome.promptTokens, outcome.completionTokens),
+			status: outcome.status,
+			usageSource: outcome.usageSource,
+			createdAt: now,
+			upstreams: outcome.upstreams,
+			response: outcome.response,
 		});
-	}
+	};
 
-	const caller = { keyId: verdict.keyId, payer: key.payer };
-	const settle = (outcome: Outcome) => c.executionCtx.waitUntil(finish(c, model, caller, requestId, now, outcome));
-
-	const clientAbort = new AbortController();
-	let call: UpstreamCall;
-	try {
-		call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
+	// Every admitted request is finished exactly once, whatever happens from here on:
+	// an error before the response costs nothing and releases the hold.
+	const forward = async (): Promise<Response> => {
+		const clientAbort = new AbortController();
+		const call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
 			stream: plan.stream,
 			signal: clientAbort.signal,
 			timeouts: config.timeouts,
 		});
+
+		if (plan.stream && call.response.body) {
+			const metered = meterSseStream(call.response.body, {
+				kind: endpoint === "chat" ? "chat" : "completion",
+				clientWantsUsage: plan.clientWantsUsage,
+				promptText: plan.promptText,
+				abortUpstream: () => clientAbort.abort(),
+			});
+			c.executionCtx.waitUntil(
+				metered.result.then((r) =>
+					settle({
+						status: r.outcome === "upstream_failed" && r.completionTokens === 0 ? "error" : "ok",
+						promptTokens: r.promptTokens,
+						completionTokens: r.completionTokens,
+						usageSource: r.usageSource,
+						response: null,
+						upstreams: tried(call, r.outcome !== "upstream_failed"),
+					}),
+				),
+			);
+			return new Response(metered.body, {
+				headers: {
+					"content-type": "text/event-stream; charset=utf-8",
+					"cache-control": "no-cache",
+					"x-request-id": requestId,
+				},
+			});
+		}
+
+		const text = await call.response.text();
+		let parsed: Record<string, unknown>;
+		try {
+			parsed = JSON.parse(text) as Record<string, unknown>;
+		} catch {
+			settle({
+				status: "error",
+				promptTokens: 0,
+				completionTokens: 0,
+				usageSource: "none",
+				response: null,
+				upstreams: tried(call, false),
+			});
+			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
+		}
+		const usage = Usage.safeParse(parsed.usage);
+		const counted = usage.success
+			? {
+					promptTokens: usage.data.prompt_tokens,
+					completionTokens: usage.data.completion_tokens,
+					usageSource: "upstream" as const,
+				}
+			: {
+					promptTokens: countTokens(plan.promptText),
+					completionTokens: countTokens(completionText(parsed)),
+					usageSource: "counted" as const,
+				};
+		const stored: StoredResponse = { status: 200, contentType: "application/json", body: text };
+		settle({ status: "ok", ...counted, response: idempotencyKey ? stored : null, upstreams: tried(call, true) });
+		return new Response(text, { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId } });
+	};
+	try {
+		return await forward();
 	} catch (err) {
 		settle({
 			status: "error",
@@ -113,61 +179,6 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		});
 		throw err;
 	}
-
-	if (plan.stream && call.response.body) {
-		const metered = meterSseStream(call.response.body, {
-			kind: endpoint === "chat" ? "chat" : "completion",
-			clientWantsUsage: plan.clientWantsUsage,
-			promptText: plan.promptText,
-			abortUpstream: () => clientAbort.abort(),
-		});
-		c.executionCtx.waitUntil(
-			metered.result.then((r) =>
-				finish(c, model, caller, requestId, now, {
-					status: r.outcome === "upstream_failed" && r.completionTokens === 0 ? "error" : "ok",
-					promptTokens: r.promptTokens,
-					completionTokens: r.completionTokens,
-					usageSource: r.usageSource,
-					response: null,
-					upstreams: tried(call, r.outcome !== "upstream_failed"),
-				}),
-			),
-		);
-		return new Response(metered.body, {
-			headers: {
-				"content-type": "text/event-stream; charset=utf-8",
-				"cache-control": "no-cache",
-				"x-request-id": requestId,
-			},
-		});
-	}
-
-	const text = await call.response.text();
-	let parsed: Record<string, unknown>;
-	try {
-		parsed = JSON.parse(text) as Record<string, unknown>;
-	} catch {
-		settle({
-			status: "error",
-			promptTokens: 0,
-			completionTokens: 0,
-			usageSource: "none",
-			response: null,
-			upstreams: tried(call, false),
-		});
-		throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
-	}
-	const usage = Usage.safeParse(parsed.usage);
-	const counted = usage.success
-		? { promptTokens: usage.data.prompt_tokens, completionTokens: usage.data.completion_tokens, usageSource: "upstream" as const }
-		: {
-				promptTokens: countTokens(plan.promptText),
-				completionTokens: countTokens(completionText(parsed)),
-				usageSource: "counted" as const,
-			};
-	const stored: StoredResponse = { status: 200, contentType: "application/json", body: text };
-	settle({ status: "ok", ...counted, response: idempotencyKey ? stored : null, upstreams: tried(call, true) });
-	return new Response(text, { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId } });
 }
 
 // ── Planning: the bounds a request is admitted against ──────────────────────
@@ -242,34 +253,66 @@ interface Outcome {
 	upstreams: Array<{ position: number; ok: boolean }>;
 }
 
-/** Charges the payer, then meters the model with the charge; both idempotent by request id. */
-async function finish(
+/**
+ * The per-request ledger path, for requests with an Idempotency-Key: one
+ * `authorize` (key, rates, credit hold and the idempotency record), and after the
+ * response `commit` then the meter, with what the ledger charged. Returns the
+ * replayed response when the key already ran.
+ */
+async function authorizeOnce(
 	c: Context<AppEnv>,
-	model: ModelRecord,
-	caller: { keyId: string; payer: string },
-	requestId: string,
-	startedAt: number,
-	outcome: Outcome,
-): Promise<void> {
-	// An error that produced no completion costs nothing, whatever the prompt was.
-	const free = outcome.status === "error" && outcome.completionTokens === 0;
-	const fee = free ? 0n : requestFee(model, outcome.promptTokens, outcome.completionTokens);
+	payer: string,
+	req: { keyHash: string; model: ModelRecord; plan: RequestPlan; idempotencyKey: string; now: number },
+): Promise<Admission | Response> {
+	const config = readConfig(c.env);
+	const requestId = c.get("requestId");
+	const ledger = ledgerFor(c.env, payer);
+	const verdict = await ledger.authorize({
+		keyHash: req.keyHash,
+		requestId,
+		modelId: req.model.id,
+		maxCost: req.plan.maxCost,
+		maxTokens: req.plan.maxPromptTokens + req.plan.maxCompletionTokens,
+		requestsPerMinute: config.keyRequestsPerMinute,
+		tokensPerMinute: config.keyTokensPerMinute,
+		idempotencyKey: req.idempotencyKey,
+		now: req.now,
+	});
+	if (!verdict.ok) {
+		switch (verdict.code) {
+			case "idempotent_replay":
+				return replay(verdict.requestId, verdict.response);
+			case "rate_limit_exceeded":
+				throw new ApiError(verdict.code, verdict.message, { headers: { "retry-after": String(verdict.retryAfterSeconds) } });
+			default:
+				throw new ApiError(verdict.code, verdict.message);
+		}
+	}
+	return {
+		requestId,
+		keyId: verdict.keyId,
+		finish(ctx, outcome) {
+			ctx.waitUntil(commitAndMeter(c.env, requestId, verdict.keyId, outcome));
+		},
+	};
+}
+
+/** Charges the payer, then meters the model with the charge; both idempotent by request id. */
+async function commitAndMeter(env: Env, requestId: string, keyId: string, outcome: FinishedRequest): Promise<void> {
 	const now = Date.now();
-	// The meter records what the ledger actually charged (never above the hold), so the
-	// fees the settler sends on chain are exactly what payers paid. Commit is idempotent
-	// by request id: one retry covers a transient Durable Object error.
+	// Commit is idempotent by request id: one retry covers a transient Durable Object error.
 	const commitInput = {
 		requestId,
-		modelId: model.id,
-		promptTokens: free ? 0 : outcome.promptTokens,
+		modelId: outcome.modelId,
+		promptTokens: outcome.promptTokens,
 		completionTokens: outcome.completionTokens,
-		cost: fee,
+		cost: outcome.cost,
 		status: outcome.status,
 		usageSource: outcome.usageSource,
-		response: outcome.response,
+		response: outcome.response ?? null,
 		now,
 	};
-	const ledger = ledgerFor(c.env, caller.payer);
+	const ledger = ledgerFor(env, outcome.payer);
 	let charged: bigint;
 	try {
 		charged = (await ledger.commit(commitInput).catch(() => ledger.commit(commitInput))).charged;
@@ -279,20 +322,20 @@ async function finish(
 		charged = 0n;
 	}
 	try {
-		const { breaker } = await c.env.MODEL_METER.getByName(model.id).record(model.id, {
+		const { breaker } = await env.MODEL_METER.getByName(outcome.modelId).record(outcome.modelId, {
 			requestId,
-			keyId: caller.keyId,
-			payer: caller.payer,
-			promptTokens: commitInput.promptTokens,
+			keyId,
+			payer: outcome.payer,
+			promptTokens: outcome.promptTokens,
 			completionTokens: outcome.completionTokens,
 			fee: charged,
 			status: outcome.status,
 			usageSource: outcome.usageSource,
-			createdAt: startedAt,
-			latencyMs: now - startedAt,
+			createdAt: outcome.createdAt,
+			latencyMs: now - outcome.createdAt,
 			upstreams: outcome.upstreams,
 		});
-		learnBreakerState(model.id, breaker);
+		learnBreakerState(outcome.modelId, breaker);
 	} catch (err) {
 		console.error("meter record failed", requestId, err);
 	}

@@ -2,8 +2,10 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { hashApiKey } from "../../../lib/keys.ts";
 import { ledgerFor } from "../accounts.ts";
 import type { App } from "../app.ts";
+import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { bearerKey } from "../inference.ts";
+import { flushKey } from "../leases.ts";
 import { ErrorBody, GenerationObject } from "../schemas/public.ts";
 
 export function registerGenerationRoutes(app: App): void {
@@ -23,7 +25,11 @@ export function registerGenerationRoutes(app: App): void {
 		async (c) => {
 			const key = bearerKey(c.req.header("authorization"));
 			const id = c.req.valid("param").id;
-			const found = await ledgerFor(c.env, key.payer).generation(await hashApiKey(key.key), id);
+			const keyHash = await hashApiKey(key.key);
+			// Requests this isolate finished go to the ledger now rather than with the next batch;
+			// the ledger waits for those still running here or in other isolates.
+			await flushKey(c.env, c.executionCtx, readConfig(c.env), keyHash);
+			const found = await ledgerFor(c.env, key.payer).generation(keyHash, id);
 			if (found === "invalid_key") throw new ApiError("invalid_api_key", "Incorrect API key provided, or the key was revoked.");
 			if (!found) throw new ApiError("not_found", `No request '${id}' for this account.`, { param: "id" });
 			return c.json(

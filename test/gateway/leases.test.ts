@@ -1,0 +1,243 @@
+import { describe, expect, it } from "vitest";
+import type { LeaseRecord, LeaseSyncInput } from "../../durable-objects/lease-protocol.ts";
+import { leaseRequestId } from "../../durable-objects/lease-protocol.ts";
+import { hashApiKey } from "../../lib/keys.ts";
+import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import { newKey, newModel, testEnv } from "../helpers/fixtures.ts";
+import { callGateway, flushMeter, openGateway, usageRowsForModel } from "../helpers/gateway.ts";
+
+// Credit and rate leases (workers/gateway/leases.ts ↔ AccountLedger.sync). The other
+// gateway tests run with BATCH_MS=0 and LEASE_IDLE_MS=0; here the ledger is driven
+// as two isolates would drive it, and the gateway runs with the production delays.
+
+const PRODUCTION = { BATCH_MS: "200", LEASE_IDLE_MS: "300" };
+const ledger = (payer: string) => ledgerFor(testEnv(), payer);
+
+function leaseId(): string {
+	return [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function syncInput(keyHash: string, id: string, over: Partial<LeaseSyncInput> = {}): LeaseSyncInput {
+	return {
+		leaseId: id,
+		keyHash,
+		create: true,
+		records: [],
+		issued: 0,
+		inFlight: [],
+		need: null,
+		want: null,
+		requestsPerMinute: 1_000,
+		tokensPerMinute: 1_000_000,
+		close: false,
+		now: Date.now(),
+		...over,
+	};
+}
+
+function record(seq: number, cost: bigint, hold: bigint, over: Partial<LeaseRecord> = {}): LeaseRecord {
+	const now = Date.now();
+	return {
+		seq,
+		modelId: "m",
+		promptTokens: 10,
+		completionTokens: 5,
+		cost,
+		hold,
+		status: "ok",
+		usageSource: "upstream",
+		createdAt: now,
+		finishedAt: now,
+		...over,
+	};
+}
+
+const amounts = (credit: bigint, requests = 1, tokens = 100) => ({ credit, requests, tokens });
+
+describe("AccountLedger leases (two isolates)", () => {
+	it("never grants more than is available, leaves room for others, and refuses whole when a need cannot be met", async () => {
+		const { key, payer } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const a = leaseId();
+		const b = leaseId();
+		const first = await ledger(payer).sync(syncInput(keyHash, a, { need: amounts(100n), want: amounts(10_000n) }));
+		// Wants more than there is: gets half of what is available.
+		expect(first.refusal).toBeNull();
+		expect(first.lease?.credit).toBe(500n);
+		const second = await ledger(payer).sync(syncInput(keyHash, b, { need: amounts(100n), want: amounts(10_000n) }));
+		expect(second.lease?.credit).toBe(250n);
+		expect((await ledger(payer).account()).available).toBe(250n);
+		// Needs more than is left: refused, nothing granted, no lease opened.
+		const third = await ledger(payer).sync(syncInput(keyHash, leaseId(), { need: amounts(300n), want: amounts(300n) }));
+		expect(third.refusal?.code).toBe("insufficient_quota");
+		expect(third.lease).toBeNull();
+		expect((await ledger(payer).account()).available).toBe(250n);
+	});
+
+	it("charges reported requests min(cost, hold), once per request id, never above the lease's grant", async () => {
+		const { key, payer } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const id = leaseId();
+		await ledger(payer).sync(syncInput(keyHash, id, { need: amounts(200n), want: amounts(200n) }));
+		const batch = [record(1, 50n, 80n), record(2, 120n, 100n), record(3, 90n, 90n)];
+		const first = await ledger(payer).sync(syncInput(keyHash, id, { create: false, records: batch, issued: 3 }));
+		// 50; capped at its hold: 100; then only 50 of the grant is left.
+		expect(first.charges).toEqual([50n, 100n, 50n]);
+		const again = await ledger(payer).sync(syncInput(keyHash, id, { create: false, records: batch, issued: 3 }));
+		expect(again.charges).toEqual([50n, 100n, 50n]);
+		const account = await ledger(payer).account();
+		expect(account.totalSpent).toBe(200n);
+		expect(account.balance).toBe(800n);
+		expect(account.held).toBe(0n);
+		const generation = await ledger(payer).generation(keyHash, leaseRequestId(id, 2), 0);
+		expect(generation).toMatchObject({ cost: 100n, promptTokens: 10, completionTokens: 5 });
+	});
+
+	it("gives unused credit back on close, and takes back a silent lease after its TTL", async () => {
+		const { key, payer } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const closing = leaseId();
+		await ledger(payer).sync(syncInput(keyHash, closing, { need: amounts(100n), want: amounts(100n) }));
+		await ledger(payer).sync(
+			syncInput(keyHash, closing, { create: false, records: [record(1, 30n, 100n)], issued: 1, close: true }),
+		);
+		expect(await ledger(payer).account()).toMatchObject({ held: 0n, balance: 970n });
+
+		const silent = leaseId();
+		const t0 = Date.now();
+		await ledger(payer).sync(syncInput(keyHash, silent, { need: amounts(400n), want: amounts(400n), now: t0 }));
+		expect((await ledger(payer).account()).held).toBe(400n);
+		// 31 s later (past the 30 s TTL of a lease with nothing in flight) it is gone...
+		const late = await ledger(payer).sync(
+			syncInput(keyHash, silent, { create: false, need: amounts(1n), want: amounts(1n), now: t0 + 31_000 }),
+		);
+		expect(late.refusal?.code).toBe("lease_unknown");
+		expect((await ledger(payer).account()).held).toBe(0n);
+		// ...and a record it still reports is charged from what is available, once.
+		const charged = await ledger(payer).sync(
+			syncInput(keyHash, silent, { create: false, records: [record(1, 70n, 400n)], issued: 1, now: t0 + 32_000 }),
+		);
+		expect(charged.charges).toEqual([70n]);
+		expect((await ledger(payer).account()).balance).toBe(900n);
+	});
+
+	it("keeps a lease with requests in flight past the idle TTL", async () => {
+		const { key, payer } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const id = leaseId();
+		const t0 = Date.now();
+		await ledger(payer).sync(syncInput(keyHash, id, { need: amounts(300n), want: amounts(300n), now: t0 }));
+		await ledger(payer).sync(syncInput(keyHash, id, { create: false, issued: 1, inFlight: [1], now: t0 + 100 }));
+		const later = await ledger(payer).sync(
+			syncInput(keyHash, id, { create: false, records: [record(1, 250n, 300n)], issued: 1, now: t0 + 120_000 }),
+		);
+		expect(later.charges).toEqual([250n]);
+		expect(later.lease?.credit).toBe(300n);
+	});
+
+	it("closes a revoked key's leases at their next sync, still charging what they report", async () => {
+		const { key, payer, id: keyId } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const id = leaseId();
+		await ledger(payer).sync(syncInput(keyHash, id, { need: amounts(100n), want: amounts(100n) }));
+		await ledger(payer).revokeKey(keyId);
+		const next = await ledger(payer).sync(
+			syncInput(keyHash, id, { create: false, records: [record(1, 40n, 100n)], issued: 1, need: amounts(1n) }),
+		);
+		expect(next.refusal?.code).toBe("invalid_api_key");
+		expect(next.lease).toBeNull();
+		expect(next.charges).toEqual([40n]);
+		expect(await ledger(payer).account()).toMatchObject({ held: 0n, balance: 960n });
+	});
+
+	it("counts what leases may still use against the key's requests per minute, across leases", async () => {
+		const { key, payer } = await newKey({ credit: 1_000_000n });
+		const keyHash = await hashApiKey(key);
+		const limits = { requestsPerMinute: 10 };
+		const a = await ledger(payer).sync(
+			syncInput(keyHash, leaseId(), { ...limits, need: amounts(1n, 1), want: amounts(10n, 10) }),
+		);
+		expect(a.lease?.requests).toBe(5);
+		const b = await ledger(payer).sync(
+			syncInput(keyHash, leaseId(), { ...limits, need: amounts(1n, 1), want: amounts(10n, 10) }),
+		);
+		expect(b.lease?.requests).toBe(2);
+		const used = 5 + 2;
+		for (let i = used; i < 10; i++) {
+			const c = await ledger(payer).sync(
+				syncInput(keyHash, leaseId(), { ...limits, need: amounts(1n, 1), want: amounts(1n, 1) }),
+			);
+			expect(c.refusal).toBeNull();
+		}
+		const over = await ledger(payer).sync(syncInput(keyHash, leaseId(), { ...limits, need: amounts(1n, 1) }));
+		expect(over.refusal?.code).toBe("rate_limit_exceeded");
+		expect(over.refusal?.message).toContain("requests per minute");
+		expect(over.refusal?.retryAfterSeconds).toBeGreaterThan(0);
+	});
+});
+
+describe("the gateway under leases, with production batch delays", () => {
+	it("answers GET /v1/generations/{id} right after the response, before the batch went out", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const { response, done } = await openGateway("/v1/chat/completions", {
+			key,
+			env: PRODUCTION,
+			json: { model, max_tokens: 3, messages: [{ role: "user", content: "gen" }] },
+		});
+		const id = response.headers.get("x-request-id") ?? "";
+		const body = await response.json<{ usage: { completion_tokens: number } }>();
+		// Asked of the ledger directly (as from another isolate, which cannot flush this one's batch):
+		// the ledger knows the request is in its lease and waits for the batch.
+		const started = Date.now();
+		const fromLedger = await ledger(payer).generation(await hashApiKey(key), id);
+		expect(fromLedger).toMatchObject({ requestId: id, completionTokens: body.usage.completion_tokens, status: "ok" });
+		expect(Date.now() - started).toBeLessThan(2_000);
+		await done();
+		// Through the API, with the lease closed meanwhile: same answer.
+		const gen = await callGateway(`/v1/generations/${id}`, { key });
+		expect(gen.json()).toMatchObject({ id, completion_tokens: body.usage.completion_tokens });
+	});
+
+	it("answers 404 for a made-up id under a live lease once the lease has reported, without waiting it out", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const { response, done } = await openGateway("/v1/chat/completions", {
+			key,
+			env: PRODUCTION,
+			json: { model, max_tokens: 2, messages: [{ role: "user", content: "one" }] },
+		});
+		const id = response.headers.get("x-request-id") ?? "";
+		await response.text();
+		// The same lease, a sequence number it never issued.
+		const fake = `${id.slice(0, 20)}${"0".repeat(15)}9`;
+		const started = Date.now();
+		expect(await ledger(payer).generation(await hashApiKey(key), fake, 10_000)).toBeNull();
+		expect(Date.now() - started).toBeLessThan(3_000);
+		await done();
+	});
+
+	it("charges, meters and releases exactly once per request when many share a batch", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const calls = await Promise.all(
+			Array.from({ length: 24 }, (_, i) =>
+				callGateway("/v1/chat/completions", {
+					key,
+					env: PRODUCTION,
+					json: { model, max_tokens: 2, messages: [{ role: "user", content: `batch ${i}` }] },
+				}),
+			),
+		);
+		expect(calls.every((c) => c.status === 200)).toBe(true);
+		const account = await ledger(payer).account();
+		// Every request charged (the lease closed after LEASE_IDLE_MS, so nothing is held).
+		expect(account.held).toBe(0n);
+		await flushMeter(model);
+		const rows = await usageRowsForModel(model);
+		expect(rows).toHaveLength(24);
+		expect(new Set(rows.map((r) => r.requestId)).size).toBe(24);
+		expect(rows.reduce((s, r) => s + r.fee, 0n)).toBe(account.totalSpent);
+		expect(account.totalSpent).toBeGreaterThan(0n);
+	});
+});

@@ -1,0 +1,408 @@
+import type { StoredResponse } from "../../durable-objects/account-ledger.ts";
+import {
+	LEASE_USE_MS,
+	type LeaseAmounts,
+	type LeaseRecord,
+	type LeaseSyncResult,
+	leaseRequestId,
+} from "../../durable-objects/lease-protocol.ts";
+import type { UsageRecord } from "../../durable-objects/model-meter.ts";
+import { ledgerFor } from "./accounts.ts";
+import type { Config, Env } from "./env.ts";
+import { ApiError } from "./errors.ts";
+import { learnBreakerState } from "./upstreams/breaker.ts";
+
+// Credit and rate leases: the request path without a Durable Object round trip.
+//
+// Each isolate holds, per API key, a lease from the payer's AccountLedger: a slice
+// of the payer's credit and of the key's requests and tokens per minute (the
+// ledger counts the whole slice as used until the lease reports what it really
+// used, so limits hold across isolates). Requests are admitted against the
+// lease in memory; finished ones are reported in one `sync` per lease every
+// `batchMs`, which also reports what is in flight (so GET /v1/generations/{id}
+// can wait for exactly the requests that are still running) and tops the lease
+// up before it runs dry. The ledger charges each request min(actual, hold) and
+// never more than the lease was granted, so a payer can never be overspent.
+// Meter records are batched per model the same way, after the ledger has said
+// what each request was charged (the meter records exactly that).
+//
+// Workers constraint: I/O (a Durable Object stub) belongs to the request that
+// made it, so every flush runs in the waitUntil of a request that asked for it,
+// and shared state here is plain data.
+
+/** The part of an execution context flushes need: work that outlives the response. */
+export interface Deferrer {
+	waitUntil(promise: Promise<unknown>): void;
+}
+
+/** How much a lease asks for at once, in requests of the current size. */
+const LEASE_BATCH = 16;
+
+export interface Admission {
+	requestId: string;
+	keyId: string;
+	/** Reports the finished request (exactly once); the charge follows in the next batch. */
+	finish(ctx: Deferrer, outcome: FinishedRequest): void;
+}
+
+export interface FinishedRequest {
+	modelId: string;
+	payer: string;
+	promptTokens: number;
+	completionTokens: number;
+	cost: bigint;
+	status: "ok" | "error";
+	usageSource: "upstream" | "counted" | "none";
+	createdAt: number;
+	upstreams: Array<{ position: number; ok: boolean }>;
+	/** Kept for Idempotency-Key replays (per-request path only). */
+	response?: StoredResponse | null;
+}
+
+interface Pending {
+	record: LeaseRecord;
+	usage: Omit<UsageRecord, "fee">;
+}
+
+interface Admitted {
+	hold: bigint;
+	tokens: number;
+}
+
+class Lease {
+	readonly leaseId = randomHex(8);
+	/** The ledger has answered about this lease once (so it exists there, or was refused). */
+	created = false;
+	closed = false;
+	keyId = "";
+	allowedModels: string[] | null = null;
+	readonly granted: LeaseAmounts = { credit: 0n, requests: 0, tokens: 0 };
+	/** Charged + held, admitted requests, tokens used + held: what the lease has spent of its grant. */
+	readonly used: LeaseAmounts = { credit: 0n, requests: 0, tokens: 0 };
+	useUntil = 0;
+	seq = 0;
+	readonly inFlight = new Map<number, Admitted>();
+	pending: Pending[] = [];
+	flushScheduled = false;
+	refreshing = false;
+	lastActivity = 0;
+	reportedIssued = 0;
+
+	constructor(
+		readonly keyHash: string,
+		readonly payer: string,
+	) {}
+
+	remaining(): LeaseAmounts {
+		return {
+			credit: this.granted.credit - this.used.credit,
+			requests: this.granted.requests - this.used.requests,
+			tokens: this.granted.tokens - this.used.tokens,
+		};
+	}
+
+	fits(cost: bigint, tokens: number, now: number): boolean {
+		const left = this.remaining();
+		return !this.closed && now < this.useUntil && left.credit >= cost && left.requests >= 1 && left.tokens >= tokens;
+	}
+
+	learn(result: LeaseSyncResult): void {
+		if (!result.lease) {
+			this.close();
+			return;
+		}
+		this.created = true;
+		this.keyId = result.lease.keyId;
+		this.allowedModels = result.lease.allowedModels;
+		// Totals only grow; answers to concurrent syncs may arrive out of order.
+		if (result.lease.credit > this.granted.credit) this.granted.credit = result.lease.credit;
+		this.granted.requests = Math.max(this.granted.requests, result.lease.requests);
+		this.granted.tokens = Math.max(this.granted.tokens, result.lease.tokens);
+		this.useUntil = Math.max(this.useUntil, result.lease.useUntil);
+	}
+
+	close(): void {
+		this.closed = true;
+		if (leases.get(this.keyHash) === this) leases.delete(this.keyHash);
+	}
+}
+
+const leases = new Map<string, Lease>();
+
+/**
+ * Admits one request under the key's lease in this isolate, syncing with the
+ * ledger first only when there is no lease or it cannot cover the request.
+ * Throws the API error (401/402/403/429) the ledger's refusal calls for.
+ */
+export async function admit(
+	env: Env,
+	ctx: Deferrer,
+	config: Config,
+	req: { keyHash: string; payer: string; modelId: string; maxCost: bigint; maxTokens: number },
+): Promise<Admission> {
+	for (let attempt = 0; ; attempt++) {
+		let lease = leases.get(req.keyHash);
+		if (!lease) {
+			lease = new Lease(req.keyHash, req.payer.toLowerCase());
+			leases.set(req.keyHash, lease);
+		}
+		if (!lease.fits(req.maxCost, req.maxTokens, Date.now())) {
+			const left = lease.remaining();
+			const need: LeaseAmounts = {
+				credit: positive(req.maxCost - left.credit),
+				requests: Math.max(0, 1 - left.requests),
+				tokens: Math.max(0, req.maxTokens - left.tokens),
+			};
+			const result = await sync(env, ctx, config, lease, { need, want: wantFor(lease, req) });
+			// Concurrent syncs of the same lease may have topped it up meanwhile, or used the top-up first.
+			if (!lease.fits(req.maxCost, req.maxTokens, Date.now())) {
+				if (!result.refusal && attempt < 4) continue;
+				// A lease the ledger no longer knows (it was idle past its TTL): open a new one.
+				if (result.refusal?.code === "lease_unknown" && attempt < 2) continue;
+				throw result.refusal
+					? refusalError(result.refusal)
+					: new ApiError("insufficient_quota", "Insufficient credit for this request right now; try again.");
+			}
+		}
+		if (lease.allowedModels && !lease.allowedModels.includes(req.modelId)) {
+			throw new ApiError("model_not_allowed", `This API key may not call the model '${req.modelId}'.`);
+		}
+		return admitUnder(env, ctx, config, lease, req);
+	}
+}
+
+function admitUnder(
+	env: Env,
+	ctx: Deferrer,
+	config: Config,
+	lease: Lease,
+	req: { maxCost: bigint; maxTokens: number },
+): Admission {
+	const seq = ++lease.seq;
+	lease.inFlight.set(seq, { hold: req.maxCost, tokens: req.maxTokens });
+	lease.used.credit += req.maxCost;
+	lease.used.requests += 1;
+	lease.used.tokens += req.maxTokens;
+	lease.lastActivity = Date.now();
+	// Top up ahead of need, off the path, when the lease is half used or about to end.
+	const left = lease.remaining();
+	const want = wantFor(lease, req);
+	if (
+		!lease.refreshing &&
+		(left.credit * 2n < want.credit ||
+			left.requests * 2 < want.requests ||
+			left.tokens * 2 < want.tokens ||
+			lease.useUntil - Date.now() < LEASE_USE_MS / 2)
+	) {
+		lease.refreshing = true;
+		ctx.waitUntil(
+			sync(env, ctx, config, lease, { need: null, want })
+				.catch((err) => console.error("lease top-up failed", lease.leaseId, err))
+				.finally(() => {
+					lease.refreshing = false;
+				}),
+		);
+	}
+	// The ledger hears of every admission within one batch interval (for generations).
+	scheduleFlush(env, ctx, config, lease);
+	let finished = false;
+	return {
+		requestId: leaseRequestId(lease.leaseId, seq),
+		keyId: lease.keyId,
+		finish(finishCtx, outcome) {
+			if (finished) return;
+			finished = true;
+			const admitted = lease.inFlight.get(seq);
+			lease.inFlight.delete(seq);
+			const hold = admitted?.hold ?? req.maxCost;
+			const charge = outcome.cost < hold ? outcome.cost : hold;
+			const tokens = outcome.promptTokens + outcome.completionTokens;
+			lease.used.credit += charge - hold;
+			lease.used.tokens += tokens - (admitted?.tokens ?? req.maxTokens);
+			lease.lastActivity = Date.now();
+			lease.pending.push({
+				record: {
+					seq,
+					modelId: outcome.modelId,
+					promptTokens: outcome.promptTokens,
+					completionTokens: outcome.completionTokens,
+					cost: outcome.cost,
+					hold,
+					status: outcome.status,
+					usageSource: outcome.usageSource,
+					createdAt: outcome.createdAt,
+					finishedAt: Date.now(),
+				},
+				usage: {
+					requestId: leaseRequestId(lease.leaseId, seq),
+					keyId: lease.keyId,
+					payer: outcome.payer,
+					promptTokens: outcome.promptTokens,
+					completionTokens: outcome.completionTokens,
+					status: outcome.status,
+					usageSource: outcome.usageSource,
+					createdAt: outcome.createdAt,
+					latencyMs: Date.now() - outcome.createdAt,
+					upstreams: outcome.upstreams,
+				},
+			});
+			scheduleFlush(env, finishCtx, config, lease);
+		},
+	};
+}
+
+/** What a lease asks for: LEASE_BATCH requests of this size, more while many are in flight, within a share of the limits. */
+function wantFor(lease: Lease, req: { maxCost: bigint; maxTokens: number }): LeaseAmounts {
+	const batch = LEASE_BATCH + 2 * lease.inFlight.size;
+	return { credit: req.maxCost * BigInt(batch), requests: batch, tokens: req.maxTokens * batch };
+}
+
+/**
+ * Sends the lease's finished requests and what is in flight, and optionally asks
+ * for more; the records' charges then go to the models' meters. Records whose
+ * sync fails stay pending for the next one (the ledger ignores ids it has seen).
+ */
+async function sync(
+	env: Env,
+	ctx: Deferrer,
+	config: Config,
+	lease: Lease,
+	ask: { need: LeaseAmounts | null; want: LeaseAmounts | null },
+	close = false,
+): Promise<LeaseSyncResult> {
+	const batch = lease.pending;
+	lease.pending = [];
+	let result: LeaseSyncResult;
+	try {
+		result = await ledgerFor(env, lease.payer).sync({
+			leaseId: lease.leaseId,
+			keyHash: lease.keyHash,
+			create: !lease.created,
+			records: batch.map((p) => p.record),
+			issued: lease.seq,
+			inFlight: [...lease.inFlight.keys()],
+			need: ask.need,
+			want: ask.want,
+			requestsPerMinute: config.keyRequestsPerMinute,
+			tokensPerMinute: config.keyTokensPerMinute,
+			close,
+			now: Date.now(),
+		});
+	} catch (err) {
+		lease.pending = [...batch, ...lease.pending];
+		throw err;
+	}
+	lease.reportedIssued = Math.max(lease.reportedIssued, lease.seq);
+	if (!close || result.lease) lease.learn(result);
+	if (result.refusal?.code === "invalid_api_key") lease.close();
+	// The meter records what the ledger charged, so settled fees equal what payers paid.
+	await Promise.all(
+		batch.map((p, i) => enqueueUsage(env, config, p.record.modelId, { ...p.usage, fee: result.charges[i] ?? 0n })),
+	);
+	return result;
+}
+
+/** One flush per lease per batch interval, run in the waitUntil of the request that asked for it. */
+function scheduleFlush(env: Env, ctx: Deferrer, config: Config, lease: Lease): void {
+	if (lease.flushScheduled) return;
+	lease.flushScheduled = true;
+	ctx.waitUntil(
+		(async () => {
+			await sleep(config.batchMs);
+			lease.flushScheduled = false;
+			if (lease.pending.length === 0 && lease.reportedIssued === lease.seq) return;
+			try {
+				await sync(env, ctx, config, lease, { need: null, want: null });
+			} catch (err) {
+				console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
+				scheduleFlush(env, ctx, config, lease);
+				return;
+			}
+			await closeWhenIdle(env, ctx, config, lease);
+		})(),
+	);
+}
+
+/** Returns an unused lease to the ledger once nothing has happened under it for `leaseIdleMs`. */
+async function closeWhenIdle(env: Env, ctx: Deferrer, config: Config, lease: Lease): Promise<void> {
+	if (lease.inFlight.size > 0 || lease.pending.length > 0 || lease.closed) return;
+	const idleSince = lease.lastActivity;
+	await sleep(config.leaseIdleMs);
+	if (
+		lease.lastActivity !== idleSince ||
+		lease.inFlight.size > 0 ||
+		lease.pending.length > 0 ||
+		lease.closed ||
+		lease.flushScheduled
+	)
+		return;
+	lease.close();
+	await sync(env, ctx, config, lease, { need: null, want: null }, true).catch((err) =>
+		console.error("lease close failed; the ledger lets it go after its TTL", lease.leaseId, err),
+	);
+}
+
+/** Drops this isolate's leases of a key (after a revocation made here); other isolates stop at their next sync. */
+export function forgetKey(keyId: string): void {
+	for (const lease of leases.values()) if (lease.keyId === keyId) lease.close();
+}
+
+/** Reports the key's finished requests now (GET /v1/generations/{id} calls this before asking the ledger). */
+export async function flushKey(env: Env, ctx: Deferrer, config: Config, keyHash: string): Promise<void> {
+	const lease = leases.get(keyHash);
+	if (lease && (lease.pending.length > 0 || lease.reportedIssued !== lease.seq)) {
+		await sync(env, ctx, config, lease, { need: null, want: null });
+	}
+}
+
+// ── Meter batches ───────────────────────────────────────────────────────────
+
+const meterQueues = new Map<string, { usages: UsageRecord[]; scheduled: boolean }>();
+
+/** Queues a charged request for its model's meter; the returned promise ends when a flush this call scheduled ends. */
+function enqueueUsage(env: Env, config: Config, modelId: string, usage: UsageRecord): Promise<void> {
+	let queue = meterQueues.get(modelId);
+	if (!queue) {
+		queue = { usages: [], scheduled: false };
+		meterQueues.set(modelId, queue);
+	}
+	queue.usages.push(usage);
+	if (queue.scheduled) return Promise.resolve();
+	queue.scheduled = true;
+	const q = queue;
+	return (async () => {
+		await sleep(config.batchMs);
+		q.scheduled = false;
+		const usages = q.usages;
+		q.usages = [];
+		try {
+			const { breaker } = await env.MODEL_METER.getByName(modelId).recordBatch(modelId, usages);
+			learnBreakerState(modelId, breaker);
+		} catch (err) {
+			console.error("meter batch failed; retried with the next one", modelId, err);
+			q.usages = [...usages, ...q.usages];
+		}
+	})();
+}
+
+// ── Helpers ─────────────────────────────────────────────────────────────────
+
+function refusalError(refusal: NonNullable<LeaseSyncResult["refusal"]>): ApiError {
+	if (refusal.code === "rate_limit_exceeded") {
+		return new ApiError(refusal.code, refusal.message, { headers: { "retry-after": String(refusal.retryAfterSeconds) } });
+	}
+	if (refusal.code === "lease_unknown") return new ApiError("internal_error", "Could not open a credit lease; try again.");
+	return new ApiError(refusal.code, refusal.message);
+}
+
+function positive(n: bigint): bigint {
+	return n > 0n ? n : 0n;
+}
+
+function randomHex(bytes: number): string {
+	return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function sleep(ms: number): Promise<void> {
+	return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
