@@ -141,34 +141,41 @@ interface MeterBenchInput {
 	records: number;
 	concurrency: number;
 	payers: string[];
+	/** Records per call: 1 calls record(), more calls recordBatch() (as the gateway's isolates do). */
+	batch?: number;
 }
 
-/** record() calls to one model's meter from `concurrency` callers; every record is a distinct request. */
+/** Records to one model's meter from `concurrency` callers; every record is a distinct request. */
 async function meterBench(env: AdminEnv, input: MeterBenchInput) {
 	const meter = env.MODEL_METER.getByName(input.modelId);
 	const run = crypto.randomUUID().slice(0, 8);
+	const batch = input.batch ?? 1;
 	let next = 0;
 	let failed = 0;
+	const usage = (i: number) => ({
+		requestId: `req_meterbench_${run}_${i}`,
+		keyId: "key_meterbench",
+		payer: input.payers[i % input.payers.length] ?? "0x0",
+		promptTokens: 12,
+		completionTokens: 16,
+		fee: 120_000_000_000n,
+		status: "ok" as const,
+		usageSource: "upstream" as const,
+		createdAt: Date.now(),
+		latencyMs: 7,
+		upstreams: [{ position: 0, ok: true }],
+	});
 	const started = Date.now();
 	const worker = async () => {
 		while (next < input.records) {
-			const i = next++;
+			const first = next;
+			next = Math.min(input.records, next + batch);
+			const ids = Array.from({ length: next - first }, (_, k) => first + k);
 			try {
-				await meter.record(input.modelId, {
-					requestId: `req_meterbench_${run}_${i}`,
-					keyId: "key_meterbench",
-					payer: input.payers[i % input.payers.length] ?? "0x0",
-					promptTokens: 12,
-					completionTokens: 16,
-					fee: 120_000_000_000n,
-					status: "ok",
-					usageSource: "upstream",
-					createdAt: Date.now(),
-					latencyMs: 7,
-					upstreams: [{ position: 0, ok: true }],
-				});
+				if (batch === 1) await meter.record(input.modelId, usage(first));
+				else await meter.recordBatch(input.modelId, ids.map(usage));
 			} catch {
-				failed++;
+				failed += ids.length;
 			}
 		}
 	};

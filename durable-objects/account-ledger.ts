@@ -605,24 +605,13 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		let spent = 0n;
 		const charges = records.map((record) => {
 			const requestId = leaseRequestId(leaseId, record.seq);
-			const done = this.sql.exec<{ cost: string }>("SELECT cost FROM requests WHERE request_id = ?", requestId).toArray()[0];
-			if (done) return BigInt(done.cost);
 			let charge = record.cost < record.hold ? record.cost : record.hold;
 			// A lease's charges stay within its grant; a lease the ledger already let go of
 			// (its isolate was silent past the TTL) is charged from what is available now.
 			const room = lease ? leaseUnused(lease) : this.balance - this.heldTotal(now);
 			if (charge > room) charge = room > 0n ? room : 0n;
-			const tokens = record.promptTokens + record.completionTokens;
-			if (lease) {
-				lease.charged += charge;
-				lease.usedRequests += 1;
-				lease.usedTokens += tokens;
-			}
-			this.windowOf(key.key_id).push({ at: record.createdAt, requests: 1, tokens, requestId });
-			this.balance -= charge;
-			spent += charge;
-			this.sql.exec(
-				`INSERT INTO requests (request_id, key_id, model_id, prompt_tokens, completion_tokens, cost, status,
+			const inserted = this.sql.exec(
+				`INSERT OR IGNORE INTO requests (request_id, key_id, model_id, prompt_tokens, completion_tokens, cost, status,
 					usage_source, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				requestId,
 				key.key_id,
@@ -634,7 +623,20 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				record.usageSource,
 				record.createdAt,
 				record.finishedAt,
-			);
+			).rowsWritten;
+			if (inserted === 0) {
+				// Reported before (a retried sync): its first charge stands.
+				return BigInt(this.sql.exec<{ cost: string }>("SELECT cost FROM requests WHERE request_id = ?", requestId).one().cost);
+			}
+			const tokens = record.promptTokens + record.completionTokens;
+			if (lease) {
+				lease.charged += charge;
+				lease.usedRequests += 1;
+				lease.usedTokens += tokens;
+			}
+			this.windowOf(key.key_id).push({ at: record.createdAt, requests: 1, tokens, requestId });
+			this.balance -= charge;
+			spent += charge;
 			return charge;
 		});
 		if (spent > 0n) {

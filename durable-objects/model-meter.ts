@@ -142,9 +142,16 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
 		const now = Date.now();
 		let recorded = 0;
-		let total: MeterCounters | null = null;
+		let batch = zero();
+		// Rollups and breaker outcomes are summed per key in memory and written once per key.
+		const hours = new Map<string, { hour: number; payer: string; delta: MeterCounters }>();
+		const outcomes = new Map<number, boolean[]>();
 		for (const usage of usages) {
-			for (const tried of usage.upstreams ?? []) this.updateBreaker(tried.position, tried.ok, now);
+			for (const tried of usage.upstreams ?? []) {
+				const list = outcomes.get(tried.position) ?? [];
+				list.push(tried.ok);
+				outcomes.set(tried.position, list);
+			}
 			const inserted = this.sql.exec(
 				`INSERT OR IGNORE INTO usage_log
 					(request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, usage_source, created_at)
@@ -168,11 +175,15 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 				completionTokens: usage.completionTokens,
 				fees: usage.fee,
 			};
-			total = add(total ?? this.counters(), delta);
-			this.addToHour(Math.floor(usage.createdAt / HOUR_MS) * HOUR_MS, usage.payer, delta);
-			this.bump(now, delta);
+			batch = add(batch, delta);
+			const hour = Math.floor(usage.createdAt / HOUR_MS) * HOUR_MS;
+			const group = hours.get(`${hour}/${usage.payer}`) ?? { hour, payer: usage.payer, delta: zero() };
+			group.delta = add(group.delta, delta);
+			hours.set(`${hour}/${usage.payer}`, group);
 		}
-		if (total) {
+		for (const [position, oks] of outcomes) this.updateBreaker(position, oks, now);
+		if (recorded > 0) {
+			const total = add(this.counters(), batch);
 			this.sql.exec(
 				"UPDATE counters SET requests = ?, errors = ?, prompt_tokens = ?, completion_tokens = ?, fees = ? WHERE id = 1",
 				total.requests,
@@ -181,6 +192,8 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 				total.completionTokens,
 				total.fees.toString(),
 			);
+			for (const { hour, payer, delta } of hours.values()) this.addToHour(hour, payer, delta);
+			this.bump(now, batch);
 			this.scheduleBroadcast();
 			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
 		}
@@ -286,7 +299,10 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 			db,
 			rows.map((r) => toUsageRow(modelId, r)),
 		);
-		for (const r of rows) this.sql.exec("UPDATE usage_log SET flushed = 1 WHERE request_id = ?", r.request_id);
+		this.sql.exec(
+			"UPDATE usage_log SET flushed = 1 WHERE request_id IN (SELECT value FROM json_each(?))",
+			JSON.stringify(rows.map((r) => r.request_id)),
+		);
 
 		const hours = this.sql
 			.exec<{
@@ -347,14 +363,19 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		this.seconds.set(second, add(this.seconds.get(second) ?? zero(), delta));
 	}
 
-	private updateBreaker(position: number, ok: boolean, now: number): void {
-		if (ok) {
-			this.sql.exec("DELETE FROM breaker WHERE position = ?", position);
+	/** Applies an upstream's outcomes, in order: 3 failures in a row open it for 30 s; a success closes it. */
+	private updateBreaker(position: number, oks: boolean[], now: number): void {
+		const row = this.sql.exec<{ failures: number }>("SELECT failures FROM breaker WHERE position = ?", position).toArray()[0];
+		let failures = row?.failures ?? 0;
+		let openUntil = 0;
+		for (const ok of oks) {
+			failures = ok ? 0 : failures + 1;
+			openUntil = failures >= BREAKER_THRESHOLD ? now + BREAKER_OPEN_MS : 0;
+		}
+		if (failures === 0) {
+			if (row) this.sql.exec("DELETE FROM breaker WHERE position = ?", position);
 			return;
 		}
-		const row = this.sql.exec<{ failures: number }>("SELECT failures FROM breaker WHERE position = ?", position).toArray()[0];
-		const failures = (row?.failures ?? 0) + 1;
-		const openUntil = failures >= BREAKER_THRESHOLD ? now + BREAKER_OPEN_MS : 0;
 		this.sql.exec(
 			"INSERT OR REPLACE INTO breaker (position, failures, open_until) VALUES (?, ?, ?)",
 			position,

@@ -36,7 +36,7 @@ export interface Deferrer {
 }
 
 /** How much a lease asks for at once, in requests of the current size. */
-const LEASE_BATCH = 16;
+const LEASE_BATCH = 32;
 
 export interface Admission {
 	requestId: string;
@@ -85,6 +85,8 @@ class Lease {
 	pending: Pending[] = [];
 	flushScheduled = false;
 	refreshing = false;
+	/** What the last admission would have asked for (the size of a top-up). */
+	lastWant: LeaseAmounts = { credit: 0n, requests: 0, tokens: 0 };
 	lastActivity = 0;
 	reportedIssued = 0;
 
@@ -99,6 +101,18 @@ class Lease {
 			requests: this.granted.requests - this.used.requests,
 			tokens: this.granted.tokens - this.used.tokens,
 		};
+	}
+
+	/** Less than 1/`fraction` of the last ask left (or of the admission window). */
+	short(fraction: number): boolean {
+		const left = this.remaining();
+		const want = this.lastWant;
+		return (
+			left.credit * BigInt(fraction) < want.credit ||
+			left.requests * fraction < want.requests ||
+			left.tokens * fraction < want.tokens ||
+			this.useUntil - Date.now() < LEASE_USE_MS / fraction
+		);
 	}
 
 	fits(cost: bigint, tokens: number, now: number): boolean {
@@ -153,7 +167,7 @@ export async function admit(
 				requests: Math.max(0, 1 - left.requests),
 				tokens: Math.max(0, req.maxTokens - left.tokens),
 			};
-			const result = await sync(env, ctx, config, lease, { need, want: wantFor(lease, req) });
+			const result = await sync(env, config, lease, { need, want: wantFor(lease, req) });
 			// Concurrent syncs of the same lease may have topped it up meanwhile, or used the top-up first.
 			if (!lease.fits(req.maxCost, req.maxTokens, Date.now())) {
 				if (!result.refusal && attempt < 4) continue;
@@ -184,19 +198,13 @@ function admitUnder(
 	lease.used.requests += 1;
 	lease.used.tokens += req.maxTokens;
 	lease.lastActivity = Date.now();
-	// Top up ahead of need, off the path, when the lease is half used or about to end.
-	const left = lease.remaining();
-	const want = wantFor(lease, req);
-	if (
-		!lease.refreshing &&
-		(left.credit * 2n < want.credit ||
-			left.requests * 2 < want.requests ||
-			left.tokens * 2 < want.tokens ||
-			lease.useUntil - Date.now() < LEASE_USE_MS / 2)
-	) {
+	// Top up ahead of need: the next batch asks for more once the lease is half used; a
+	// lease at a quarter (or about to end) asks at once, off the path.
+	lease.lastWant = wantFor(lease, req);
+	if (!lease.refreshing && lease.short(4)) {
 		lease.refreshing = true;
 		ctx.waitUntil(
-			sync(env, ctx, config, lease, { need: null, want })
+			sync(env, config, lease, { need: null, want: lease.lastWant })
 				.catch((err) => console.error("lease top-up failed", lease.leaseId, err))
 				.finally(() => {
 					lease.refreshing = false;
@@ -264,7 +272,6 @@ function wantFor(lease: Lease, req: { maxCost: bigint; maxTokens: number }): Lea
  */
 async function sync(
 	env: Env,
-	ctx: Deferrer,
 	config: Config,
 	lease: Lease,
 	ask: { need: LeaseAmounts | null; want: LeaseAmounts | null },
@@ -312,19 +319,20 @@ function scheduleFlush(env: Env, ctx: Deferrer, config: Config, lease: Lease): v
 			lease.flushScheduled = false;
 			if (lease.pending.length === 0 && lease.reportedIssued === lease.seq) return;
 			try {
-				await sync(env, ctx, config, lease, { need: null, want: null });
+				// The batch asks for a top-up once the lease is half used.
+				await sync(env, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
 			} catch (err) {
 				console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
 				scheduleFlush(env, ctx, config, lease);
 				return;
 			}
-			await closeWhenIdle(env, ctx, config, lease);
+			await closeWhenIdle(env, config, lease);
 		})(),
 	);
 }
 
 /** Returns an unused lease to the ledger once nothing has happened under it for `leaseIdleMs`. */
-async function closeWhenIdle(env: Env, ctx: Deferrer, config: Config, lease: Lease): Promise<void> {
+async function closeWhenIdle(env: Env, config: Config, lease: Lease): Promise<void> {
 	if (lease.inFlight.size > 0 || lease.pending.length > 0 || lease.closed) return;
 	const idleSince = lease.lastActivity;
 	await sleep(config.leaseIdleMs);
@@ -337,7 +345,7 @@ async function closeWhenIdle(env: Env, ctx: Deferrer, config: Config, lease: Lea
 	)
 		return;
 	lease.close();
-	await sync(env, ctx, config, lease, { need: null, want: null }, true).catch((err) =>
+	await sync(env, config, lease, { need: null, want: null }, true).catch((err) =>
 		console.error("lease close failed; the ledger lets it go after its TTL", lease.leaseId, err),
 	);
 }
@@ -348,10 +356,10 @@ export function forgetKey(keyId: string): void {
 }
 
 /** Reports the key's finished requests now (GET /v1/generations/{id} calls this before asking the ledger). */
-export async function flushKey(env: Env, ctx: Deferrer, config: Config, keyHash: string): Promise<void> {
+export async function flushKey(env: Env, config: Config, keyHash: string): Promise<void> {
 	const lease = leases.get(keyHash);
 	if (lease && (lease.pending.length > 0 || lease.reportedIssued !== lease.seq)) {
-		await sync(env, ctx, config, lease, { need: null, want: null });
+		await sync(env, config, lease, { need: null, want: null });
 	}
 }
 
