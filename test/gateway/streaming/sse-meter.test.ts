@@ -184,6 +184,19 @@ describe("meterSseStream: pass-through", () => {
 		}
 	});
 
+	it("frames LF-only and CRLF events alike when they alternate and chunks split them anywhere", async () => {
+		const stream =
+			// One-byte lines (":" comments) too: the shortest line that is not the blank line.
+			WORDS.map((w, i) => (i % 2 ? chat(w).replace(/\n/g, "\r\n") : `:\n${chat(w)}`)).join("") +
+			chat(null, "stop").replace(/\n/g, "\r\n") +
+			DONE;
+		for (const chunks of [raggedChunks(stream), everyByte(stream), [encoder.encode(stream)]]) {
+			const { body, result } = meter(upstreamOf(chunks));
+			expect(decoder.decode(await readAll(body))).toBe(stream);
+			expect(await result).toMatchObject({ completionTokens: countTokens(WORDS.join("")), outcome: "completed" });
+		}
+	});
+
 	it("streams through a Response the runtime reads, as the gateway returns it", async () => {
 		const { body, result } = meter(upstreamOf(raggedChunks(UPSTREAM_STREAM)), { clientWantsUsage: false });
 		const response = new Response(body, { headers: { "content-type": "text/event-stream" } });

@@ -180,6 +180,9 @@ class SseFramer {
 	private endAfterCR = false;
 
 	push(chunk: Uint8Array): Uint8Array[] {
+		// Most upstreams end lines with LF only: then only the LFs need looking at, and
+		// the runtime's indexOf finds them without a JavaScript loop over every byte.
+		if (!this.afterCR && !this.endAfterCR && chunk.indexOf(CR) === -1) return this.pushLf(chunk);
 		const events: Uint8Array[] = [];
 		let start = 0;
 		for (let i = 0; i < chunk.length; i++) {
@@ -212,6 +215,35 @@ class SseFramer {
 				this.lineEmpty = false;
 			}
 		}
+		if (start < chunk.length) {
+			this.parts.push(chunk.subarray(start));
+			this.pendingBytes += chunk.length - start;
+		}
+		return events;
+	}
+
+	/** `push` for a chunk without CR bytes, framer not inside a CR line end: same events, same state after. */
+	private pushLf(chunk: Uint8Array): Uint8Array[] {
+		const events: Uint8Array[] = [];
+		let start = 0;
+		let pos = 0;
+		let lineEmpty = this.lineEmpty;
+		for (;;) {
+			const i = chunk.indexOf(LF, pos);
+			if (i === -1) {
+				if (pos < chunk.length) lineEmpty = false;
+				break;
+			}
+			// Bytes before this LF on its line: it ends a line; none: it is the blank line ending an event.
+			if (i > pos) lineEmpty = false;
+			if (lineEmpty) {
+				events.push(this.take(chunk, start, i + 1));
+				start = i + 1;
+			}
+			lineEmpty = true;
+			pos = i + 1;
+		}
+		this.lineEmpty = lineEmpty;
 		if (start < chunk.length) {
 			this.parts.push(chunk.subarray(start));
 			this.pendingBytes += chunk.length - start;
@@ -313,12 +345,21 @@ function isTokenCount(value: unknown): value is number {
 	return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
+/**
+ * Anything in an event that needs it parsed as it passes: a usage object (stripped or
+ * read), an error, a finish reason with a value, [DONE]. A false positive only costs a
+ * parse; JSON escapes the quotes of such words inside generated text.
+ */
+const MAY_MATTER = /"usage"|"error"|"finish_reason"\s*:\s*"|\[DONE\]/;
+
 class ChunkInspector {
 	upstreamSentError = false;
 	private upstreamUsage: Usage | null = null;
 	private finishReason: string | null = null;
 	/** Delivered text per choice and field, counted at the end (BPE counts of pieces don't add up). */
 	private readonly delivered = new Map<string, string[]>();
+	/** Forwarded content chunks not parsed yet. */
+	private unparsed: string[] = [];
 
 	constructor(
 		private readonly kind: EndpointKind,
@@ -327,6 +368,14 @@ class ChunkInspector {
 
 	inspect(event: Uint8Array): { forward: Uint8Array | null; done: boolean } {
 		const text = decoder.decode(event);
+		// A plain content chunk (no usage, error, finish reason or [DONE] anywhere in it) goes
+		// out as it is; its text is only needed if the tokens must be counted, so it is parsed
+		// then (or before the next chunk that is parsed, to keep the pieces in order).
+		if (!MAY_MATTER.test(text)) {
+			this.unparsed.push(text);
+			return { forward: event, done: false };
+		}
+		this.parseUnparsed();
 		const data = sseData(text);
 		if (data === null) return { forward: event, done: false };
 		if (data.trim() === "[DONE]") return { forward: event, done: true };
@@ -352,10 +401,11 @@ class ChunkInspector {
 	}
 
 	tally(outcome: Outcome, promptText: string): StreamMeterResult {
-		const { finishReason } = this;
 		if (outcome === "completed" && this.upstreamUsage) {
-			return { ...this.upstreamUsage, usageSource: "upstream", outcome, finishReason };
+			return { ...this.upstreamUsage, usageSource: "upstream", outcome, finishReason: this.finishReason };
 		}
+		this.parseUnparsed();
+		const { finishReason } = this;
 		// Without a completed upstream count, the client pays for the text it received.
 		let promptTokens = this.upstreamUsage?.promptTokens ?? 0;
 		let completionTokens = 0;
@@ -369,6 +419,22 @@ class ChunkInspector {
 			for (const pieces of this.delivered.values()) completionTokens += Math.ceil(pieces.join("").length / 4);
 		}
 		return { promptTokens, completionTokens, usageSource: "counted", outcome, finishReason };
+	}
+
+	/** Notes the text of the content chunks forwarded without parsing, in order. */
+	private parseUnparsed(): void {
+		for (const text of this.unparsed) {
+			const data = sseData(text);
+			if (data === null) continue;
+			let chunk: unknown;
+			try {
+				chunk = JSON.parse(data);
+			} catch {
+				continue;
+			}
+			if (isObject(chunk) && Array.isArray(chunk.choices)) this.noteChoices(chunk.choices);
+		}
+		this.unparsed = [];
 	}
 
 	private noteChoices(choices: unknown[]): void {
