@@ -353,7 +353,13 @@ async function main() {
 	const cpuOthers: Record<string, number> = {};
 	/** Of which kernel time (syscalls: sockets, SQLite files). */
 	const cpuKernel: Record<string, number> = {};
-	for (const name of ["floor", "gateway", ...variantNames] as TargetName[]) {
+	const cpuRuns: Array<[TargetName, Mode]> = [
+		...(["floor", "gateway", ...variantNames] as TargetName[]).map((n): [TargetName, Mode] => [n, "non-stream"]),
+		["floor", "stream"],
+		["gateway", "stream"],
+	];
+	for (const [target, mode] of cpuRuns) {
+		const name = mode === "stream" ? `${target} (stream)` : target;
 		const snap = cpuSnapshot();
 		const before = descendantTicks("workerd");
 		const kernelBefore = descendantTicks("workerd", true);
@@ -361,7 +367,7 @@ async function main() {
 		await runClosedLoop(
 			CPU_REQUESTS,
 			8,
-			(i) => makeCall(name, "non-stream", i % PAYERS, i % MODELS),
+			(i) => makeCall(target, mode, i % PAYERS, i % MODELS),
 			(_i, call, s) => {
 				if (!s.ok) noteError(`${call.target.name} (cpu)`, s.error);
 			},
@@ -626,10 +632,11 @@ async function main() {
 
 	lines.push("");
 	lines.push(
-		`workerd CPU per non-stream request, each Worker alone at c=8, ${CPU_REQUESTS} requests, deferred work (waitUntil, meter flush) included:`,
+		`workerd CPU per request (non-stream, and streamed where marked), each Worker alone at c=8, ${CPU_REQUESTS} requests, deferred work (batches, meter flush) included:`,
 	);
 	for (const [name, ms] of Object.entries(cpuPerRequest)) {
-		const over = name === "floor" ? "" : `  (+${(ms - (cpuPerRequest.floor ?? 0)).toFixed(3)} over floor)`;
+		const floorOf = name.endsWith("(stream)") ? "floor (stream)" : "floor";
+		const over = name === floorOf ? "" : `  (+${(ms - (cpuPerRequest[floorOf] ?? 0)).toFixed(3)} over floor)`;
 		lines.push(
 			`  ${name.padEnd(17)} ${ms.toFixed(3)} ms${over.padEnd(26)} of which kernel ${cpuKernel[name]?.toFixed(3)} ms; ` +
 				`rest of the machine ${cpuOthers[name]?.toFixed(2)} cores`,

@@ -107,8 +107,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			timeouts: config.timeouts,
 		});
 
-		if (plan.stream && call.response.body) {
-			const metered = meterSseStream(call.response.body, {
+		if (plan.stream && call.stream) {
+			const metered = meterSseStream(call.stream, {
 				kind: endpoint === "chat" ? "chat" : "completion",
 				clientWantsUsage: plan.clientWantsUsage,
 				promptText: plan.promptText,

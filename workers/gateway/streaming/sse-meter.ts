@@ -35,11 +35,21 @@ export interface StreamMeterResult {
 
 type Outcome = StreamMeterResult["outcome"];
 
+/**
+ * `upstream` is the upstream's body, or its reader with the first chunk already read
+ * (as callUpstreams hands it over: one stream layer less between the two sockets).
+ */
 export function meterSseStream(
-	upstreamBody: ReadableStream<Uint8Array>,
+	upstream: ReadableStream<Uint8Array> | { first: Uint8Array | null; reader: ReadableStreamDefaultReader<Uint8Array> },
 	options: StreamMeterOptions,
 ): { body: ReadableStream<Uint8Array>; result: Promise<StreamMeterResult> } {
-	const reader = upstreamBody.getReader();
+	const reader = upstream instanceof ReadableStream ? upstream.getReader() : upstream.reader;
+	let prefetched: ReadableStreamReadResult<Uint8Array> | null =
+		upstream instanceof ReadableStream
+			? null
+			: upstream.first === null
+				? { done: true, value: undefined }
+				: { done: false, value: upstream.first };
 	const framer = new SseFramer();
 	const inspector = new ChunkInspector(options.kind, options.clientWantsUsage);
 	let settled = false;
@@ -87,7 +97,10 @@ export function meterSseStream(
 					while (!settled) {
 						let read: ReadableStreamReadResult<Uint8Array>;
 						try {
-							read = await reader.read();
+							if (prefetched) {
+								read = prefetched;
+								prefetched = null;
+							} else read = await reader.read();
 						} catch {
 							if (!settled) endWith(controller, [], "upstream_failed");
 							return;

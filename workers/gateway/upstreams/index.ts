@@ -14,8 +14,16 @@ export interface UpstreamTimeouts {
 	totalMs: number;
 }
 
+/** A streamed answer: its first chunk, already read (done: null), and the reader for the rest. */
+export interface UpstreamStream {
+	first: Uint8Array | null;
+	reader: ReadableStreamDefaultReader<Uint8Array>;
+}
+
 export interface UpstreamCall {
+	/** Status and headers; for a stream its body is locked to `stream.reader`. */
 	response: Response;
+	stream?: UpstreamStream;
 	/** Position of the upstream that answered, for the circuit breaker. */
 	position: number;
 	/** Upstreams tried before this one, with why they were skipped. */
@@ -51,13 +59,11 @@ export async function callUpstreams(
 		const signal = AbortSignal.any([opts.signal, attempt.signal, total]);
 		const headersTimer = setTimeout(() => attempt.abort(new UpstreamTimeout("headers")), timeouts.headersMs);
 		try {
-			let response = await callOne(env, upstream, path, body, signal);
+			const response = await callOne(env, upstream, path, body, signal);
 			clearTimeout(headersTimer);
 			if (response.ok) {
-				if (opts.stream && response.body) {
-					response = await withFirstChunk(response, timeouts.firstByteMs, attempt);
-				}
-				return { response, position: upstream.position, failures };
+				const stream = opts.stream && response.body ? await firstChunk(response, timeouts.firstByteMs, attempt) : undefined;
+				return { response, stream, position: upstream.position, failures };
 			}
 			if (response.status >= 500 || response.status === 429) {
 				lastError = new ApiError("upstream_error", `The model's upstream answered with HTTP ${response.status}.`);
@@ -97,34 +103,16 @@ class UpstreamTimeout extends Error {
 	}
 }
 
-/** Waits for the stream's first chunk (so a silent upstream can still be replaced), then replays it. */
-async function withFirstChunk(response: Response, timeoutMs: number, attempt: AbortController): Promise<Response> {
+/** Waits for the stream's first chunk, so a silent upstream can still be replaced. */
+async function firstChunk(response: Response, timeoutMs: number, attempt: AbortController): Promise<UpstreamStream> {
 	const reader = (response.body as ReadableStream<Uint8Array>).getReader();
 	const timer = setTimeout(() => attempt.abort(new UpstreamTimeout("first-byte")), timeoutMs);
-	let first: ReadableStreamReadResult<Uint8Array>;
 	try {
-		first = await reader.read();
+		const first = await reader.read();
+		return { first: first.done ? null : first.value, reader };
 	} finally {
 		clearTimeout(timer);
 	}
-	let sentFirst = false;
-	const body = new ReadableStream<Uint8Array>({
-		async pull(controller) {
-			if (!sentFirst) {
-				sentFirst = true;
-				if (first.done) controller.close();
-				else controller.enqueue(first.value);
-				return;
-			}
-			const next = await reader.read();
-			if (next.done) controller.close();
-			else controller.enqueue(next.value);
-		},
-		cancel(reason) {
-			return reader.cancel(reason);
-		},
-	});
-	return new Response(body, { status: response.status, headers: response.headers });
 }
 
 /** The upstream refused the request itself (4xx): pass its reason on, in our format. */
