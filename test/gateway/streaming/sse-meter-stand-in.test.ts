@@ -167,7 +167,8 @@ describe("meterSseStream over the stand-in upstream", () => {
 		// Words the stand-in sends meanwhile are not delivered, so not charged.
 		await new Promise((resolve) => setTimeout(resolve, 20));
 		await reader.cancel();
-
+		// The meter learns of the disconnect from its next write, a moment later.
+		await result;
 		expect(aborts()).toBe(1);
 		expect(upstream.controller.signal.aborted).toBe(true);
 		const text = deliveredText(delivered);

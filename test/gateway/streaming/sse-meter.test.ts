@@ -348,7 +348,8 @@ describe("meterSseStream: the client disconnects", () => {
 		// A slow client: anything the meter read ahead meanwhile was not delivered.
 		await new Promise((resolve) => setTimeout(resolve, 20));
 		await reader.cancel("client went away");
-
+		// The meter learns of the disconnect from its next write, a moment later.
+		await result;
 		expect(aborts()).toBe(1);
 		expect(contentOf(delivered)).toBe("Once word1");
 		expect(await result).toEqual({
@@ -377,6 +378,7 @@ describe("meterSseStream: the client disconnects", () => {
 		const delivered = decoder.decode((await reader.read()).value);
 		await new Promise((resolve) => setTimeout(resolve, 20));
 		await reader.cancel();
+		await result;
 		expect(aborts()).toBe(1);
 		expect(await result).toMatchObject({
 			promptTokens: 42,

@@ -3,10 +3,12 @@
 // delivered, so the request is charged for what the client received and no more.
 //
 // Framing works on bytes (line terminators are ASCII, so they never occur inside a
-// multi-byte UTF-8 character); only complete events are decoded and parsed. The
-// returned stream has a high-water mark of 0: the upstream is read only when the
-// consumer asks for more, and each pull enqueues one chunk straight into a waiting
-// read, so "enqueued" means "delivered" when the client goes away.
+// multi-byte UTF-8 character); complete events are decoded, and parsed only when they
+// may carry usage, an error or a finish reason (or when tokens must be counted). The
+// returned stream is the readable side of an IdentityTransformStream, which the runtime
+// pumps natively; a write to it completes only once the chunk has been read, so
+// "written" means "delivered" when the client goes away, and the upstream is read no
+// faster than the client reads.
 import { ERRORS, type OpenAIErrorBody } from "../errors.ts";
 import { countTokens } from "./tokens.ts";
 
@@ -81,80 +83,97 @@ export function meterSseStream(
 		return false;
 	}
 
-	function endWith(controller: ReadableStreamDefaultController<Uint8Array>, out: Uint8Array[], outcome: Outcome): void {
+	// The client's side is an IdentityTransformStream: the runtime pumps its readable side
+	// natively, and a write completes only once the client's side has read the chunk (a
+	// disconnect makes it fail), so "written" means "delivered", as the meter needs.
+	const pipe = new IdentityTransformStream();
+	const writer = pipe.writable.getWriter();
+	let clientGone = false;
+
+	function clientLeft(): void {
+		if (settled || clientGone) return;
+		clientGone = true;
+		settle("client_disconnected");
+		try {
+			options.abortUpstream();
+		} catch {
+			// The caller's abort failing changes nothing about what was delivered.
+		}
+		reader.cancel().catch(() => {});
+	}
+	writer.closed.catch(clientLeft);
+
+	/** Writes bytes to the client; false when the client has gone (nothing more is delivered). */
+	async function deliver(bytes: Uint8Array): Promise<boolean> {
+		const texts = inspector.takeUndelivered();
+		try {
+			await writer.write(bytes);
+		} catch {
+			clientLeft();
+			return false;
+		}
+		inspector.markDelivered(texts);
+		return true;
+	}
+
+	async function endWith(out: Uint8Array[], outcome: Outcome): Promise<void> {
 		// A failed stream ends with one error event the OpenAI SDKs surface as an APIError,
 		// unless the upstream already said so in its own words.
 		if (outcome === "upstream_failed" && !inspector.upstreamSentError) out.push(UPSTREAM_FAILED_EVENT.slice());
-		if (out.length > 0) controller.enqueue(concat(out));
-		controller.close();
+		if (out.length > 0 && !(await deliver(concat(out)))) return;
 		settle(outcome);
+		await writer.close().catch(() => {});
 	}
 
-	const body = new ReadableStream<Uint8Array>(
-		{
-			async pull(controller) {
-				try {
-					while (!settled) {
-						let read: ReadableStreamReadResult<Uint8Array>;
-						try {
-							if (prefetched) {
-								read = prefetched;
-								prefetched = null;
-							} else read = await reader.read();
-						} catch {
-							if (!settled) endWith(controller, [], "upstream_failed");
-							return;
-						}
-						// The client may have gone away while we waited.
-						if (settled) return;
-						const out: Uint8Array[] = [];
-						if (read.done) {
-							// An incomplete event at the end is dropped, except a well-formed
-							// last event whose blank line never came.
-							const done = forward(framer.end(), out);
-							endWith(controller, out, done && !inspector.upstreamSentError ? "completed" : "upstream_failed");
-							return;
-						}
-						if (forward(framer.push(read.value), out)) {
-							endWith(controller, out, inspector.upstreamSentError ? "upstream_failed" : "completed");
-							reader.cancel().catch(() => {});
-							return;
-						}
-						if (framer.pendingBytes > MAX_EVENT_BYTES) {
-							// An upstream that never ends its event would otherwise grow memory until the isolate dies.
-							endWith(controller, out, "upstream_failed");
-							reader.cancel().catch(() => {});
-							return;
-						}
-						if (out.length > 0) {
-							controller.enqueue(concat(out));
-							return;
-						}
-					}
-				} catch {
-					// A bug here must not leave the client hanging or the request unmetered.
-					if (settled) return;
-					try {
-						endWith(controller, [], "upstream_failed");
-					} catch {
-						settle("upstream_failed");
-					}
-				}
-			},
-			cancel() {
-				if (settled) return;
-				settle("client_disconnected");
-				try {
-					options.abortUpstream();
-				} catch {
-					// The caller's abort failing changes nothing about what was delivered.
-				}
+	async function pump(): Promise<void> {
+		while (!settled) {
+			let read: ReadableStreamReadResult<Uint8Array>;
+			try {
+				if (prefetched) {
+					read = prefetched;
+					prefetched = null;
+				} else read = await reader.read();
+			} catch {
+				if (!settled) await endWith([], "upstream_failed");
+				return;
+			}
+			// The client may have gone away while we waited.
+			if (settled) return;
+			const out: Uint8Array[] = [];
+			if (read.done) {
+				// An incomplete event at the end is dropped, except a well-formed
+				// last event whose blank line never came.
+				const done = forward(framer.end(), out);
+				await endWith(out, done && !inspector.upstreamSentError ? "completed" : "upstream_failed");
+				return;
+			}
+			if (forward(framer.push(read.value), out)) {
 				reader.cancel().catch(() => {});
-			},
-		},
-		{ highWaterMark: 0 },
-	);
+				await endWith(out, inspector.upstreamSentError ? "upstream_failed" : "completed");
+				return;
+			}
+			if (framer.pendingBytes > MAX_EVENT_BYTES) {
+				// An upstream that never ends its event would otherwise grow memory until the isolate dies.
+				reader.cancel().catch(() => {});
+				await endWith(out, "upstream_failed");
+				return;
+			}
+			if (out.length > 0 && !(await deliver(concat(out)))) return;
+		}
+	}
 
+	pump().catch(async () => {
+		// A bug here must not leave the client hanging or the request unmetered.
+		if (settled) return;
+		try {
+			await endWith([], "upstream_failed");
+		} catch {
+			settle("upstream_failed");
+		}
+		await writer.abort().catch(() => {});
+	});
+
+	const body = pipe.readable;
 	return { body, result };
 }
 
@@ -371,8 +390,10 @@ class ChunkInspector {
 	private finishReason: string | null = null;
 	/** Delivered text per choice and field, counted at the end (BPE counts of pieces don't add up). */
 	private readonly delivered = new Map<string, string[]>();
-	/** Forwarded content chunks not parsed yet. */
-	private unparsed: string[] = [];
+	/** Chunks with choices inspected, not yet in a completed write. */
+	private undelivered: string[] = [];
+	/** Chunks with choices the client received, parsed only if tokens must be counted. */
+	private deliveredTexts: string[] = [];
 
 	constructor(
 		private readonly kind: EndpointKind,
@@ -385,10 +406,9 @@ class ChunkInspector {
 		// out as it is; its text is only needed if the tokens must be counted, so it is parsed
 		// then (or before the next chunk that is parsed, to keep the pieces in order).
 		if (!MAY_MATTER.test(text)) {
-			this.unparsed.push(text);
+			this.undelivered.push(text);
 			return { forward: event, done: false };
 		}
-		this.parseUnparsed();
 		const data = sseData(text);
 		if (data === null) return { forward: event, done: false };
 		if (data.trim() === "[DONE]") return { forward: event, done: true };
@@ -402,7 +422,11 @@ class ChunkInspector {
 		if (chunk.error !== undefined && chunk.error !== null) this.upstreamSentError = true;
 
 		const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
-		this.noteChoices(choices);
+		for (const choice of choices) {
+			if (isObject(choice) && typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
+		}
+		// Its text counts once delivered, like any chunk's.
+		if (choices.length > 0) this.undelivered.push(text);
 
 		if (!isObject(chunk.usage)) return { forward: event, done: false };
 		this.upstreamUsage = readUsage(chunk.usage) ?? this.upstreamUsage;
@@ -417,7 +441,7 @@ class ChunkInspector {
 		if (outcome === "completed" && this.upstreamUsage) {
 			return { ...this.upstreamUsage, usageSource: "upstream", outcome, finishReason: this.finishReason };
 		}
-		this.parseUnparsed();
+		this.parseDelivered();
 		const { finishReason } = this;
 		// Without a completed upstream count, the client pays for the text it received.
 		let promptTokens = this.upstreamUsage?.promptTokens ?? 0;
@@ -434,9 +458,21 @@ class ChunkInspector {
 		return { promptTokens, completionTokens, usageSource: "counted", outcome, finishReason };
 	}
 
-	/** Notes the text of the content chunks forwarded without parsing, in order. */
-	private parseUnparsed(): void {
-		for (const text of this.unparsed) {
+	/** The texts inspected since the last call, for the write that carries them. */
+	takeUndelivered(): string[] {
+		const texts = this.undelivered;
+		this.undelivered = [];
+		return texts;
+	}
+
+	/** A write reached the client's side: its texts count. */
+	markDelivered(texts: string[]): void {
+		for (const text of texts) this.deliveredTexts.push(text);
+	}
+
+	/** Notes the text of the delivered chunks, in order (only when tokens must be counted). */
+	private parseDelivered(): void {
+		for (const text of this.deliveredTexts) {
 			const data = sseData(text);
 			if (data === null) continue;
 			let chunk: unknown;
@@ -447,7 +483,7 @@ class ChunkInspector {
 			}
 			if (isObject(chunk) && Array.isArray(chunk.choices)) this.noteChoices(chunk.choices);
 		}
-		this.unparsed = [];
+		this.deliveredTexts = [];
 	}
 
 	private noteChoices(choices: unknown[]): void {
