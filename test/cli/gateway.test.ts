@@ -330,9 +330,13 @@ describe("stats", () => {
 			idempotency_key: "cli-stats",
 		});
 		expect((await chat(apiKey)).status).toBe(200);
-		const result = await cli(["stats", MODEL, "--json"]);
-		expectOk(result);
-		const stats = result.json<{ model: string; total: { requests: number } }>();
+		// The gateway sends finished requests to the meter in batches (every 200 ms).
+		let stats = { model: "", total: { requests: 0 } };
+		for (const deadline = Date.now() + 5_000; stats.total.requests < 1 && Date.now() < deadline; ) {
+			const result = await cli(["stats", MODEL, "--json"]);
+			expectOk(result);
+			stats = result.json<{ model: string; total: { requests: number } }>();
+		}
 		expect(stats.model).toBe(MODEL);
 		expect(stats.total.requests).toBeGreaterThanOrEqual(1);
 		const human = await cli(["stats", MODEL]);
