@@ -122,6 +122,8 @@ interface Hold {
 	keyId: string;
 	modelId: string;
 	amount: bigint;
+	/** The request's token bound, counted in the key's window until commit says what it used. */
+	tokens: number;
 	idempotencyKey: string | null;
 	createdAt: number;
 }
@@ -150,7 +152,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	/** Keys by hash, loaded once; every change goes through this object, so it stays exact. */
 	private keys = new Map<string, KeyRow>();
 	/** Per key: the last minute's requests (time, tokens); leases' unreported allowances are added on top. */
-	private readonly windows = new Map<string, WindowEntry[]>();
+	private readonly windows = new Map<string, Map<number, WindowBucket>>();
 	private readonly leases = new Map<string, LeaseState>();
 	private readonly waiters = new Map<string, Array<() => void>>();
 	private balance = 0n;
@@ -416,11 +418,12 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			keyId: key.key_id,
 			modelId: input.modelId,
 			amount: input.maxCost,
+			tokens: input.maxTokens,
 			idempotencyKey: input.idempotencyKey,
 			createdAt: input.now,
 		};
 		this.holds.set(input.requestId, hold);
-		this.windowOf(key.key_id).push({ at: input.now, requests: 1, tokens: input.maxTokens, requestId: input.requestId });
+		this.addToWindow(key.key_id, input.now, 1, input.maxTokens);
 		// Mirrored so a restart keeps in-flight holds; not awaited, so the caller does not wait on storage.
 		void this.ctx.storage.put(`hold:${input.requestId}`, hold, { allowUnconfirmed: true });
 		return { ok: true, keyId: key.key_id };
@@ -441,8 +444,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		}
 		this.holds.delete(input.requestId);
 		// The window counted the request's upper bound; from now on it counts what was used.
-		const entry = this.windows.get(hold.keyId)?.find((e) => e.requestId === input.requestId);
-		if (entry) entry.tokens = input.promptTokens + input.completionTokens;
+		this.addToWindow(hold.keyId, hold.createdAt, 0, input.promptTokens + input.completionTokens - hold.tokens);
 		this.balance -= charge;
 		const account = this.account();
 		this.sql.exec(
@@ -634,7 +636,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				lease.usedRequests += 1;
 				lease.usedTokens += tokens;
 			}
-			this.windowOf(key.key_id).push({ at: record.createdAt, requests: 1, tokens, requestId });
+			this.addToWindow(key.key_id, record.createdAt, 1, tokens);
 			this.balance -= charge;
 			spent += charge;
 			return charge;
@@ -794,26 +796,36 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		};
 	}
 
-	private windowOf(keyId: string): WindowEntry[] {
+	/** Counts requests and tokens in the key's one-minute window, in one-second buckets. */
+	private addToWindow(keyId: string, at: number, requests: number, tokens: number): void {
 		let window = this.windows.get(keyId);
 		if (!window) {
-			window = [];
+			window = new Map();
 			this.windows.set(keyId, window);
 		}
-		return window;
+		const second = Math.floor(at / 1000);
+		const bucket = window.get(second);
+		if (bucket) {
+			bucket.requests += requests;
+			bucket.tokens += tokens;
+		} else window.set(second, { requests, tokens });
+	}
+
+	/** The key's buckets still in the window (a bucket counts while any of its second is), oldest first. */
+	private liveBuckets(keyId: string, now: number): Array<[number, WindowBucket]> {
+		const window = this.windows.get(keyId);
+		if (!window) return [];
+		for (const second of window.keys()) if ((second + 1) * 1000 <= now - TOKEN_WINDOW_MS) window.delete(second);
+		return [...window.entries()].sort((a, b) => a[0] - b[0]);
 	}
 
 	/** The key's requests and tokens of the last minute, plus what its leases may still use unreported. */
 	private windowUse(keyId: string, now: number): { requests: number; tokens: number } {
-		// Lease records arrive after the fact, so entries are not in time order.
-		const window = this.windowOf(keyId).filter((e) => e.at > now - TOKEN_WINDOW_MS);
-		window.sort((a, b) => a.at - b.at);
-		this.windows.set(keyId, window);
 		let requests = 0;
 		let tokens = 0;
-		for (const e of window) {
-			requests += e.requests;
-			tokens += e.tokens;
+		for (const [, bucket] of this.liveBuckets(keyId, now)) {
+			requests += bucket.requests;
+			tokens += bucket.tokens;
 		}
 		for (const leaseId of [...this.leases.keys()]) {
 			const lease = this.liveLease(leaseId, now);
@@ -837,10 +849,10 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			const label = dim === "requests" ? "requests per minute" : "tokens per minute";
 			let retryAfter = need[dim] > limits[dim] ? 60 : LEASE_USE_MS / 1000;
 			let left = used[dim];
-			for (const entry of this.windowOf(keyId)) {
-				left -= entry[dim];
+			for (const [second, bucket] of this.liveBuckets(keyId, now)) {
+				left -= bucket[dim];
 				if (left + need[dim] <= limits[dim]) {
-					retryAfter = Math.max(1, Math.ceil((entry.at + TOKEN_WINDOW_MS - now) / 1000));
+					retryAfter = Math.max(1, Math.ceil(((second + 1) * 1000 + TOKEN_WINDOW_MS - now) / 1000));
 					break;
 				}
 			}
@@ -853,11 +865,9 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	}
 }
 
-interface WindowEntry {
-	at: number;
+interface WindowBucket {
 	requests: number;
 	tokens: number;
-	requestId: string;
 }
 
 /** Credit a lease was granted and has not been charged. */
