@@ -386,30 +386,19 @@ async function main() {
 
 	// ── One meter's sustained record() rate: RPCs from 64 concurrent callers inside workerd.
 	log("meter throughput");
-	const meterRuns: Array<{ records: number; failed: number; elapsedMs: number; perSecond: number }> = [];
-	for (let r = 0; r < 3; r++) {
-		meterRuns.push(
-			await rt.admin("admin", "/meter-bench", {
-				modelId: meterModel,
-				records: METER_RECORDS,
-				concurrency: 64,
-				payers,
-			}),
-		);
-	}
+	type MeterRun = { records: number; failed: number; elapsedMs: number; perSecond: number };
+	const meterRunsOf = async (concurrency: number, batch: number): Promise<MeterRun[]> => {
+		const runs: MeterRun[] = [];
+		for (let r = 0; r < 3; r++) {
+			runs.push(
+				await rt.admin("admin", "/meter-bench", { modelId: meterModel, records: METER_RECORDS, concurrency, payers, batch }),
+			);
+		}
+		return runs;
+	};
+	const meterRuns = await meterRunsOf(64, 1);
 	// The way the gateway's isolates call it: recordBatch() with 50 records (a busy isolate's 200 ms).
-	const batchRuns: Array<{ records: number; failed: number; elapsedMs: number; perSecond: number }> = [];
-	for (let r = 0; r < 3; r++) {
-		batchRuns.push(
-			await rt.admin("admin", "/meter-bench", {
-				modelId: meterModel,
-				records: METER_RECORDS,
-				concurrency: 8,
-				payers,
-				batch: 50,
-			}),
-		);
-	}
+	const batchRuns = await meterRunsOf(8, 50);
 	// And end to end: full gateway requests, all to one model, at 2 x c (bounded by the box, not the meter).
 	// The gateway's connections sat idle through the meter runs, about as long as workerd keeps them (15 s).
 	freshConnections(targets.gateway);

@@ -140,14 +140,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		try {
 			parsed = JSON.parse(text) as Record<string, unknown>;
 		} catch {
-			settle({
-				status: "error",
-				promptTokens: 0,
-				completionTokens: 0,
-				usageSource: "none",
-				response: null,
-				upstreams: tried(call, false),
-			});
+			settle(failure(tried(call, false)));
 			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 		}
 		const usage = Usage.safeParse(parsed.usage);
@@ -169,14 +162,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	try {
 		return await forward();
 	} catch (err) {
-		settle({
-			status: "error",
-			promptTokens: 0,
-			completionTokens: 0,
-			usageSource: "none",
-			response: null,
-			upstreams: failedAt(err),
-		});
+		settle(failure(failedAt(err)));
 		throw err;
 	}
 }
@@ -352,6 +338,11 @@ function replay(requestId: string, stored: StoredResponse | null): Response {
 		status: stored.status,
 		headers: { "content-type": stored.contentType, "idempotent-replayed": "true", "x-request-id": requestId },
 	});
+}
+
+/** A request that failed before producing anything: it costs nothing. */
+function failure(upstreams: Outcome["upstreams"]): Outcome {
+	return { status: "error", promptTokens: 0, completionTokens: 0, usageSource: "none", response: null, upstreams };
 }
 
 function failedAt(err: unknown): Outcome["upstreams"] {
