@@ -279,6 +279,7 @@ async function sync(
 ): Promise<LeaseSyncResult> {
 	const batch = lease.pending;
 	lease.pending = [];
+	const issued = lease.seq;
 	let result: LeaseSyncResult;
 	try {
 		result = await ledgerFor(env, lease.payer).sync({
@@ -286,7 +287,7 @@ async function sync(
 			keyHash: lease.keyHash,
 			create: !lease.created,
 			records: batch.map((p) => p.record),
-			issued: lease.seq,
+			issued,
 			inFlight: [...lease.inFlight.keys()],
 			need: ask.need,
 			want: ask.want,
@@ -299,7 +300,8 @@ async function sync(
 		lease.pending = [...batch, ...lease.pending];
 		throw err;
 	}
-	lease.reportedIssued = Math.max(lease.reportedIssued, lease.seq);
+	// Admissions made while the sync was on its way are reported by the next one.
+	lease.reportedIssued = Math.max(lease.reportedIssued, issued);
 	if (!close || result.lease) lease.learn(result);
 	if (result.refusal?.code === "invalid_api_key") lease.close();
 	// The meter records what the ledger charged, so settled fees equal what payers paid.
