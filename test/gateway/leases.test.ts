@@ -217,14 +217,14 @@ describe("the gateway under leases, with production batch delays", () => {
 		await done();
 	});
 
-	it("charges, meters and releases exactly once per request when many share a batch", async () => {
+	it("charges, meters and releases exactly once per request when many share a batch, or fill one (64)", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel();
 		const calls = await Promise.all(
-			Array.from({ length: 24 }, (_, i) =>
+			Array.from({ length: 150 }, (_, i) =>
 				callGateway("/v1/chat/completions", {
 					key,
-					env: PRODUCTION,
+					env: { ...PRODUCTION, KEY_REQUESTS_PER_MINUTE: "1000" },
 					json: { model, max_tokens: 2, messages: [{ role: "user", content: `batch ${i}` }] },
 				}),
 			),
@@ -235,8 +235,8 @@ describe("the gateway under leases, with production batch delays", () => {
 		expect(account.held).toBe(0n);
 		await flushMeter(model);
 		const rows = await usageRowsForModel(model);
-		expect(rows).toHaveLength(24);
-		expect(new Set(rows.map((r) => r.requestId)).size).toBe(24);
+		expect(rows).toHaveLength(150);
+		expect(new Set(rows.map((r) => r.requestId)).size).toBe(150);
 		expect(rows.reduce((s, r) => s + r.fee, 0n)).toBe(account.totalSpent);
 		expect(account.totalSpent).toBeGreaterThan(0n);
 	});

@@ -35,6 +35,9 @@ export interface Deferrer {
 	waitUntil(promise: Promise<unknown>): void;
 }
 
+/** Records sent at once rather than after BATCH_MS once this many are waiting (per lease, per model). */
+const MAX_BATCH = 64;
+
 /** How much a lease asks for at once, in requests of the current size. */
 const LEASE_BATCH = 32;
 
@@ -254,7 +257,15 @@ function admitUnder(
 					upstreams: outcome.upstreams,
 				},
 			});
-			scheduleFlush(env, finishCtx, config, lease);
+			if (lease.pending.length >= MAX_BATCH) {
+				// A full batch goes at once: many small transactions interleave with requests
+				// on the objects' thread better than one long one every BATCH_MS.
+				finishCtx.waitUntil(
+					sync(env, config, lease, { need: null, want: null }).catch((err) =>
+						console.error("lease sync failed; retried with the next batch", lease.leaseId, err),
+					),
+				);
+			} else scheduleFlush(env, finishCtx, config, lease);
 		},
 	};
 }
@@ -377,14 +388,18 @@ function enqueueUsage(env: Env, config: Config, modelId: string, usage: UsageRec
 		meterQueues.set(modelId, queue);
 	}
 	queue.usages.push(usage);
-	if (queue.scheduled) return Promise.resolve();
-	queue.scheduled = true;
+	const full = queue.usages.length >= MAX_BATCH;
+	if (queue.scheduled && !full) return Promise.resolve();
+	if (!full) queue.scheduled = true;
 	const q = queue;
 	return (async () => {
-		await sleep(config.batchMs);
-		q.scheduled = false;
+		if (!full) {
+			await sleep(config.batchMs);
+			q.scheduled = false;
+		}
 		const usages = q.usages;
 		q.usages = [];
+		if (usages.length === 0) return;
 		try {
 			const { breaker } = await env.MODEL_METER.getByName(modelId).recordBatch(modelId, usages);
 			learnBreakerState(modelId, breaker);
