@@ -106,6 +106,21 @@ class Lease {
 		};
 	}
 
+	/** Admissions in the last full second, and in the current one. */
+	perSecond = 0;
+	private secondStart = 0;
+	private thisSecond = 0;
+
+	countAdmission(now: number): void {
+		if (now - this.secondStart >= 1000) {
+			this.perSecond = now - this.secondStart < 2000 ? this.thisSecond : 0;
+			this.secondStart = now;
+			this.thisSecond = 0;
+		}
+		this.thisSecond += 1;
+		if (this.thisSecond > this.perSecond) this.perSecond = this.thisSecond;
+	}
+
 	/** Less than 1/`fraction` of the last ask left (or of the admission window). */
 	short(fraction: number): boolean {
 		const left = this.remaining();
@@ -201,6 +216,7 @@ function admitUnder(
 	lease.used.requests += 1;
 	lease.used.tokens += req.maxTokens;
 	lease.lastActivity = Date.now();
+	lease.countAdmission(lease.lastActivity);
 	// Top up ahead of need: the next batch asks for more once the lease is half used; a
 	// lease at a quarter (or about to end) asks at once, off the path.
 	lease.lastWant = wantFor(lease, req);
@@ -270,9 +286,10 @@ function admitUnder(
 	};
 }
 
-/** What a lease asks for: LEASE_BATCH requests of this size, more while many are in flight, within a share of the limits. */
+/** What a lease asks for: LEASE_BATCH requests of this size, more while many are in flight or the key is busy (the ledger grants at most half of what is left). */
 function wantFor(lease: Lease, req: { maxCost: bigint; maxTokens: number }): LeaseAmounts {
-	const batch = LEASE_BATCH + 2 * lease.inFlight.size;
+	// About a second of this key's traffic here, so a busy lease tops up about once a second.
+	const batch = Math.max(LEASE_BATCH + 2 * lease.inFlight.size, lease.perSecond);
 	return { credit: req.maxCost * BigInt(batch), requests: batch, tokens: req.maxTokens * batch };
 }
 
