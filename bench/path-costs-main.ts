@@ -134,7 +134,7 @@ await time("framework alone: app.fetch(unknown path → 404)", 20_000, async () 
 });
 console.log("pieces:");
 await time("readConfig(env) (zod parse of vars, every request)", 50_000, () => readConfig(env as never));
-await time("openDb(D1) (drizzle instance, every request in middleware)", 50_000, () => openDb(env.DB));
+await time("openDb(D1) (drizzle instance; built once per isolate)", 50_000, () => openDb(env.DB));
 await time("request id: crypto.randomUUID() + replace", 50_000, () => `req_${crypto.randomUUID().replace(/-/g, "")}`);
 await time("bearerKey(header) (regex + parse)", 50_000, () => bearerKey(`Bearer ${key}`));
 await time("JSON.parse(body) + ChatCompletionRequest.safeParse", 50_000, () => ChatCompletionRequest.safeParse(JSON.parse(body)));
