@@ -162,7 +162,6 @@ async function meterBench(env: AdminEnv, input: MeterBenchInput) {
 		status: "ok" as const,
 		usageSource: "upstream" as const,
 		createdAt: Date.now(),
-		latencyMs: 7,
 		upstreams: [{ position: 0, ok: true }],
 	});
 	const started = Date.now();

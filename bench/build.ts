@@ -29,7 +29,8 @@ export interface Bundles {
 	admin: string;
 }
 
-async function bundle(entry: string, outfile: string, define: Record<string, string> = {}): Promise<string> {
+/** Bundles a Worker entry (path from the repo root) the way wrangler does. */
+export async function bundle(entry: string, outfile: string, define: Record<string, string> = {}): Promise<string> {
 	await build({
 		entryPoints: [join(ROOT, entry)],
 		outfile,

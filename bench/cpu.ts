@@ -122,3 +122,10 @@ export function workerdPids(): string {
 		return "";
 	}
 }
+
+/** The processes' CPU ticks per millisecond while nothing is sent to them (measured over 2 s). */
+export async function idleTicksPerMs(comm: string): Promise<number> {
+	const start = descendantTicks(comm);
+	await new Promise((resolve) => setTimeout(resolve, 2000));
+	return (descendantTicks(comm) - start) / 2000;
+}

@@ -12,14 +12,14 @@
 // non-streaming (full response time) and streaming (time to first byte). Then one
 // meter's sustained record() rate, then a correctness check of D1 usage and ledgers.
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { loadavg, setPriority } from "node:os";
 import { resolve } from "node:path";
 import { buildBundles, VARIANTS, type Variant } from "./build.ts";
-import { cpuBetween, cpuSnapshot, descendantTicks, TICK_MS, workerdPids } from "./cpu.ts";
+import { cpuBetween, cpuSnapshot, descendantTicks, idleTicksPerMs, TICK_MS, workerdPids } from "./cpu.ts";
 import { type Call, freshConnections, newTarget, onEverySample, percentile, runClosedLoop, type Target } from "./load.ts";
-import { migrationStatements, startRuntime } from "./runtime.ts";
+import { migrationStatements, startRuntime, startUpstream } from "./runtime.ts";
 
 const env = process.env;
 const PER_TARGET = Number(env.BENCH_REQUESTS ?? 2000);
@@ -91,18 +91,6 @@ function payerAddress(i: number): string {
 	return `0x${(i + 1).toString(16).padStart(40, "b")}`;
 }
 
-async function startUpstream(): Promise<{ url: string; proc: ChildProcess }> {
-	const proc = spawn(process.execPath, [resolve(import.meta.dirname, "upstream-server.ts")], {
-		stdio: ["ignore", "pipe", "inherit"],
-		env: { ...env, BENCH_SERVICE_TIME_MS: String(SERVICE_TIME_MS) },
-	});
-	const url = await new Promise<string>((res, rej) => {
-		proc.once("exit", (code) => rej(new Error(`upstream exited ${code}`)));
-		proc.stdout?.once("data", (d) => res((JSON.parse(String(d)) as { url: string }).url));
-	});
-	return { url, proc };
-}
-
 async function main() {
 	const runStarted = performance.now();
 	log(
@@ -111,7 +99,7 @@ async function main() {
 				.map((l) => l.toFixed(1))
 				.join(" ")}`,
 	);
-	const upstream = await startUpstream();
+	const upstream = await startUpstream(SERVICE_TIME_MS);
 	process.on("exit", () => upstream.proc.kill("SIGTERM"));
 	// Others edit the tree while the bench runs: say which gateway source was bundled.
 	const git = (...args: string[]) => {
@@ -346,9 +334,7 @@ async function main() {
 	// (waitUntil commit + record, the meter's D1 flush) included by waiting it out.
 	log("workerd CPU per request");
 	const CPU_REQUESTS = Number(env.BENCH_CPU_REQUESTS ?? 1000);
-	const idleStart = descendantTicks("workerd");
-	await sleep(2000);
-	const idlePerMs = (descendantTicks("workerd") - idleStart) / 2000;
+	const idlePerMs = await idleTicksPerMs("workerd");
 	const cpuPerRequest: Record<string, number> = {};
 	const cpuOthers: Record<string, number> = {};
 	/** Of which kernel time (syscalls: sockets, SQLite files). */
@@ -397,8 +383,8 @@ async function main() {
 		return runs;
 	};
 	const meterRuns = await meterRunsOf(64, 1);
-	// The way the gateway's isolates call it: recordBatch() with 50 records (a busy isolate's 200 ms).
-	const batchRuns = await meterRunsOf(8, 50);
+	// The way a busy gateway isolate calls it: recordBatch() with a full batch (64 records, MAX_BATCH in leases.ts).
+	const batchRuns = await meterRunsOf(8, 64);
 	// And end to end: full gateway requests, all to one model, at 2 x c (bounded by the box, not the meter).
 	// The gateway's connections sat idle through the meter runs, about as long as workerd keeps them (15 s).
 	freshConnections(targets.gateway);
@@ -417,7 +403,7 @@ async function main() {
 	);
 	const oneModelRps = Math.round(oneModelTotal / (oneModelMs / 1000));
 	log(
-		`meter record(): ${meterRuns.map((m) => m.perSecond).join(", ")}/s; recordBatch(50): ${batchRuns.map((m) => m.perSecond).join(", ")}/s; full gateway, one model, c=${CONCURRENCY * 2}: ${oneModelRps}/s`,
+		`meter record(): ${meterRuns.map((m) => m.perSecond).join(", ")}/s; recordBatch(64): ${batchRuns.map((m) => m.perSecond).join(", ")}/s; full gateway, one model, c=${CONCURRENCY * 2}: ${oneModelRps}/s`,
 	);
 
 	// ── Correctness: wait for commits and meter flushes (alarm ~1 s after records), then compare.
@@ -639,7 +625,7 @@ async function main() {
 			`${meterRuns.map((m) => `${m.perSecond}/s`).join(", ")} (best ${meterBest}/s, failed ${meterRuns.reduce((s, m) => s + m.failed, 0)})`,
 	);
 	lines.push(
-		`  recordBatch() of 50 records (how the gateway sends them), 8 concurrent callers, ${METER_RECORDS} each: ` +
+		`  recordBatch() of 64 records (a full batch, as a busy gateway isolate sends it), 8 concurrent callers, ${METER_RECORDS} each: ` +
 			`${batchRuns.map((m) => `${m.perSecond}/s`).join(", ")} records (failed ${batchRuns.reduce((s, m) => s + m.failed, 0)})`,
 	);
 	const oneSorted = [...oneModelSamples].sort((a, b) => a - b);

@@ -2,6 +2,7 @@
 // proxy). Each measured Worker gets its own direct socket, so a request goes
 // load generator → workerd → Worker with no router Worker or Node proxy between.
 
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
@@ -17,7 +18,7 @@ export interface Runtime {
 	close(): Promise<void>;
 }
 
-const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
+export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
 /** High enough that no limit is reached: the bench measures cost, not refusals. */
 const HIGH = 1_000_000_000;
 
@@ -107,4 +108,17 @@ export function migrationStatements(): string[] {
 			.map((s) => s.trim())
 			.filter(Boolean),
 	);
+}
+
+/** The benchmark's upstream (bench/upstream-server.ts) in its own process; resolves with its URL. */
+export async function startUpstream(serviceTimeMs: number): Promise<{ url: string; proc: ChildProcess }> {
+	const proc = spawn(process.execPath, [resolve(import.meta.dirname, "upstream-server.ts")], {
+		stdio: ["ignore", "pipe", "inherit"],
+		env: { ...process.env, BENCH_SERVICE_TIME_MS: String(serviceTimeMs) },
+	});
+	const url = await new Promise<string>((res, rej) => {
+		proc.once("exit", (code) => rej(new Error(`upstream exited ${code}`)));
+		proc.stdout?.once("data", (d) => res((JSON.parse(String(d)) as { url: string }).url));
+	});
+	return { url, proc };
 }

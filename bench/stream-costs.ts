@@ -5,14 +5,14 @@
 //
 //   node bench/stream-costs.ts
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { build } from "esbuild";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { descendantTicks, TICK_MS } from "./cpu.ts";
+import { bundle } from "./build.ts";
+import { descendantTicks, idleTicksPerMs, TICK_MS } from "./cpu.ts";
 import { newTarget, runClosedLoop } from "./load.ts";
+import { COMPAT, startUpstream } from "./runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const MODES = ["native", "pull", "pump", "byob", "meter"] as const;
@@ -20,32 +20,10 @@ const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 1000);
 
 const dir = mkdtempSync(join(tmpdir(), "modeldex-stream-costs-"));
 const scripts = await Promise.all(
-	MODES.map(async (mode) => {
-		const outfile = join(dir, mode, "index.js");
-		await build({
-			entryPoints: [join(ROOT, "bench/stream-costs-worker.ts")],
-			outfile,
-			bundle: true,
-			format: "esm",
-			platform: "neutral",
-			target: "es2024",
-			conditions: ["workerd", "worker", "browser"],
-			mainFields: ["browser", "module", "main"],
-			external: ["cloudflare:*", "node:*"],
-			logLevel: "warning",
-			define: { MODE: JSON.stringify(mode) },
-		});
-		return outfile;
-	}),
+	MODES.map((mode) => bundle("bench/stream-costs-worker.ts", join(dir, mode, "index.js"), { MODE: JSON.stringify(mode) })),
 );
 
-const upstream: ChildProcess = spawn(process.execPath, [join(ROOT, "bench/upstream-server.ts")], {
-	stdio: ["ignore", "pipe", "inherit"],
-});
-const upstreamUrl = await new Promise<string>((ok) => {
-	upstream.stdout?.once("data", (line: Buffer) => ok((JSON.parse(line.toString()) as { url: string }).url));
-});
-
+const upstream = await startUpstream(5);
 const mf = new Miniflare(
 	convertV4MiniflareOptions({
 		rootPath: ROOT,
@@ -54,15 +32,12 @@ const mf = new Miniflare(
 			modules: true,
 			scriptPath: scripts[i] as string,
 			modulesRoot: dirname(scripts[i] as string),
-			compatibilityDate: "2026-11-01",
-			compatibilityFlags: ["nodejs_compat"],
-			bindings: { UPSTREAM_URL: upstreamUrl },
+			...COMPAT,
+			bindings: { UPSTREAM_URL: upstream.url },
 			unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 		})),
 	}),
 );
-await mf.ready;
-
 const body = JSON.stringify({
 	model: "bench",
 	stream: true,
@@ -71,11 +46,10 @@ const body = JSON.stringify({
 	messages: [{ role: "user", content: "Benchmark prompt." }],
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const idleStart = descendantTicks("workerd");
-await sleep(2000);
-const idlePerMs = (descendantTicks("workerd") - idleStart) / 2000;
 const results: string[] = [];
 try {
+	await mf.ready;
+	const idlePerMs = await idleTicksPerMs("workerd");
 	for (const mode of MODES) {
 		const target = newTarget(mode, (await mf.unsafeGetDirectURL(mode)).toString().replace(/\/$/, ""));
 		let failed = 0;
@@ -98,7 +72,7 @@ try {
 	}
 } finally {
 	await mf.dispose();
-	upstream.kill();
+	upstream.proc.kill();
 	rmSync(dir, { recursive: true, force: true });
 }
 console.log(`workerd CPU per streamed request, each relay alone at c=8, ${REQUESTS} requests:\n${results.join("\n")}`);

@@ -1,15 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
-import { LEASE_USE_MS, type LeaseRecord, type LeaseSyncInput, type LeaseSyncResult, leaseRequestId } from "./lease-protocol.ts";
+import {
+	LEASE_USE_MS,
+	type LeaseRecord,
+	type LeaseSyncInput,
+	type LeaseSyncResult,
+	leaseRequestId,
+	parseLeaseRequestId,
+} from "./lease-protocol.ts";
 
 // One AccountLedger per payer (named by the payer's address). It is the payer's
-// source of truth for API keys, balance, credit holds, per-key token-per-minute
-// limits, idempotent retries and the record of each request.
+// source of truth for API keys, balance, credit leases and holds, per-key
+// requests- and tokens-per-minute limits, idempotent retries and the record of
+// each request.
 //
 // The request path usually makes no call here at all: `sync` leases a slice of
 // the payer's credit and of the key's requests/tokens per minute to one gateway
 // isolate (a lease), which admits requests against it in memory and reports the
-// finished ones back in batches (one `sync` per lease every ~200 ms, one SQLite
-// transaction for the batch). Requests with an Idempotency-Key take the
+// finished ones back in batches (one `sync` per lease every ~200 ms, or as soon as
+// 64 are waiting; one SQLite transaction for the batch). Requests with an Idempotency-Key take the
 // per-request path instead: `authorize` (key, rates, credit and the idempotency
 // record checked in one call, no awaited storage write), then `commit`.
 //
@@ -213,7 +221,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 
 	// ── Keys ────────────────────────────────────────────────────────────────
 
-	async addKey(input: KeyInput): Promise<void> {
+	/** Registers a key; returns it as listings show it. */
+	async addKey(input: KeyInput): Promise<KeyInfo> {
 		const now = Date.now();
 		this.sql.exec(
 			`INSERT INTO keys (key_id, key_hash, prefix, name, spend_cap, allowed_models, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -228,20 +237,22 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		const row = this.sql.exec<KeyRow>("SELECT * FROM keys WHERE key_id = ?", input.keyId).one();
 		this.keys.set(row.key_hash, row);
 		await this.ensureMaintenance();
+		return toKeyInfo(row);
 	}
 
-	/** Returns false when the key does not exist or was already revoked. */
-	async revokeKey(keyId: string): Promise<boolean> {
+	/** Revokes a key (again: changes nothing); returns it as revoked, or null when this payer has no such key. */
+	async revokeKey(keyId: string): Promise<KeyInfo | null> {
 		const now = Date.now();
-		const changed = this.sql.exec(
-			"UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-			now,
-			keyId,
-		).rowsWritten;
-		for (const row of this.keys.values()) if (row.key_id === keyId && row.revoked_at === null) row.revoked_at = now;
+		this.sql.exec("UPDATE keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", now, keyId);
+		let revoked: KeyInfo | null = null;
+		for (const row of this.keys.values()) {
+			if (row.key_id !== keyId) continue;
+			if (row.revoked_at === null) row.revoked_at = now;
+			revoked = toKeyInfo(row);
+		}
 		// Leases of the key admit nothing more from their next sync on (at most LEASE_USE_MS away).
 		for (const lease of this.leases.values()) if (lease.keyId === keyId) lease.revoked = true;
-		return changed > 0;
+		return revoked;
 	}
 
 	listKeys(): KeyInfo[] {
@@ -261,7 +272,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			Date.now(),
 		).rowsWritten;
 		if (inserted === 0) return { applied: false, balance: this.balance };
-		const account = this.account();
+		const account = this.totals();
 		this.balance += amount;
 		this.sql.exec(
 			"UPDATE account SET balance = ?, total_credited = ? WHERE id = 1",
@@ -304,7 +315,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		const available = this.balance - this.heldTotal();
 		const reversed = available <= 0n ? 0n : amount < available ? amount : available;
 		const shortfall = amount - reversed;
-		const account = this.account();
+		const account = this.totals();
 		this.balance -= reversed;
 		this.sql.exec(
 			"UPDATE account SET balance = ?, total_credited = ? WHERE id = 1",
@@ -365,17 +376,16 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	}
 
 	account(): AccountSnapshot {
+		const held = this.heldTotal();
+		return { balance: this.balance, held, available: this.balance - held, ...this.totals() };
+	}
+
+	/** Lifetime totals, as stored (the balance lives in memory, holds and leases are summed by `account`). */
+	private totals(): { totalCredited: bigint; totalSpent: bigint } {
 		const row = this.sql
 			.exec<{ total_credited: string; total_spent: string }>("SELECT total_credited, total_spent FROM account")
 			.one();
-		const held = this.heldTotal();
-		return {
-			balance: this.balance,
-			held,
-			available: this.balance - held,
-			totalCredited: BigInt(row.total_credited),
-			totalSpent: BigInt(row.total_spent),
-		};
+		return { totalCredited: BigInt(row.total_credited), totalSpent: BigInt(row.total_spent) };
 	}
 
 	// ── The request path ────────────────────────────────────────────────────
@@ -385,7 +395,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		if (!key || key.revoked_at !== null) {
 			return { ok: false, code: "invalid_api_key", message: "Incorrect API key provided, or the key was revoked." };
 		}
-		if (key.allowed_models && !(JSON.parse(key.allowed_models) as string[]).includes(input.modelId)) {
+		const allowed = allowedModelsOf(key);
+		if (allowed && !allowed.includes(input.modelId)) {
 			return { ok: false, code: "model_not_allowed", message: `This API key may not call the model '${input.modelId}'.` };
 		}
 
@@ -446,7 +457,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		// The window counted the request's upper bound; from now on it counts what was used.
 		this.addToWindow(hold.keyId, hold.createdAt, 0, input.promptTokens + input.completionTokens - hold.tokens);
 		this.balance -= charge;
-		const account = this.account();
+		const account = this.totals();
 		this.sql.exec(
 			"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",
 			this.balance.toString(),
@@ -560,7 +571,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				lease && key
 					? {
 							keyId: lease.keyId,
-							allowedModels: key.allowed_models ? (JSON.parse(key.allowed_models) as string[]) : null,
+							allowedModels: allowedModelsOf(key),
 							credit: lease.credit,
 							requests: lease.requests,
 							tokens: lease.tokens,
@@ -589,11 +600,11 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			};
 		}
 		const limits = { requests: input.requestsPerMinute, tokens: input.tokensPerMinute };
-		const limited = this.rateRefusal(key.key_id, need, limits, now);
+		const used = this.windowUse(key.key_id, now);
+		const limited = this.rateRefusal(key.key_id, need, limits, now, used);
 		if (limited) return { code: "rate_limit_exceeded", ...limited };
 		// A lease takes what it needs, or up to half of what is left, so other isolates
 		// serving the same key still find room.
-		const used = this.windowUse(key.key_id, now);
 		const halfCredit = creditRoom / 2n;
 		const wantCredit = want.credit < halfCredit ? want.credit : halfCredit;
 		lease.credit += need.credit > wantCredit ? need.credit : wantCredit;
@@ -645,7 +656,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			this.sql.exec(
 				"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",
 				this.balance.toString(),
-				(this.account().totalSpent + spent).toString(),
+				(this.totals().totalSpent + spent).toString(),
 			);
 			key.spent = (BigInt(key.spent) + spent).toString();
 			this.sql.exec("UPDATE keys SET spent = ? WHERE key_id = ?", key.spent, key.key_id);
@@ -697,8 +708,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				await this.waitFor(requestId, left);
 				continue;
 			}
-			const lease = this.leases.get(requestId.slice(4, 20));
-			const seq = Number.parseInt(requestId.slice(20), 16);
+			const { leaseId, seq } = parseLeaseRequestId(requestId);
+			const lease = this.leases.get(leaseId);
 			const running = lease !== undefined && (seq > lease.issued || lease.inFlight.includes(seq));
 			if (!running || this.sql.exec("SELECT 1 FROM requests WHERE request_id = ?", requestId).toArray().length > 0) break;
 			await this.waitFor(`lease:${lease.leaseId}`, left);
@@ -842,8 +853,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		need: { requests: number; tokens: number },
 		limits: { requests: number; tokens: number },
 		now: number,
+		used = this.windowUse(keyId, now),
 	): { message: string; retryAfterSeconds: number } | null {
-		const used = this.windowUse(keyId, now);
 		for (const dim of ["requests", "tokens"] as const) {
 			if (used[dim] + need[dim] <= limits[dim]) continue;
 			const label = dim === "requests" ? "requests per minute" : "tokens per minute";
@@ -893,13 +904,25 @@ function newLease(leaseId: string, keyId: string, now: number): LeaseState {
 	};
 }
 
+// A key's allowlist, parsed once per row object (rows change only through the ledger,
+// which never edits allowed_models in place).
+const allowlists = new WeakMap<KeyRow, string[] | null>();
+function allowedModelsOf(row: KeyRow): string[] | null {
+	let list = allowlists.get(row);
+	if (list === undefined) {
+		list = row.allowed_models ? (JSON.parse(row.allowed_models) as string[]) : null;
+		allowlists.set(row, list);
+	}
+	return list;
+}
+
 function toKeyInfo(row: KeyRow): KeyInfo {
 	return {
 		keyId: row.key_id,
 		prefix: row.prefix,
 		name: row.name,
 		spendCap: row.spend_cap === null ? null : BigInt(row.spend_cap),
-		allowedModels: row.allowed_models ? (JSON.parse(row.allowed_models) as string[]) : null,
+		allowedModels: allowedModelsOf(row),
 		spent: BigInt(row.spent),
 		createdAt: row.created_at,
 		revokedAt: row.revoked_at,

@@ -2,7 +2,7 @@
 // (workers/gateway/leases.ts on one side, AccountLedger.sync on the other). Plain
 // data and helpers, no runtime imports, so both sides and the benchmarks share it.
 
-/** Amounts a lease asks for on top of what it holds. */
+/** Credit, requests and tokens: what a lease asks for, or its running totals. */
 export interface LeaseAmounts {
 	credit: bigint;
 	requests: number;
@@ -72,6 +72,11 @@ export interface LeaseSyncResult {
 /** Request ids under a lease: "req_" + the lease id + the sequence number, 32 hex digits like any other. */
 export function leaseRequestId(leaseId: string, seq: number): string {
 	return `req_${leaseId}${seq.toString(16).padStart(16, "0")}`;
+}
+
+/** The lease and sequence number a request id would have if a lease issued it. */
+export function parseLeaseRequestId(requestId: string): { leaseId: string; seq: number } {
+	return { leaseId: requestId.slice(4, 20), seq: Number.parseInt(requestId.slice(20), 16) };
 }
 
 /** Admission under a lease ends this long after the lease's last sync. */

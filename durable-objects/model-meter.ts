@@ -22,7 +22,6 @@ export interface UsageRecord {
 	status: "ok" | "error";
 	usageSource: "upstream" | "counted" | "none";
 	createdAt: number;
-	latencyMs?: number;
 	/** Each upstream the request tried, in order, and whether it served: the breaker's input. */
 	upstreams?: Array<{ position: number; ok: boolean }>;
 }
@@ -44,6 +43,7 @@ export interface MeterStats {
 }
 
 export interface BreakerState {
+	/** Upstream position → time until which it is skipped (0 when closed). */
 	openUntil: Record<number, number>;
 }
 
@@ -74,6 +74,8 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	private readonly seconds = new Map<number, MeterCounters>();
 	private broadcastTimer: ReturnType<typeof setTimeout> | null = null;
 	private lastBroadcast = 0;
+	/** The meta row naming the model is written once per object lifetime (it never changes). */
+	private modelIdStored = false;
 
 	constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
 		super(ctx, env);
@@ -120,7 +122,7 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		});
 	}
 
-	// ── The request path's one call ─────────────────────────────────────────
+	// ── Recording (after the response, in batches from the gateway's isolates) ──
 
 	/**
 	 * Records one finished request: appends it to the durable log, moves the
@@ -139,7 +141,10 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	 * storage transaction for the lot. Returns how many were new.
 	 */
 	async recordBatch(modelId: string, usages: UsageRecord[]): Promise<{ recorded: number; breaker: BreakerState }> {
-		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
+		if (!this.modelIdStored) {
+			this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
+			this.modelIdStored = true;
+		}
 		const now = Date.now();
 		let recorded = 0;
 		let batch = zero();

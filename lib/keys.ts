@@ -27,12 +27,22 @@ export function keyPrefix(key: string): string {
 	return `${key.slice(0, 14)}…${key.slice(-4)}`;
 }
 
+const encoder = new TextEncoder();
+
 export async function hashApiKey(key: string): Promise<string> {
-	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-	return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+	return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key))));
 }
 
-function base64url(bytes: Uint8Array): string {
+/** The token of an `Authorization: Bearer <token>` header, if it has that shape. */
+export function bearerToken(header: string | undefined | null): string | undefined {
+	return header ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+}
+
+export function toHex(bytes: Uint8Array): string {
+	return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function base64url(bytes: Uint8Array): string {
 	let binary = "";
 	for (const b of bytes) binary += String.fromCharCode(b);
 	return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -34,9 +34,9 @@ export async function issueApiKey(env: Env, db: Db, payer: string, options: Issu
 		spendCap: options.spendCap ?? null,
 		allowedModels: options.allowedModels ?? null,
 	};
-	await ledgerFor(env, payer).addKey(record);
+	const info = await ledgerFor(env, payer).addKey(record);
 	await db.insert(apiKeys).values({ id: keyId, keyHash, prefix: record.prefix, payer: payer.toLowerCase(), name: record.name });
-	return { keyId, key, prefix: record.prefix };
+	return { keyId, key, prefix: record.prefix, info };
 }
 
 /**
@@ -47,11 +47,9 @@ export async function issueApiKey(env: Env, db: Db, payer: string, options: Issu
  * nothing and repairs D1 if an earlier attempt stopped between the two writes.
  */
 export async function revokeApiKey(env: Env, db: Db, payer: string, keyId: string): Promise<KeyInfo | null> {
-	const ledger = ledgerFor(env, payer);
-	await ledger.revokeKey(keyId);
+	const key = await ledgerFor(env, payer).revokeKey(keyId);
 	// This isolate stops at once; others at their lease's next sync (within LEASE_USE_MS).
 	forgetKey(keyId);
-	const key = (await ledger.listKeys()).find((k) => k.keyId === keyId);
 	if (!key) return null;
 	await db
 		.update(apiKeys)

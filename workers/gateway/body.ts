@@ -3,6 +3,8 @@ import type { z } from "zod";
 import type { AppEnv } from "./app.ts";
 import { ApiError, validationError } from "./errors.ts";
 
+const decoder = new TextDecoder();
+
 /**
  * Reads a JSON body whatever its Content-Type (curl users often forget it),
  * enforcing the size limit, and validates it: 413, then 400 naming the field.
@@ -18,7 +20,7 @@ export async function readJsonBody<S extends z.ZodType>(
 	if (buffer.byteLength > maxBytes) throw tooLarge(maxBytes);
 	let value: unknown;
 	try {
-		value = JSON.parse(new TextDecoder().decode(buffer));
+		value = JSON.parse(decoder.decode(buffer));
 	} catch (err) {
 		throw new ApiError("invalid_json", `We could not parse the JSON body of your request: ${(err as Error).message}`);
 	}

@@ -2,14 +2,14 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { StoredResponse } from "../../durable-objects/account-ledger.ts";
 import type { ModelRecord } from "../../lib/db/models.ts";
-import { hashApiKey, parseApiKey } from "../../lib/keys.ts";
+import { bearerToken, hashApiKey, parseApiKey } from "../../lib/keys.ts";
 import { requestFee } from "../../lib/money.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { AppEnv } from "./app.ts";
 import { idempotencyKeyOf, readJsonBody } from "./body.ts";
-import { type Env, readConfig } from "./env.ts";
+import { type Config, type Env, readConfig } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import { type Admission, admit, type FinishedRequest } from "./leases.ts";
+import { type Admission, admit, type FinishedRequest, usageOf } from "./leases.ts";
 import { getModel } from "./model-cache.ts";
 import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingRequest, Usage } from "./schemas/inference.ts";
 import { meterSseStream } from "./streaming/sse-meter.ts";
@@ -44,7 +44,7 @@ export function bearerKey(header: string | undefined) {
 			"You didn't provide an API key. Send it in the Authorization header as 'Bearer mdx_...'.",
 		);
 	}
-	const token = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+	const token = bearerToken(header);
 	const parsed = token ? parseApiKey(token) : null;
 	if (!parsed) throw new ApiError("invalid_api_key", "Malformed API key: expected 'Authorization: Bearer mdx_<payer>_<secret>'.");
 	return parsed;
@@ -65,7 +65,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	const keyHash = await hashApiKey(key.key);
 	const now = Date.now();
 	const admission = idempotencyKey
-		? await authorizeOnce(c, key.payer, { keyHash, model, plan, idempotencyKey, now })
+		? await authorizeOnce(c, config, key.payer, { keyHash, model, plan, idempotencyKey, now })
 		: await admit(c.env, c.executionCtx, config, {
 				keyHash,
 				payer: key.payer,
@@ -151,12 +151,13 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 					usageSource: "upstream" as const,
 				}
 			: {
-					promptTokens: countTokens(plan.promptText),
+					promptTokens: countTokens(plan.promptText()),
 					completionTokens: countTokens(completionText(parsed)),
 					usageSource: "counted" as const,
 				};
-		const stored: StoredResponse = { status: 200, contentType: "application/json", body: text };
-		settle({ status: "ok", ...counted, response: idempotencyKey ? stored : null, upstreams: tried(call, true) });
+		// Kept for Idempotency-Key replays only.
+		const stored: StoredResponse | null = idempotencyKey ? { status: 200, contentType: "application/json", body: text } : null;
+		settle({ status: "ok", ...counted, response: stored, upstreams: tried(call, true) });
 		return new Response(text, { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId } });
 	};
 	try {
@@ -172,7 +173,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 interface RequestPlan {
 	stream: boolean;
 	clientWantsUsage: boolean;
-	promptText: string;
+	/** The prompt as text, built on demand (only the token-counting fallback needs it). */
+	promptText: () => string;
 	maxPromptTokens: number;
 	maxCompletionTokens: number;
 	maxCost: bigint;
@@ -188,12 +190,13 @@ interface RequestPlan {
  */
 export function planRequest(endpoint: Endpoint, body: InferenceBody, model: ModelRecord, bodyBytes: number): RequestPlan {
 	const forwardBody: Record<string, unknown> = { ...body };
-	let promptText: string;
+	// The prompt's text is needed only to count tokens when the upstream reports none.
+	let promptText: () => string;
 	let messages = 1;
 	let maxCompletionTokens = 0;
 	if (endpoint === "embedding") {
 		const input = (body as EmbeddingRequest).input;
-		promptText = Array.isArray(input) ? input.join("\n") : input;
+		promptText = () => (Array.isArray(input) ? input.join("\n") : input);
 		messages = Array.isArray(input) ? input.length : 1;
 	} else {
 		const requested =
@@ -205,12 +208,11 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		if (endpoint === "chat") {
 			const chat = body as ChatCompletionRequest;
 			messages = chat.messages.length;
-			promptText = chat.messages
-				.map((m) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? "")))
-				.join("\n");
+			promptText = () =>
+				chat.messages.map((m) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? ""))).join("\n");
 		} else {
 			const prompt = (body as CompletionRequest).prompt;
-			promptText = Array.isArray(prompt) ? prompt.join("") : prompt;
+			promptText = () => (Array.isArray(prompt) ? prompt.join("") : prompt);
 		}
 	}
 	const stream = endpoint !== "embedding" && (body as ChatCompletionRequest).stream === true;
@@ -247,10 +249,10 @@ interface Outcome {
  */
 async function authorizeOnce(
 	c: Context<AppEnv>,
+	config: Config,
 	payer: string,
 	req: { keyHash: string; model: ModelRecord; plan: RequestPlan; idempotencyKey: string; now: number },
 ): Promise<Admission | Response> {
-	const config = readConfig(c.env);
 	const requestId = c.get("requestId");
 	const ledger = ledgerFor(c.env, payer);
 	const verdict = await ledger.authorize({
@@ -276,7 +278,6 @@ async function authorizeOnce(
 	}
 	return {
 		requestId,
-		keyId: verdict.keyId,
 		finish(ctx, outcome) {
 			ctx.waitUntil(commitAndMeter(c.env, requestId, verdict.keyId, outcome));
 		},
@@ -285,7 +286,6 @@ async function authorizeOnce(
 
 /** Charges the payer, then meters the model with the charge; both idempotent by request id. */
 async function commitAndMeter(env: Env, requestId: string, keyId: string, outcome: FinishedRequest): Promise<void> {
-	const now = Date.now();
 	// Commit is idempotent by request id: one retry covers a transient Durable Object error.
 	const commitInput = {
 		requestId,
@@ -296,7 +296,7 @@ async function commitAndMeter(env: Env, requestId: string, keyId: string, outcom
 		status: outcome.status,
 		usageSource: outcome.usageSource,
 		response: outcome.response ?? null,
-		now,
+		now: Date.now(),
 	};
 	const ledger = ledgerFor(env, outcome.payer);
 	let charged: bigint;
@@ -309,17 +309,8 @@ async function commitAndMeter(env: Env, requestId: string, keyId: string, outcom
 	}
 	try {
 		const { breaker } = await env.MODEL_METER.getByName(outcome.modelId).record(outcome.modelId, {
-			requestId,
-			keyId,
-			payer: outcome.payer,
-			promptTokens: outcome.promptTokens,
-			completionTokens: outcome.completionTokens,
+			...usageOf(requestId, keyId, outcome),
 			fee: charged,
-			status: outcome.status,
-			usageSource: outcome.usageSource,
-			createdAt: outcome.createdAt,
-			latencyMs: now - outcome.createdAt,
-			upstreams: outcome.upstreams,
 		});
 		learnBreakerState(outcome.modelId, breaker);
 	} catch (err) {

@@ -7,6 +7,7 @@ import {
 	leaseRequestId,
 } from "../../durable-objects/lease-protocol.ts";
 import type { UsageRecord } from "../../durable-objects/model-meter.ts";
+import { toHex } from "../../lib/keys.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { Config, Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
@@ -19,7 +20,7 @@ import { learnBreakerState } from "./upstreams/breaker.ts";
 // ledger counts the whole slice as used until the lease reports what it really
 // used, so limits hold across isolates). Requests are admitted against the
 // lease in memory; finished ones are reported in one `sync` per lease every
-// `batchMs`, which also reports what is in flight (so GET /v1/generations/{id}
+// `batchMs` (or as soon as MAX_BATCH are waiting), which also reports what is in flight (so GET /v1/generations/{id}
 // can wait for exactly the requests that are still running) and tops the lease
 // up before it runs dry. The ledger charges each request min(actual, hold) and
 // never more than the lease was granted, so a payer can never be overspent.
@@ -43,7 +44,6 @@ const LEASE_BATCH = 32;
 
 export interface Admission {
 	requestId: string;
-	keyId: string;
 	/** Reports the finished request (exactly once); the charge follows in the next batch. */
 	finish(ctx: Deferrer, outcome: FinishedRequest): void;
 }
@@ -233,9 +233,9 @@ function admitUnder(
 	// The ledger hears of every admission within one batch interval (for generations).
 	scheduleFlush(env, ctx, config, lease);
 	let finished = false;
+	const requestId = leaseRequestId(lease.leaseId, seq);
 	return {
-		requestId: leaseRequestId(lease.leaseId, seq),
-		keyId: lease.keyId,
+		requestId,
 		finish(finishCtx, outcome) {
 			if (finished) return;
 			finished = true;
@@ -260,18 +260,7 @@ function admitUnder(
 					createdAt: outcome.createdAt,
 					finishedAt: Date.now(),
 				},
-				usage: {
-					requestId: leaseRequestId(lease.leaseId, seq),
-					keyId: lease.keyId,
-					payer: outcome.payer,
-					promptTokens: outcome.promptTokens,
-					completionTokens: outcome.completionTokens,
-					status: outcome.status,
-					usageSource: outcome.usageSource,
-					createdAt: outcome.createdAt,
-					latencyMs: Date.now() - outcome.createdAt,
-					upstreams: outcome.upstreams,
-				},
+				usage: usageOf(requestId, lease.keyId, outcome),
 			});
 			if (lease.pending.length >= MAX_BATCH) {
 				// A full batch goes at once: many small transactions interleave with requests
@@ -283,6 +272,21 @@ function admitUnder(
 				);
 			} else scheduleFlush(env, finishCtx, config, lease);
 		},
+	};
+}
+
+/** A finished request as its model's meter records it (the fee is what the ledger charged). */
+export function usageOf(requestId: string, keyId: string, outcome: FinishedRequest): Omit<UsageRecord, "fee"> {
+	return {
+		requestId,
+		keyId,
+		payer: outcome.payer,
+		promptTokens: outcome.promptTokens,
+		completionTokens: outcome.completionTokens,
+		status: outcome.status,
+		usageSource: outcome.usageSource,
+		createdAt: outcome.createdAt,
+		upstreams: outcome.upstreams,
 	};
 }
 
@@ -442,7 +446,7 @@ function positive(n: bigint): bigint {
 }
 
 function randomHex(bytes: number): string {
-	return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+	return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 function sleep(ms: number): Promise<void> {

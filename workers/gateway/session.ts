@@ -3,6 +3,7 @@ import { type Hex, verifyMessage } from "viem";
 import { parseSiweMessage, validateSiweMessage } from "viem/siwe";
 import type { Db } from "../../lib/db/client.ts";
 import { siweNonces } from "../../lib/db/schema.ts";
+import { base64url, bearerToken, toHex } from "../../lib/keys.ts";
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 
@@ -41,7 +42,7 @@ export interface Session {
 /** A fresh one-time nonce; expired ones are swept in the same batch, so the table stays small. */
 export async function newSignInNonce(db: Db, now = Date.now()): Promise<{ nonce: string; expiresAt: number }> {
 	// 128 random bits as hex: EIP-4361 wants at least 8 alphanumerics (viem's generator uses Math.random).
-	const nonce = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+	const nonce = toHex(crypto.getRandomValues(new Uint8Array(16)));
 	const expiresAt = now + NONCE_TTL_MS;
 	await db.batch([
 		db.delete(siweNonces).where(lt(siweNonces.expiresAt, now)),
@@ -122,7 +123,7 @@ export async function issueSession(
 
 /** The session in `Authorization: Bearer …`, or 401. API keys are refused here by name. */
 export async function requireSession(env: Env, authorization: string | undefined, now = Date.now()): Promise<Session> {
-	const token = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+	const token = bearerToken(authorization);
 	if (!token) {
 		throw new ApiError(
 			"unauthorized",
@@ -172,12 +173,6 @@ function macKey(env: Env): Promise<CryptoKey> {
 		keys.set(secret, key);
 	}
 	return key;
-}
-
-function base64url(bytes: Uint8Array): string {
-	let binary = "";
-	for (const b of bytes) binary += String.fromCharCode(b);
-	return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 function fromBase64url(text: string): Uint8Array | null {

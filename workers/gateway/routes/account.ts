@@ -100,11 +100,9 @@ export function registerAccountRoutes(app: App): void {
 			spendCap: body.spend_cap ?? null,
 			allowedModels: body.allowed_models ?? null,
 		});
-		const listed = (await ledger.listKeys()).find((k) => k.keyId === issued.keyId);
-		if (!listed) throw new Error(`key ${issued.keyId} missing from its ledger right after it was added`);
 		c.header("cache-control", "no-store");
 		// The only response that ever holds the plaintext key.
-		return c.json({ ...keyView(listed), key: issued.key }, 201);
+		return c.json({ ...keyView(issued.info), key: issued.key }, 201);
 	});
 
 	app.get("/v1/account/keys", async (c) => {

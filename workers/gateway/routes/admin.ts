@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { Db } from "../../../lib/db/client.ts";
 import { type NewModel, upsertModel } from "../../../lib/db/models.ts";
 import { models, modelUpstreams } from "../../../lib/db/schema.ts";
+import { bearerToken } from "../../../lib/keys.ts";
 import { ledgerFor } from "../accounts.ts";
 import type { App, AppEnv } from "../app.ts";
 import { IDEMPOTENCY_KEY, readJsonBody } from "../body.ts";
@@ -143,7 +144,7 @@ async function requireAdmin(c: Context<AppEnv>): Promise<void> {
 		);
 		throw new ApiError("unauthorized", "The admin API is not available.");
 	}
-	const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+	const token = bearerToken(c.req.header("authorization"));
 	if (!token || !(await sameSecret(token, expected))) {
 		throw new ApiError("unauthorized", "Missing or invalid admin token. Send 'Authorization: Bearer <ADMIN_TOKEN>'.");
 	}

@@ -19,7 +19,7 @@ export interface StreamMeterOptions {
 	/** Did the client itself ask for usage (stream_options.include_usage === true)? If not, the usage-only chunk the gateway asked the upstream for is stripped before the client sees it. */
 	clientWantsUsage: boolean;
 	/** Text of the prompt (messages' contents joined, or the completion prompt), for the counting fallback. */
-	promptText: string;
+	promptText: string | (() => string);
 	/** Called once when the client goes away (the returned body is cancelled): the caller aborts the upstream fetch with it. */
 	abortUpstream: () => void;
 }
@@ -437,7 +437,7 @@ class ChunkInspector {
 		return { forward: encoder.encode(withData(text, JSON.stringify(chunk))), done: false };
 	}
 
-	tally(outcome: Outcome, promptText: string): StreamMeterResult {
+	tally(outcome: Outcome, prompt: string | (() => string)): StreamMeterResult {
 		if (outcome === "completed" && this.upstreamUsage) {
 			return { ...this.upstreamUsage, usageSource: "upstream", outcome, finishReason: this.finishReason };
 		}
@@ -446,6 +446,7 @@ class ChunkInspector {
 		// Without a completed upstream count, the client pays for the text it received.
 		let promptTokens = this.upstreamUsage?.promptTokens ?? 0;
 		let completionTokens = 0;
+		const promptText = this.upstreamUsage ? "" : typeof prompt === "string" ? prompt : prompt();
 		try {
 			if (!this.upstreamUsage) promptTokens = countTokens(promptText);
 			for (const pieces of this.delivered.values()) completionTokens += countTokens(pieces.join(""));

@@ -2,10 +2,7 @@
 // state (it sees every outcome); each isolate keeps the last state the meter
 // reported, so the request path never waits on the meter to pick an upstream.
 
-export interface BreakerState {
-	/** Upstream position → time until which it is skipped (0 when closed). */
-	openUntil: Record<number, number>;
-}
+import type { BreakerState } from "../../../durable-objects/model-meter.ts";
 
 const known = new Map<string, BreakerState>();
 
