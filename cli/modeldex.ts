@@ -103,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
 	const loose = parseArgs({ args: argv, options: GLOBAL_OPTIONS, strict: false, allowPositionals: true });
 	const wantsJson = loose.values.json === true;
 	const out = new Output({ json: wantsJson, quiet: loose.values.quiet === true });
-	let name = loose.positionals[0];
+	const name = loose.positionals[0];
 	if (name === "help") {
 		const topic = COMMANDS.find((c) => c.name === loose.positionals[1]);
 		process.stdout.write(`${topic ? commandHelp(topic) : mainHelp()}\n`);
@@ -125,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
 	const command = COMMANDS.find((c) => c.name === name);
 	try {
 		if (!command) {
-			const near = COMMANDS.filter((c) => c.name.startsWith(name?.slice(0, 2) ?? "")).map((c) => c.name);
+			const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
 			throw usageError(
 				`Unknown command '${name}'.`,
 				near.length ? `Did you mean: ${near.join(", ")}? (\`modeldex help\` lists all)` : "Run `modeldex help` for the commands.",
@@ -149,7 +149,6 @@ async function main(argv: string[]): Promise<number> {
 			process.stdout.write(`${commandHelp(command)}\n`);
 			return 0;
 		}
-		name = parsed.positionals[0];
 		const args = parsed.positionals.slice(1);
 		const [min, max] = command.arity;
 		if (args.length < min || args.length > max) {

@@ -19,13 +19,13 @@ import { run } from "./run.ts";
 import { startStandInUpstream } from "./stand-in-upstream.ts";
 
 // anvil's well-known development accounts (mnemonic "test test … junk"): never real money.
-export const DEV_ACCOUNTS = {
+const DEV_ACCOUNTS = {
 	deployer: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
 	payer: "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
 	holder: "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
 } as const satisfies Record<string, Hex>;
 
-export const DEMO_MODEL = {
+const DEMO_MODEL = {
 	id: "modeldex/demo-chat",
 	revision: "0000000000000000000000000000000000000000",
 	name: "Modeldex demo chat",
@@ -279,14 +279,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 async function ensureDemoMarket(rpcUrl: string, addresses: Addresses): Promise<{ token: Address; sale: Address }> {
 	const deployer = await connect(rpcUrl, DEV_ACCOUNTS.deployer, 31337);
 	const read = deployer.publicClient;
-	const existing = await read.getContractEvents({
-		address: addresses.modelFactory,
-		abi: modelFactoryAbi,
-		eventName: "ModelTokenized",
-		fromBlock: 0n,
-	});
-	const found = existing.find((e) => (e.args.params as { repoId?: string } | undefined)?.repoId === DEMO_MODEL.id);
-	if (found) return { token: found.args.token as Address, sale: found.args.sale as Address };
+	/** The demo model's token and sale from its ModelTokenized event, or null before it is tokenized. */
+	const findDemo = async (): Promise<{ token: Address; sale: Address } | null> => {
+		const events = await read.getContractEvents({
+			address: addresses.modelFactory,
+			abi: modelFactoryAbi,
+			eventName: "ModelTokenized",
+			fromBlock: 0n,
+		});
+		const found = events.find((e) => (e.args.params as { repoId?: string } | undefined)?.repoId === DEMO_MODEL.id);
+		return found ? { token: found.args.token as Address, sale: found.args.sale as Address } : null;
+	};
+	const existing = await findDemo();
+	if (existing) return existing;
 
 	const tx = await deployer.walletClient.writeContract({
 		address: addresses.modelFactory,
@@ -320,15 +325,9 @@ async function ensureDemoMarket(rpcUrl: string, addresses: Addresses): Promise<{
 		const hash = await client.walletClient.writeContract(call as Parameters<typeof client.walletClient.writeContract>[0]);
 		await read.waitForTransactionReceipt({ hash });
 	}
-	const events = await read.getContractEvents({
-		address: addresses.modelFactory,
-		abi: modelFactoryAbi,
-		eventName: "ModelTokenized",
-		fromBlock: 0n,
-	});
-	const made = events.find((e) => (e.args.params as { repoId?: string } | undefined)?.repoId === DEMO_MODEL.id);
+	const made = await findDemo();
 	if (!made) throw new Error("the demo model's ModelTokenized event is missing");
-	return { token: made.args.token as Address, sale: made.args.sale as Address };
+	return made;
 }
 
 /** Points the demo model (created by the indexer from ModelTokenized) at the upstream. */
@@ -358,7 +357,7 @@ async function registerUpstream(api: string, adminToken: string, baseUrl: string
 }
 
 /** Sign-In with Ethereum, exactly as a wallet does it. */
-export async function signIn(api: string, privateKey: Hex): Promise<string> {
+async function signIn(api: string, privateKey: Hex): Promise<string> {
 	const account = privateKeyToAccount(privateKey);
 	const { nonce } = (await (await fetch(`${api}/v1/auth/nonce`)).json()) as { nonce: string };
 	const url = new URL(api);
@@ -380,7 +379,7 @@ export async function signIn(api: string, privateKey: Hex): Promise<string> {
 	return ((await res.json()) as { token: string }).token;
 }
 
-export async function createKey(api: string, session: string, name = "demo"): Promise<string> {
+async function createKey(api: string, session: string, name = "demo"): Promise<string> {
 	const res = await fetch(`${api}/v1/account/keys`, {
 		method: "POST",
 		headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },

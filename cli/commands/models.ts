@@ -48,7 +48,7 @@ function imoText(m: ApiModel): string {
 	return m.token.imo_status;
 }
 
-/** The live feed sends the meter's own shape (camelCase); the HTTP route the API's. One shape for display. */
+/** Feed and HTTP route both send the API's snake_case shape; older meters sent camelCase, still accepted. One shape for display. */
 export function normalizeStats(model: string, raw: unknown): ApiStats | null {
 	const r = raw as Record<string, unknown> | null;
 	if (!r || typeof r !== "object") return null;

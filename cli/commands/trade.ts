@@ -74,10 +74,12 @@ async function plan(
 	};
 }
 
-async function notEnough(ctx: SignerContext, have: bigint, need: bigint, what: string, isPaca: boolean): Promise<CliError> {
+/** The wallet holds too little PACA, or too few of the model token `symbol` when one is given. */
+function notEnough(ctx: SignerContext, have: bigint, need: bigint, symbol?: string): CliError {
+	const isPaca = symbol === undefined;
 	return new CliError(
 		isPaca ? "insufficient_paca" : "insufficient_tokens",
-		`Your wallet ${ctx.account.address} holds ${what === "PACA" ? paca(have) : tokens(have, what)}; this needs ${what === "PACA" ? paca(need) : tokens(need, what)}.`,
+		`Your wallet ${ctx.account.address} holds ${isPaca ? paca(have) : tokens(have, symbol)}; this needs ${isPaca ? paca(need) : tokens(need, symbol)}.`,
 		{
 			hint: isPaca
 				? ctx.addresses.pacaIsLocalStandIn
@@ -115,7 +117,7 @@ export const buy: Command = {
 					throw new CliError("amount_too_small", `${paca(amountIn)} buys no ${model.symbol}.`, { hint: "Spend more." });
 				const p = await plan(ctx, values, "curve", tokensOut);
 				const have = await balanceOf(ctx, paca_, ctx.account.address);
-				if (have < pacaPaid) throw await notEnough(ctx, have, pacaPaid, "PACA", true);
+				if (have < pacaPaid) throw notEnough(ctx, have, pacaPaid);
 				await ensureAllowance(ctx, paca_, model.sale, amountIn, `${paca(amountIn)} for the sale`);
 				const receipt = await sendTransaction(ctx, `Buying ${model.symbol} with ${paca(amountIn)} on the IMO curve`, {
 					address: model.sale,
@@ -173,7 +175,7 @@ export const buy: Command = {
 			});
 			const p = await plan(ctx, values, "pool", amounts[1] ?? 0n);
 			const have = await balanceOf(ctx, paca_, ctx.account.address);
-			if (have < amountIn) throw await notEnough(ctx, have, amountIn, "PACA", true);
+			if (have < amountIn) throw notEnough(ctx, have, amountIn);
 			const before = await balanceOf(ctx, model.token, p.recipient);
 			await ensureAllowance(ctx, paca_, router, amountIn, `${paca(amountIn)} for the Uniswap router`);
 			const receipt = await sendTransaction(ctx, `Buying ${model.symbol} with ${paca(amountIn)} on Uniswap V2`, {
@@ -222,7 +224,7 @@ export const sell: Command = {
 		try {
 			if (state === "closed") throw closedError(model);
 			const have = await balanceOf(ctx, model.token, ctx.account.address);
-			if (have < amountIn) throw await notEnough(ctx, have, amountIn, model.symbol, false);
+			if (have < amountIn) throw notEnough(ctx, have, amountIn, model.symbol);
 			if (state === "open") {
 				const sold = await ctx.publicClient.readContract({ address: model.sale, abi: modelSaleAbi, functionName: "tokensSold" });
 				if (amountIn > sold) {

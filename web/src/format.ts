@@ -27,8 +27,6 @@ export function formatAmount(value: bigint | string, decimals = PACA_DECIMALS, m
 	return `${negative ? "-" : ""}${group(whole)}${shown ? `.${shown}` : ""}`;
 }
 
-export const formatPaca = (value: bigint | string) => `${formatAmount(value)} PACA`;
-
 /** Every digit, for places where an exact amount matters (confirmations, tooltips). */
 export function formatExact(value: bigint | string, decimals = PACA_DECIMALS): string {
 	const [whole = "0", fraction] = formatUnits(typeof value === "string" ? BigInt(value) : value, decimals).split(".");
@@ -67,11 +65,3 @@ export function parseAmount(text: string, decimals = PACA_DECIMALS): bigint {
 }
 
 export const shortAddress = (address: string) => `${address.slice(0, 6)}…${address.slice(-4)}`;
-
-export function timeAgo(unixSeconds: number, now = Date.now()): string {
-	const seconds = Math.max(0, Math.round(now / 1000 - unixSeconds));
-	if (seconds < 60) return `${seconds} s ago`;
-	if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
-	if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
-	return `${Math.floor(seconds / 86_400)} d ago`;
-}

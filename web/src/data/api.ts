@@ -111,16 +111,6 @@ export async function request<T>(path: string, init: RequestInit & { session?: s
 	return body as T;
 }
 
-/** For endpoints other parts of the stack may not serve yet: null when the path is unknown. */
-export async function optional<T>(path: string): Promise<T | null> {
-	try {
-		return await request<T>(path);
-	} catch (error) {
-		if (error instanceof ApiProblem && (error.status === 404 || error.status === 501)) return null;
-		throw error;
-	}
-}
-
 /** Model ids contain a slash; the gateway takes them raw in the path. */
 export const modelPath = (id: string) => `/v1/models/${id.split("/").map(encodeURIComponent).join("/")}`;
 

@@ -136,7 +136,7 @@ export async function readHolding(token: Address, account: Address) {
 	const [balance, claimable, pacaBalance] = await Promise.all([
 		readContract(c, { address: token, abi: modelTokenAbi, functionName: "balanceOf", args: [account] }),
 		readContract(c, { address: token, abi: modelTokenAbi, functionName: "claimable", args: [account] }),
-		readContract(c, { address: paca, abi: localPacaAbi, functionName: "balanceOf", args: [account] }),
+		readPacaBalance(paca, account),
 	]);
 	return { balance, claimable, pacaBalance };
 }

@@ -52,9 +52,9 @@ type RawCounters = Partial<
 };
 
 /**
- * A feed message as ModelStats. The feed documents the snake_case shape of
- * /v1/models/{id}/stats, but the meter currently sends its own camelCase MeterStats
- * (modelId, lastMinute, promptTokens, …): both are read, so the page works either way.
+ * A feed message as ModelStats. The meter sends the snake_case shape of
+ * /v1/models/{id}/stats; older meters sent their own camelCase MeterStats
+ * (modelId, lastMinute, promptTokens, …), which is still accepted.
  */
 function toStats(text: string): (Omit<ModelStats, "model"> & { model: string | null }) | null {
 	let raw: Record<string, unknown>;

@@ -1,9 +1,10 @@
-import { optional } from "./api.ts";
+import { request } from "./api.ts";
 
 // A model's market from the chain index (workers/gateway/routes/chain.ts, fed by the
-// indexer): GET /v1/markets/{id}, …/trades, …/holders. A model without an indexed
-// token (404), or a gateway without those routes, gives nulls: the page shows what
-// it has and says the rest is not available yet, instead of failing.
+// indexer): GET /v1/markets/{id}, …/trades, …/holders. Any failed request (a model
+// without an indexed token, a gateway without those routes, a network or server
+// error) gives nulls: the page shows what it has and says the rest is not available
+// yet, instead of failing.
 
 export interface Trade {
 	tx: string | null;
@@ -75,11 +76,14 @@ function toHolder(h: Loose): Holder | null {
 	return address && balance ? { address, balance, shareBps: int(h.share_bps) } : null;
 }
 
+/** The body of a market request, or null when it failed for any reason. */
+const fetchOrNull = <T>(path: string): Promise<T | null> => request<T>(path).catch(() => null);
+
 export const marketPath = (id: string) => `/v1/markets/${id.split("/").map(encodeURIComponent).join("/")}`;
 
 /** The market summary alone (the models list needs no trades or holders). */
 export async function loadMarketSummary(modelId: string): Promise<Market> {
-	const m = await optional<Loose>(marketPath(modelId)).catch(() => null);
+	const m = await fetchOrNull<Loose>(marketPath(modelId));
 	if (!m) return emptyMarket;
 	const imo = m.imo as Loose | undefined;
 	const raised = digits(imo?.raised);
@@ -102,8 +106,8 @@ export async function loadMarketSummary(modelId: string): Promise<Market> {
 export async function loadMarket(modelId: string): Promise<Market> {
 	const [summary, trades, holders] = await Promise.all([
 		loadMarketSummary(modelId),
-		optional<unknown>(`${marketPath(modelId)}/trades?limit=10`).catch(() => null),
-		optional<unknown>(`${marketPath(modelId)}/holders?limit=10`).catch(() => null),
+		fetchOrNull<unknown>(`${marketPath(modelId)}/trades?limit=10`),
+		fetchOrNull<unknown>(`${marketPath(modelId)}/holders?limit=10`),
 	]);
 	return {
 		...summary,

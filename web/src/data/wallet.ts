@@ -46,8 +46,6 @@ function set(patch: Partial<WalletState>): void {
 	for (const listener of listeners) listener(state);
 }
 
-export const walletState = () => state;
-
 export function useWallet(): WalletState {
 	const [current, setCurrent] = useState(state);
 	useEffect(() => {

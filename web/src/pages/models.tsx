@@ -32,7 +32,7 @@ async function loadStats(): Promise<Array<{ model: Model; stats: ModelStats | nu
 }
 
 async function loadMarkets(ids: string[]): Promise<Map<string, Market>> {
-	const markets = await Promise.all(ids.map((id) => loadMarketSummary(id).catch(() => emptyMarket)));
+	const markets = await Promise.all(ids.map((id) => loadMarketSummary(id)));
 	return new Map(ids.map((id, i) => [id, markets[i] ?? emptyMarket]));
 }
 

@@ -2,10 +2,11 @@ import { useState } from "preact/hooks";
 import { formatUnits } from "viem";
 import type { Model } from "../data/api.ts";
 import { claim, quote, readHolding, SALE_OPEN, SALE_STATE, trade, useOnChainChange, walletErrorMessage } from "../data/chain.ts";
+import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
 import { formatAmount, InputProblem, PACA_DECIMALS, parseAmount } from "../format.ts";
-import { Card, ErrorNote, Paca } from "../ui/bits.tsx";
+import { Card, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
 
 // Buying and selling on the IMO curve, and the connected wallet's stake in one model.
 
@@ -206,11 +207,7 @@ export function TradePanel({ model }: { model: Model }) {
 					<button type="submit" disabled={!amount || !q.data || Boolean(closed) || step !== null || q.data.out === 0n}>
 						{step ?? (side === "buy" ? "Buy" : "Sell")}
 					</button>
-					{done && (
-						<p class="note ok" role="status">
-							{done}
-						</p>
-					)}
+					<DoneNote message={done} />
 					<ErrorNote error={error} />
 				</form>
 			)}
@@ -227,20 +224,11 @@ export function HoldingPanel({ model }: { model: Model }) {
 		5_000,
 	);
 	useOnChainChange(holding.reload);
-	const [claiming, setClaiming] = useState(false);
-	const [error, setError] = useState<string | null>(null);
+	const { busy: claiming, error, run } = useAction();
 	if (!token) return null;
 	const doClaim = async () => {
 		if (!wallet.address) return;
-		setClaiming(true);
-		setError(null);
-		try {
-			await claim(token.address);
-		} catch (e) {
-			setError(walletErrorMessage(e));
-		} finally {
-			setClaiming(false);
-		}
+		await run(() => claim(token.address));
 	};
 	return (
 		<Card title="Your stake" id="stake">

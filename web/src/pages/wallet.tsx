@@ -11,11 +11,12 @@ import {
 	useOnChainChange,
 	walletErrorMessage,
 } from "../data/chain.ts";
+import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { dropSessionIf, signOut, useWallet, type WalletState } from "../data/wallet.ts";
 import { formatAmount, parseAmount, shortAddress } from "../format.ts";
 import { modelHref } from "../router.ts";
-import { Card, CopyButton, ErrorNote, Paca } from "../ui/bits.tsx";
+import { Card, CopyButton, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
 import { ConnectPrompt } from "./trade.tsx";
 
 export function WalletPage() {
@@ -81,8 +82,7 @@ function HoldingRow({ account, model }: { account: Address; model: Model }) {
 	const token = model.token?.address as Address;
 	const holding = useAsync(() => readHolding(token, account), [token, account], 5_000);
 	useOnChainChange(holding.reload);
-	const [busy, setBusy] = useState(false);
-	const [error, setError] = useState<string | null>(null);
+	const { busy, error, run } = useAction();
 	return (
 		<>
 			<tr>
@@ -98,17 +98,7 @@ function HoldingRow({ account, model }: { account: Address; model: Model }) {
 						type="button"
 						class="small"
 						disabled={busy || !holding.data || holding.data.claimable === 0n}
-						onClick={async () => {
-							setBusy(true);
-							setError(null);
-							try {
-								await claim(token);
-							} catch (e) {
-								setError(walletErrorMessage(e));
-							} finally {
-								setBusy(false);
-							}
-						}}
+						onClick={() => run(() => claim(token))}
 					>
 						{busy ? "Claiming…" : "Claim"}
 					</button>
@@ -175,11 +165,7 @@ function DepositCard({ account, anyToken }: { account: Address; anyToken: Addres
 					<button type="submit" disabled={step !== null || text.trim() === ""}>
 						{step ?? "Deposit"}
 					</button>
-					{done && (
-						<p class="note ok" role="status">
-							{done}
-						</p>
-					)}
+					<DoneNote message={done} />
 					<ErrorNote error={error} />
 				</form>
 			)}
@@ -188,27 +174,12 @@ function DepositCard({ account, anyToken }: { account: Address; anyToken: Addres
 }
 
 function AccountCard({ wallet }: { wallet: WalletState }) {
-	const [busy, setBusy] = useState(false);
-	const [error, setError] = useState<string | null>(null);
+	const { busy, error, run } = useAction();
 	if (!wallet.session) {
 		return (
 			<Card title="API account" id="account">
 				<p class="muted">Sign in with your wallet (a free signature, no transaction) to see your credit and manage API keys.</p>
-				<button
-					type="button"
-					disabled={busy}
-					onClick={async () => {
-						setBusy(true);
-						setError(null);
-						try {
-							await signInWithEthereum();
-						} catch (e) {
-							setError(walletErrorMessage(e));
-						} finally {
-							setBusy(false);
-						}
-					}}
-				>
+				<button type="button" disabled={busy} onClick={() => run(signInWithEthereum)}>
 					{busy ? "Sign the message in your wallet…" : "Sign in with Ethereum"}
 				</button>
 				<ErrorNote error={error} />
@@ -233,20 +204,7 @@ function SignedIn({ session }: { session: string }) {
 	useOnChainChange(deposits.reload);
 	const [name, setName] = useState("");
 	const [created, setCreated] = useState<(ApiKey & { key: string }) | null>(null);
-	const [error, setError] = useState<string | null>(null);
-	const [busy, setBusy] = useState(false);
-	const act = async (work: () => Promise<void>) => {
-		setBusy(true);
-		setError(null);
-		try {
-			await work();
-		} catch (e) {
-			dropSessionIf(e);
-			setError(walletErrorMessage(e));
-		} finally {
-			setBusy(false);
-		}
-	};
+	const { busy, error, run: act } = useAction(dropSessionIf);
 	const active = (keys.data ?? []).filter((k) => k.revoked_at === null);
 	return (
 		<Card

@@ -17,6 +17,16 @@ export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => 
 	);
 }
 
+/** What a finished action did, announced politely; nothing while there is no message. */
+export function DoneNote({ message }: { message: string | null }) {
+	if (!message) return null;
+	return (
+		<p class="note ok" role="status">
+			{message}
+		</p>
+	);
+}
+
 /** A PACA amount, rounded for reading, with every digit in its tooltip. */
 export function Paca({ value, unit = true }: { value: bigint | string; unit?: boolean }) {
 	return (
