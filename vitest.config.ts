@@ -24,7 +24,7 @@ export default defineConfig(async () => {
 						// Low, so the requests-per-minute test needs few requests; each test uses its own keys.
 						KEY_REQUESTS_PER_MINUTE: "40",
 						// Batches sent at once and leases returned as soon as idle, so a test that waits
-						// for the request's deferred work sees the final state; tests/gateway/leases
+						// for the request's deferred work sees the final state; test/gateway/leases.test.ts
 						// runs with the production delays.
 						BATCH_MS: "0",
 						LEASE_IDLE_MS: "0",

@@ -2,10 +2,9 @@ import { env } from "cloudflare:test";
 import { getAddress, type Hex, parseAbi, parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { openDb } from "../../lib/db/client.ts";
 import { modelUpstreams } from "../../lib/db/schema.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
-import { newKey, testEnv } from "../helpers/fixtures.ts";
+import { db, newKey, testEnv } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, usageRowsForModel } from "../helpers/gateway.ts";
 import {
 	buy,
@@ -23,7 +22,6 @@ import {
 } from "./helpers.ts";
 
 const net = () => deployment("e2e");
-const db = () => openDb(env.DB);
 const EPOCH_MS = 60_000;
 const usageProofCheckAbi = parseAbi([
 	"function verify(address vault, bytes32[] proof, uint64 epoch, address payer, address model, uint256 inputTokens, uint256 outputTokens, uint256 fee) view returns (bool)",

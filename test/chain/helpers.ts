@@ -6,6 +6,7 @@ import {
 	createTestClient,
 	createWalletClient,
 	defineChain,
+	getAddress,
 	type Hex,
 	http,
 	parseEther,
@@ -84,6 +85,16 @@ export async function newAccount(net: Net, paca = parseEther("1000")) {
 		});
 	}
 	return { key, wallet, address: wallet.account.address.toLowerCase() as Address };
+}
+
+/** The PACA balance of `address` on `net`. */
+export async function pacaOf(net: Net, address: string) {
+	return publicClient(net).readContract({
+		address: net.addresses.paca,
+		abi: localPacaAbi,
+		functionName: "balanceOf",
+		args: [getAddress(address)],
+	});
 }
 
 type Wallet = ReturnType<typeof walletFor>;

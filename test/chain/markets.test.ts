@@ -1,14 +1,12 @@
-import { env } from "cloudflare:test";
 import { getAddress, parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { localPacaAbi, modelFactoryAbi, modelTokenAbi, uniswapV2PairAbi, uniswapV2Router02Abi } from "../../lib/chain/abis.ts";
 import { marketByToken, modelByToken } from "../../lib/db/chain.ts";
-import { openDb } from "../../lib/db/client.ts";
+import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 import { buy, deployment, newAccount, publicClient, runIndexer, send, tokenize } from "./helpers.ts";
 
 const net = () => deployment("indexer");
-const db = () => openDb(env.DB);
 
 describe("indexer: markets", () => {
 	it("follows a model from tokenize through trades, price changes and transfers to graduation, then prices it from its pool", async () => {

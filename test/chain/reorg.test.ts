@@ -1,17 +1,14 @@
-import { env } from "cloudflare:test";
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { depositsOf, marketByToken, reversalsOf, topHolders } from "../../lib/db/chain.ts";
-import { openDb } from "../../lib/db/client.ts";
 import { hashApiKey } from "../../lib/keys.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
-import { newKey, testEnv } from "../helpers/fixtures.ts";
+import { db, newKey, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 import { buy, deposit, isolatedNet, ledger, newAccount, runIndexer, testClient, tokenize } from "./helpers.ts";
 
 // Its own anvil node: snapshot/revert rewinds the whole chain.
 const net = () => isolatedNet("reorg");
-const db = () => openDb(env.DB);
 
 describe("indexer: reorgs", () => {
 	it("undoes a deposit credit and a trade that left the chain, then applies the new chain", async () => {

@@ -1,15 +1,13 @@
-import { env } from "cloudflare:test";
 import { getAddress, type Hex, parseEther } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { openDb } from "../../lib/db/client.ts";
 import { upsertModel } from "../../lib/db/models.ts";
 import { insertUsage } from "../../lib/db/usage.ts";
+import { db } from "../helpers/fixtures.ts";
 import { deposit, type Net, newAccount, publicClient, tokenize } from "./helpers.ts";
 
 // Fixtures of the settler tests: models with usage rows in D1, a funded vault, on-chain reads.
 
 export const EPOCH_MS = 60_000;
-const db = () => openDb(env.DB);
 
 /** A tokenized model (registered in D1 unless `withoutToken`) and `n` usage rows of `fee` each, created `at`. */
 export async function modelWithUsage(net: Net, n: number, fee: bigint, opts: { at?: number; withoutToken?: boolean } = {}) {

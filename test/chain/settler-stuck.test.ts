@@ -1,28 +1,16 @@
 import { env } from "cloudflare:test";
-import { getAddress, type Hex, parseEther, parseGwei } from "viem";
+import { type Hex, parseEther, parseGwei } from "viem";
 import { describe, expect, it } from "vitest";
-import { localPacaAbi } from "../../lib/chain/abis.ts";
 import { epochRow } from "../../lib/db/chain.ts";
-import { openDb } from "../../lib/db/client.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
-import { testEnv } from "../helpers/fixtures.ts";
+import { db, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { deposit, isolatedNet, newAccount, publicClient, runIndexer, settlerEnv, testClient } from "./helpers.ts";
+import { deposit, isolatedNet, newAccount, pacaOf, publicClient, runIndexer, settlerEnv, testClient } from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
-const db = () => openDb(env.DB);
 // A node of its own: automine is switched off here.
 const net = () => isolatedNet("stuck");
-
-async function pacaOf(address: string) {
-	return publicClient(net()).readContract({
-		address: net().addresses.paca,
-		abi: localPacaAbi,
-		functionName: "balanceOf",
-		args: [getAddress(address)],
-	});
-}
 
 // The tests run in order: the first leaves automine on again.
 describe("settler: stuck transactions", () => {
@@ -80,7 +68,7 @@ describe("settler: stuck transactions", () => {
 			json: { amount: parseEther("5").toString() },
 		});
 		const { id } = res.json() as { id: string };
-		const before = await pacaOf(payer.address);
+		const before = await pacaOf(net(), payer.address);
 		const vars = { RECEIPT_WAIT_MS: "100", REPLACE_AFTER_SECONDS: "60" };
 		const now = Date.now();
 		const anvil = testClient(net());
@@ -104,7 +92,7 @@ describe("settler: stuck transactions", () => {
 			await anvil.mine({ blocks: 1 });
 			const done = await runSettler(settlerEnv(net(), vars), now + 62_000);
 			expect(done.withdrawalsPaid).toBe(1);
-			expect((await pacaOf(payer.address)) - before).toBe(parseEther("5"));
+			expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("5"));
 		} finally {
 			await anvil.setAutomine(true);
 		}

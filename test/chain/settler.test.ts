@@ -2,13 +2,12 @@ import { env } from "cloudflare:test";
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { epochRow } from "../../lib/db/chain.ts";
-import { openDb } from "../../lib/db/client.ts";
 import { runSettler as runSettlerDirect } from "../../workers/settler/settler.ts";
+import { db } from "../helpers/fixtures.ts";
 import { deployment, settlerEnv } from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 // The settler's state lives in this file's D1; the tests run in order on one deployment.
-const db = () => openDb(env.DB);
 
 describe("settler: crash safety", () => {
 	const net = () => deployment("settler");

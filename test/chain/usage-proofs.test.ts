@@ -1,17 +1,14 @@
-import { env } from "cloudflare:test";
 import { getAddress, type Hex, parseAbi, parseEther } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 import { epochRow } from "../../lib/db/chain.ts";
-import { openDb } from "../../lib/db/client.ts";
 import { upsertModel } from "../../lib/db/models.ts";
 import { insertUsage } from "../../lib/db/usage.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
-import { newKey, testEnv } from "../helpers/fixtures.ts";
+import { db, newKey, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 import { deployment, deposit, fixture, newAccount, publicClient, runSettler, tokenize } from "./helpers.ts";
 
 const net = () => deployment("proofs");
-const db = () => openDb(env.DB);
 const EPOCH_MS = 60_000;
 const usageProofCheckAbi = parseAbi([
 	"function verify(address vault, bytes32[] proof, uint64 epoch, address payer, address model, uint256 inputTokens, uint256 outputTokens, uint256 fee) view returns (bool)",

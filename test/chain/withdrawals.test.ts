@@ -1,26 +1,17 @@
 import { env } from "cloudflare:test";
-import { getAddress, parseEther } from "viem";
+import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
-import { localPacaAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { deployment, deposit, ledger, newAccount, publicClient, runIndexer, settlerEnv } from "./helpers.ts";
+import { deployment, deposit, ledger, newAccount, pacaOf, publicClient, runIndexer, settlerEnv } from "./helpers.ts";
 
 const net = () => deployment("withdrawals");
 
 async function session(payer: string) {
 	return { authorization: `Bearer ${(await issueSession(testEnv(), payer)).token}` };
-}
-
-async function pacaOf(address: string) {
-	return publicClient(net()).readContract({
-		address: net().addresses.paca,
-		abi: localPacaAbi,
-		functionName: "balanceOf",
-		args: [getAddress(address)],
-	});
 }
 
 /** A payer with `amount` deposited and credited by the indexer. */
@@ -43,10 +34,10 @@ describe("withdrawals", () => {
 		const { id } = res.json() as { id: string };
 		expect((await ledger(payer.address).account()).available).toBe(parseEther("6"));
 
-		const before = await pacaOf(payer.address);
+		const before = await pacaOf(net(), payer.address);
 		const result = await runSettler(settlerEnv(net()), Date.now());
 		expect(result.withdrawalsPaid).toBe(1);
-		expect((await pacaOf(payer.address)) - before).toBe(parseEther("4"));
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("4"));
 		expect(
 			await publicClient(net()).readContract({
 				address: net().addresses.revenueVault,
@@ -57,7 +48,7 @@ describe("withdrawals", () => {
 		).toBe(true);
 
 		await runSettler(settlerEnv(net()), Date.now());
-		expect((await pacaOf(payer.address)) - before).toBe(parseEther("4"));
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("4"));
 		const list = await callGateway("/v1/account/withdrawals", { headers: await session(payer.address) });
 		expect(list.json().data).toMatchObject([{ id, status: "paid", amount: parseEther("4").toString() }]);
 	});
@@ -87,12 +78,12 @@ describe("withdrawals", () => {
 			json: { amount: parseEther("5").toString() },
 		});
 		const { id } = res.json() as { id: string };
-		const before = await pacaOf(payer.address);
+		const before = await pacaOf(net(), payer.address);
 		// As if the run died right after broadcasting: the row is back to "requested".
 		await runSettler(settlerEnv(net()), Date.now());
 		await env.DB.prepare("UPDATE withdrawals SET state = 'requested', tx_hash = NULL, nonce = NULL WHERE id = ?").bind(id).run();
 		await runSettler(settlerEnv(net()), Date.now());
-		expect((await pacaOf(payer.address)) - before).toBe(parseEther("5"));
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("5"));
 		const row = await env.DB.prepare("SELECT state FROM withdrawals WHERE id = ?").bind(id).first<{ state: string }>();
 		expect(row?.state).toBe("paid");
 	});

@@ -41,6 +41,9 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
 	return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** Thrown by an `until` probe to end the wait at once (any other error counts as "not yet"). */
+class StopWaiting extends Error {}
+
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	let last: unknown;
@@ -49,6 +52,7 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 			const value = await probe();
 			if (value !== undefined) return value;
 		} catch (error) {
+			if (error instanceof StopWaiting) throw error;
 			last = error;
 		}
 		await new Promise((r) => setTimeout(r, 150));
@@ -341,7 +345,7 @@ export async function startGateway(stateDir: string, opts: { port?: number } = {
 	const stop = () => stopGroup(child);
 	try {
 		await until("wrangler dev", 60_000, async () => {
-			if (child.exitCode !== null) throw new Error(`wrangler dev exited ${child.exitCode}: ${log}`);
+			if (child.exitCode !== null) throw new StopWaiting(`wrangler dev exited ${child.exitCode}`);
 			const res = await fetch(`${url}/v1/models`);
 			return res.ok ? true : undefined;
 		});
@@ -441,7 +445,7 @@ export async function startIndexer(
 	};
 	try {
 		await until("the indexer under wrangler dev", 60_000, async () => {
-			if (child.exitCode !== null) throw new Error(`wrangler dev exited ${child.exitCode}`);
+			if (child.exitCode !== null) throw new StopWaiting(`wrangler dev exited ${child.exitCode}`);
 			return (await run()) ?? undefined;
 		});
 	} catch (error) {

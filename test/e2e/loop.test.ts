@@ -84,14 +84,29 @@ async function ok(args: string[], key?: string) {
 	return result;
 }
 
+/** The stack's last log lines from the Workers and errors. */
+function workerLines(): string {
+	const lines = log.split("\n").filter((l) => /indexer|settler|error|Error/.test(l) && !l.includes("getaddrinfo"));
+	return lines.slice(-40).join("\n");
+}
+
+/**
+ * Polls `probe` until it returns something truthy. A probe that throws counts as "not
+ * yet"; the stack exiting ends the wait at once (checked here, outside the probe, so
+ * the error is not swallowed with the probe's).
+ */
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
+		if (stack.exitCode !== null) {
+			throw new Error(
+				`npm start exited (${stack.exitCode}) while waiting for ${what}; the stack's last log lines:\n${workerLines()}`,
+			);
+		}
 		const value = await probe().catch(() => undefined);
 		if (value) return value;
 		if (Date.now() > deadline) {
-			const workerLines = log.split("\n").filter((l) => /indexer|settler|error|Error/.test(l) && !l.includes("getaddrinfo"));
-			throw new Error(`timed out waiting for ${what}; the stack's last log lines:\n${workerLines.slice(-40).join("\n")}`);
+			throw new Error(`timed out waiting for ${what}; the stack's last log lines:\n${workerLines()}`);
 		}
 		await new Promise((r) => setTimeout(r, 500));
 	}
@@ -111,10 +126,7 @@ beforeAll(async () => {
 	stack.stderr?.on("data", (d) => {
 		log += d;
 	});
-	await until("npm start to say it is running", 150_000, async () => {
-		if (stack.exitCode !== null) throw new Error(`npm start exited:\n${log}`);
-		return log.includes("Modeldex is running");
-	}).catch((err) => {
+	await until("npm start to say it is running", 150_000, async () => log.includes("Modeldex is running")).catch((err) => {
 		throw new Error(`${(err as Error).message}\n${log}`);
 	});
 }, 180_000);

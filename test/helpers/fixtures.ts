@@ -46,14 +46,7 @@ export async function newModel(
 		inputPricePerM: opts.inputPricePerM ?? 2_000_000_000_000_000n,
 		outputPricePerM: opts.outputPricePerM ?? 6_000_000_000_000_000n,
 		...(opts.maxOutputTokens ? { maxOutputTokens: opts.maxOutputTokens } : {}),
-		upstreams: opts.upstreams ?? [
-			{
-				kind: "openai",
-				baseUrl: env.STAND_IN_URL,
-				upstreamModel: `stand-in${opts.behaviour ?? ""}`,
-				apiKeySecret: null,
-			},
-		],
+		upstreams: opts.upstreams ?? [standIn(opts.behaviour)],
 	});
 	return id;
 }
