@@ -49,7 +49,7 @@ export interface UsageTree {
 	proofFor(leaf: UsageLeaf): Hex[];
 }
 
-export const EMPTY_ROOT: Hex = `0x${"0".repeat(64)}`;
+const EMPTY_ROOT: Hex = `0x${"0".repeat(64)}`;
 
 export function buildUsageTree(leaves: UsageLeaf[]): UsageTree {
 	if (leaves.length === 0) {
@@ -66,9 +66,4 @@ export function buildUsageTree(leaves: UsageLeaf[]): UsageTree {
 		root: tree.root as Hex,
 		proofFor: (leaf) => tree.getProof(encode(leaf)) as Hex[],
 	};
-}
-
-/** The leaf hash MerkleProof.verify expects (for checks in tests and clients). */
-export function usageLeafHash(leaf: UsageLeaf): Hex {
-	return StandardMerkleTree.of([encode(leaf)], [...USAGE_LEAF_ENCODING]).leafHash(encode(leaf)) as Hex;
 }

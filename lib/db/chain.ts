@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lte, notInArray, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNull, lte, notInArray, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { jsonBigint } from "../json.ts";
-import type { Db } from "./client.ts";
+import { batch, type Db } from "./client.ts";
 import {
 	chainBlocks,
 	chainCursor,
@@ -34,16 +34,14 @@ export type Statement = BatchItem<"sqlite">;
 export async function runBatch(db: Db, statements: Statement[]): Promise<void> {
 	// D1 runs a batch as one transaction; keep batches bounded.
 	for (let i = 0; i < statements.length; i += 50) {
-		const chunk = statements.slice(i, i + 50);
-		const [first, ...rest] = chunk;
-		if (first) await db.batch([first, ...rest]);
+		await batch(db, statements.slice(i, i + 50));
 	}
 }
 
 // ── Job leases ──────────────────────────────────────────────────────────────
 
 /** Takes the lease `name` for `ms` unless another holder has it; true when this holder has it now. */
-export async function acquireLease(db: Db, name: string, holder: string, ms: number, now = Date.now()): Promise<boolean> {
+async function acquireLease(db: Db, name: string, holder: string, ms: number, now = Date.now()): Promise<boolean> {
 	await db
 		.insert(jobLeases)
 		.values({ name, holder, expiresAt: now + ms })
@@ -56,7 +54,7 @@ export async function acquireLease(db: Db, name: string, holder: string, ms: num
 	return row?.holder === holder;
 }
 
-export async function releaseLease(db: Db, name: string, holder: string): Promise<void> {
+async function releaseLease(db: Db, name: string, holder: string): Promise<void> {
 	await db.delete(jobLeases).where(and(eq(jobLeases.name, name), eq(jobLeases.holder, holder)));
 }
 
@@ -106,7 +104,7 @@ export function storedBlocks(db: Db, chainId: number, atOrBelow: number, limit =
 		.all();
 }
 
-/** Keeps the newest `keep` block hashes (older ones are below any reorg we check for). */
+/** Deletes the block hashes below `below` (older ones are below any reorg we check for). */
 export function pruneBlocks(db: Db, chainId: number, below: number): Statement {
 	return db.delete(chainBlocks).where(and(eq(chainBlocks.chainId, chainId), sql`${chainBlocks.number} < ${below}`));
 }
@@ -200,7 +198,7 @@ export function markCredited(db: Db, chainId: number, txHash: string, logIndex: 
 		.where(and(eq(deposits.chainId, chainId), eq(deposits.txHash, txHash), eq(deposits.logIndex, logIndex)));
 }
 
-export function recordReversal(db: Db, row: typeof creditReversals.$inferInsert): Statement {
+export function recordReversal(db: Db, row: typeof creditReversals.$inferInsert) {
 	return db.insert(creditReversals).values(row).onConflictDoNothing();
 }
 
@@ -287,13 +285,17 @@ export function latestSync(db: Db, chainId: number, pair: string) {
 		.get();
 }
 
-export function latestTrade(db: Db, token: string) {
+/** A token's trades, newest first. */
+function tradesOf(db: Db, token: string) {
 	return db
 		.select()
 		.from(trades)
 		.where(eq(trades.token, token.toLowerCase()))
-		.orderBy(desc(trades.blockNumber), desc(trades.logIndex))
-		.get();
+		.orderBy(desc(trades.blockNumber), desc(trades.logIndex));
+}
+
+export function latestTrade(db: Db, token: string) {
+	return tradesOf(db, token).get();
 }
 
 export function latestModelSettlement(db: Db, token: string) {
@@ -306,13 +308,7 @@ export function latestModelSettlement(db: Db, token: string) {
 }
 
 export function recentTrades(db: Db, token: string, limit: number) {
-	return db
-		.select()
-		.from(trades)
-		.where(eq(trades.token, token.toLowerCase()))
-		.orderBy(desc(trades.blockNumber), desc(trades.logIndex))
-		.limit(limit)
-		.all();
+	return tradesOf(db, token).limit(limit).all();
 }
 
 // ── Holders ─────────────────────────────────────────────────────────────────
@@ -326,7 +322,7 @@ export async function transfersOf(db: Db, token: string, account: string) {
 }
 
 /** 64 hex digits: sorts like the uint256 it encodes. */
-export function balanceKey(balance: bigint): string {
+function balanceKey(balance: bigint): string {
 	return balance.toString(16).padStart(64, "0");
 }
 
@@ -340,7 +336,7 @@ export function setHolder(db: Db, token: string, account: string, balance: bigin
 }
 
 /** The dead address graduation burns LP tokens to; like the sale and the pair, not a holder. */
-export const DEAD_ADDRESS = "0x000000000000000000000000000000000000dead";
+const DEAD_ADDRESS = "0x000000000000000000000000000000000000dead";
 
 /** Holders that share revenue: the sale, the pool pair and the dead address are left out (the token excludes them too). */
 export async function holderCount(db: Db, token: string, excluded: string[]): Promise<number> {
@@ -414,6 +410,11 @@ export function clearModelMarket(db: Db, id: string): Statement {
 
 export type EpochRow = typeof settlerEpochs.$inferSelect;
 
+/** True for a usage row (by its request id) that no epoch holds yet. */
+function inNoEpoch(requestId: SQLWrapper): SQL {
+	return sql`NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = ${requestId})`;
+}
+
 export function unfinishedEpoch(db: Db): Promise<EpochRow | undefined> {
 	return db
 		.select()
@@ -431,7 +432,7 @@ export function epochRow(db: Db, epoch: number): Promise<EpochRow | undefined> {
 	return db.select().from(settlerEpochs).where(eq(settlerEpochs.epoch, epoch)).get();
 }
 
-export function updateEpoch(db: Db, epoch: number, set: Partial<EpochRow>): Statement {
+export function updateEpoch(db: Db, epoch: number, set: Partial<EpochRow>) {
 	return db
 		.update(settlerEpochs)
 		.set({ ...set, updatedAt: Date.now() })
@@ -444,12 +445,7 @@ export function modelsWithUnassignedUsage(db: Db, endMs: number) {
 		.selectDistinct({ modelId: usage.modelId, token: models.tokenAddress })
 		.from(usage)
 		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
-		.where(
-			and(
-				sql`${usage.createdAt} < ${endMs}`,
-				sql`NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = ${usage.requestId})`,
-			),
-		)
+		.where(and(sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
 		.all();
 }
 
@@ -469,7 +465,7 @@ export async function assignUsage(db: Db, epoch: number, endMs: number, modelIds
 				sql`, `,
 			)})
 			  AND u.created_at < ${endMs}
-			  AND NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = u.request_id)
+			  AND ${inNoEpoch(sql`u.request_id`)}
 		`);
 	}
 }
@@ -480,13 +476,7 @@ export async function unassignedUsageOf(db: Db, endMs: number, modelIds: string[
 	return db
 		.select({ modelId: usage.modelId, fee: usage.fee })
 		.from(usage)
-		.where(
-			and(
-				inArray(usage.modelId, modelIds),
-				sql`${usage.createdAt} < ${endMs}`,
-				sql`NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = ${usage.requestId})`,
-			),
-		)
+		.where(and(inArray(usage.modelId, modelIds), sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
 		.all();
 }
 
@@ -496,7 +486,7 @@ export async function oldestUnassignedUsage(db: Db): Promise<number | null> {
 		.select({ at: sql<number | null>`min(${usage.createdAt})` })
 		.from(usage)
 		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
-		.where(sql`NOT EXISTS (SELECT 1 FROM ${usageEpochs} e WHERE e.request_id = ${usage.requestId})`)
+		.where(inNoEpoch(usage.requestId))
 		.get();
 	return row?.at ?? null;
 }
@@ -576,7 +566,7 @@ export function pendingWithdrawals(db: Db, limit = 20) {
 		.all();
 }
 
-export function updateWithdrawal(db: Db, id: string, set: Partial<WithdrawalRow>): Statement {
+export function updateWithdrawal(db: Db, id: string, set: Partial<WithdrawalRow>) {
 	return db.update(withdrawals).set(set).where(eq(withdrawals.id, id));
 }
 

@@ -357,7 +357,7 @@ export const settlerEpochs = sqliteTable("settler_epochs", {
 	usageRoot: text("usage_root").notNull(),
 	/** JSON: [{ modelId, token, fees, cumulativeFees }] with amounts as decimal strings. */
 	models: text("models").notNull(),
-	/** JSON: [{ modelId, requests, fees }] of usage left out because the model has no token yet. */
+	/** JSON: [{ modelId, reason, requests, fees }] of usage left out: reason "no_token" (not tokenized yet) or "not_registered" (not in the vault). */
 	skipped: text("skipped").notNull(),
 	nonce: integer("nonce"),
 	/** JSON array of every transaction hash broadcast for this epoch (replacements included), oldest first. */

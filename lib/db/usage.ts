@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import type { Db } from "./client.ts";
+import { batch, type Db } from "./client.ts";
 import { usage, usageHourly } from "./schema.ts";
 
 export type UsageRow = typeof usage.$inferInsert;
@@ -22,8 +22,7 @@ export async function insertUsage(db: Db, rows: UsageRow[]): Promise<void> {
 				.onConflictDoNothing(),
 		);
 	}
-	const [first, ...rest] = statements;
-	if (first) await db.batch([first, ...rest]);
+	await batch(db, statements);
 }
 
 /**
@@ -47,6 +46,5 @@ export async function upsertHourly(db: Db, rows: HourlyRow[]): Promise<void> {
 				},
 			}),
 	);
-	const [first, ...rest] = statements;
-	if (first) await db.batch([first, ...rest]);
+	await batch(db, statements);
 }

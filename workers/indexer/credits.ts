@@ -14,7 +14,7 @@ export async function creditDeposits(env: Env, db: Db, chainId: number): Promise
 		const pending = await uncreditedDeposits(db, chainId);
 		if (pending.length === 0) return applied;
 		for (const d of pending) {
-			const result = await env.LEDGERS.credit(d.payer.toLowerCase(), d.creditId, d.amount, `deposit ${d.txHash}#${d.logIndex}`);
+			const result = await env.LEDGERS.credit(d.payer, d.creditId, d.amount, `deposit ${d.txHash}#${d.logIndex}`);
 			if (result.applied) applied++;
 		}
 		await runBatch(
@@ -28,19 +28,17 @@ export async function creditDeposits(env: Env, db: Db, chainId: number): Promise
 export async function reverseDeposits(env: Env, db: Db, rows: Array<typeof deposits.$inferSelect>): Promise<bigint> {
 	let shortfall = 0n;
 	for (const d of rows) {
-		const result = await env.LEDGERS.reverseCredit(d.payer.toLowerCase(), d.creditId);
+		const result = await env.LEDGERS.reverseCredit(d.payer, d.creditId);
 		if (!result.applied && result.amount === 0n) continue; // never credited
 		shortfall += result.shortfall;
-		await runBatch(db, [
-			recordReversal(db, {
-				creditId: d.creditId,
-				chainId: d.chainId,
-				payer: d.payer,
-				amount: d.amount,
-				reversed: result.reversed,
-				shortfall: result.shortfall,
-			}),
-		]);
+		await recordReversal(db, {
+			creditId: d.creditId,
+			chainId: d.chainId,
+			payer: d.payer,
+			amount: d.amount,
+			reversed: result.reversed,
+			shortfall: result.shortfall,
+		});
 	}
 	return shortfall;
 }

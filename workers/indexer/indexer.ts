@@ -17,17 +17,22 @@ import { creditDeposits } from "./credits.ts";
 import { recomputeHolders, recomputeMarkets } from "./derive.ts";
 import type { Env } from "./env.ts";
 import { CONTRACTS, type ContractKind } from "./events/index.ts";
-import type { ApplyContext, ChainLog, Touched } from "./events/types.ts";
+import type { ApplyContext, ChainLog, EventHandler, Touched } from "./events/types.ts";
 import { checkReorg } from "./reorg.ts";
 
 // One indexer run: check for a reorg at the cursor, then apply confirmed blocks
 // in bounded ranges. Per range: the factory's logs first (they reveal new
-// tokens and sales), then the vault's, tokens' and sales' logs; all applied in
-// chain order in one D1 batch with the blocks' hashes; derived state
-// recomputed; deposits credited; and only then the cursor moved. A crash at any
-// point repeats the range, and every write is idempotent.
+// tokens, sales and pairs), then the vault's, tokens', sales' and pairs' logs;
+// all applied in chain order with the blocks' hashes, in D1 batches of at most
+// 50 statements (runBatch); derived state recomputed; deposits credited; and
+// only then the cursor moved. A crash at any point repeats the range, and every
+// write is idempotent.
 
-/** Block hashes kept behind the cursor: how deep a reorg can be undone precisely. */
+/**
+ * Block hashes kept behind the cursor. A reorg check walks back through at most
+ * the newest 256 of them (storedBlocks' default limit); a deeper reorg rolls
+ * back to the start block.
+ */
 const KEPT_BLOCKS = 512;
 
 export interface IndexerRunOptions {
@@ -148,8 +153,6 @@ async function applyRange(
 	const touched: Touched = { tokens: new Set(), holders: new Set() };
 	const ctx: ApplyContext = {
 		db,
-		chainId,
-		client,
 		touched,
 		tokenOfSale: (sale) => tokenOfSale.get(sale.toLowerCase()),
 		tokenOfPair: (pair) => tokenOfPair.get(pair.toLowerCase()),
@@ -157,10 +160,7 @@ async function applyRange(
 	const statements: Statement[] = [];
 	const blocks = new Map<number, string>([[Number(to), end.hash.toLowerCase()]]);
 	for (const log of decoded) {
-		const kind = kindOf.get(log.address) ?? "factory";
-		const handler = (CONTRACTS[kind].handlers as Record<string, (c: ApplyContext, l: ChainLog) => Statement[]>)[log.name];
-		if (!handler) continue;
-		statements.push(insertEvent(db, log.key, log.address, log.name, log.args), ...handler(ctx, log));
+		statements.push(insertEvent(db, log.key, log.address, log.name, log.args), ...log.handler(ctx, log));
 		blocks.set(log.key.blockNumber, log.key.blockHash);
 	}
 	for (const [number, hash] of blocks) statements.push(recordBlock(db, chainId, number, hash));
@@ -176,14 +176,18 @@ async function applyRange(
 	return { logs: decoded.length, credited };
 }
 
-function decode(chainId: number, kind: ContractKind, log: Log): ChainLog[] {
+/** A decoded log with the handler its contract kind has for it. */
+type DecodedLog = ChainLog & { handler: EventHandler };
+
+function decode(chainId: number, kind: ContractKind, log: Log): DecodedLog[] {
 	if (log.blockNumber === null || log.blockHash === null || log.transactionHash === null || log.logIndex === null) return [];
 	try {
 		const event = decodeEventLog({ abi: CONTRACTS[kind].abi as never, data: log.data, topics: log.topics }) as unknown as {
 			eventName: string;
 			args: Record<string, unknown>;
 		};
-		if (!(event.eventName in CONTRACTS[kind].handlers)) return [];
+		const handler = (CONTRACTS[kind].handlers as Record<string, EventHandler>)[event.eventName];
+		if (!handler) return [];
 		return [
 			{
 				key: {
@@ -196,6 +200,7 @@ function decode(chainId: number, kind: ContractKind, log: Log): ChainLog[] {
 				address: log.address.toLowerCase() as Address,
 				name: event.eventName,
 				args: event.args,
+				handler,
 			},
 		];
 	} catch {

@@ -1,4 +1,4 @@
-import type { PublicClient } from "viem";
+import { type PublicClient, zeroAddress } from "viem";
 import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
 	deleteCursor,
@@ -22,8 +22,6 @@ import type { Touched } from "./events/types.ts";
 // everything written above it (credits reversed first, then rows deleted, then
 // derived state recomputed) and moves the cursor there. Each step is idempotent,
 // so a crash during a rollback is finished by the next run.
-
-const ZERO = "0x0000000000000000000000000000000000000000";
 
 export interface ReorgResult {
 	/** The last block both chains share; null when there was no reorg. */
@@ -61,7 +59,7 @@ export async function checkReorg(env: Env, db: Db, client: PublicClient, config:
 	return { ...(await rollBackTo(env, db, client, config, forkBlock, fork?.hash ?? null)), forkBlock };
 }
 
-export async function rollBackTo(
+async function rollBackTo(
 	env: Env,
 	db: Db,
 	client: PublicClient,
@@ -89,7 +87,7 @@ export async function rollBackTo(
 	}
 	for (const t of doomed.transfers) {
 		touched.tokens.add(t.token);
-		for (const account of [t.from, t.to]) if (account !== ZERO) touched.holders.add(`${t.token}|${account}`);
+		for (const account of [t.from, t.to]) if (account !== zeroAddress) touched.holders.add(`${t.token}|${account}`);
 	}
 
 	await runBatch(db, [

@@ -61,7 +61,7 @@ export interface EpochModel {
 	cumulativeFees: string;
 }
 
-export function epochBounds(epoch: number, epochMs: number): { startMs: number; endMs: number } {
+function epochBounds(epoch: number, epochMs: number): { startMs: number; endMs: number } {
 	return { startMs: epoch * epochMs, endMs: (epoch + 1) * epochMs };
 }
 
@@ -181,17 +181,15 @@ export async function sendEpoch(ctx: SettlerContext, row: EpochRow, replace = fa
 			: {}),
 	});
 	const hashes = [...(JSON.parse(row.txHashes) as Hex[]), tx.hash];
-	await runBatch(ctx.db, [
-		updateEpoch(ctx.db, row.epoch, {
-			state: "sent",
-			nonce: tx.nonce,
-			txHashes: JSON.stringify(hashes),
-			maxFeePerGas: tx.maxFeePerGas,
-			maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
-			rawTx: tx.raw,
-			sentAt: ctx.now,
-		}),
-	]);
+	await updateEpoch(ctx.db, row.epoch, {
+		state: "sent",
+		nonce: tx.nonce,
+		txHashes: JSON.stringify(hashes),
+		maxFeePerGas: tx.maxFeePerGas,
+		maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+		rawTx: tx.raw,
+		sentAt: ctx.now,
+	});
 	await ctx.client.sendRawTransaction({ serializedTransaction: tx.raw });
 	await ctx.hooks.afterBroadcast?.(row.epoch, tx.hash);
 	return tx.hash;
@@ -207,14 +205,14 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
 		if (!receipt) continue;
 		if (receipt.status === "success") {
-			const head = await client.getBlockNumber({ cacheTime: 0 });
+			const head = await client.getBlockNumber();
 			if (head - receipt.blockNumber < ctx.chain.confirmations) return "pending";
 			await markConfirmed(ctx, row.epoch, hash, receipt.blockNumber, receipt.gasUsed);
 			return "confirmed";
 		}
 		if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
 		console.error(`epoch ${row.epoch}: settle ${hash} reverted; preparing to send again`);
-		await runBatch(db, [updateEpoch(db, row.epoch, { state: "prepared", nonce: null })]);
+		await updateEpoch(db, row.epoch, { state: "prepared", nonce: null });
 		return "resend";
 	}
 	if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
@@ -223,7 +221,7 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 	if (row.nonce !== null && latestNonce > row.nonce) {
 		// The nonce was used by a transaction that is none of ours for this epoch.
 		console.warn(`epoch ${row.epoch}: nonce ${row.nonce} was used by another transaction; sending again`);
-		await runBatch(db, [updateEpoch(db, row.epoch, { state: "prepared", nonce: null })]);
+		await updateEpoch(db, row.epoch, { state: "prepared", nonce: null });
 		return "resend";
 	}
 	const last = hashes[0];
@@ -265,14 +263,12 @@ export async function confirmFromChain(ctx: SettlerContext, epoch: number): Prom
 }
 
 async function markConfirmed(ctx: SettlerContext, epoch: number, hash: Hex, block: bigint, gasUsed: bigint): Promise<void> {
-	await runBatch(ctx.db, [
-		updateEpoch(ctx.db, epoch, {
-			state: "confirmed",
-			confirmedTx: hash,
-			confirmedBlock: Number(block),
-			gasUsed: Number(gasUsed),
-		}),
-	]);
+	await updateEpoch(ctx.db, epoch, {
+		state: "confirmed",
+		confirmedTx: hash,
+		confirmedBlock: Number(block),
+		gasUsed: Number(gasUsed),
+	});
 	await auditEpoch(ctx, epoch);
 }
 
@@ -282,7 +278,7 @@ async function markConfirmed(ctx: SettlerContext, epoch: number, hash: Hex, bloc
  * A mismatch means D1 and the chain disagree about money; it is logged loudly
  * and returned, never "fixed" here.
  */
-export async function auditEpoch(ctx: SettlerContext, epoch: number): Promise<string[]> {
+async function auditEpoch(ctx: SettlerContext, epoch: number): Promise<string[]> {
 	const row = await epochRow(ctx.db, epoch);
 	if (!row) return [];
 	const problems: string[] = [];

@@ -5,8 +5,7 @@ import { runSettler } from "./settler.ts";
 /** A run on demand over RPC (a service binding to this entrypoint), e.g. from the local stack. */
 export class SettlerJobs extends WorkerEntrypoint<Env> {
 	async run() {
-		const { busy, confirmed, empty, pending, withdrawalsPaid } = await runSettler(this.env, Date.now());
-		return { busy, confirmed, empty, pending, withdrawalsPaid };
+		return runSettler(this.env, Date.now());
 	}
 }
 

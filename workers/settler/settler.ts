@@ -2,7 +2,7 @@ import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
 import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
 import { epochRow, lastEpoch, oldestUnassignedUsage, unfinishedEpoch, withLease } from "../../lib/db/chain.ts";
-import { openDb } from "../../lib/db/client.ts";
+import { type Db, openDb } from "../../lib/db/client.ts";
 import { type Env, readSettlerConfig } from "./env.ts";
 import {
 	checkSent,
@@ -36,16 +36,16 @@ const LEASE_MS = 10 * 60_000;
 export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}): Promise<SettlerRunResult> {
 	const db = openDb(env.DB);
 	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
-	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, now, hooks));
+	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, db, now, hooks));
 	return result ?? { busy: true, confirmed: [], empty: [], pending: null, withdrawalsPaid: 0 };
 }
 
-async function settleOnce(env: Env, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
+async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
 	const chain = readChainConfig(env);
 	const settler = readSettlerConfig(env);
 	const wallet = walletClientFor(chain, parsePrivateKey(env.SETTLER_PRIVATE_KEY, "SETTLER_PRIVATE_KEY"));
 	const ctx: SettlerContext = {
-		db: openDb(env.DB),
+		db,
 		chain,
 		settler,
 		client: publicClientFor(chain),

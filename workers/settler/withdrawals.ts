@@ -1,6 +1,6 @@
 import { encodeFunctionData, getAddress, type Hex } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { pendingWithdrawals, runBatch, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
+import { pendingWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
 import { signTx } from "./transactions.ts";
@@ -33,7 +33,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 	const { client, db } = ctx;
 	const vault = ctx.chain.addresses.revenueVault;
 	const markPaid = async (txHash: string | null) => {
-		await runBatch(db, [updateWithdrawal(db, w.id, { state: "paid", paidAt: ctx.now, ...(txHash ? { txHash } : {}) })]);
+		await updateWithdrawal(db, w.id, { state: "paid", paidAt: ctx.now, ...(txHash ? { txHash } : {}) });
 		return "paid" as const;
 	};
 	if (await client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "withdrawalPaid", args: [w.id as Hex] })) {
@@ -58,7 +58,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 	if (!lock || lock.amount !== w.amount) {
 		if (ctx.now - w.requestedAt > ORPHAN_AFTER_MS) {
 			console.warn(`withdrawal ${w.id}: no matching ledger lock; refused`);
-			await runBatch(db, [updateWithdrawal(db, w.id, { state: "refused" })]);
+			await updateWithdrawal(db, w.id, { state: "refused" });
 		}
 		return "skipped";
 	}
@@ -69,16 +69,14 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		args: [getAddress(w.payer), w.amount, w.id as Hex],
 	});
 	const tx = await signTx(ctx, { to: vault, data, ...(replace ? { replace } : {}) });
-	await runBatch(db, [
-		updateWithdrawal(db, w.id, {
-			state: "sent",
-			nonce: tx.nonce,
-			txHash: tx.hash,
-			maxFeePerGas: tx.maxFeePerGas,
-			maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
-			sentAt: ctx.now,
-		}),
-	]);
+	await updateWithdrawal(db, w.id, {
+		state: "sent",
+		nonce: tx.nonce,
+		txHash: tx.hash,
+		maxFeePerGas: tx.maxFeePerGas,
+		maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+		sentAt: ctx.now,
+	});
 	await client.sendRawTransaction({ serializedTransaction: tx.raw });
 	const deadline = Date.now() + ctx.settler.receiptWaitMs;
 	for (;;) {

@@ -1,4 +1,4 @@
-import type { Address, PublicClient } from "viem";
+import type { Address } from "viem";
 import type { LogKey, Statement } from "../../../lib/db/chain.ts";
 import type { Db } from "../../../lib/db/client.ts";
 
@@ -20,8 +20,6 @@ export interface Touched {
 
 export interface ApplyContext {
 	db: Db;
-	chainId: number;
-	client: PublicClient;
 	touched: Touched;
 	/** Token of a known sale (lower-case), for events the sale emits. */
 	tokenOfSale(sale: string): string | undefined;
