@@ -491,6 +491,20 @@ export async function oldestUnassignedUsage(db: Db): Promise<number | null> {
 	return row?.at ?? null;
 }
 
+/**
+ * The earliest epoch that holds usage but has no settler row: a run stopped between
+ * assigning the epoch's usage and recording the epoch. It must be closed next, or
+ * that usage (no longer unassigned) would never be settled.
+ */
+export async function epochAssignedButUnrecorded(db: Db): Promise<number | null> {
+	const row = await db
+		.select({ epoch: sql<number | null>`min(${usageEpochs.epoch})` })
+		.from(usageEpochs)
+		.where(sql`NOT EXISTS (SELECT 1 FROM ${settlerEpochs} s WHERE s.epoch = ${usageEpochs.epoch})`)
+		.get();
+	return row?.epoch ?? null;
+}
+
 /** The usage rows of an epoch with each model's token address. */
 export function usageOfEpoch(db: Db, epoch: number) {
 	return db

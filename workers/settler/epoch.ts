@@ -85,8 +85,9 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 		if (known) settleable.push(m.modelId);
 		else unregistered.add(m.modelId);
 	}
-	// Assigning is idempotent (rows already in an epoch are skipped), so a crash
-	// before the batch below just means the next run assigns nothing new.
+	// Assigning is idempotent (rows already in an epoch are skipped). A run stopped
+	// after this and before the epoch's row is written leaves assigned usage with no
+	// epoch: the next run closes that epoch first (epochAssignedButUnrecorded).
 	await assignUsage(db, epoch, endMs, settleable);
 	const rows = await usageOfEpoch(db, epoch);
 	const aggregate = aggregateEpoch(epoch, rows);

@@ -1,7 +1,14 @@
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
 import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
-import { epochRow, lastEpoch, oldestUnassignedUsage, unfinishedEpoch, withLease } from "../../lib/db/chain.ts";
+import {
+	epochAssignedButUnrecorded,
+	epochRow,
+	lastEpoch,
+	oldestUnassignedUsage,
+	unfinishedEpoch,
+	withLease,
+} from "../../lib/db/chain.ts";
 import { type Db, openDb } from "../../lib/db/client.ts";
 import { type Env, readSettlerConfig } from "./env.ts";
 import {
@@ -97,9 +104,12 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 	const { epochMs, graceMs } = ctx.settler;
 	const latestClosable = Math.floor((ctx.now - graceMs) / epochMs) - 1;
 	const last = await lastEpoch(ctx.db);
+	const unrecorded = await epochAssignedButUnrecorded(ctx.db);
 	const oldest = await oldestUnassignedUsage(ctx.db);
-	if (oldest === null) return null;
-	let next = Math.max(last ? last.epoch + 1 : 0, Math.floor(oldest / epochMs));
+	let next: number;
+	if (unrecorded !== null) next = unrecorded;
+	else if (oldest !== null) next = Math.max(last ? last.epoch + 1 : 0, Math.floor(oldest / epochMs));
+	else return null;
 	const onChain = Number(
 		await ctx.client.readContract({
 			address: ctx.chain.addresses.revenueVault,
