@@ -29,10 +29,10 @@ export interface Bundles {
 	admin: string;
 }
 
-/** Bundles a Worker entry (path from the repo root) the way wrangler does. */
+/** Bundles a Worker entry (a path from the repo root, or absolute) the way wrangler does. */
 export async function bundle(entry: string, outfile: string, define: Record<string, string> = {}): Promise<string> {
 	await build({
-		entryPoints: [join(ROOT, entry)],
+		entryPoints: [resolve(ROOT, entry)],
 		outfile,
 		bundle: true,
 		format: "esm",
@@ -41,7 +41,8 @@ export async function bundle(entry: string, outfile: string, define: Record<stri
 		conditions: ["workerd", "worker", "browser"],
 		mainFields: ["browser", "module", "main"],
 		external: ["cloudflare:*", "node:*"],
-		keepNames: true,
+		// As wrangler.toml's keep_names = false.
+		keepNames: false,
 		logLevel: "warning",
 		define,
 	});

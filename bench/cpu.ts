@@ -102,10 +102,10 @@ export function descendantTicks(comm: string, kernel = false): number {
 
 export const TICK_MS = 1000 / TICKS_PER_SECOND;
 
-/** Pids of this process's workerd descendants: a change means the runtime was restarted. */
-export function workerdPids(): string {
+/** Pids of the workerd processes this process started. */
+export function childWorkerds(): number[] {
+	const pids: number[] = [];
 	try {
-		const pids: number[] = [];
 		for (const pid of readdirSync("/proc")) {
 			if (!/^\d+$/.test(pid)) continue;
 			try {
@@ -117,10 +117,20 @@ export function workerdPids(): string {
 				// exited while listing
 			}
 		}
-		return pids.sort().join(",");
 	} catch {
-		return "";
+		// no /proc
 	}
+	return pids.sort((a, b) => a - b);
+}
+
+/** The same as a string: a change means the runtime was restarted. */
+export function workerdPids(): string {
+	return childWorkerds().join(",");
+}
+
+/** CPU ticks (user + system) one process has used so far. */
+export function processTicks(pid: number): number {
+	return procStat(String(pid))?.ticks ?? Number.NaN;
 }
 
 /** The processes' CPU ticks per millisecond while nothing is sent to them (measured over 2 s). */

@@ -6,6 +6,8 @@
 // process). The same requests go, interleaved, to:
 //   direct            the upstream itself
 //   floor             a bare pass-through Worker in workerd (the runtime floor)
+//   relay             (streams only) the same Worker relaying each chunk through JavaScript,
+//                     no processing: the least a gateway that reads its streams can cost
 //   gateway           the gateway with a real key, credit hold, meter and D1 usage
 //   gateway-bare      the same gateway with ledger and meter stubbed (experiment)
 // in three scenarios (c=1; c=32 over 32 payers × 4 models; c=32 one payer), each
@@ -18,7 +20,16 @@ import { loadavg, setPriority } from "node:os";
 import { resolve } from "node:path";
 import { buildBundles, VARIANTS, type Variant } from "./build.ts";
 import { cpuBetween, cpuSnapshot, descendantTicks, idleTicksPerMs, TICK_MS, workerdPids } from "./cpu.ts";
-import { type Call, freshConnections, newTarget, onEverySample, percentile, runClosedLoop, type Target } from "./load.ts";
+import {
+	type Call,
+	freshConnections,
+	newTarget,
+	onEverySample,
+	percentile,
+	requestBody,
+	runClosedLoop,
+	type Target,
+} from "./load.ts";
 import { migrationStatements, startRuntime, startUpstream } from "./runtime.ts";
 
 const env = process.env;
@@ -55,7 +66,7 @@ const CREDIT = 1_000_000n * 10n ** 18n;
 
 type Mode = "non-stream" | "stream";
 type VariantName = Variant;
-type TargetName = "direct" | "floor" | "gateway" | VariantName;
+type TargetName = "direct" | "floor" | "relay" | "gateway" | VariantName;
 interface Scenario {
 	id: "c1" | "c32" | "c32-one";
 	label: string;
@@ -146,31 +157,26 @@ async function main() {
 	const targets: Record<TargetName, Target> = {
 		direct: newTarget("direct", upstream.url),
 		floor: newTarget("floor", `${rt.urls.floor}/v1`),
+		relay: newTarget("relay", `${rt.urls.relay}/v1`),
 		gateway: newTarget("gateway", `${rt.urls.gateway}/v1`),
 		...(Object.fromEntries(variantNames.map((v) => [v, newTarget(v, `${rt.urls[v]}/v1`)])) as Record<VariantName, Target>),
 	};
 	const mainOrder: TargetName[] = ["direct", "floor", "gateway"];
+	const streamOrder: TargetName[] = ["direct", "floor", "relay", "gateway"];
+	const orderFor = (mode: Mode) => (mode === "stream" ? streamOrder : mainOrder);
 	const experimentOrder: TargetName[] = ["direct", "floor", "gateway", ...variantNames];
 
 	// Identical bodies for every target (the model id differs only for the variant, which has its own meters).
-	const prompt = "Benchmark prompt: summarise the overhead of a metered gateway in one short sentence please.";
-	const bodyFor = (model: string, stream: boolean) =>
-		JSON.stringify({
-			model,
-			messages: [{ role: "user", content: prompt }],
-			max_tokens: 16,
-			...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-		});
 	const bodies = (models: string[]) => ({
-		"non-stream": models.map((m) => bodyFor(m, false)),
-		stream: models.map((m) => bodyFor(m, true)),
+		"non-stream": models.map((m) => requestBody(m, false)),
+		stream: models.map((m) => requestBody(m, true)),
 	});
 	const gwBodies = bodies(gwModels);
 	const variantBodies = Object.fromEntries(variantNames.map((v) => [v, bodies(variantModels[v])])) as Record<
 		VariantName,
 		ReturnType<typeof bodies>
 	>;
-	const sent = Object.fromEntries(["direct", "floor", "gateway", ...variantNames].map((n) => [n, 0])) as Record<
+	const sent = Object.fromEntries(["direct", "floor", "relay", "gateway", ...variantNames].map((n) => [n, 0])) as Record<
 		TargetName,
 		number
 	>;
@@ -193,7 +199,10 @@ async function main() {
 	});
 	const makeCall = (target: TargetName, mode: Mode, payer: number, model: number): Call => {
 		sent[target]++;
-		const list = target === "direct" || target === "floor" || target === "gateway" ? gwBodies[mode] : variantBodies[target][mode];
+		const list =
+			target === "direct" || target === "floor" || target === "relay" || target === "gateway"
+				? gwBodies[mode]
+				: variantBodies[target][mode];
 		return { target: targets[target], body: list[model] ?? "", authorization: auth[payer] ?? null, stream: mode === "stream" };
 	};
 
@@ -293,7 +302,7 @@ async function main() {
 			}
 		}
 		const cpu = { ours: cpuKept.ours / elapsedKept, others: cpuKept.others / elapsedKept, discarded };
-		if (scenario.label !== "warm-up") cpuByPass[`${scenario.id}/${mode}${order === mainOrder ? "" : "/exp"}`] = cpu;
+		if (scenario.label !== "warm-up") cpuByPass[`${scenario.id}/${mode}${order === orderFor(mode) ? "" : "/exp"}`] = cpu;
 		await fetch(`${upstream.url.replace(/\/v1$/, "")}/__requests`, { method: "DELETE" });
 		const result: Record<string, Stats> = {};
 		for (const name of order) {
@@ -312,15 +321,22 @@ async function main() {
 	// ── Warm-up: every isolate, every payer's ledger, every model's meter and the model cache.
 	log("warm-up");
 	for (const mode of ["non-stream", "stream"] as Mode[]) {
-		await pass({ id: "c32", label: "warm-up", concurrency: 8, onePayer: false }, mode, 256, false, experimentOrder);
-		await pass({ id: "c1", label: "warm-up", concurrency: 1, onePayer: false }, mode, 64, false, experimentOrder);
+		const warm = mode === "stream" ? [...experimentOrder, "relay" as const] : experimentOrder;
+		await pass({ id: "c32", label: "warm-up", concurrency: 8, onePayer: false }, mode, 256, false, warm);
+		await pass({ id: "c1", label: "warm-up", concurrency: 1, onePayer: false }, mode, 64, false, warm);
 	}
 
 	const results: Record<string, Record<Mode, PassResult>> = {};
 	for (const scenario of SCENARIOS) {
 		results[scenario.id] = {} as Record<Mode, PassResult>;
 		for (const mode of ["non-stream", "stream"] as Mode[]) {
-			(results[scenario.id] as Record<Mode, PassResult>)[mode] = (await pass(scenario, mode, PER_TARGET)) as PassResult;
+			(results[scenario.id] as Record<Mode, PassResult>)[mode] = (await pass(
+				scenario,
+				mode,
+				PER_TARGET,
+				true,
+				orderFor(mode),
+			)) as PassResult;
 		}
 	}
 
@@ -342,6 +358,7 @@ async function main() {
 	const cpuRuns: Array<[TargetName, Mode]> = [
 		...(["floor", "gateway", ...variantNames] as TargetName[]).map((n): [TargetName, Mode] => [n, "non-stream"]),
 		["floor", "stream"],
+		["relay", "stream"],
 		["gateway", "stream"],
 	];
 	for (const [target, mode] of cpuRuns) {
@@ -504,7 +521,7 @@ async function main() {
 						: ""),
 			);
 			lines.push("  target              n  errors     p50     p99  +p50    +p99");
-			for (const name of mainOrder) {
+			for (const name of orderFor(mode)) {
 				const s = r[name] as Stats;
 				lines.push(
 					`  ${name.padEnd(17)}${String(s.n).padStart(5)}${String(s.errors).padStart(8)}${f(s.p50)} ${f(s.p99)}` +
@@ -545,6 +562,21 @@ async function main() {
 			});
 		}
 	}
+	// The JS relay against the same bars: what a stream costs once JavaScript touches its
+	// chunks at all, whatever it does with them (reported, not a target).
+	for (const sc of SCENARIOS) {
+		const relay = added(sc.id, "stream", "relay", "p50");
+		const floor = added(sc.id, "stream", "floor", "p50");
+		const gateway = added(sc.id, "stream", "gateway", "p50");
+		verdicts.push({
+			target:
+				sc.concurrency === 1
+					? `${sc.id} TTFB, JS relay: relay +p50 - floor +p50 (gateway - relay ${(gateway - relay).toFixed(2)} ms)`
+					: `${sc.id} TTFB, JS relay: relay +p50 / floor +p50 (gateway / relay ${(gateway / relay).toFixed(2)})`,
+			value: sc.concurrency === 1 ? `${(relay - floor).toFixed(2)} ms` : (relay / floor).toFixed(2),
+			pass: null,
+		});
+	}
 	// The same bars for each variant, from the experiment passes (reported, not targets).
 	const expAdded = (sc: string, name: TargetName) =>
 		(expResults[sc]?.[name]?.p50 ?? Number.NaN) - (expResults[sc]?.direct?.p50 ?? Number.NaN);
@@ -581,7 +613,8 @@ async function main() {
 	}
 	lines.push("");
 	lines.push("targets");
-	for (const v of verdicts) lines.push(`  ${v.pass ? "PASS" : "MISS"}  ${v.target.padEnd(78)} ${v.value}`);
+	for (const v of verdicts)
+		lines.push(`  ${v.pass === null ? "INFO" : v.pass ? "PASS" : "MISS"}  ${v.target.padEnd(78)} ${v.value}`);
 
 	lines.push("");
 	lines.push("experiment: the gateway's variants, interleaved with it (non-stream, full response)");

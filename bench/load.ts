@@ -120,3 +120,15 @@ export function percentile(sorted: number[], p: number): number {
 	const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
 	return sorted[idx] ?? Number.NaN;
 }
+
+/** The benchmark's request: one short chat message, 16 tokens out, streamed with usage or not. */
+export function requestBody(model: string, stream: boolean): string {
+	return JSON.stringify({
+		model,
+		messages: [
+			{ role: "user", content: "Benchmark prompt: summarise the overhead of a metered gateway in one short sentence please." },
+		],
+		max_tokens: 16,
+		...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+	});
+}

@@ -7,12 +7,13 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { type Bundles, VARIANTS, type Variant } from "./build.ts";
+import { childWorkerds } from "./cpu.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
 export interface Runtime {
 	mf: Miniflare;
-	urls: Record<"floor" | "gateway" | Variant, string>;
+	urls: Record<"floor" | "relay" | "gateway" | Variant, string>;
 	/** POST to an admin Worker: `admin` binds the gateway's objects, `admin-<variant>` a variant's. */
 	admin<T>(which: string, path: string, body: unknown): Promise<T>;
 	close(): Promise<void>;
@@ -65,15 +66,16 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 			workers: [
 				gatewayWorker("gateway", bundles.gateway),
 				...variants.map((v) => gatewayWorker(v, bundles.variants[v])),
-				{
-					name: "floor",
+				// The floor, and the same Worker relaying streams through JavaScript (passthrough-worker.ts).
+				...(["floor", "relay"] as const).map((name) => ({
+					name,
 					modules: true,
 					scriptPath: bundles.floor,
 					modulesRoot: dirname(bundles.floor),
 					...COMPAT,
-					bindings: { UPSTREAM_URL: upstreamUrl },
+					bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
 					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-				},
+				})),
 				adminWorker("admin", bundles.admin, "gateway"),
 				...variants.map((v) => adminWorker(`admin-${v}`, bundles.admin, v)),
 			],
@@ -81,7 +83,11 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 	);
 	await mf.ready;
 	const direct = async (name: string) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
-	const urls = { floor: await direct("floor"), gateway: await direct("gateway") } as Runtime["urls"];
+	const urls = {
+		floor: await direct("floor"),
+		relay: await direct("relay"),
+		gateway: await direct("gateway"),
+	} as Runtime["urls"];
 	for (const v of variants) urls[v] = await direct(v);
 	const admin = async <T>(which: string, path: string, body: unknown): Promise<T> => {
 		const worker = await mf.getWorker(which);
@@ -121,4 +127,57 @@ export async function startUpstream(serviceTimeMs: number): Promise<{ url: strin
 		proc.stdout?.once("data", (d) => res((JSON.parse(String(d)) as { url: string }).url));
 	});
 	return { url, proc };
+}
+
+/**
+ * One gateway (and an admin Worker on its objects, for seeding) alone in its own workerd,
+ * seeded with `payers` funded keys and 4 models on `upstreamUrl`: for the CPU profile and
+ * the A/B comparison, which look at one gateway build at a time.
+ */
+export async function startLoneGateway(
+	scripts: { gateway: string; admin: string },
+	upstreamUrl: string,
+	opts: { payers: number; inspectorPort?: number; name?: string },
+): Promise<{ mf: Miniflare; base: string; keys: string[]; models: string[]; pid: number }> {
+	const before = new Set(childWorkerds());
+	const mf = new Miniflare(
+		convertV4MiniflareOptions({
+			host: "127.0.0.1",
+			port: 0,
+			...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
+			rootPath: ROOT,
+			workers: [
+				{
+					...gatewayWorker("gateway", scripts.gateway),
+					bindings: { MAX_BODY_BYTES: "1048576", KEY_REQUESTS_PER_MINUTE: String(HIGH), KEY_TOKENS_PER_MINUTE: String(HIGH) },
+				},
+				adminWorker("admin", scripts.admin, "gateway"),
+			],
+		}),
+	);
+	await mf.ready;
+	const pid = childWorkerds().find((p) => !before.has(p));
+	if (pid === undefined) throw new Error("could not find the new workerd process");
+	const post = async <T>(path: string, body: unknown): Promise<T> => {
+		const res = await (await mf.getWorker("admin")).fetch(`http://admin${path}`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify(body),
+		});
+		const text = await res.text();
+		if (!res.ok) throw new Error(`admin ${path}: HTTP ${res.status}: ${text}`);
+		return JSON.parse(text) as T;
+	};
+	await post("/migrate", { sql: migrationStatements() });
+	const models = Array.from({ length: 4 }, (_, i) => `${opts.name ?? "lone"}/model-${i}`);
+	const { keys } = await post<{ keys: Array<{ key: string }> }>("/seed", {
+		upstreamUrl,
+		models,
+		payers: Array.from({ length: opts.payers }, (_, i) => `0x${(i + 1).toString(16).padStart(40, "c")}`),
+		credit: (10n ** 24n).toString(),
+		inputPricePerM: "2000000000000000",
+		outputPricePerM: "6000000000000000",
+	});
+	const base = `${(await mf.unsafeGetDirectURL("gateway")).toString().replace(/\/$/, "")}/v1`;
+	return { mf, base, keys: keys.map((k) => k.key), models, pid };
 }
