@@ -38,8 +38,12 @@ export function bearerToken(header: string | undefined | null): string | undefin
 	return header ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 export function toHex(bytes: Uint8Array): string {
-	return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+	let hex = "";
+	for (const b of bytes) hex += HEX[b];
+	return hex;
 }
 
 export function base64url(bytes: Uint8Array): string {

@@ -98,6 +98,14 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 
 		if (!body.stream) {
 			const finish = words.length < REPLY.split(" ").length ? "length" : "stop";
+			if (mode === "stall") {
+				// Headers and half the body, then nothing: the gateway's total timeout must give up on it.
+				const whole = JSON.stringify({ id, object: chat ? "chat.completion" : "text_completion", created, model, usage });
+				res.writeHead(200, { "content-type": "application/json" });
+				res.write(whole.slice(0, whole.length >> 1));
+				await new Promise<void>((resolve) => res.on("close", () => resolve()));
+				return;
+			}
 			const choice = chat
 				? { index: 0, message: { role: "assistant", content: words.join(" ") }, finish_reason: finish, logprobs: null }
 				: { index: 0, text: words.join(" "), finish_reason: finish, logprobs: null };
@@ -139,6 +147,11 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 				res.destroy();
 				return;
 			}
+			if (mode === "stall" && i === 3) {
+				// Three words, then silence until the gateway gives up (its total timeout).
+				await new Promise<void>((resolve) => res.on("close", () => resolve()));
+				return;
+			}
 			res.write(`data: ${JSON.stringify(chunk(i === 0 ? word : ` ${word}`, null))}\n\n`);
 			if (tokenDelayMs > 0) await sleep(tokenDelayMs);
 		}
@@ -166,13 +179,14 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 /** Model names ending in a marker make the stand-in misbehave on purpose, for tests. */
 function behaviour(
 	model: string,
-): "normal" | "http-500" | "http-400" | "no-usage" | "die-midstream" | "hang" | "silent-stream" | "inflated-usage" {
+): "normal" | "http-500" | "http-400" | "no-usage" | "die-midstream" | "hang" | "silent-stream" | "stall" | "inflated-usage" {
 	if (model.endsWith(":http-500")) return "http-500";
 	if (model.endsWith(":http-400")) return "http-400";
 	if (model.endsWith(":no-usage")) return "no-usage";
 	if (model.endsWith(":die-midstream")) return "die-midstream";
 	if (model.endsWith(":hang")) return "hang";
 	if (model.endsWith(":silent-stream")) return "silent-stream";
+	if (model.endsWith(":stall")) return "stall";
 	if (model.endsWith(":inflated-usage")) return "inflated-usage";
 	return "normal";
 }

@@ -235,6 +235,22 @@ describe("upstream failures", () => {
 		expect(sseData(res.text).at(-1)).toBe("[DONE]");
 	});
 
+	it("applies a first-byte timeout shorter than the headers timeout", async () => {
+		const { key } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":silent-stream"), standIn()] });
+		const started = Date.now();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, messages: [{ role: "user", content: "hi" }] },
+			env: { UPSTREAM_HEADERS_TIMEOUT_MS: "5000", UPSTREAM_FIRST_BYTE_TIMEOUT_MS: "300" },
+		});
+		expect(res.status).toBe(200);
+		expect(sseData(res.text).at(-1)).toBe("[DONE]");
+		const elapsed = Date.now() - started;
+		expect(elapsed).toBeGreaterThanOrEqual(250);
+		expect(elapsed).toBeLessThan(3000);
+	});
+
 	it("answers 504 upstream_timeout, free of charge, when the only upstream hangs", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel({ upstreams: [standIn(":hang")] });
@@ -242,6 +258,41 @@ describe("upstream failures", () => {
 		expect(res.status).toBe(504);
 		expect(res.json().error.code).toBe("upstream_timeout");
 		expect(await spent(payer)).toBe(0n);
+	});
+
+	it("answers 504 upstream_timeout, free of charge, when the body stalls past the total timeout", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":stall")] });
+		const started = Date.now();
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, messages: [{ role: "user", content: "hi" }] },
+			env: { UPSTREAM_TOTAL_TIMEOUT_MS: "1000" },
+		});
+		expect(res.status).toBe(504);
+		expect(res.json().error.code).toBe("upstream_timeout");
+		expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+		expect(await spent(payer)).toBe(0n);
+		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
+	});
+
+	it("ends a stream that stalls past the total timeout with an error event, charging what was delivered", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":stall")] });
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, messages: [{ role: "user", content: "go" }] },
+			env: { UPSTREAM_TOTAL_TIMEOUT_MS: "1000" },
+		});
+		expect(res.status).toBe(200);
+		const events = sseData(res.text);
+		expect(JSON.parse(events.at(-1) as string).error).toMatchObject({ code: "upstream_error" });
+		expect(events.slice(0, -1)).toHaveLength(3);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row).toMatchObject({ completionTokens: 3, usageSource: "counted" });
+		expect(await spent(payer)).toBe(row?.fee);
+		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
 	});
 
 	it("opens the breaker after repeated failures and sends traffic to the healthy upstream first", async () => {

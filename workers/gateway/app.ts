@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { type Db, openDb } from "../../lib/db/client.ts";
+import { toHex } from "../../lib/keys.ts";
 import type { Env } from "./env.ts";
 import { ApiError, validationError } from "./errors.ts";
 
@@ -27,6 +28,17 @@ function dbFor(d1: D1Database): Db {
 	return db;
 }
 
+// Request ids for responses without a lease's request id (errors before admission,
+// other routes): this isolate's random prefix and a counter, in the shape every request
+// id has (`req_` + 32 hex). Random values may not be drawn at global scope in Workers.
+let isolatePrefix = "";
+let requestCount = 0;
+function newRequestId(): string {
+	if (!isolatePrefix) isolatePrefix = toHex(crypto.getRandomValues(new Uint8Array(8)));
+	requestCount += 1;
+	return `req_${isolatePrefix}${requestCount.toString(16).padStart(16, "0")}`;
+}
+
 /** The one place the app's error handling, validation hook and per-request variables are set. */
 export function newApp(): App {
 	const app = new OpenAPIHono<AppEnv>({
@@ -36,7 +48,7 @@ export function newApp(): App {
 	});
 
 	app.use("*", async (c, next) => {
-		const requestId = `req_${crypto.randomUUID().replace(/-/g, "")}`;
+		const requestId = newRequestId();
 		c.set("requestId", requestId);
 		c.set("db", dbFor(c.env.DB));
 		await next();

@@ -50,6 +50,20 @@ export function bearerKey(header: string | undefined) {
 	return parsed;
 }
 
+/** SHA-256 of keys this isolate has seen (bounded): a busy key is hashed once, not per request. */
+const keyHashes = new Map<string, string>();
+const KEY_HASHES_MAX = 4096;
+
+export async function keyHashOf(key: string): Promise<string> {
+	let hash = keyHashes.get(key);
+	if (hash === undefined) {
+		hash = await hashApiKey(key);
+		if (keyHashes.size >= KEY_HASHES_MAX) keyHashes.clear();
+		keyHashes.set(key, hash);
+	}
+	return hash;
+}
+
 export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Context<AppEnv>, endpoint: Endpoint, schema: S) {
 	const config = readConfig(c.env);
 	const key = bearerKey(c.req.header("authorization"));
@@ -62,7 +76,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	}
 
 	const plan = planRequest(endpoint, body, model, bytes);
-	const keyHash = await hashApiKey(key.key);
+	const keyHash = await keyHashOf(key.key);
 	const now = Date.now();
 	const admission = idempotencyKey
 		? await authorizeOnce(c, config, key.payer, { keyHash, model, plan, idempotencyKey, now })
@@ -100,10 +114,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	// Every admitted request is finished exactly once, whatever happens from here on:
 	// an error before the response costs nothing and releases the hold.
 	const forward = async (): Promise<Response> => {
-		const clientAbort = new AbortController();
 		const call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
 			stream: plan.stream,
-			signal: clientAbort.signal,
 			timeouts: config.timeouts,
 		});
 
@@ -112,7 +124,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 				kind: endpoint === "chat" ? "chat" : "completion",
 				clientWantsUsage: plan.clientWantsUsage,
 				promptText: plan.promptText,
-				abortUpstream: () => clientAbort.abort(),
+				abortUpstream: () => call.abort(),
 			});
 			c.executionCtx.waitUntil(
 				metered.result.then((r) =>
@@ -135,7 +147,16 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			});
 		}
 
-		const text = await call.response.text();
+		let text: string;
+		try {
+			text = await call.response.text();
+		} catch {
+			// The upstream stopped mid-body, or its total timeout cut it off: nothing usable, nothing charged.
+			settle(failure(tried(call, false)));
+			throw call.timedOut()
+				? new ApiError("upstream_timeout", "The model's upstream did not finish its answer in time.")
+				: new ApiError("upstream_error", "The model's upstream stopped before its answer was complete.");
+		}
 		let parsed: Record<string, unknown>;
 		try {
 			parsed = JSON.parse(text) as Record<string, unknown>;

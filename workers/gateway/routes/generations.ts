@@ -1,10 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { hashApiKey } from "../../../lib/keys.ts";
 import { ledgerFor } from "../accounts.ts";
 import type { App } from "../app.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { bearerKey } from "../inference.ts";
+import { bearerKey, keyHashOf } from "../inference.ts";
 import { flushKey } from "../leases.ts";
 import { ErrorBody, GenerationObject } from "../schemas/public.ts";
 
@@ -25,7 +24,7 @@ export function registerGenerationRoutes(app: App): void {
 		async (c) => {
 			const key = bearerKey(c.req.header("authorization"));
 			const id = c.req.valid("param").id;
-			const keyHash = await hashApiKey(key.key);
+			const keyHash = await keyHashOf(key.key);
 			// Requests this isolate finished go to the ledger now rather than with the next batch;
 			// the ledger waits for those still running here or in other isolates.
 			await flushKey(c.env, readConfig(c.env), keyHash);

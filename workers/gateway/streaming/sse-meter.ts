@@ -105,14 +105,14 @@ export function meterSseStream(
 
 	/** Writes bytes to the client; false when the client has gone (nothing more is delivered). */
 	async function deliver(bytes: Uint8Array): Promise<boolean> {
-		const texts = inspector.takeUndelivered();
+		const mark = inspector.inspected();
 		try {
 			await writer.write(bytes);
 		} catch {
 			clientLeft();
 			return false;
 		}
-		inspector.markDelivered(texts);
+		inspector.deliveredUpTo(mark);
 		return true;
 	}
 
@@ -158,7 +158,16 @@ export function meterSseStream(
 				await endWith(out, "upstream_failed");
 				return;
 			}
-			if (out.length > 0 && !(await deliver(concat(out)))) return;
+			if (out.length === 0) continue;
+			// deliver(), inlined: this runs once per upstream chunk, and an async call is a promise more.
+			const mark = inspector.inspected();
+			try {
+				await writer.write(concat(out));
+			} catch {
+				clientLeft();
+				return;
+			}
+			inspector.deliveredUpTo(mark);
 		}
 	}
 
@@ -390,10 +399,10 @@ class ChunkInspector {
 	private finishReason: string | null = null;
 	/** Delivered text per choice and field, counted at the end (BPE counts of pieces don't add up). */
 	private readonly delivered = new Map<string, string[]>();
-	/** Chunks with choices inspected, not yet in a completed write. */
-	private undelivered: string[] = [];
-	/** Chunks with choices the client received, parsed only if tokens must be counted. */
-	private deliveredTexts: string[] = [];
+	/** Chunks with choices, in the order inspected; parsed only if tokens must be counted. */
+	private readonly texts: string[] = [];
+	/** How many of `texts` the client has received (a completed write carried them). */
+	private deliveredTexts = 0;
 
 	constructor(
 		private readonly kind: EndpointKind,
@@ -406,7 +415,7 @@ class ChunkInspector {
 		// out as it is; its text is only needed if the tokens must be counted, so it is parsed
 		// then (or before the next chunk that is parsed, to keep the pieces in order).
 		if (!MAY_MATTER.test(text)) {
-			this.undelivered.push(text);
+			this.texts.push(text);
 			return { forward: event, done: false };
 		}
 		const data = sseData(text);
@@ -426,7 +435,7 @@ class ChunkInspector {
 			if (isObject(choice) && typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
 		}
 		// Its text counts once delivered, like any chunk's.
-		if (choices.length > 0) this.undelivered.push(text);
+		if (choices.length > 0) this.texts.push(text);
 
 		if (!isObject(chunk.usage)) return { forward: event, done: false };
 		this.upstreamUsage = readUsage(chunk.usage) ?? this.upstreamUsage;
@@ -459,21 +468,19 @@ class ChunkInspector {
 		return { promptTokens, completionTokens, usageSource: "counted", outcome, finishReason };
 	}
 
-	/** The texts inspected since the last call, for the write that carries them. */
-	takeUndelivered(): string[] {
-		const texts = this.undelivered;
-		this.undelivered = [];
-		return texts;
+	/** A mark for everything inspected so far, taken before the write that carries it. */
+	inspected(): number {
+		return this.texts.length;
 	}
 
-	/** A write reached the client's side: its texts count. */
-	markDelivered(texts: string[]): void {
-		for (const text of texts) this.deliveredTexts.push(text);
+	/** A write reached the client's side: the texts inspected before its mark count. */
+	deliveredUpTo(mark: number): void {
+		if (mark > this.deliveredTexts) this.deliveredTexts = mark;
 	}
 
 	/** Notes the text of the delivered chunks, in order (only when tokens must be counted). */
 	private parseDelivered(): void {
-		for (const text of this.deliveredTexts) {
+		for (const text of this.texts.slice(0, this.deliveredTexts)) {
 			const data = sseData(text);
 			if (data === null) continue;
 			let chunk: unknown;
@@ -484,7 +491,6 @@ class ChunkInspector {
 			}
 			if (isObject(chunk) && Array.isArray(chunk.choices)) this.noteChoices(chunk.choices);
 		}
-		this.deliveredTexts = [];
 	}
 
 	private noteChoices(choices: unknown[]): void {
