@@ -537,8 +537,29 @@ export function feeTotals(db: Db) {
 	return db.select().from(modelFeeTotals).all();
 }
 
-export function setFeeTotal(db: Db, row: typeof modelFeeTotals.$inferInsert): Statement {
-	return db.insert(modelFeeTotals).values(row).onConflictDoUpdate({ target: modelFeeTotals.modelId, set: row });
+/** Upserts models' cumulative fees, 25 rows a statement (4 columns, D1's 100 bound parameters). */
+export function setFeeTotals(db: Db, rows: Array<typeof modelFeeTotals.$inferInsert>): Statement[] {
+	const out: Statement[] = [];
+	for (let i = 0; i < rows.length; i += 25)
+		out.push(
+			db
+				.insert(modelFeeTotals)
+				.values(rows.slice(i, i + 25))
+				.onConflictDoUpdate({
+					target: modelFeeTotals.modelId,
+					set: {
+						token: sql`excluded.token`,
+						cumulativeFees: sql`excluded.cumulative_fees`,
+						throughEpoch: sql`excluded.through_epoch`,
+					},
+				}),
+		);
+	return out;
+}
+
+/** Leaves a stopped run wrote for an epoch it never recorded (nothing reads an epoch's leaves before its row exists). */
+export function deleteLeavesOfEpoch(db: Db, epoch: number): Statement {
+	return db.delete(usageLeaves).where(eq(usageLeaves.epoch, epoch));
 }
 
 export function insertLeaves(db: Db, rows: Array<typeof usageLeaves.$inferInsert>): Statement[] {

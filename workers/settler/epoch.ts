@@ -4,6 +4,7 @@ import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
 	assignUsage,
+	deleteLeavesOfEpoch,
 	type EpochRow,
 	epochRow,
 	feeTotals,
@@ -11,14 +12,13 @@ import {
 	insertLeaves,
 	modelsWithUnassignedUsage,
 	runBatch,
-	type Statement,
-	setFeeTotal,
+	setFeeTotals,
 	unassignedUsageOf,
 	unsettleableUsage,
 	updateEpoch,
 	usageOfEpoch,
 } from "../../lib/db/chain.ts";
-import type { Db } from "../../lib/db/client.ts";
+import { batch, type Db } from "../../lib/db/client.ts";
 import type { SettlerConfig } from "./env.ts";
 import { aggregateEpoch } from "./merkle.ts";
 import { signTx } from "./transactions.ts";
@@ -31,7 +31,9 @@ import { signTx } from "./transactions.ts";
 //   (none) ──prepare, no usage──▶ empty
 //
 // "prepared" fixes everything the transaction carries (leaves, root, each model's
-// cumulative fees) in one D1 batch. "sent" is written with the signed
+// cumulative fees): the leaves first, then the epoch row and the new cumulative fees
+// together in one D1 batch (one transaction), so an epoch row always has all its
+// leaves and the fee totals move exactly when the epoch that carries them exists. "sent" is written with the signed
 // transaction *before* it is broadcast, so a crash can only leave a transaction
 // that D1 knows about. Whatever the state, the chain is read before acting:
 // if the vault already has this epoch (lastSettledEpoch >= epoch), the settlement
@@ -42,6 +44,8 @@ import { signTx } from "./transactions.ts";
 export interface SettlerHooks {
 	/** Test hook: called after a transaction was broadcast, before anything else is recorded. */
 	afterBroadcast?(epoch: number, hash: Hex): Promise<void> | void;
+	/** Test hook: called after an epoch's leaves were written, before its row and fee totals. */
+	afterLeaves?(epoch: number): Promise<void> | void;
 }
 
 export interface SettlerContext {
@@ -94,12 +98,12 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 
 	const previous = new Map((await feeTotals(db)).map((t) => [t.modelId, t.cumulativeFees]));
 	const models: EpochModel[] = [];
-	const statements: Statement[] = [];
+	const totals: Parameters<typeof setFeeTotals>[1] = [];
 	for (const [modelId, { token, fees }] of [...aggregate.feesByModel].sort(([a], [b]) => (a < b ? -1 : 1))) {
 		if (fees === 0n) continue;
 		const cumulativeFees = (previous.get(modelId) ?? 0n) + fees;
 		models.push({ modelId, token, fees: fees.toString(), cumulativeFees: cumulativeFees.toString() });
-		statements.push(setFeeTotal(db, { modelId, token: token.toLowerCase(), cumulativeFees, throughEpoch: epoch }));
+		totals.push({ modelId, token: token.toLowerCase(), cumulativeFees, throughEpoch: epoch });
 	}
 
 	const skippedByModel = new Map<string, { reason: "no_token" | "not_registered"; requests: number; fees: bigint }>();
@@ -137,9 +141,10 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 		txHashes: "[]",
 		updatedAt: Date.now(),
 	};
+	// The leaves, in as many batches as they take, replacing any a stopped run of this
+	// epoch left (with different usage, perhaps: rows that arrived since were assigned too).
 	await runBatch(db, [
-		insertEpoch(db, row),
-		...statements,
+		deleteLeavesOfEpoch(db, epoch),
 		...insertLeaves(
 			db,
 			aggregate.leaves.map((l) => ({
@@ -153,6 +158,10 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 			})),
 		),
 	]);
+	await ctx.hooks.afterLeaves?.(epoch);
+	// Then the epoch and the fee totals it moves, in one transaction: a run stopped before
+	// this leaves no epoch row, so the next run prepares the epoch again from the start.
+	await batch(db, [insertEpoch(db, row), ...setFeeTotals(db, totals)]);
 	const stored = await epochRow(db, epoch);
 	if (!stored) throw new Error(`epoch ${epoch} missing right after it was prepared`);
 	return stored;
