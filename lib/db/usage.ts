@@ -1,9 +1,34 @@
-import { sql } from "drizzle-orm";
-import { batch, type Db } from "./client.ts";
-import { usage, usageHourly } from "./schema.ts";
+import type { Db } from "./client.ts";
+import type { usage, usageHourly } from "./schema.ts";
 
 export type UsageRow = typeof usage.$inferInsert;
 export type HourlyRow = typeof usageHourly.$inferInsert;
+
+/**
+ * Rows a statement: they travel as one JSON parameter (D1 allows 100 bound parameters
+ * a statement, so a multi-row VALUES list held 10 rows of 10 columns and a 500-row
+ * flush built ~50 statements in JavaScript, a long stall on a busy thread).
+ */
+const ROWS_PER_STATEMENT = 200;
+
+// `WHERE true`: SQLite's grammar needs it between INSERT … SELECT and ON CONFLICT.
+const INSERT_USAGE = `INSERT INTO usage (request_id, key_id, payer, model_id, prompt_tokens, completion_tokens, fee, status, usage_source, created_at)
+	SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, value ->> 9
+	FROM json_each(?) WHERE true
+	ON CONFLICT (request_id) DO NOTHING`;
+
+const UPSERT_HOURLY = `INSERT INTO usage_hourly (model_id, payer, hour, requests, errors, prompt_tokens, completion_tokens, fees)
+	SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
+	FROM json_each(?) WHERE true
+	ON CONFLICT (model_id, payer, hour) DO UPDATE SET
+		requests = excluded.requests, errors = excluded.errors, prompt_tokens = excluded.prompt_tokens,
+		completion_tokens = excluded.completion_tokens, fees = excluded.fees`;
+
+function chunks<T>(rows: T[]): T[][] {
+	const out: T[][] = [];
+	for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
+	return out;
+}
 
 /**
  * Writes usage rows; a row whose request id is already there is skipped, so a
@@ -11,18 +36,25 @@ export type HourlyRow = typeof usageHourly.$inferInsert;
  */
 export async function insertUsage(db: Db, rows: UsageRow[]): Promise<void> {
 	if (rows.length === 0) return;
-	// D1 caps bound parameters per statement at 100; 10 columns a row leaves 10 rows a statement.
-	const chunkSize = 10;
-	const statements = [];
-	for (let i = 0; i < rows.length; i += chunkSize) {
-		statements.push(
-			db
-				.insert(usage)
-				.values(rows.slice(i, i + chunkSize))
-				.onConflictDoNothing(),
-		);
-	}
-	await batch(db, statements);
+	await db.$client.batch(
+		chunks(rows).map((part) => {
+			const json = JSON.stringify(
+				part.map((r) => [
+					r.requestId,
+					r.keyId,
+					r.payer,
+					r.modelId,
+					r.promptTokens,
+					r.completionTokens,
+					r.fee.toString(),
+					r.status,
+					r.usageSource,
+					r.createdAt,
+				]),
+			);
+			return db.$client.prepare(INSERT_USAGE).bind(json);
+		}),
+	);
 }
 
 /**
@@ -31,20 +63,21 @@ export async function insertUsage(db: Db, rows: UsageRow[]): Promise<void> {
  */
 export async function upsertHourly(db: Db, rows: HourlyRow[]): Promise<void> {
 	if (rows.length === 0) return;
-	const statements = rows.map((row) =>
-		db
-			.insert(usageHourly)
-			.values(row)
-			.onConflictDoUpdate({
-				target: [usageHourly.modelId, usageHourly.payer, usageHourly.hour],
-				set: {
-					requests: sql`excluded.requests`,
-					errors: sql`excluded.errors`,
-					promptTokens: sql`excluded.prompt_tokens`,
-					completionTokens: sql`excluded.completion_tokens`,
-					fees: sql`excluded.fees`,
-				},
-			}),
+	await db.$client.batch(
+		chunks(rows).map((part) => {
+			const json = JSON.stringify(
+				part.map((r) => [
+					r.modelId,
+					r.payer,
+					r.hour,
+					r.requests,
+					r.errors,
+					r.promptTokens,
+					r.completionTokens,
+					r.fees.toString(),
+				]),
+			);
+			return db.$client.prepare(UPSERT_HOURLY).bind(json);
+		}),
 	);
-	await batch(db, statements);
 }
