@@ -4,7 +4,8 @@
 //
 //   node bench/profile.ts                 (non-stream; BENCH_STREAM=1 for streamed requests)
 //
-// BENCH_CPU_REQUESTS (2,000) requests at c=8 after a warm-up, one payer per worker, 4 models.
+// BENCH_CPU_REQUESTS (2,000) requests at c=BENCH_CONCURRENCY (8) after a warm-up, one payer
+// per worker, 4 models.
 // BENCH_PROFILE_OUT=<file> also writes the raw .cpuprofile (open it in Chrome DevTools).
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,7 +17,7 @@ import { startLoneGateway, startUpstream } from "./runtime.ts";
 
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
 const STREAM = process.env.BENCH_STREAM === "1";
-const CONCURRENCY = 8;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const INSPECTOR_PORT = 9329;
 
 interface ProfileNode {
