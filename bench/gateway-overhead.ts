@@ -140,15 +140,25 @@ async function main() {
 	await rt.admin("admin", "/migrate", { sql: migrationStatements() });
 	const { keys } = await rt.admin<{ keys: Array<{ payer: string; key: string }> }>("admin", "/seed", {
 		upstreamUrl: upstream.url,
-		models: [...gwModels, ...Object.values(variantModels).flat(), meterModel],
+		models: [...gwModels, meterModel],
 		payers,
 		credit: CREDIT.toString(),
 		inputPricePerM: PRICE_IN.toString(),
 		outputPricePerM: PRICE_OUT.toString(),
 	});
 	const auth = keys.map((k) => `Bearer ${k.key}`);
-	// Variants that keep a real ledger have their own: same keys, same credit.
+	// Each variant runs in its own workerd with its own D1 and objects: its models there, and,
+	// if it keeps a real ledger, the same keys with the same credit.
 	for (const v of variantNames) {
+		await rt.admin(`admin-${v}`, "/migrate", { sql: migrationStatements() });
+		await rt.admin(`admin-${v}`, "/seed", {
+			upstreamUrl: upstream.url,
+			models: variantModels[v],
+			payers: [],
+			credit: CREDIT.toString(),
+			inputPricePerM: PRICE_IN.toString(),
+			outputPricePerM: PRICE_OUT.toString(),
+		});
 		if (!(VARIANTS[v] as string).includes("ledger")) {
 			await rt.admin(`admin-${v}`, "/add-keys", { keys, credit: CREDIT.toString() });
 		}

@@ -12,7 +12,6 @@ import { childWorkerds } from "./cpu.ts";
 const ROOT = resolve(import.meta.dirname, "..");
 
 export interface Runtime {
-	mf: Miniflare;
 	urls: Record<"floor" | "relay" | "gateway" | Variant, string>;
 	/** POST to an admin Worker: `admin` binds the gateway's objects, `admin-<variant>` a variant's. */
 	admin<T>(which: string, path: string, body: unknown): Promise<T>;
@@ -58,31 +57,48 @@ function adminWorker(name: string, scriptPath: string, objectsOf: string) {
 
 export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
 	const variants = Object.keys(VARIANTS) as Variant[];
-	const mf = new Miniflare(
-		convertV4MiniflareOptions({
-			host: "127.0.0.1",
-			port: 0,
-			rootPath: ROOT,
-			workers: [
-				gatewayWorker("gateway", bundles.gateway),
-				...variants.map((v) => gatewayWorker(v, bundles.variants[v])),
-				// The floor, and the same Worker relaying streams through JavaScript (passthrough-worker.ts).
-				...(["floor", "relay"] as const).map((name) => ({
-					name,
-					modules: true,
-					scriptPath: bundles.floor,
-					modulesRoot: dirname(bundles.floor),
-					...COMPAT,
-					bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
-					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-				})),
-				adminWorker("admin", bundles.admin, "gateway"),
-				...variants.map((v) => adminWorker(`admin-${v}`, bundles.admin, v)),
-			],
-		}),
+	// One workerd process per group: the gateway's Durable Objects and D1 do their deferred
+	// work (batches, alarms, flushes) on its process's thread, and sharing that thread would
+	// slow whichever target's requests ran meanwhile, the floor's included. In production
+	// the objects and D1 run elsewhere; here each target carries its own.
+	const groups: Array<{ names: string[]; workers: object[] }> = [
+		{
+			names: ["gateway", "admin"],
+			workers: [gatewayWorker("gateway", bundles.gateway), adminWorker("admin", bundles.admin, "gateway")],
+		},
+		...variants.map((v) => ({
+			names: [v, `admin-${v}`],
+			workers: [gatewayWorker(v, bundles.variants[v]), adminWorker(`admin-${v}`, bundles.admin, v)],
+		})),
+		{
+			names: ["floor", "relay"],
+			// The floor, and the same Worker relaying streams through JavaScript (passthrough-worker.ts).
+			workers: (["floor", "relay"] as const).map((name) => ({
+				name,
+				modules: true,
+				scriptPath: bundles.floor,
+				modulesRoot: dirname(bundles.floor),
+				...COMPAT,
+				bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
+				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+			})),
+		},
+	];
+	const mfs = groups.map(
+		(g) =>
+			new Miniflare(
+				convertV4MiniflareOptions({
+					host: "127.0.0.1",
+					port: 0,
+					rootPath: ROOT,
+					workers: g.workers as never,
+				}),
+			),
 	);
-	await mf.ready;
-	const direct = async (name: string) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+	await Promise.all(mfs.map((mf) => mf.ready));
+	const mfOf = new Map<string, Miniflare>();
+	for (const [i, g] of groups.entries()) for (const name of g.names) mfOf.set(name, mfs[i] as Miniflare);
+	const direct = async (name: string) => ((await mfOf.get(name)?.unsafeGetDirectURL(name)) ?? "").toString().replace(/\/$/, "");
 	const urls = {
 		floor: await direct("floor"),
 		relay: await direct("relay"),
@@ -90,7 +106,7 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 	} as Runtime["urls"];
 	for (const v of variants) urls[v] = await direct(v);
 	const admin = async <T>(which: string, path: string, body: unknown): Promise<T> => {
-		const worker = await mf.getWorker(which);
+		const worker = await (mfOf.get(which) as Miniflare).getWorker(which);
 		const res = await worker.fetch(`http://admin${path}`, {
 			method: "POST",
 			headers: { "content-type": "application/json" },
@@ -100,7 +116,13 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 		if (!res.ok) throw new Error(`admin ${which}${path}: HTTP ${res.status}: ${text}`);
 		return JSON.parse(text) as T;
 	};
-	return { mf, urls, admin, close: () => mf.dispose() };
+	return {
+		urls,
+		admin,
+		close: async () => {
+			await Promise.all(mfs.map((mf) => mf.dispose()));
+		},
+	};
 }
 
 /** The migration files' statements, in order (drizzle-kit separates them with a breakpoint comment). */
