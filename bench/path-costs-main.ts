@@ -69,7 +69,8 @@ const fakeQuery: Record<string, unknown> = new Proxy(
 					: () => fakeQuery,
 	},
 );
-const primeModelCache = () => getModel(fakeQuery as never, modelId);
+const noDefer = { waitUntil: () => {} };
+const primeModelCache = () => getModel(fakeQuery as never, modelId, noDefer);
 
 const ledger = {
 	sync: async (input: { records: Array<{ cost: bigint; hold: bigint }>; now: number }) => ({
@@ -135,12 +136,11 @@ await time("framework alone: app.fetch(unknown path → 404)", 20_000, async () 
 console.log("pieces:");
 await time("readConfig(env) (zod parse of vars, every request)", 50_000, () => readConfig(env as never));
 await time("openDb(D1) (drizzle instance; built once per isolate)", 50_000, () => openDb(env.DB));
-await time("request id: crypto.randomUUID() + replace", 50_000, () => `req_${crypto.randomUUID().replace(/-/g, "")}`);
 await time("bearerKey(header) (regex + parse)", 50_000, () => bearerKey(`Bearer ${key}`));
 await time("JSON.parse(body) + ChatCompletionRequest.safeParse", 50_000, () => ChatCompletionRequest.safeParse(JSON.parse(body)));
 await time("planRequest (bounds + maxCost bigint)", 50_000, () => planRequest("chat", chat, model, body.length));
 await time("hashApiKey(key) (WebCrypto SHA-256 + hex)", 50_000, () => hashApiKey(key));
-await time("getModel (isolate cache hit)", 50_000, () => getModel(fakeQuery as never, modelId));
+await time("getModel (isolate cache hit)", 50_000, () => getModel(fakeQuery as never, modelId, noDefer));
 await time("response: JSON.parse(upstream) + Usage.safeParse", 50_000, () => Usage.safeParse(JSON.parse(upstreamText).usage));
 await time("new Response(text) + read (the reply)", 50_000, async () => new Response(upstreamText).text());
 await time("parseApiKey", 50_000, () => parseApiKey(key));

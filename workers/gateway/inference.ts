@@ -70,7 +70,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	const { value: body, bytes } = await readJsonBody(c, schema, config.maxBodyBytes);
 	const idempotencyKey = idempotencyKeyOf(c);
 
-	const model = await getModel(c.get("db"), body.model);
+	const model = await getModel(c.get("db"), body.model, c.executionCtx);
 	if (!model) {
 		throw new ApiError("model_not_found", `The model '${body.model}' does not exist or is not available.`, { param: "model" });
 	}
