@@ -26,19 +26,23 @@ export default {
 		if (env.RELAY !== "1" || !streamed || !upstream.body) {
 			return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
 		}
-		const reader = upstream.body.getReader();
-		const pipe = new IdentityTransformStream();
-		const writer = pipe.writable.getWriter();
-		ctx.waitUntil(
-			(async () => {
-				for (;;) {
-					const read = await reader.read();
-					if (read.done) break;
-					await writer.write(read.value);
-				}
-				await writer.close();
-			})(),
-		);
-		return new Response(pipe.readable, { status: upstream.status, headers: upstream.headers });
+		return new Response(relayThroughJs(upstream.body.getReader(), ctx), { status: upstream.status, headers: upstream.headers });
 	},
 };
+
+/** Each chunk read from `reader` and written, awaited, to an IdentityTransformStream whose readable side is returned. */
+export function relayThroughJs(reader: ReadableStreamDefaultReader<Uint8Array>, ctx: ExecutionContext): ReadableStream {
+	const pipe = new IdentityTransformStream();
+	const writer = pipe.writable.getWriter();
+	ctx.waitUntil(
+		(async () => {
+			for (;;) {
+				const read = await reader.read();
+				if (read.done) break;
+				await writer.write(read.value);
+			}
+			await writer.close();
+		})(),
+	);
+	return pipe.readable;
+}

@@ -7,6 +7,7 @@
 //   meter   the gateway's meterSseStream (workers/gateway/streaming/sse-meter.ts), as deployed
 
 import { meterSseStream } from "../workers/gateway/streaming/sse-meter.ts";
+import { relayThroughJs } from "./passthrough-worker.ts";
 
 declare const MODE: "native" | "pull" | "pump" | "byob" | "meter";
 
@@ -64,18 +65,6 @@ export default {
 			);
 			return new Response(relayed, { headers });
 		}
-		const pipe = new IdentityTransformStream();
-		const writer = pipe.writable.getWriter();
-		ctx.waitUntil(
-			(async () => {
-				for (;;) {
-					const read = await reader.read();
-					if (read.done) break;
-					await writer.write(read.value);
-				}
-				await writer.close();
-			})(),
-		);
-		return new Response(pipe.readable, { headers });
+		return new Response(relayThroughJs(reader, ctx), { headers });
 	},
 };
