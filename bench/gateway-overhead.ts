@@ -433,7 +433,7 @@ async function main() {
 		`meter record(): ${meterRuns.map((m) => m.perSecond).join(", ")}/s; recordBatch(64): ${batchRuns.map((m) => m.perSecond).join(", ")}/s; full gateway, one model, c=${CONCURRENCY * 2}: ${oneModelRps}/s`,
 	);
 
-	// ── Correctness: wait for commits and meter flushes (alarm ~1 s after records), then compare.
+	// ── Correctness: wait for commits and meter flushes (alarm ~5 s after records), then compare.
 	log("waiting for ledgers to settle and meters to flush to D1");
 	interface State {
 		meters: Array<{ id: string; pending: number; counters: { requests: number; fees: string } }>;

@@ -144,7 +144,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 				...chainVars,
 				SETTLER_PRIVATE_KEY: DEV_ACCOUNTS.deployer,
 				EPOCH_SECONDS: String(options.epochSeconds ?? 60),
-				SETTLE_GRACE_SECONDS: "3",
+				// Past the meters' 5 s flush to D1 (FLUSH_DELAY_MS in durable-objects/model-meter.ts).
+				SETTLE_GRACE_SECONDS: "8",
 				RECEIPT_WAIT_MS: "5000",
 				// A local chain mines every second: a settle pending this long was dropped.
 				REPLACE_AFTER_SECONDS: "20",
