@@ -6,6 +6,8 @@ import {
 	type LeaseSyncResult,
 	leaseRequestId,
 	parseLeaseRequestId,
+	type RequestStatus,
+	type UsageSource,
 } from "./lease-protocol.ts";
 
 // One AccountLedger per payer (named by the payer's address). It is the payer's
@@ -78,8 +80,8 @@ export interface CommitInput {
 	completionTokens: number;
 	/** What the request cost at the model's prices; the charge is capped at the hold. */
 	cost: bigint;
-	status: "ok" | "error";
-	usageSource: "upstream" | "counted" | "none";
+	status: RequestStatus;
+	usageSource: UsageSource;
 	/** For Idempotency-Key replays (non-streaming responses only). */
 	response: StoredResponse | null;
 	now: number;
@@ -93,8 +95,8 @@ export interface Generation {
 	completionTokens: number;
 	/** Charged amount in base units. */
 	cost: bigint;
-	status: "ok" | "error";
-	usageSource: "upstream" | "counted" | "none";
+	status: RequestStatus;
+	usageSource: UsageSource;
 	createdAt: number;
 	finishedAt: number;
 }

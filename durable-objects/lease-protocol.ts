@@ -2,6 +2,11 @@
 // (workers/gateway/leases.ts on one side, AccountLedger.sync on the other). Plain
 // data and helpers, no runtime imports, so both sides and the benchmarks share it.
 
+/** How a request ended (an error with no completion is free). Stored as D1 `usage.status`. */
+export type RequestStatus = "ok" | "error";
+/** Where a request's token counts came from: the upstream's usage, our tokenizer, or nowhere (nothing ran). */
+export type UsageSource = "upstream" | "counted" | "none";
+
 /** Credit, requests and tokens: what a lease asks for, or its running totals. */
 export interface LeaseAmounts {
 	credit: bigint;
@@ -19,8 +24,8 @@ export interface LeaseRecord {
 	cost: bigint;
 	/** The upper bound the isolate admitted it against; the charge is min(cost, hold). */
 	hold: bigint;
-	status: "ok" | "error";
-	usageSource: "upstream" | "counted" | "none";
+	status: RequestStatus;
+	usageSource: UsageSource;
 	createdAt: number;
 	finishedAt: number;
 }

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { openDb } from "../lib/db/client.ts";
 import { type HourlyRow, insertUsage, type UsageRow, upsertHourly } from "../lib/db/usage.ts";
+import type { RequestStatus, UsageSource } from "./lease-protocol.ts";
 
 // One ModelMeter per model (named by the model id). It owns:
 //   - a durable usage log (SQLite), flushed to D1 by an alarm in batches; D1 rows
@@ -19,8 +20,8 @@ export interface UsageRecord {
 	completionTokens: number;
 	/** Fee in PACA base units. */
 	fee: bigint;
-	status: "ok" | "error";
-	usageSource: "upstream" | "counted" | "none";
+	status: RequestStatus;
+	usageSource: UsageSource;
 	createdAt: number;
 	/** Each upstream the request tried, in order, and whether it served: the breaker's input. */
 	upstreams?: Array<{ position: number; ok: boolean }>;

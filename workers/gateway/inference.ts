@@ -253,14 +253,10 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 
 // ── After the response ──────────────────────────────────────────────────────
 
-interface Outcome {
-	status: "ok" | "error";
-	promptTokens: number;
-	completionTokens: number;
-	usageSource: "upstream" | "counted" | "none";
+/** What the request path learns of a request's end; leases.ts adds the model, payer, cost and time. */
+type Outcome = Pick<FinishedRequest, "status" | "promptTokens" | "completionTokens" | "usageSource" | "upstreams"> & {
 	response: StoredResponse | null;
-	upstreams: Array<{ position: number; ok: boolean }>;
-}
+};
 
 /**
  * The per-request ledger path, for requests with an Idempotency-Key: one

@@ -5,6 +5,8 @@ import {
 	type LeaseRecord,
 	type LeaseSyncResult,
 	leaseRequestId,
+	type RequestStatus,
+	type UsageSource,
 } from "../../durable-objects/lease-protocol.ts";
 import type { UsageRecord } from "../../durable-objects/model-meter.ts";
 import { toHex } from "../../lib/keys.ts";
@@ -54,8 +56,8 @@ export interface FinishedRequest {
 	promptTokens: number;
 	completionTokens: number;
 	cost: bigint;
-	status: "ok" | "error";
-	usageSource: "upstream" | "counted" | "none";
+	status: RequestStatus;
+	usageSource: UsageSource;
 	createdAt: number;
 	upstreams: Array<{ position: number; ok: boolean }>;
 	/** Kept for Idempotency-Key replays (per-request path only). */

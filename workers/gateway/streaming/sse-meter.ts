@@ -9,6 +9,7 @@
 // pumps natively; a write to it completes only once the chunk has been read, so
 // "written" means "delivered" when the client goes away, and the upstream is read no
 // faster than the client reads.
+import type { UsageSource } from "../../../durable-objects/lease-protocol.ts";
 import { ERRORS, type OpenAIErrorBody } from "../errors.ts";
 import { countTokens } from "./tokens.ts";
 
@@ -28,7 +29,7 @@ export interface StreamMeterResult {
 	promptTokens: number;
 	completionTokens: number;
 	/** "upstream" when the upstream's usage chunk was seen (and the stream completed); "counted" when tokens were counted with the tokenizer. */
-	usageSource: "upstream" | "counted";
+	usageSource: Exclude<UsageSource, "none">;
 	/** How the stream ended. */
 	outcome: "completed" | "client_disconnected" | "upstream_failed";
 	/** finish_reason of the last choice, if any. */
