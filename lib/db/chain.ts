@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lte, notInArray, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { jsonBigint } from "../json.ts";
-import { batch, type Db } from "./client.ts";
+import { batch, chunksOf, type Db } from "./client.ts";
 import {
 	chainBlocks,
 	chainCursor,
@@ -33,9 +33,7 @@ export type Statement = BatchItem<"sqlite">;
 
 export async function runBatch(db: Db, statements: Statement[]): Promise<void> {
 	// D1 runs a batch as one transaction; keep batches bounded.
-	for (let i = 0; i < statements.length; i += 50) {
-		await batch(db, statements.slice(i, i + 50));
-	}
+	for (const part of chunksOf(statements, 50)) await batch(db, part);
 }
 
 // ── Job leases ──────────────────────────────────────────────────────────────
@@ -455,8 +453,7 @@ export function modelsWithUnassignedUsage(db: Db, endMs: number) {
  */
 export async function assignUsage(db: Db, epoch: number, endMs: number, modelIds: string[]): Promise<void> {
 	// Bound parameters per statement are capped (100 on D1).
-	for (let i = 0; i < modelIds.length; i += 90) {
-		const ids = modelIds.slice(i, i + 90);
+	for (const ids of chunksOf(modelIds, 90)) {
 		await db.run(sql`
 			INSERT INTO ${usageEpochs} (request_id, epoch)
 			SELECT u.request_id, ${epoch} FROM ${usage} u
@@ -539,22 +536,19 @@ export function feeTotals(db: Db) {
 
 /** Upserts models' cumulative fees, 25 rows a statement (4 columns, D1's 100 bound parameters). */
 export function setFeeTotals(db: Db, rows: Array<typeof modelFeeTotals.$inferInsert>): Statement[] {
-	const out: Statement[] = [];
-	for (let i = 0; i < rows.length; i += 25)
-		out.push(
-			db
-				.insert(modelFeeTotals)
-				.values(rows.slice(i, i + 25))
-				.onConflictDoUpdate({
-					target: modelFeeTotals.modelId,
-					set: {
-						token: sql`excluded.token`,
-						cumulativeFees: sql`excluded.cumulative_fees`,
-						throughEpoch: sql`excluded.through_epoch`,
-					},
-				}),
-		);
-	return out;
+	return chunksOf(rows, 25).map((part) =>
+		db
+			.insert(modelFeeTotals)
+			.values(part)
+			.onConflictDoUpdate({
+				target: modelFeeTotals.modelId,
+				set: {
+					token: sql`excluded.token`,
+					cumulativeFees: sql`excluded.cumulative_fees`,
+					throughEpoch: sql`excluded.through_epoch`,
+				},
+			}),
+	);
 }
 
 /** Leaves a stopped run wrote for an epoch it never recorded (nothing reads an epoch's leaves before its row exists). */
@@ -563,16 +557,8 @@ export function deleteLeavesOfEpoch(db: Db, epoch: number): Statement {
 }
 
 export function insertLeaves(db: Db, rows: Array<typeof usageLeaves.$inferInsert>): Statement[] {
-	const out: Statement[] = [];
 	// 7 columns a row, D1's 100 bound parameters per statement.
-	for (let i = 0; i < rows.length; i += 14)
-		out.push(
-			db
-				.insert(usageLeaves)
-				.values(rows.slice(i, i + 14))
-				.onConflictDoNothing(),
-		);
-	return out;
+	return chunksOf(rows, 14).map((part) => db.insert(usageLeaves).values(part).onConflictDoNothing());
 }
 
 export function leavesOfEpoch(db: Db, epoch: number) {

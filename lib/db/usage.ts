@@ -1,4 +1,4 @@
-import type { Db } from "./client.ts";
+import { chunksOf, type Db } from "./client.ts";
 import type { usage, usageHourly } from "./schema.ts";
 
 export type UsageRow = typeof usage.$inferInsert;
@@ -24,36 +24,32 @@ const UPSERT_HOURLY = `INSERT INTO usage_hourly (model_id, payer, hour, requests
 		requests = excluded.requests, errors = excluded.errors, prompt_tokens = excluded.prompt_tokens,
 		completion_tokens = excluded.completion_tokens, fees = excluded.fees`;
 
-function chunks<T>(rows: T[]): T[][] {
-	const out: T[][] = [];
-	for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
-	return out;
+/** Runs `sql` (one `?`: a JSON array of row tuples) for `rows`, ROWS_PER_STATEMENT a statement, in one D1 batch. */
+async function writeAsJson(db: Db, sql: string, rows: unknown[][]): Promise<void> {
+	if (rows.length === 0) return;
+	await db.$client.batch(chunksOf(rows, ROWS_PER_STATEMENT).map((part) => db.$client.prepare(sql).bind(JSON.stringify(part))));
 }
 
 /**
  * Writes usage rows; a row whose request id is already there is skipped, so a
  * flush that is retried after a crash inserts nothing twice.
  */
-export async function insertUsage(db: Db, rows: UsageRow[]): Promise<void> {
-	if (rows.length === 0) return;
-	await db.$client.batch(
-		chunks(rows).map((part) => {
-			const json = JSON.stringify(
-				part.map((r) => [
-					r.requestId,
-					r.keyId,
-					r.payer,
-					r.modelId,
-					r.promptTokens,
-					r.completionTokens,
-					r.fee.toString(),
-					r.status,
-					r.usageSource,
-					r.createdAt,
-				]),
-			);
-			return db.$client.prepare(INSERT_USAGE).bind(json);
-		}),
+export function insertUsage(db: Db, rows: UsageRow[]): Promise<void> {
+	return writeAsJson(
+		db,
+		INSERT_USAGE,
+		rows.map((r) => [
+			r.requestId,
+			r.keyId,
+			r.payer,
+			r.modelId,
+			r.promptTokens,
+			r.completionTokens,
+			r.fee.toString(),
+			r.status,
+			r.usageSource,
+			r.createdAt,
+		]),
 	);
 }
 
@@ -61,23 +57,10 @@ export async function insertUsage(db: Db, rows: UsageRow[]): Promise<void> {
  * Writes hourly rollups as absolute totals (the meter owns the numbers), so
  * writing the same hour twice leaves the same row.
  */
-export async function upsertHourly(db: Db, rows: HourlyRow[]): Promise<void> {
-	if (rows.length === 0) return;
-	await db.$client.batch(
-		chunks(rows).map((part) => {
-			const json = JSON.stringify(
-				part.map((r) => [
-					r.modelId,
-					r.payer,
-					r.hour,
-					r.requests,
-					r.errors,
-					r.promptTokens,
-					r.completionTokens,
-					r.fees.toString(),
-				]),
-			);
-			return db.$client.prepare(UPSERT_HOURLY).bind(json);
-		}),
+export function upsertHourly(db: Db, rows: HourlyRow[]): Promise<void> {
+	return writeAsJson(
+		db,
+		UPSERT_HOURLY,
+		rows.map((r) => [r.modelId, r.payer, r.hour, r.requests, r.errors, r.promptTokens, r.completionTokens, r.fees.toString()]),
 	);
 }
