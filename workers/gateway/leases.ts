@@ -187,7 +187,7 @@ export async function admit(
 				requests: Math.max(0, 1 - left.requests),
 				tokens: Math.max(0, req.maxTokens - left.tokens),
 			};
-			const result = await sync(env, config, lease, { need, want: wantFor(lease, req) });
+			const result = await sync(env, ctx, config, lease, { need, want: wantFor(lease, req) });
 			// Concurrent syncs of the same lease may have topped it up meanwhile, or used the top-up first.
 			if (!lease.fits(req.maxCost, req.maxTokens, Date.now())) {
 				if (!result.refusal && attempt < 4) continue;
@@ -225,7 +225,7 @@ function admitUnder(
 	if (!lease.refreshing && lease.short(4)) {
 		lease.refreshing = true;
 		ctx.waitUntil(
-			sync(env, config, lease, { need: null, want: lease.lastWant })
+			sync(env, ctx, config, lease, { need: null, want: lease.lastWant })
 				.catch((err) => console.error("lease top-up failed", lease.leaseId, err))
 				.finally(() => {
 					lease.refreshing = false;
@@ -268,9 +268,10 @@ function admitUnder(
 				// A full batch goes at once: many small transactions interleave with requests
 				// on the objects' thread better than one long one every BATCH_MS.
 				finishCtx.waitUntil(
-					sync(env, config, lease, { need: null, want: null }).catch((err) =>
-						console.error("lease sync failed; retried with the next batch", lease.leaseId, err),
-					),
+					sync(env, finishCtx, config, lease, { need: null, want: null }).catch((err) => {
+						console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
+						scheduleFlush(env, finishCtx, config, lease);
+					}),
 				);
 			} else scheduleFlush(env, finishCtx, config, lease);
 		},
@@ -306,6 +307,7 @@ function wantFor(lease: Lease, req: { maxCost: bigint; maxTokens: number }): Lea
  */
 async function sync(
 	env: Env,
+	ctx: Deferrer,
 	config: Config,
 	lease: Lease,
 	ask: { need: LeaseAmounts | null; want: LeaseAmounts | null },
@@ -338,10 +340,11 @@ async function sync(
 	lease.reportedIssued = Math.max(lease.reportedIssued, issued);
 	if (!close || result.lease) lease.learn(result);
 	if (result.refusal?.code === "invalid_api_key") lease.close();
-	// The meter records what the ledger charged, so settled fees equal what payers paid.
-	await Promise.all(
-		batch.map((p, i) => enqueueUsage(env, config, p.record.modelId, { ...p.usage, fee: result.charges[i] ?? 0n })),
-	);
+	// The meter records what the ledger charged, so settled fees equal what payers paid. Its
+	// batches go out on their own (no caller of sync waits for them, admissions included).
+	for (const [i, p] of batch.entries()) {
+		enqueueUsage(env, ctx, config, p.record.modelId, { ...p.usage, fee: result.charges[i] ?? 0n });
+	}
 	return result;
 }
 
@@ -356,19 +359,19 @@ function scheduleFlush(env: Env, ctx: Deferrer, config: Config, lease: Lease): v
 			if (lease.pending.length === 0 && lease.reportedIssued === lease.seq) return;
 			try {
 				// The batch asks for a top-up once the lease is half used.
-				await sync(env, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
+				await sync(env, ctx, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
 			} catch (err) {
 				console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
 				scheduleFlush(env, ctx, config, lease);
 				return;
 			}
-			await closeWhenIdle(env, config, lease);
+			await closeWhenIdle(env, ctx, config, lease);
 		})(),
 	);
 }
 
 /** Returns an unused lease to the ledger once nothing has happened under it for `leaseIdleMs`. */
-async function closeWhenIdle(env: Env, config: Config, lease: Lease): Promise<void> {
+async function closeWhenIdle(env: Env, ctx: Deferrer, config: Config, lease: Lease): Promise<void> {
 	if (lease.inFlight.size > 0 || lease.pending.length > 0 || lease.closed) return;
 	const idleSince = lease.lastActivity;
 	await sleep(config.leaseIdleMs);
@@ -381,7 +384,7 @@ async function closeWhenIdle(env: Env, config: Config, lease: Lease): Promise<vo
 	)
 		return;
 	lease.close();
-	await sync(env, config, lease, { need: null, want: null }, true).catch((err) =>
+	await sync(env, ctx, config, lease, { need: null, want: null }, true).catch((err) =>
 		console.error("lease close failed; the ledger lets it go after its TTL", lease.leaseId, err),
 	);
 }
@@ -392,45 +395,55 @@ export function forgetKey(keyId: string): void {
 }
 
 /** Reports the key's finished requests now (GET /v1/generations/{id} calls this before asking the ledger). */
-export async function flushKey(env: Env, config: Config, keyHash: string): Promise<void> {
+export async function flushKey(env: Env, ctx: Deferrer, config: Config, keyHash: string): Promise<void> {
 	const lease = leases.get(keyHash);
 	if (lease && (lease.pending.length > 0 || lease.reportedIssued !== lease.seq)) {
-		await sync(env, config, lease, { need: null, want: null });
+		await sync(env, ctx, config, lease, { need: null, want: null });
 	}
 }
 
 // ── Meter batches ───────────────────────────────────────────────────────────
 
-const meterQueues = new Map<string, { usages: UsageRecord[]; scheduled: boolean }>();
+const meterQueues = new Map<string, MeterQueue>();
 
-/** Queues a charged request for its model's meter; the returned promise ends when a flush this call scheduled ends. */
-function enqueueUsage(env: Env, config: Config, modelId: string, usage: UsageRecord): Promise<void> {
+/** Queues a charged request for its model's meter: sent with the model's batch (at once when it is full). */
+function enqueueUsage(env: Env, ctx: Deferrer, config: Config, modelId: string, usage: UsageRecord): void {
 	let queue = meterQueues.get(modelId);
 	if (!queue) {
 		queue = { usages: [], scheduled: false };
 		meterQueues.set(modelId, queue);
 	}
 	queue.usages.push(usage);
-	const full = queue.usages.length >= MAX_BATCH;
-	if (queue.scheduled && !full) return Promise.resolve();
-	if (!full) queue.scheduled = true;
-	const q = queue;
-	return (async () => {
-		if (!full) {
-			await sleep(config.batchMs);
-			q.scheduled = false;
-		}
-		const usages = q.usages;
-		q.usages = [];
-		if (usages.length === 0) return;
-		try {
-			const { breaker } = await env.MODEL_METER.getByName(modelId).recordBatch(modelId, usages);
-			learnBreakerState(modelId, breaker);
-		} catch (err) {
-			console.error("meter batch failed; retried with the next one", modelId, err);
-			q.usages = [...usages, ...q.usages];
-		}
-	})();
+	if (queue.usages.length >= MAX_BATCH) ctx.waitUntil(sendMeterBatch(env, ctx, config, modelId, queue));
+	else scheduleMeterBatch(env, ctx, config, modelId, queue);
+}
+
+type MeterQueue = { usages: UsageRecord[]; scheduled: boolean };
+
+function scheduleMeterBatch(env: Env, ctx: Deferrer, config: Config, modelId: string, queue: MeterQueue): void {
+	if (queue.scheduled) return;
+	queue.scheduled = true;
+	ctx.waitUntil(
+		sleep(config.batchMs).then(() => {
+			queue.scheduled = false;
+			return sendMeterBatch(env, ctx, config, modelId, queue);
+		}),
+	);
+}
+
+/** Sends what the queue holds; a failed batch goes back to the front of the queue and is tried again. */
+async function sendMeterBatch(env: Env, ctx: Deferrer, config: Config, modelId: string, queue: MeterQueue): Promise<void> {
+	const usages = queue.usages;
+	queue.usages = [];
+	if (usages.length === 0) return;
+	try {
+		const { breaker } = await env.MODEL_METER.getByName(modelId).recordBatch(modelId, usages);
+		learnBreakerState(modelId, breaker);
+	} catch (err) {
+		console.error("meter batch failed; retried with the next batch", modelId, err);
+		queue.usages = [...usages, ...queue.usages];
+		scheduleMeterBatch(env, ctx, config, modelId, queue);
+	}
 }
 
 // ── Helpers ─────────────────────────────────────────────────────────────────

@@ -1,16 +1,19 @@
 import type { Db } from "../../lib/db/client.ts";
 import { findRoutableModel, type ModelRecord } from "../../lib/db/models.ts";
+import type { Deferrer } from "./leases.ts";
 
 // Model routing rows change rarely (admin edits, price syncs from the indexer) and
 // are read on every request, so each isolate keeps them for a few seconds rather
-// than asking D1 every time. An admin change reaches every isolate within TTL_MS
-// (and one D1 read): a row older than that is still served, once, while it is read
-// again off the request path, so no request waits for D1 just because the row aged
-// (before, one request per model every TTL_MS did: 0.6% of requests at 140/s over 4 models).
-// A request waits for D1 only for a model this isolate has not found (so a new model
-// is usable as soon as it exists) or a row older than MAX_STALE_MS (D1 unreachable).
+// than asking D1 every time. A row older than TTL_MS is still served, once, while it
+// is read again off the request path, so no request waits for D1 just because the row
+// aged (before, one request per model every TTL_MS did: 0.6% of requests at 140/s over
+// 4 models). A change (prices, upstreams, disabling) so reaches every request within
+// MAX_STALE_MS; past that, and for a model this isolate did not find (a new model is
+// usable within TTL_MS), the request waits for D1.
 const TTL_MS = 5_000;
-const MAX_STALE_MS = 60_000;
+const MAX_STALE_MS = 2 * TTL_MS;
+/** Model ids are the client's to choose: entries past this many are dropped, not kept forever. */
+const MAX_ENTRIES = 4096;
 
 interface Entry {
 	model: ModelRecord | null;
@@ -20,11 +23,6 @@ interface Entry {
 }
 
 const cache = new Map<string, Entry>();
-
-/** The part of an execution context a refresh needs: work that outlives the response. */
-interface Deferrer {
-	waitUntil(promise: Promise<unknown>): void;
-}
 
 export async function getModel(db: Db, id: string, ctx: Deferrer, now = Date.now()): Promise<ModelRecord | null> {
 	const hit = cache.get(id);
@@ -41,7 +39,10 @@ function read(db: Db, id: string, now: number): Promise<ModelRecord | null> {
 	const hit = cache.get(id);
 	const reading = findRoutableModel(db, id);
 	if (hit) hit.reading = reading;
-	else cache.set(id, { model: null, readAt: Number.NEGATIVE_INFINITY, reading });
+	else {
+		if (cache.size >= MAX_ENTRIES) cache.clear();
+		cache.set(id, { model: null, readAt: Number.NEGATIVE_INFINITY, reading });
+	}
 	return reading.then(
 		(model) => {
 			// Unless an admin change here dropped the entry meanwhile (the row read may predate it).

@@ -27,7 +27,10 @@ export function registerGenerationRoutes(app: App): void {
 			const keyHash = await keyHashOf(key.key);
 			// Requests this isolate finished go to the ledger now rather than with the next batch;
 			// the ledger waits for those still running here or in other isolates.
-			await flushKey(c.env, readConfig(c.env), keyHash);
+			// If that fails, the ledger still waits for what it knows is running.
+			await flushKey(c.env, c.executionCtx, readConfig(c.env), keyHash).catch((err) =>
+				console.error("flushing the key's batch before a generation lookup failed", err),
+			);
 			const found = await ledgerFor(c.env, key.payer).generation(keyHash, id);
 			if (found === "invalid_key") throw new ApiError("invalid_api_key", "Incorrect API key provided, or the key was revoked.");
 			if (!found) throw new ApiError("not_found", `No request '${id}' for this account.`, { param: "id" });

@@ -389,10 +389,11 @@ function isTokenCount(value: unknown): value is number {
 
 /**
  * Anything in an event that needs it parsed as it passes: a usage object (stripped or
- * read), an error, a finish reason with a value, [DONE]. A false positive only costs a
+ * read; OpenAI and vLLM put `"usage": null` in every chunk once asked for usage, and
+ * those need no parse), an error, a finish reason with a value, [DONE]. A false positive only costs a
  * parse; JSON escapes the quotes of such words inside generated text.
  */
-const MAY_MATTER = /"usage"|"error"|"finish_reason"\s*:\s*"|\[DONE\]/;
+const MAY_MATTER = /"usage"\s*:\s*\{|"error"|"finish_reason"\s*:\s*"|\[DONE\]/;
 
 class ChunkInspector {
 	upstreamSentError = false;
