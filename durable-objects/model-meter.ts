@@ -160,11 +160,6 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		const hours = new Map<string, { hour: number; payer: string; delta: MeterCounters }>();
 		const outcomes = new Map<number, boolean[]>();
 		for (const usage of usages) {
-			for (const tried of usage.upstreams ?? []) {
-				const list = outcomes.get(tried.position) ?? [];
-				list.push(tried.ok);
-				outcomes.set(tried.position, list);
-			}
 			const inserted = this.sql.exec(
 				`INSERT OR IGNORE INTO usage_log
 					(request_id, key_id, payer, prompt_tokens, completion_tokens, fee, status, usage_source, created_at)
@@ -179,8 +174,14 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 				usage.usageSource,
 				usage.createdAt,
 			).rowsWritten;
+			// Seen before (a retried batch): its upstream outcomes were counted then too.
 			if (inserted === 0) continue;
 			recorded += 1;
+			for (const tried of usage.upstreams ?? []) {
+				const list = outcomes.get(tried.position) ?? [];
+				list.push(tried.ok);
+				outcomes.set(tried.position, list);
+			}
 			const delta: MeterCounters = {
 				requests: 1,
 				errors: usage.status === "error" ? 1 : 0,

@@ -493,11 +493,15 @@ export async function oldestUnassignedUsage(db: Db): Promise<number | null> {
  * assigning the epoch's usage and recording the epoch. It must be closed next, or
  * that usage (no longer unassigned) would never be settled.
  */
-export async function epochAssignedButUnrecorded(db: Db): Promise<number | null> {
+export async function epochAssignedButUnrecorded(db: Db, after: number | null): Promise<number | null> {
+	// Only an epoch past the last recorded one can be: epochs are prepared in order. Bounding
+	// the search keeps it to the newest usage_epochs rows (a row per request ever made).
 	const row = await db
 		.select({ epoch: sql<number | null>`min(${usageEpochs.epoch})` })
 		.from(usageEpochs)
-		.where(sql`NOT EXISTS (SELECT 1 FROM ${settlerEpochs} s WHERE s.epoch = ${usageEpochs.epoch})`)
+		.where(
+			sql`${usageEpochs.epoch} > ${after ?? -1} AND NOT EXISTS (SELECT 1 FROM ${settlerEpochs} s WHERE s.epoch = ${usageEpochs.epoch})`,
+		)
 		.get();
 	return row?.epoch ?? null;
 }

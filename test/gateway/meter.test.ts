@@ -47,6 +47,28 @@ describe("ModelMeter durability", () => {
 		expect((await meterOf(model).counters()).fees).toBe(8n);
 	});
 
+	it("counts a retried batch's upstream failures once (they do not open the breaker twice over)", async () => {
+		const model = await newModel();
+		const failed = (i: number) => ({
+			requestId: `req_${crypto.randomUUID().replace(/-/g, "")}`,
+			keyId: "key_x",
+			payer: "0xabc",
+			promptTokens: 0,
+			completionTokens: 0,
+			fee: 0n,
+			status: "error" as const,
+			usageSource: "none" as const,
+			createdAt: Date.now() + i,
+			upstreams: [{ position: 0, ok: false }],
+		});
+		// Two failures: below the three that open the breaker, however often the batch is sent.
+		const batch = [failed(0), failed(1)];
+		await meterOf(model).recordBatch(model, batch);
+		const again = await meterOf(model).recordBatch(model, batch);
+		expect(again.recorded).toBe(0);
+		expect(again.breaker.openUntil[0] ?? 0).toBeLessThanOrEqual(Date.now());
+	});
+
 	it("keeps per-payer hourly rollups in D1 that add up to the usage rows", async () => {
 		const a = await newKey();
 		const b = await newKey();

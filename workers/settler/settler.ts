@@ -104,7 +104,7 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 	const { epochMs, graceMs } = ctx.settler;
 	const latestClosable = Math.floor((ctx.now - graceMs) / epochMs) - 1;
 	const last = await lastEpoch(ctx.db);
-	const unrecorded = await epochAssignedButUnrecorded(ctx.db);
+	const unrecorded = await epochAssignedButUnrecorded(ctx.db, last?.epoch ?? null);
 	const oldest = await oldestUnassignedUsage(ctx.db);
 	let next: number;
 	if (unrecorded !== null) next = unrecorded;
