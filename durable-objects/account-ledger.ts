@@ -122,7 +122,6 @@ interface LeaseState {
 	issued: number;
 	inFlight: number[];
 	lastSync: number;
-	revoked: boolean;
 }
 
 /** A lease with nothing in flight that has not synced for this long is returned (its isolate went away). */
@@ -253,7 +252,6 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			revoked = toKeyInfo(row);
 		}
 		// Leases of the key admit nothing more from their next sync on (at most LEASE_USE_MS away).
-		for (const lease of this.leases.values()) if (lease.keyId === keyId) lease.revoked = true;
 		return revoked;
 	}
 
@@ -458,33 +456,10 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		this.holds.delete(input.requestId);
 		// The window counted the request's upper bound; from now on it counts what was used.
 		this.addToWindow(hold.keyId, hold.createdAt, 0, input.promptTokens + input.completionTokens - hold.tokens);
-		this.balance -= charge;
-		const account = this.totals();
-		this.sql.exec(
-			"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",
-			this.balance.toString(),
-			(account.totalSpent + charge).toString(),
-		);
-		if (charge > 0n) {
-			const key = [...this.keys.values()].find((k) => k.key_id === hold.keyId);
-			if (key) {
-				key.spent = (BigInt(key.spent) + charge).toString();
-				this.sql.exec("UPDATE keys SET spent = ? WHERE key_id = ?", key.spent, hold.keyId);
-			}
-		}
-		this.sql.exec(
-			`INSERT OR IGNORE INTO requests (request_id, key_id, model_id, prompt_tokens, completion_tokens, cost, status,
-				usage_source, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			input.requestId,
-			hold.keyId,
-			input.modelId,
-			input.promptTokens,
-			input.completionTokens,
-			charge.toString(),
-			input.status,
-			input.usageSource,
-			hold.createdAt,
-			input.now,
+		this.insertRequest(input.requestId, hold.keyId, charge, { ...input, createdAt: hold.createdAt, finishedAt: input.now });
+		this.spend(
+			[...this.keys.values()].find((k) => k.key_id === hold.keyId),
+			charge,
 		);
 		if (hold.idempotencyKey !== null) {
 			this.sql.exec(
@@ -541,7 +516,9 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		}
 
 		let refusal: LeaseSyncResult["refusal"] = null;
-		if (!key || key.revoked_at !== null || lease?.revoked) {
+		// (A lease is only ever of the key it was asked for, so a revoked key is all it takes.)
+		const keyGone = !key || key.revoked_at !== null;
+		if (keyGone) {
 			refusal = { code: "invalid_api_key", message: "Incorrect API key provided, or the key was revoked.", retryAfterSeconds: 0 };
 		} else if (input.need || input.want) {
 			if (!lease && !input.create) {
@@ -556,7 +533,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			}
 		}
 
-		if (lease && (input.close || lease.revoked || (refusal?.code === "invalid_api_key" && lease.inFlight.length === 0))) {
+		if (lease && (input.close || keyGone)) {
 			if (lease.inFlight.length === 0 || input.close) {
 				this.leases.delete(lease.leaseId);
 				void this.ctx.storage.delete(`lease:${lease.leaseId}`);
@@ -618,28 +595,16 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	/** Charges a lease's finished requests; a request id seen before is answered with its first charge. */
 	private chargeLeaseRecords(leaseId: string, lease: LeaseState | null, key: KeyRow, records: LeaseRecord[], now: number) {
 		let spent = 0n;
+		// A lease's charges stay within its grant; a lease the ledger already let go of (its
+		// isolate was silent past the TTL) is charged from what is available now, less what
+		// this batch has charged so far.
+		const available = lease ? 0n : this.balance - this.heldTotal(now);
 		const charges = records.map((record) => {
 			const requestId = leaseRequestId(leaseId, record.seq);
 			let charge = record.cost < record.hold ? record.cost : record.hold;
-			// A lease's charges stay within its grant; a lease the ledger already let go of
-			// (its isolate was silent past the TTL) is charged from what is available now.
-			const room = lease ? leaseUnused(lease) : this.balance - this.heldTotal(now);
+			const room = lease ? leaseUnused(lease) : available - spent;
 			if (charge > room) charge = room > 0n ? room : 0n;
-			const inserted = this.sql.exec(
-				`INSERT OR IGNORE INTO requests (request_id, key_id, model_id, prompt_tokens, completion_tokens, cost, status,
-					usage_source, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				requestId,
-				key.key_id,
-				record.modelId,
-				record.promptTokens,
-				record.completionTokens,
-				charge.toString(),
-				record.status,
-				record.usageSource,
-				record.createdAt,
-				record.finishedAt,
-			).rowsWritten;
-			if (inserted === 0) {
+			if (!this.insertRequest(requestId, key.key_id, charge, record)) {
 				// Reported before (a retried sync): its first charge stands.
 				return BigInt(this.sql.exec<{ cost: string }>("SELECT cost FROM requests WHERE request_id = ?", requestId).one().cost);
 			}
@@ -650,20 +615,51 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				lease.usedTokens += tokens;
 			}
 			this.addToWindow(key.key_id, record.createdAt, 1, tokens);
-			this.balance -= charge;
 			spent += charge;
 			return charge;
 		});
-		if (spent > 0n) {
+		this.spend(key, spent);
+		return charges;
+	}
+
+	/** The request's row (what GET /v1/generations answers); false when it was recorded before. */
+	private insertRequest(
+		requestId: string,
+		keyId: string,
+		charge: bigint,
+		r: Pick<LeaseRecord, "modelId" | "promptTokens" | "completionTokens" | "status" | "usageSource" | "createdAt" | "finishedAt">,
+	): boolean {
+		return (
 			this.sql.exec(
-				"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",
-				this.balance.toString(),
-				(this.totals().totalSpent + spent).toString(),
-			);
-			key.spent = (BigInt(key.spent) + spent).toString();
+				`INSERT OR IGNORE INTO requests (request_id, key_id, model_id, prompt_tokens, completion_tokens, cost, status,
+					usage_source, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				requestId,
+				keyId,
+				r.modelId,
+				r.promptTokens,
+				r.completionTokens,
+				charge.toString(),
+				r.status,
+				r.usageSource,
+				r.createdAt,
+				r.finishedAt,
+			).rowsWritten > 0
+		);
+	}
+
+	/** Takes `amount` from the balance into the account's and the key's spent totals (the one place money leaves). */
+	private spend(key: KeyRow | undefined, amount: bigint): void {
+		if (amount === 0n) return;
+		this.balance -= amount;
+		this.sql.exec(
+			"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",
+			this.balance.toString(),
+			(this.totals().totalSpent + amount).toString(),
+		);
+		if (key) {
+			key.spent = (BigInt(key.spent) + amount).toString();
 			this.sql.exec("UPDATE keys SET spent = ? WHERE key_id = ?", key.spent, key.key_id);
 		}
-		return charges;
 	}
 
 	/** The lease, unless it is unknown or its isolate has been silent past its TTL (then it is returned). */
@@ -902,7 +898,6 @@ function newLease(leaseId: string, keyId: string, now: number): LeaseState {
 		issued: 0,
 		inFlight: [],
 		lastSync: now,
-		revoked: false,
 	};
 }
 

@@ -1,3 +1,4 @@
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { LeaseRecord, LeaseSyncInput } from "../../durable-objects/lease-protocol.ts";
 import { leaseRequestId } from "../../durable-objects/lease-protocol.ts";
@@ -148,6 +149,23 @@ describe("AccountLedger leases (two isolates)", () => {
 		expect(next.lease).toBeNull();
 		expect(next.charges).toEqual([40n]);
 		expect(await ledger(payer).account()).toMatchObject({ held: 0n, balance: 960n });
+	});
+
+	it("grants nothing more to a revoked key's lease with requests in flight, even after the ledger restarted", async () => {
+		const { key, payer, id: keyId } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const id = leaseId();
+		await ledger(payer).sync(syncInput(keyHash, id, { need: amounts(100n), want: amounts(100n), issued: 1, inFlight: [1] }));
+		await ledger(payer).revokeKey(keyId);
+		await evictDurableObject(testEnv().ACCOUNT_LEDGER.get(testEnv().ACCOUNT_LEDGER.idFromName(payer)));
+		const next = await ledger(payer).sync(
+			syncInput(keyHash, id, { create: false, issued: 2, inFlight: [1, 2], want: amounts(100n) }),
+		);
+		expect(next.refusal?.code).toBe("invalid_api_key");
+		expect(next.lease).toBeNull();
+		// The request still in flight is charged when it reports.
+		const last = await ledger(payer).sync(syncInput(keyHash, id, { create: false, records: [record(1, 40n, 100n)], issued: 2 }));
+		expect(last.charges).toEqual([40n]);
 	});
 
 	it("counts what leases may still use against the key's requests per minute, across leases", async () => {
