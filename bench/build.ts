@@ -4,7 +4,9 @@
 //
 //   gateway            workers/gateway/index.ts, exactly as deployed
 //   gateway-bare       the same gateway behind bench/variant-worker.ts with the
-//                      ledger and meter bindings stubbed: its own code alone
+//                      ledger and meter bindings stubbed: its own code alone;
+//   gateway-no-meter,  the same with only the meter, or only the ledger, stubbed
+//   gateway-no-ledger  (what the other one costs)
 //   floor              bench/passthrough-worker.ts
 //   admin              bench/admin-worker.ts (seeding and inspection only)
 
@@ -18,6 +20,8 @@ const ROOT = resolve(import.meta.dirname, "..");
 /** Variant → the bindings bench/variant-worker.ts stubs in it. */
 export const VARIANTS = {
 	"gateway-bare": "ledger,meter",
+	"gateway-no-meter": "meter",
+	"gateway-no-ledger": "ledger",
 } as const;
 export type Variant = keyof typeof VARIANTS;
 

@@ -5,16 +5,17 @@
 //
 //   node bench/cpu-ab.ts [ref]            BENCH_STREAM=1 for streamed requests
 //
-// Per round and build: BENCH_CPU_REQUESTS (1,000) requests at c=8, then a 1.5 s pause so
-// deferred work (batches, meter flush) is counted; that workerd's CPU ticks from /proc,
-// less its idle rate, per request. BENCH_ROUNDS (6) rounds, the order alternating.
+// Per round and build: BENCH_CPU_REQUESTS (1,000) requests at c=8, then a pause until the
+// deferred work (batches, lease close, meter flush; DEFERRED_WORK_MS in cpu.ts) has landed;
+// that workerd's CPU ticks from /proc, less its idle rate, per request. BENCH_ROUNDS (6)
+// rounds, the order alternating.
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bundle } from "./build.ts";
-import { processTicks, TICK_MS } from "./cpu.ts";
+import { cpuPerRequest, idleTicksPerMs, processTicks } from "./cpu.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
 import { startLoneGateway, startUpstream } from "./runtime.ts";
 
@@ -24,12 +25,13 @@ const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const STREAM = process.env.BENCH_STREAM === "1";
 const CONCURRENCY = 8;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(join(tmpdir(), "modeldex-cpu-ab-"));
 const tree = join(dir, "a-tree");
 const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
-git("worktree", "add", "--detach", tree, REF);
+// The ref's files, exported (not a worktree: an interrupted run leaves nothing in .git).
+mkdirSync(tree);
+execFileSync("sh", ["-c", `git archive ${JSON.stringify(REF)} | tar -x -C ${JSON.stringify(tree)}`], { cwd: ROOT });
 symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
 const upstream = await startUpstream(5);
 const started: Array<{ dispose(): Promise<void> }> = [];
@@ -63,20 +65,20 @@ try {
 		sides.push({ name, pid: lone.pid, run, failed: () => failed, samples: [] as number[] });
 	}
 	for (const side of sides) await side.run(500); // warm-up
-	// Each workerd's idle rate (timers, alarms), measured together.
-	const idle0 = sides.map((s) => processTicks(s.pid));
-	await sleep(3000);
-	const idlePerMs = sides.map((s, i) => (processTicks(s.pid) - (idle0[i] ?? 0)) / 3000);
+	// Each workerd's idle rate (timers, alarms) once the warm-up's deferred work has landed.
+	const idlePerMs = await Promise.all(sides.map((s) => idleTicksPerMs(() => processTicks(s.pid))));
 	for (let round = 0; round < ROUNDS; round++) {
 		const order = round % 2 === 0 ? sides : [...sides].reverse();
 		for (const side of order) {
 			const i = sides.indexOf(side);
-			const before = processTicks(side.pid);
-			const t0 = performance.now();
-			await side.run(REQUESTS);
-			await sleep(1500);
-			const ticks = processTicks(side.pid) - before - (idlePerMs[i] ?? 0) * (performance.now() - t0);
-			side.samples.push((ticks * TICK_MS) / REQUESTS);
+			side.samples.push(
+				await cpuPerRequest(
+					() => processTicks(side.pid),
+					idlePerMs[i] ?? 0,
+					REQUESTS,
+					() => side.run(REQUESTS),
+				),
+			);
 		}
 		process.stderr.write(`round ${round + 1}: ${sides.map((s) => `${s.name} ${s.samples.at(-1)?.toFixed(3)}`).join(", ")} ms\n`);
 	}
@@ -93,6 +95,5 @@ try {
 } finally {
 	for (const mf of started) await mf.dispose();
 	upstream.proc.kill();
-	git("worktree", "remove", "--force", tree);
 	rmSync(dir, { recursive: true, force: true });
 }

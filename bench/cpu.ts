@@ -4,6 +4,7 @@
 // Linux only (/proc); elsewhere the figures are NaN.
 
 import { readdirSync, readFileSync } from "node:fs";
+import { METER_FLUSH_DELAY_MS } from "../lib/meter-timing.ts";
 
 const TICKS_PER_SECOND = 100;
 
@@ -133,9 +134,36 @@ export function processTicks(pid: number): number {
 	return procStat(String(pid))?.ticks ?? Number.NaN;
 }
 
-/** The processes' CPU ticks per millisecond while nothing is sent to them (measured over 2 s). */
-export async function idleTicksPerMs(comm: string): Promise<number> {
-	const start = descendantTicks(comm);
-	await new Promise((resolve) => setTimeout(resolve, 2000));
-	return (descendantTicks(comm) - start) / 2000;
+/**
+ * How long after a run its deferred work has landed: the leases' batch syncs and idle close
+ * (LEASE_IDLE_MS, 2 s as deployed) and the meters' flush to D1.
+ */
+export const DEFERRED_WORK_MS = METER_FLUSH_DELAY_MS + 2_000 + 1_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Ticks per millisecond `ticks` counts while nothing is sent (after earlier work has landed; measured over 2 s). */
+export async function idleTicksPerMs(ticks: () => number, settleMs = DEFERRED_WORK_MS): Promise<number> {
+	await sleep(settleMs);
+	const start = ticks();
+	await sleep(2000);
+	return (ticks() - start) / 2000;
+}
+
+/**
+ * CPU ms per request of `run` (`requests` requests) as `ticks` counts it, deferred work
+ * included (waited out for `settleMs` after the run), less the idle rate over the same time.
+ */
+export async function cpuPerRequest(
+	ticks: () => number,
+	idlePerMs: number,
+	requests: number,
+	run: () => Promise<unknown>,
+	settleMs = DEFERRED_WORK_MS,
+): Promise<number> {
+	const before = ticks();
+	const t0 = performance.now();
+	await run();
+	await sleep(settleMs);
+	return ((ticks() - before - idlePerMs * (performance.now() - t0)) * TICK_MS) / requests;
 }

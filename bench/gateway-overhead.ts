@@ -9,7 +9,8 @@
 //   relay             (streams only) the same Worker relaying each chunk through JavaScript,
 //                     no processing: the least a gateway that reads its streams can cost
 //   gateway           the gateway with a real key, credit hold, meter and D1 usage
-//   gateway-bare      the same gateway with ledger and meter stubbed (experiment)
+//   gateway-bare      the same gateway with ledger and meter stubbed (experiment), and
+//   gateway-no-meter / gateway-no-ledger with one of them stubbed
 // in three scenarios (c=1; c=32 over 32 payers × 4 models; c=32 one payer), each
 // non-streaming (full response time) and streaming (time to first byte). Then one
 // meter's sustained record() rate, then a correctness check of D1 usage and ledgers.
@@ -19,7 +20,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { loadavg, setPriority } from "node:os";
 import { resolve } from "node:path";
 import { buildBundles, VARIANTS, type Variant } from "./build.ts";
-import { cpuBetween, cpuSnapshot, descendantTicks, idleTicksPerMs, TICK_MS, workerdPids } from "./cpu.ts";
+import { cpuBetween, cpuPerRequest as cpuOf, cpuSnapshot, descendantTicks, idleTicksPerMs, TICK_MS, workerdPids } from "./cpu.ts";
 import {
 	type Call,
 	freshConnections,
@@ -357,10 +358,11 @@ async function main() {
 	for (const sc of expScenarios) expResults[sc.id] = await pass(sc, "non-stream", EXP_REQUESTS, true, experimentOrder);
 
 	// ── Where the CPU goes: workerd CPU per request for each Worker alone, deferred work
-	// (waitUntil commit + record, the meter's D1 flush) included by waiting it out.
+	// (lease syncs, meter batches, the meter's D1 flush) included by waiting it out.
 	log("workerd CPU per request");
 	const CPU_REQUESTS = Number(env.BENCH_CPU_REQUESTS ?? 1000);
-	const idlePerMs = await idleTicksPerMs("workerd");
+	const workerdTicks = () => descendantTicks("workerd");
+	const idlePerMs = await idleTicksPerMs(workerdTicks);
 	const cpuPerRequest: Record<string, number> = {};
 	const cpuOthers: Record<string, number> = {};
 	/** Of which kernel time (syscalls: sockets, SQLite files). */
@@ -374,20 +376,17 @@ async function main() {
 	for (const [target, mode] of cpuRuns) {
 		const name = mode === "stream" ? `${target} (stream)` : target;
 		const snap = cpuSnapshot();
-		const before = descendantTicks("workerd");
 		const kernelBefore = descendantTicks("workerd", true);
-		const t0 = performance.now();
-		await runClosedLoop(
-			CPU_REQUESTS,
-			8,
-			(i) => makeCall(target, mode, i % PAYERS, i % MODELS),
-			(_i, call, s) => {
-				if (!s.ok) noteError(`${call.target.name} (cpu)`, s.error);
-			},
+		cpuPerRequest[name] = await cpuOf(workerdTicks, idlePerMs, CPU_REQUESTS, () =>
+			runClosedLoop(
+				CPU_REQUESTS,
+				8,
+				(i) => makeCall(target, mode, i % PAYERS, i % MODELS),
+				(_i, call, s) => {
+					if (!s.ok) noteError(`${call.target.name} (cpu)`, s.error);
+				},
+			),
 		);
-		await sleep(2000);
-		const ticks = descendantTicks("workerd") - before - idlePerMs * (performance.now() - t0);
-		cpuPerRequest[name] = (ticks * TICK_MS) / CPU_REQUESTS;
 		cpuKernel[name] = ((descendantTicks("workerd", true) - kernelBefore) * TICK_MS) / CPU_REQUESTS;
 		cpuOthers[name] = cpuBetween(snap, cpuSnapshot()).others;
 	}
@@ -448,7 +447,7 @@ async function main() {
 		for (const v of variantNames) {
 			vs[v] = await rt.admin<State>(`admin-${v}`, "/state", {
 				models: stubsOf(v).includes("meter") ? [] : variantModels[v],
-				payers: stubsOf(v).includes("ledger") || stubsOf(v).includes("commit") ? [] : payers,
+				payers: stubsOf(v).includes("ledger") ? [] : payers,
 			});
 		}
 		return { gw, vs };
@@ -490,8 +489,7 @@ async function main() {
 			const rows = variantModels[v].reduce((n, m) => n + (st.d1[m]?.rows ?? 0), 0);
 			checks.push({ name: `${v}: D1 usage rows = its requests answered`, want: answered[v], got: rows, sent: sent[v] });
 		}
-		// A variant without commit keeps its holds by design: nothing to check in its ledgers.
-		if (!stubsOf(v).includes("ledger") && !stubsOf(v).includes("commit")) {
+		if (!stubsOf(v).includes("ledger")) {
 			const vSpent = sum(st.ledgers.map((l) => BigInt(l.account.totalSpent)));
 			const vHeld = sum(st.ledgers.map((l) => BigInt(l.account.held)));
 			checks.push({
@@ -629,6 +627,7 @@ async function main() {
 	lines.push("");
 	lines.push("experiment: the gateway's variants, interleaved with it (non-stream, full response)");
 	lines.push("  gateway-bare: ledger and meter stubbed in the isolate (the gateway's own code alone)");
+	lines.push("  gateway-no-meter / gateway-no-ledger: only that one stubbed (what the other costs)");
 	for (const sc of expScenarios) {
 		const r = expResults[sc.id];
 		if (!r) continue;

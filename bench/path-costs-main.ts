@@ -15,6 +15,7 @@ import { bearerKey, planRequest } from "../workers/gateway/inference.ts";
 import { getModel } from "../workers/gateway/model-cache.ts";
 import { registerInferenceRoutes } from "../workers/gateway/routes/inference.ts";
 import { ChatCompletionRequest, Usage } from "../workers/gateway/schemas/inference.ts";
+import { ledgerStub, meterStub } from "./stubs.ts";
 
 const payer = `0x${"ab".repeat(20)}`;
 const key = newApiKey(payer);
@@ -72,28 +73,13 @@ const fakeQuery: Record<string, unknown> = new Proxy(
 const noDefer = { waitUntil: () => {} };
 const primeModelCache = () => getModel(fakeQuery as never, modelId, noDefer);
 
-const ledger = {
-	sync: async (input: { records: Array<{ cost: bigint; hold: bigint }>; now: number }) => ({
-		charges: input.records.map((r) => (r.cost < r.hold ? r.cost : r.hold)),
-		lease: {
-			keyId: "key_x",
-			allowedModels: null,
-			credit: 10n ** 30n,
-			requests: 1e9,
-			tokens: 1e9,
-			useUntil: input.now + 5_000,
-		},
-		refusal: null,
-	}),
-};
-const meter = { recordBatch: async (_m: string, u: unknown[]) => ({ recorded: u.length, breaker: { openUntil: {} } }) };
 const env = {
 	DB: {} as D1Database,
 	MAX_BODY_BYTES: "1048576",
 	KEY_REQUESTS_PER_MINUTE: "1000000000",
 	KEY_TOKENS_PER_MINUTE: "1000000000",
-	ACCOUNT_LEDGER: { getByName: () => ledger },
-	MODEL_METER: { getByName: () => meter },
+	ACCOUNT_LEDGER: { getByName: () => ledgerStub },
+	MODEL_METER: { getByName: () => meterStub },
 };
 const ctx = { waitUntil: (p: Promise<unknown>) => void p.catch(() => {}), passThroughOnException: () => {}, props: {} };
 globalThis.fetch = async () => new Response(upstreamText, { status: 200, headers: { "content-type": "application/json" } });

@@ -55,6 +55,18 @@ function adminWorker(name: string, scriptPath: string, objectsOf: string) {
 	};
 }
 
+/** POST to one of a Miniflare's admin Workers (bench/admin-worker.ts); the JSON answer. */
+async function adminPost<T>(mf: Miniflare, which: string, path: string, body: unknown): Promise<T> {
+	const res = await (await mf.getWorker(which)).fetch(`http://admin${path}`, {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify(body),
+	});
+	const text = await res.text();
+	if (!res.ok) throw new Error(`admin ${which}${path}: HTTP ${res.status}: ${text}`);
+	return JSON.parse(text) as T;
+}
+
 export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
 	const variants = Object.keys(VARIANTS) as Variant[];
 	// One workerd process per group: the gateway's Durable Objects and D1 do their deferred
@@ -70,19 +82,22 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 			names: [v, `admin-${v}`],
 			workers: [gatewayWorker(v, bundles.variants[v]), adminWorker(`admin-${v}`, bundles.admin, v)],
 		})),
-		{
-			names: ["floor", "relay"],
-			// The floor, and the same Worker relaying streams through JavaScript (passthrough-worker.ts).
-			workers: (["floor", "relay"] as const).map((name) => ({
-				name,
-				modules: true,
-				scriptPath: bundles.floor,
-				modulesRoot: dirname(bundles.floor),
-				...COMPAT,
-				bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
-				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-			})),
-		},
+		// The floor, and the same Worker relaying streams through JavaScript (passthrough-worker.ts),
+		// each in its own process too: the relay's JS work would slow the floor's requests.
+		...(["floor", "relay"] as const).map((name) => ({
+			names: [name],
+			workers: [
+				{
+					name,
+					modules: true,
+					scriptPath: bundles.floor,
+					modulesRoot: dirname(bundles.floor),
+					...COMPAT,
+					bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
+					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+				},
+			],
+		})),
 	];
 	const mfs = groups.map(
 		(g) =>
@@ -105,17 +120,8 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 		gateway: await direct("gateway"),
 	} as Runtime["urls"];
 	for (const v of variants) urls[v] = await direct(v);
-	const admin = async <T>(which: string, path: string, body: unknown): Promise<T> => {
-		const worker = await (mfOf.get(which) as Miniflare).getWorker(which);
-		const res = await worker.fetch(`http://admin${path}`, {
-			method: "POST",
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify(body),
-		});
-		const text = await res.text();
-		if (!res.ok) throw new Error(`admin ${which}${path}: HTTP ${res.status}: ${text}`);
-		return JSON.parse(text) as T;
-	};
+	const admin = <T>(which: string, path: string, body: unknown): Promise<T> =>
+		adminPost<T>(mfOf.get(which) as Miniflare, which, path, body);
 	return {
 		urls,
 		admin,
@@ -168,28 +174,13 @@ export async function startLoneGateway(
 			port: 0,
 			...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
 			rootPath: ROOT,
-			workers: [
-				{
-					...gatewayWorker("gateway", scripts.gateway),
-					bindings: { MAX_BODY_BYTES: "1048576", KEY_REQUESTS_PER_MINUTE: String(HIGH), KEY_TOKENS_PER_MINUTE: String(HIGH) },
-				},
-				adminWorker("admin", scripts.admin, "gateway"),
-			],
+			workers: [gatewayWorker("gateway", scripts.gateway), adminWorker("admin", scripts.admin, "gateway")],
 		}),
 	);
 	await mf.ready;
 	const pid = childWorkerds().find((p) => !before.has(p));
 	if (pid === undefined) throw new Error("could not find the new workerd process");
-	const post = async <T>(path: string, body: unknown): Promise<T> => {
-		const res = await (await mf.getWorker("admin")).fetch(`http://admin${path}`, {
-			method: "POST",
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify(body),
-		});
-		const text = await res.text();
-		if (!res.ok) throw new Error(`admin ${path}: HTTP ${res.status}: ${text}`);
-		return JSON.parse(text) as T;
-	};
+	const post = <T>(path: string, body: unknown): Promise<T> => adminPost<T>(mf, "admin", path, body);
 	await post("/migrate", { sql: migrationStatements() });
 	const models = Array.from({ length: 4 }, (_, i) => `${opts.name ?? "lone"}/model-${i}`);
 	const { keys } = await post<{ keys: Array<{ key: string }> }>("/seed", {

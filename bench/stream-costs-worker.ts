@@ -1,4 +1,4 @@
-// Workers for bench/stream-costs.ts: the same upstream stream relayed four ways, so the
+// Workers for bench/stream-costs.ts: the same upstream stream relayed five ways, so the
 // CPU each way costs in workerd can be told apart. MODE (esbuild define) picks one:
 //   native  the upstream body handed to the Response (the floor)
 //   pull    a JS ReadableStream with pull() reading the upstream, no processing

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundle } from "./build.ts";
-import { descendantTicks, idleTicksPerMs, TICK_MS } from "./cpu.ts";
-import { newTarget, runClosedLoop } from "./load.ts";
+import { cpuPerRequest, descendantTicks, idleTicksPerMs } from "./cpu.ts";
+import { newTarget, requestBody, runClosedLoop } from "./load.ts";
 import { COMPAT, startUpstream } from "./runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -38,18 +38,13 @@ const mf = new Miniflare(
 		})),
 	}),
 );
-const body = JSON.stringify({
-	model: "bench",
-	stream: true,
-	stream_options: { include_usage: true },
-	max_tokens: 16,
-	messages: [{ role: "user", content: "Benchmark prompt." }],
-});
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const body = requestBody("bench", true);
 const results: string[] = [];
 try {
 	await mf.ready;
-	const idlePerMs = await idleTicksPerMs("workerd");
+	const workerdTicks = () => descendantTicks("workerd");
+	// These Workers have no objects: nothing is deferred past a response.
+	const idlePerMs = await idleTicksPerMs(workerdTicks, 0);
 	for (const mode of MODES) {
 		const target = newTarget(mode, (await mf.unsafeGetDirectURL(mode)).toString().replace(/\/$/, ""));
 		let failed = 0;
@@ -63,12 +58,8 @@ try {
 				},
 			);
 		await run(); // warm-up
-		const before = descendantTicks("workerd");
-		const t0 = performance.now();
-		await run();
-		await sleep(1000);
-		const ticks = descendantTicks("workerd") - before - idlePerMs * (performance.now() - t0);
-		results.push(`  ${mode.padEnd(7)} ${((ticks * TICK_MS) / REQUESTS).toFixed(3)} ms per streamed request (failed ${failed})`);
+		const ms = await cpuPerRequest(workerdTicks, idlePerMs, REQUESTS, run, 1000);
+		results.push(`  ${mode.padEnd(7)} ${ms.toFixed(3)} ms per streamed request (failed ${failed})`);
 	}
 } finally {
 	await mf.dispose();

@@ -7,34 +7,12 @@
 //   meter      recordBatch()/record() answer at once (no meter RPC, no usage rows)
 
 import app from "../workers/gateway/index.ts";
+import { ledgerStub, meterStub } from "./stubs.ts";
 
 export { AccountLedger, ModelMeter } from "../workers/gateway/index.ts";
 
 declare const BENCH_STUB: string;
 const STUBS = new Set(BENCH_STUB.split(","));
-
-const PLENTY = 10n ** 30n;
-const ledger = {
-	sync: async (input: { records: Array<{ cost: bigint; hold: bigint }>; now: number }) => ({
-		charges: input.records.map((r) => (r.cost < r.hold ? r.cost : r.hold)),
-		lease: {
-			keyId: "key_bench_stub",
-			allowedModels: null,
-			credit: PLENTY,
-			requests: 1_000_000_000,
-			tokens: 1_000_000_000,
-			useUntil: input.now + 5_000,
-		},
-		refusal: null,
-	}),
-	authorize: async () => ({ ok: true as const, keyId: "key_bench_stub" }),
-	commit: async () => ({ charged: 0n }),
-};
-const breaker = { openUntil: {} };
-const meter = {
-	record: async () => ({ recorded: true, breaker }),
-	recordBatch: async (_model: string, usages: unknown[]) => ({ recorded: usages.length, breaker }),
-};
 
 const envs = new WeakMap<object, object>();
 
@@ -43,8 +21,8 @@ function stubbed(env: Record<string, unknown>): object {
 	if (!swapped) {
 		swapped = {
 			...env,
-			...(STUBS.has("ledger") ? { ACCOUNT_LEDGER: { getByName: () => ledger } } : {}),
-			...(STUBS.has("meter") ? { MODEL_METER: { getByName: () => meter } } : {}),
+			...(STUBS.has("ledger") ? { ACCOUNT_LEDGER: { getByName: () => ledgerStub } } : {}),
+			...(STUBS.has("meter") ? { MODEL_METER: { getByName: () => meterStub } } : {}),
 		};
 		envs.set(env, swapped);
 	}

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { openDb } from "../lib/db/client.ts";
 import { type HourlyRow, insertUsage, type UsageRow, upsertHourly } from "../lib/db/usage.ts";
+import { METER_FLUSH_DELAY_MS } from "../lib/meter-timing.ts";
 import type { RequestStatus, UsageSource } from "./lease-protocol.ts";
 
 // One ModelMeter per model (named by the model id). It owns:
@@ -48,14 +49,6 @@ export interface BreakerState {
 	openUntil: Record<number, number>;
 }
 
-/**
- * Records reach D1 this long after the first of them. Each flush also rewrites every hourly
- * rollup row touched since the last one, so fewer, larger flushes write D1 less; and here
- * (bench, `wrangler dev`) the flush runs on the gateway's thread: at 1 s it was most of the
- * gateway's c=1 p98 tail (11.5-11.8 ms against 9.3-10.6 at 5 s). Nothing reads D1 usage
- * sooner: live counters come from this object, the settler waits SETTLE_GRACE_SECONDS.
- */
-const FLUSH_DELAY_MS = 5_000;
 const FLUSH_BATCH = 500;
 /** Flushed log rows are kept this long for `stats` recovery, then dropped (D1 has them). */
 const LOG_RETENTION_MS = 60 * 60_000;
@@ -209,7 +202,7 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 			for (const { hour, payer, delta } of hours.values()) this.addToHour(hour, payer, delta);
 			this.bump(now, batch);
 			this.scheduleBroadcast();
-			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
+			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + METER_FLUSH_DELAY_MS);
 		}
 		return { recorded, breaker: this.breaker() };
 	}

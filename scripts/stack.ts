@@ -14,6 +14,7 @@ import { type Address, type Hex, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { localPacaAbi, modelFactoryAbi, revenueVaultAbi } from "../lib/chain/abis.ts";
+import { METER_FLUSH_DELAY_MS } from "../lib/meter-timing.ts";
 import { type Addresses, connect, deployModeldex, readAddresses, writeAddresses } from "./deploy-contracts.ts";
 import { run } from "./run.ts";
 import { startStandInUpstream } from "./stand-in-upstream.ts";
@@ -144,8 +145,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 				...chainVars,
 				SETTLER_PRIVATE_KEY: DEV_ACCOUNTS.deployer,
 				EPOCH_SECONDS: String(options.epochSeconds ?? 60),
-				// Past the meters' 5 s flush to D1 (FLUSH_DELAY_MS in durable-objects/model-meter.ts).
-				SETTLE_GRACE_SECONDS: "8",
+				// Past the meters' flush to D1, and the batches before it.
+				SETTLE_GRACE_SECONDS: String(Math.ceil(METER_FLUSH_DELAY_MS / 1000) + 3),
 				RECEIPT_WAIT_MS: "5000",
 				// A local chain mines every second: a settle pending this long was dropped.
 				REPLACE_AFTER_SECONDS: "20",
