@@ -46,6 +46,11 @@ export function toHex(bytes: Uint8Array): string {
 	return hex;
 }
 
+/** `bytes` random bytes as hex. */
+export function randomHex(bytes: number): string {
+	return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
 export function base64url(bytes: Uint8Array): string {
 	let binary = "";
 	for (const b of bytes) binary += String.fromCharCode(b);

@@ -1,7 +1,8 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { leaseRequestId } from "../../durable-objects/lease-protocol.ts";
 import { type Db, openDb } from "../../lib/db/client.ts";
-import { toHex } from "../../lib/keys.ts";
+import { randomHex } from "../../lib/keys.ts";
 import type { Env } from "./env.ts";
 import { ApiError, validationError } from "./errors.ts";
 
@@ -29,14 +30,14 @@ function dbFor(d1: D1Database): Db {
 }
 
 // Request ids for responses without a lease's request id (errors before admission,
-// other routes): this isolate's random prefix and a counter, in the shape every request
-// id has (`req_` + 32 hex). Random values may not be drawn at global scope in Workers.
+// other routes): this isolate's random prefix and a counter, built like a lease's request
+// ids (`req_` + 32 hex). Random values may not be drawn at global scope in Workers.
 let isolatePrefix = "";
 let requestCount = 0;
 function newRequestId(): string {
-	if (!isolatePrefix) isolatePrefix = toHex(crypto.getRandomValues(new Uint8Array(8)));
+	if (!isolatePrefix) isolatePrefix = randomHex(8);
 	requestCount += 1;
-	return `req_${isolatePrefix}${requestCount.toString(16).padStart(16, "0")}`;
+	return leaseRequestId(isolatePrefix, requestCount);
 }
 
 /** The one place the app's error handling, validation hook and per-request variables are set. */

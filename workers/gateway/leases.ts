@@ -9,7 +9,7 @@ import {
 	type UsageSource,
 } from "../../durable-objects/lease-protocol.ts";
 import type { UsageRecord } from "../../durable-objects/model-meter.ts";
-import { toHex } from "../../lib/keys.ts";
+import { randomHex } from "../../lib/keys.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { Config, Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
@@ -458,10 +458,6 @@ function refusalError(refusal: NonNullable<LeaseSyncResult["refusal"]>): ApiErro
 
 function positive(n: bigint): bigint {
 	return n > 0n ? n : 0n;
-}
-
-function randomHex(bytes: number): string {
-	return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 function sleep(ms: number): Promise<void> {

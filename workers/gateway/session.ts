@@ -3,7 +3,7 @@ import { type Hex, verifyMessage } from "viem";
 import { parseSiweMessage, validateSiweMessage } from "viem/siwe";
 import type { Db } from "../../lib/db/client.ts";
 import { siweNonces } from "../../lib/db/schema.ts";
-import { base64url, bearerToken, toHex } from "../../lib/keys.ts";
+import { base64url, bearerToken, randomHex } from "../../lib/keys.ts";
 import type { Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 
@@ -42,7 +42,7 @@ export interface Session {
 /** A fresh one-time nonce; expired ones are swept in the same batch, so the table stays small. */
 export async function newSignInNonce(db: Db, now = Date.now()): Promise<{ nonce: string; expiresAt: number }> {
 	// 128 random bits as hex: EIP-4361 wants at least 8 alphanumerics (viem's generator uses Math.random).
-	const nonce = toHex(crypto.getRandomValues(new Uint8Array(16)));
+	const nonce = randomHex(16);
 	const expiresAt = now + NONCE_TTL_MS;
 	await db.batch([
 		db.delete(siweNonces).where(lt(siweNonces.expiresAt, now)),

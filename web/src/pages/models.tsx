@@ -32,8 +32,9 @@ async function loadStats(): Promise<Array<{ model: Model; stats: ModelStats | nu
 }
 
 async function loadMarkets(ids: string[]): Promise<Map<string, Market>> {
+	// loadMarketSummary answers emptyMarket itself when a model has no market data.
 	const markets = await Promise.all(ids.map((id) => loadMarketSummary(id)));
-	return new Map(ids.map((id, i) => [id, markets[i] ?? emptyMarket]));
+	return new Map(ids.map((id, i) => [id, markets[i] as Market]));
 }
 
 /** Sort keys as bigint so amounts compare exactly; missing values sort last. */
