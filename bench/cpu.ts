@@ -142,13 +142,18 @@ export const DEFERRED_WORK_MS = METER_FLUSH_DELAY_MS + 2_000 + 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Ticks per millisecond `ticks` counts while nothing is sent (after earlier work has landed; measured over 2 s). */
+/**
+ * Ticks per millisecond `ticks` counts while nothing is sent, once earlier work has landed;
+ * measured over 5 s, since it is subtracted over each run and its pause (a tick is 10 ms).
+ */
 export async function idleTicksPerMs(ticks: () => number, settleMs = DEFERRED_WORK_MS): Promise<number> {
 	await sleep(settleMs);
 	const start = ticks();
-	await sleep(2000);
-	return (ticks() - start) / 2000;
+	await sleep(IDLE_WINDOW_MS);
+	return (ticks() - start) / IDLE_WINDOW_MS;
 }
+
+const IDLE_WINDOW_MS = 5_000;
 
 /**
  * CPU ms per request of `run` (`requests` requests) as `ticks` counts it, deferred work
