@@ -121,6 +121,8 @@ interface LeaseState {
 	usedTokens: number;
 	issued: number;
 	inFlight: number[];
+	/** The `snapshot` of the sync `inFlight` came from (absent in leases stored before it existed). */
+	snapshot?: number;
 	lastSync: number;
 }
 
@@ -509,11 +511,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		if (lease && (!key || lease.keyId !== key.key_id)) lease = null;
 
 		const charges = key ? this.chargeLeaseRecords(input.leaseId, lease, key, input.records, now) : input.records.map(() => 0n);
-		if (lease) {
-			lease.issued = Math.max(lease.issued, input.issued);
-			lease.inFlight = input.inFlight;
-			lease.lastSync = now;
-		}
+		if (lease) observe(lease, input, now);
 
 		let refusal: LeaseSyncResult["refusal"] = null;
 		// (A lease is only ever of the key it was asked for, so a revoked key is all it takes.)
@@ -528,6 +526,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				refusal = this.grant(candidate, key, input, now);
 				if (!refusal && !lease) {
 					lease = candidate;
+					observe(lease, input, now);
 					this.leases.set(lease.leaseId, lease);
 				}
 			}
@@ -883,6 +882,17 @@ interface WindowBucket {
 function leaseUnused(lease: LeaseState): bigint {
 	const unused = lease.credit - lease.charged;
 	return unused > 0n ? unused : 0n;
+}
+
+/** What a sync says of its lease's requests; a report older than the one applied leaves it be. */
+function observe(lease: LeaseState, input: LeaseSyncInput, now: number): void {
+	lease.issued = Math.max(lease.issued, input.issued);
+	lease.lastSync = now;
+	// (An isolate deployed before snapshots sends none: its report is taken as newest, as it was.)
+	if (input.snapshot === undefined || input.snapshot > (lease.snapshot ?? 0)) {
+		lease.inFlight = input.inFlight;
+		lease.snapshot = input.snapshot;
+	}
 }
 
 function newLease(leaseId: string, keyId: string, now: number): LeaseState {

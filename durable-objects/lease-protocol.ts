@@ -40,6 +40,12 @@ export interface LeaseSyncInput {
 	/** Highest sequence number admitted so far, and those admitted but not finished. */
 	issued: number;
 	inFlight: number[];
+	/**
+	 * The isolate's count of syncs sent under this lease, this one included: which report of
+	 * `issued` and `inFlight` is newest. Syncs of one lease can overlap (a top-up and a batch)
+	 * and arrive out of order; an older report does not replace a newer one.
+	 */
+	snapshot: number;
 	/** Refuse (and grant nothing) unless at least this much more can be granted; null to ask for nothing. */
 	need: LeaseAmounts | null;
 	/** Grant up to this much more. */

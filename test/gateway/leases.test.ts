@@ -18,8 +18,12 @@ function leaseId(): string {
 	return [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Syncs made here are numbered as an isolate numbers them: each newer than the last. */
+let snapshots = 0;
+
 function syncInput(keyHash: string, id: string, over: Partial<LeaseSyncInput> = {}): LeaseSyncInput {
 	return {
+		snapshot: ++snapshots,
 		leaseId: id,
 		keyHash,
 		create: true,
@@ -134,6 +138,24 @@ describe("AccountLedger leases (two isolates)", () => {
 		);
 		expect(later.charges).toEqual([250n]);
 		expect(later.lease?.credit).toBe(300n);
+	});
+
+	it("keeps the newest report of what is running when two syncs of a lease arrive out of order", async () => {
+		const { key, payer } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const id = leaseId();
+		await ledger(payer).sync(syncInput(keyHash, id, { need: amounts(300n), want: amounts(300n) }));
+		// The isolate sent a top-up while request 1 ran, then a batch once request 1 had
+		// finished and request 2 was running; the batch arrives first.
+		const first = syncInput(keyHash, id, { create: false, issued: 1, inFlight: [1], want: amounts(100n) });
+		const second = syncInput(keyHash, id, { create: false, records: [record(1, 50n, 100n)], issued: 2, inFlight: [2] });
+		await ledger(payer).sync(second);
+		await ledger(payer).sync(first);
+		// Request 2 is still running: its generation waits for it rather than answering "not found".
+		const generation = ledger(payer).generation(keyHash, leaseRequestId(id, 2), 5_000);
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		await ledger(payer).sync(syncInput(keyHash, id, { create: false, records: [record(2, 70n, 100n)], issued: 2 }));
+		expect(await generation).toMatchObject({ requestId: leaseRequestId(id, 2), cost: 70n });
 	});
 
 	it("closes a revoked key's leases at their next sync, still charging what they report", async () => {

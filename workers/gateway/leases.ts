@@ -86,6 +86,8 @@ class Lease {
 	readonly used: LeaseAmounts = { credit: 0n, requests: 0, tokens: 0 };
 	useUntil = 0;
 	seq = 0;
+	/** Syncs sent under this lease (each carries its number: which report is newest). */
+	syncs = 0;
 	readonly inFlight = new Map<number, Admitted>();
 	pending: Pending[] = [];
 	flushScheduled = false;
@@ -325,6 +327,7 @@ async function sync(
 			records: batch.map((p) => p.record),
 			issued,
 			inFlight: [...lease.inFlight.keys()],
+			snapshot: ++lease.syncs,
 			need: ask.need,
 			want: ask.want,
 			requestsPerMinute: config.keyRequestsPerMinute,
