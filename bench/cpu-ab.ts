@@ -1,5 +1,6 @@
 // Does a change make the gateway cheaper? workerd CPU per request of the gateway built
-// from a git ref (A, default HEAD) against the working tree (B), each in its own workerd,
+// from a git ref (A, default HEAD) against the working tree (B), each alone (its gateway
+// process and its objects' process, bench/runtime.ts startGatewayGroup),
 // measured in alternating rounds in one run (this box is noisy: only side-by-side ratios
 // mean anything).
 //
@@ -7,7 +8,7 @@
 //
 // Per round and build: BENCH_CPU_REQUESTS (1,000) requests at c=8, then a pause until the
 // deferred work (batches, lease close, meter flush; DEFERRED_WORK_MS in cpu.ts) has landed;
-// that workerd's CPU ticks from /proc, less its idle rate, per request. BENCH_ROUNDS (6)
+// both its processes' CPU ticks from /proc, less their idle rate, per request. BENCH_ROUNDS (6)
 // rounds, the order alternating.
 
 import { execFileSync } from "node:child_process";
@@ -35,16 +36,18 @@ execFileSync("sh", ["-c", `git archive ${JSON.stringify(REF)} | tar -x -C ${JSON
 symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
 const upstream = await startUpstream(5);
 const started: Array<{ dispose(): Promise<void> }> = [];
+/** A build's CPU: its gateway's process and its objects' process. */
+const ticksOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processTicks(pid), 0);
 try {
 	const admin = await bundle("bench/admin-worker.ts", join(dir, "admin", "index.js"));
 	const builds = {
 		A: await bundle(join(tree, "workers/gateway/index.ts"), join(dir, "A", "index.js")),
 		B: await bundle("workers/gateway/index.ts", join(dir, "B", "index.js")),
 	};
-	const sides: Array<{ name: string; pid: number; run(n: number): Promise<number>; failed(): number; samples: number[] }> = [];
+	const sides: Array<{ name: string; pids: number[]; run(n: number): Promise<number>; failed(): number; samples: number[] }> = [];
 	for (const [name, gateway] of Object.entries(builds)) {
 		const lone = await startLoneGateway({ gateway, admin }, upstream.url, { payers: CONCURRENCY, name });
-		started.push(lone.mf);
+		started.push(lone.group);
 		const bodies = lone.models.map((m) => requestBody(m, STREAM));
 		const target = newTarget(name, lone.base);
 		let failed = 0;
@@ -62,18 +65,18 @@ try {
 					if (!s.ok) failed++;
 				},
 			);
-		sides.push({ name, pid: lone.pid, run, failed: () => failed, samples: [] as number[] });
+		sides.push({ name, pids: lone.pids, run, failed: () => failed, samples: [] as number[] });
 	}
 	for (const side of sides) await side.run(500); // warm-up
 	// Each workerd's idle rate (timers, alarms) once the warm-up's deferred work has landed.
-	const idlePerMs = await Promise.all(sides.map((s) => idleTicksPerMs(() => processTicks(s.pid))));
+	const idlePerMs = await Promise.all(sides.map((s) => idleTicksPerMs(() => ticksOf(s.pids))));
 	for (let round = 0; round < ROUNDS; round++) {
 		const order = round % 2 === 0 ? sides : [...sides].reverse();
 		for (const side of order) {
 			const i = sides.indexOf(side);
 			side.samples.push(
 				await cpuPerRequest(
-					() => processTicks(side.pid),
+					() => ticksOf(side.pids),
 					idlePerMs[i] ?? 0,
 					REQUESTS,
 					() => side.run(REQUESTS),
@@ -93,7 +96,7 @@ try {
 			`failed ${sides.map((s) => s.failed()).join("/")}`,
 	);
 } finally {
-	for (const mf of started) await mf.dispose();
+	for (const group of started) await group.dispose();
 	upstream.proc.kill();
 	rmSync(dir, { recursive: true, force: true });
 }

@@ -148,7 +148,7 @@ async function main() {
 		outputPricePerM: PRICE_OUT.toString(),
 	});
 	const auth = keys.map((k) => `Bearer ${k.key}`);
-	// Each variant runs in its own workerd with its own D1 and objects: its models there, and,
+	// Each variant runs in its own processes with its own D1 and objects: its models there, and,
 	// if it keeps a real ledger, the same keys with the same credit.
 	for (const v of variantNames) {
 		await rt.admin(`admin-${v}`, "/migrate", { sql: migrationStatements() });

@@ -123,7 +123,7 @@ try {
 			.join("\n");
 	console.log(`self time by function:\n${top(byFunction, Number(process.env.BENCH_PROFILE_TOP ?? 40))}`);
 } finally {
-	await lone.mf.dispose();
+	await lone.group.dispose();
 	upstream.proc.kill();
 	rmSync(dir, { recursive: true, force: true });
 }

@@ -3,8 +3,9 @@
 // load generator → workerd → Worker with no router Worker or Node proxy between.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { type Bundles, VARIANTS, type Variant } from "./build.ts";
 import { childWorkerds } from "./cpu.ts";
@@ -22,35 +23,99 @@ export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["n
 /** High enough that no limit is reached: the bench measures cost, not refusals. */
 const HIGH = 1_000_000_000;
 
-/** A gateway Worker hosting its own Durable Object classes, on a direct socket. */
-function gatewayWorker(name: string, scriptPath: string) {
-	return {
-		name,
-		modules: true,
-		scriptPath,
-		modulesRoot: dirname(scriptPath),
-		...COMPAT,
-		bindings: { MAX_BODY_BYTES: "1048576", KEY_REQUESTS_PER_MINUTE: String(HIGH), KEY_TOKENS_PER_MINUTE: String(HIGH) },
-		d1Databases: { DB: "bench-db" },
-		durableObjects: {
-			MODEL_METER: { className: "ModelMeter", useSQLite: true },
-			ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true },
-		},
-		unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-	};
+/**
+ * A gateway build in two workerd processes, as production splits it: the gateway Worker alone
+ * in one (on a direct socket), and its Durable Objects (ModelMeter, AccountLedger, hosted by
+ * the same bundle as `<name>-objects`), its D1 and an admin Worker in the other. workerd runs
+ * a process's Workers, objects and D1 on one thread; in production the objects and D1 run in
+ * their own isolates elsewhere, so sharing a thread here would put their work (lease syncs,
+ * meter batches and alarms, D1 flushes and model reads) between the gateway's requests,
+ * which production never does. The gateway reaches them as production does, over a
+ * connection: Miniflare's dev registry binds the objects across processes (workerd's own
+ * RPC over its debug port, behind a small proxy object in the gateway's process), and its
+ * shared storage serves the gateway's D1 binding from the objects' process (the first
+ * started owns the storage). Everything the bench asks of the group goes to `objects`.
+ */
+export interface GatewayGroup {
+	gateway: Miniflare;
+	objects: Miniflare;
+	/** The gateway's direct URL, no trailing slash. */
+	url: string;
+	dispose(): Promise<void>;
 }
 
-function adminWorker(name: string, scriptPath: string, objectsOf: string) {
-	return {
-		name,
+export async function startGatewayGroup(
+	name: string,
+	scripts: { gateway: string; admin: string; adminName: string },
+	opts: { bindings?: Record<string, string>; inspectorPort?: number } = {},
+): Promise<GatewayGroup> {
+	const dir = mkdtempSync(join(tmpdir(), `modeldex-bench-${name.replace(/\W/g, "-")}-`));
+	const registry = join(dir, "registry");
+	const storage = (isolated: string) => ({
+		unsafeEnableSharedStorage: true,
+		resourcePersistencePath: join(dir, "shared"),
+		isolatedResourcePersistencePath: join(dir, isolated),
+	});
+	const objectsName = `${name}-objects`;
+	const objectBindings = (scriptName?: string) => ({
+		MODEL_METER: { className: "ModelMeter", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
+		ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
+	});
+	const worker = (workerName: string, scriptPath: string) => ({
+		name: workerName,
 		modules: true,
 		scriptPath,
 		modulesRoot: dirname(scriptPath),
 		...COMPAT,
 		d1Databases: { DB: "bench-db" },
-		durableObjects: {
-			MODEL_METER: { className: "ModelMeter", scriptName: objectsOf, useSQLite: true },
-			ACCOUNT_LEDGER: { className: "AccountLedger", scriptName: objectsOf, useSQLite: true },
+	});
+	// The objects' process first: it owns the shared storage.
+	const objects = new Miniflare({
+		...convertV4MiniflareOptions({
+			host: "127.0.0.1",
+			port: 0,
+			rootPath: ROOT,
+			unsafeDevRegistryPath: registry,
+			workers: [
+				{ ...worker(objectsName, scripts.gateway), durableObjects: objectBindings() },
+				{ ...worker(scripts.adminName, scripts.admin), durableObjects: objectBindings(objectsName) },
+			] as never,
+		}),
+		...storage("objects"),
+	} as never);
+	await objects.ready;
+	const gateway = new Miniflare({
+		...convertV4MiniflareOptions({
+			host: "127.0.0.1",
+			port: 0,
+			rootPath: ROOT,
+			unsafeDevRegistryPath: registry,
+			...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
+			workers: [
+				{
+					...worker(name, scripts.gateway),
+					bindings: {
+						MAX_BODY_BYTES: "1048576",
+						KEY_REQUESTS_PER_MINUTE: String(HIGH),
+						KEY_TOKENS_PER_MINUTE: String(HIGH),
+						...opts.bindings,
+					},
+					durableObjects: objectBindings(objectsName),
+					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+				},
+			] as never,
+		}),
+		...storage("gateway"),
+	} as never);
+	await gateway.ready;
+	const url = (await gateway.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+	return {
+		gateway,
+		objects,
+		url,
+		dispose: async () => {
+			await Promise.all([gateway.dispose(), objects.dispose()]);
+			rmSync(dir, { recursive: true, force: true });
 		},
 	};
 }
@@ -69,64 +134,55 @@ async function adminPost<T>(mf: Miniflare, which: string, path: string, body: un
 
 export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
 	const variants = Object.keys(VARIANTS) as Variant[];
-	// One workerd process per group: the gateway's Durable Objects and D1 do their deferred
-	// work (batches, alarms, flushes) on its process's thread, and sharing that thread would
-	// slow whichever target's requests ran meanwhile, the floor's included. In production
-	// the objects and D1 run elsewhere; here each target carries its own.
-	const groups: Array<{ names: string[]; workers: object[] }> = [
-		{
-			names: ["gateway", "admin"],
-			workers: [gatewayWorker("gateway", bundles.gateway), adminWorker("admin", bundles.admin, "gateway")],
-		},
-		...variants.map((v) => ({
-			names: [v, `admin-${v}`],
-			workers: [gatewayWorker(v, bundles.variants[v]), adminWorker(`admin-${v}`, bundles.admin, v)],
-		})),
-		// The floor, and the same Worker relaying streams through JavaScript (passthrough-worker.ts),
-		// each in its own process too: the relay's JS work would slow the floor's requests.
-		...(["floor", "relay"] as const).map((name) => ({
-			names: [name],
-			workers: [
-				{
-					name,
-					modules: true,
-					scriptPath: bundles.floor,
-					modulesRoot: dirname(bundles.floor),
-					...COMPAT,
-					bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
-					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-				},
-			],
-		})),
-	];
-	const mfs = groups.map(
-		(g) =>
+	// Every gateway build in its own pair of processes (startGatewayGroup); the floor, and the
+	// same Worker relaying streams through JavaScript (passthrough-worker.ts), each in its own
+	// process too: the relay's JS work would slow the floor's requests.
+	const groups = await Promise.all([
+		startGatewayGroup("gateway", { gateway: bundles.gateway, admin: bundles.admin, adminName: "admin" }),
+		...variants.map((v) => startGatewayGroup(v, { gateway: bundles.variants[v], admin: bundles.admin, adminName: `admin-${v}` })),
+	]);
+	const floors = (["floor", "relay"] as const).map(
+		(name) =>
 			new Miniflare(
 				convertV4MiniflareOptions({
 					host: "127.0.0.1",
 					port: 0,
 					rootPath: ROOT,
-					workers: g.workers as never,
+					workers: [
+						{
+							name,
+							modules: true,
+							scriptPath: bundles.floor,
+							modulesRoot: dirname(bundles.floor),
+							...COMPAT,
+							bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
+							unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+						},
+					] as never,
 				}),
 			),
 	);
-	await Promise.all(mfs.map((mf) => mf.ready));
-	const mfOf = new Map<string, Miniflare>();
-	for (const [i, g] of groups.entries()) for (const name of g.names) mfOf.set(name, mfs[i] as Miniflare);
-	const direct = async (name: string) => ((await mfOf.get(name)?.unsafeGetDirectURL(name)) ?? "").toString().replace(/\/$/, "");
+	await Promise.all(floors.map((mf) => mf.ready));
+	const floorUrl = async (i: number, name: string) =>
+		((await floors[i]?.unsafeGetDirectURL(name)) ?? "").toString().replace(/\/$/, "");
 	const urls = {
-		floor: await direct("floor"),
-		relay: await direct("relay"),
-		gateway: await direct("gateway"),
+		floor: await floorUrl(0, "floor"),
+		relay: await floorUrl(1, "relay"),
+		gateway: groups[0]?.url,
 	} as Runtime["urls"];
-	for (const v of variants) urls[v] = await direct(v);
+	const adminOf = new Map<string, Miniflare>([["admin", (groups[0] as GatewayGroup).objects]]);
+	for (const [i, v] of variants.entries()) {
+		const group = groups[i + 1] as GatewayGroup;
+		urls[v] = group.url;
+		adminOf.set(`admin-${v}`, group.objects);
+	}
 	const admin = <T>(which: string, path: string, body: unknown): Promise<T> =>
-		adminPost<T>(mfOf.get(which) as Miniflare, which, path, body);
+		adminPost<T>(adminOf.get(which) as Miniflare, which, path, body);
 	return {
 		urls,
 		admin,
 		close: async () => {
-			await Promise.all(mfs.map((mf) => mf.dispose()));
+			await Promise.all([...groups.map((g) => g.dispose()), ...floors.map((mf) => mf.dispose())]);
 		},
 	};
 }
@@ -158,29 +214,20 @@ export async function startUpstream(serviceTimeMs: number): Promise<{ url: strin
 }
 
 /**
- * One gateway (and an admin Worker on its objects, for seeding) alone in its own workerd,
- * seeded with `payers` funded keys and 4 models on `upstreamUrl`: for the CPU profile and
- * the A/B comparison, which look at one gateway build at a time.
+ * One gateway build alone (its own pair of processes, startGatewayGroup), seeded with `payers`
+ * funded keys and 4 models on `upstreamUrl`: for the CPU profile, the A/B comparison and the
+ * tail trace, which look at one gateway build at a time. `pids`: both workerd processes.
  */
 export async function startLoneGateway(
 	scripts: { gateway: string; admin: string },
 	upstreamUrl: string,
-	opts: { payers: number; inspectorPort?: number; name?: string },
-): Promise<{ mf: Miniflare; base: string; keys: string[]; models: string[]; pid: number }> {
+	opts: { payers: number; inspectorPort?: number; name?: string; bindings?: Record<string, string> },
+): Promise<{ group: GatewayGroup; base: string; keys: string[]; models: string[]; pids: number[] }> {
 	const before = new Set(childWorkerds());
-	const mf = new Miniflare(
-		convertV4MiniflareOptions({
-			host: "127.0.0.1",
-			port: 0,
-			...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
-			rootPath: ROOT,
-			workers: [gatewayWorker("gateway", scripts.gateway), adminWorker("admin", scripts.admin, "gateway")],
-		}),
-	);
-	await mf.ready;
-	const pid = childWorkerds().find((p) => !before.has(p));
-	if (pid === undefined) throw new Error("could not find the new workerd process");
-	const post = <T>(path: string, body: unknown): Promise<T> => adminPost<T>(mf, "admin", path, body);
+	const group = await startGatewayGroup(opts.name ?? "gateway", { ...scripts, adminName: "admin" }, opts);
+	const pids = childWorkerds().filter((p) => !before.has(p));
+	if (pids.length !== 2) throw new Error(`expected 2 new workerd processes, found ${pids.length}`);
+	const post = <T>(path: string, body: unknown): Promise<T> => adminPost<T>(group.objects, "admin", path, body);
 	await post("/migrate", { sql: migrationStatements() });
 	const models = Array.from({ length: 4 }, (_, i) => `${opts.name ?? "lone"}/model-${i}`);
 	const { keys } = await post<{ keys: Array<{ key: string }> }>("/seed", {
@@ -191,6 +238,5 @@ export async function startLoneGateway(
 		inputPricePerM: "2000000000000000",
 		outputPricePerM: "6000000000000000",
 	});
-	const base = `${(await mf.unsafeGetDirectURL("gateway")).toString().replace(/\/$/, "")}/v1`;
-	return { mf, base, keys: keys.map((k) => k.key), models, pid };
+	return { group, base: `${group.url}/v1`, keys: keys.map((k) => k.key), models, pids };
 }
