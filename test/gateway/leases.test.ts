@@ -1,9 +1,11 @@
-import { evictDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { createExecutionContext, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import type { LeaseRecord, LeaseSyncInput } from "../../durable-objects/lease-protocol.ts";
-import { leaseRequestId, parseLeaseRequestId } from "../../durable-objects/lease-protocol.ts";
+import { LEASE_USE_MS, leaseRequestId, parseLeaseRequestId } from "../../durable-objects/lease-protocol.ts";
 import { hashApiKey } from "../../lib/keys.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import { readConfig } from "../../workers/gateway/env.ts";
+import { admit } from "../../workers/gateway/leases.ts";
 import { newKey, newModel, testEnv } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, openGateway, usageRowsForModel } from "../helpers/gateway.ts";
 
@@ -255,6 +257,46 @@ describe("the gateway under leases, with production batch delays", () => {
 		expect(await ledger(payer).generation(await hashApiKey(key), fake, 10_000)).toBeNull();
 		expect(Date.now() - started).toBeLessThan(3_000);
 		await done();
+	});
+
+	it("renews a lease that only ran out of time without holding another batch of the payer's credit", async () => {
+		const { key, payer } = await newKey({ credit: 10n ** 18n });
+		const keyHash = await hashApiKey(key);
+		const env = { ...testEnv(), ...PRODUCTION };
+		const config = readConfig(env);
+		const ctx = createExecutionContext();
+		const maxCost = 1_000_000n;
+		const req = { keyHash, payer, modelId: "m", maxCost, maxTokens: 100 };
+		const first = await admit(env, ctx, config, req);
+		const heldBefore = (await ledger(payer).account()).held;
+		expect(heldBefore).toBeGreaterThanOrEqual(32n * maxCost);
+		// A long request keeps the lease open past its admission window; the next request
+		// must sync first, but the lease still holds nearly all it was granted.
+		vi.useFakeTimers({ toFake: ["Date"] });
+		try {
+			vi.setSystemTime(Date.now() + LEASE_USE_MS + 1_000);
+			const second = await admit(env, ctx, config, req);
+			const heldAfter = (await ledger(payer).account()).held;
+			// It asks for the little that takes it back to a full batch (before: a whole batch more).
+			expect(heldAfter - heldBefore).toBeLessThan(8n * maxCost);
+			for (const a of [first, second]) {
+				a.finish(ctx, {
+					modelId: "m",
+					payer,
+					promptTokens: 1,
+					completionTokens: 1,
+					cost: 10n,
+					status: "ok",
+					usageSource: "upstream",
+					createdAt: Date.now(),
+					upstreams: [],
+				});
+			}
+		} finally {
+			vi.useRealTimers();
+		}
+		await waitOnExecutionContext(ctx);
+		expect(await ledger(payer).account()).toMatchObject({ held: 0n, totalSpent: 20n });
 	});
 
 	it("charges, meters and releases exactly once per request when many share a batch, or fill one (64)", async () => {

@@ -189,7 +189,10 @@ export async function admit(
 				requests: Math.max(0, 1 - left.requests),
 				tokens: Math.max(0, req.maxTokens - left.tokens),
 			};
-			const result = await sync(env, ctx, config, lease, { need, want: wantFor(lease, req) });
+			// Ask for what takes the lease back to a full batch: a lease that only ran out of time
+			// (a long stream kept it open past LEASE_USE_MS) still holds most of its grant, and
+			// asking for a whole batch more each time would hold ever more of the payer's credit.
+			const result = await sync(env, ctx, config, lease, { need, want: shortfall(wantFor(lease, req), left) });
 			// Concurrent syncs of the same lease may have topped it up meanwhile, or used the top-up first.
 			if (!lease.fits(req.maxCost, req.maxTokens, Date.now())) {
 				if (!result.refusal && attempt < 4) continue;
@@ -457,6 +460,15 @@ function refusalError(refusal: NonNullable<LeaseSyncResult["refusal"]>): ApiErro
 	}
 	if (refusal.code === "lease_unknown") return new ApiError("internal_error", "Could not open a credit lease; try again.");
 	return new ApiError(refusal.code, refusal.message);
+}
+
+/** What `want` asks for beyond what is `left`. */
+function shortfall(want: LeaseAmounts, left: LeaseAmounts): LeaseAmounts {
+	return {
+		credit: positive(want.credit - left.credit),
+		requests: Math.max(0, want.requests - left.requests),
+		tokens: Math.max(0, want.tokens - left.tokens),
+	};
 }
 
 function positive(n: bigint): bigint {
