@@ -20,7 +20,16 @@ import { rmSync, writeFileSync } from "node:fs";
 import { loadavg, setPriority } from "node:os";
 import { resolve } from "node:path";
 import { buildBundles, VARIANTS, type Variant } from "./build.ts";
-import { cpuBetween, cpuPerRequest as cpuOf, cpuSnapshot, descendantTicks, idleTicksPerMs, TICK_MS, workerdPids } from "./cpu.ts";
+import {
+	cpuBetween,
+	cpuPerRequest as cpuOf,
+	cpuSnapshot,
+	descendantTicks,
+	idleTicksPerMs,
+	processTicks,
+	TICK_MS,
+	workerdPids,
+} from "./cpu.ts";
 import {
 	type Call,
 	freshConnections,
@@ -362,11 +371,19 @@ async function main() {
 	log("workerd CPU per request");
 	const CPU_REQUESTS = Number(env.BENCH_CPU_REQUESTS ?? 1000);
 	const workerdTicks = () => descendantTicks("workerd");
-	const idlePerMs = await idleTicksPerMs(workerdTicks);
+	const ownPids = ["gateway", ...variantNames].map((n) => rt.pids[n as "gateway" | Variant].gateway);
+	// Over the same window: all workerd processes, and each gateway build's own process.
+	const [idlePerMs, ...ownIdle] = await Promise.all([
+		idleTicksPerMs(workerdTicks),
+		...ownPids.map((pid) => idleTicksPerMs(() => processTicks(pid))),
+	]);
+	const ownIdlePerMs = new Map(ownPids.map((pid, i) => [pid, ownIdle[i] ?? 0]));
 	const cpuPerRequest: Record<string, number> = {};
 	const cpuOthers: Record<string, number> = {};
 	/** Of which kernel time (syscalls: sockets, SQLite files). */
 	const cpuKernel: Record<string, number> = {};
+	/** A gateway build's: of which its own process (the rest is its objects' and D1's, and their proxying). */
+	const cpuOwn: Record<string, number> = {};
 	const cpuRuns: Array<[TargetName, Mode]> = [
 		...(["floor", "gateway", ...variantNames] as TargetName[]).map((n): [TargetName, Mode] => [n, "non-stream"]),
 		["floor", "stream"],
@@ -377,6 +394,9 @@ async function main() {
 		const name = mode === "stream" ? `${target} (stream)` : target;
 		const snap = cpuSnapshot();
 		const kernelBefore = descendantTicks("workerd", true);
+		const ownPid = target === "gateway" || target in VARIANTS ? rt.pids[target as "gateway" | Variant].gateway : null;
+		const ownBefore = ownPid === null ? 0 : processTicks(ownPid);
+		const t0 = performance.now();
 		cpuPerRequest[name] = await cpuOf(workerdTicks, idlePerMs, CPU_REQUESTS, () =>
 			runClosedLoop(
 				CPU_REQUESTS,
@@ -388,6 +408,10 @@ async function main() {
 			),
 		);
 		cpuKernel[name] = ((descendantTicks("workerd", true) - kernelBefore) * TICK_MS) / CPU_REQUESTS;
+		if (ownPid !== null) {
+			const idle = (ownIdlePerMs.get(ownPid) ?? 0) * (performance.now() - t0);
+			cpuOwn[name] = ((processTicks(ownPid) - ownBefore - idle) * TICK_MS) / CPU_REQUESTS;
+		}
 		cpuOthers[name] = cpuBetween(snap, cpuSnapshot()).others;
 	}
 	log(
@@ -655,8 +679,9 @@ async function main() {
 		const floorOf = name.endsWith("(stream)") ? "floor (stream)" : "floor";
 		const over = name === floorOf ? "" : `  (+${(ms - (cpuPerRequest[floorOf] ?? 0)).toFixed(3)} over floor)`;
 		lines.push(
-			`  ${name.padEnd(17)} ${ms.toFixed(3)} ms${over.padEnd(26)} of which kernel ${cpuKernel[name]?.toFixed(3)} ms; ` +
-				`rest of the machine ${cpuOthers[name]?.toFixed(2)} cores`,
+			`  ${name.padEnd(17)} ${ms.toFixed(3)} ms${over.padEnd(26)} of which kernel ${cpuKernel[name]?.toFixed(3)} ms` +
+				(cpuOwn[name] === undefined ? "" : `, its own process ${cpuOwn[name]?.toFixed(3)} ms`) +
+				`; rest of the machine ${cpuOthers[name]?.toFixed(2)} cores`,
 		);
 	}
 
@@ -697,6 +722,7 @@ async function main() {
 					checks: checked,
 					sent,
 					cpuPerRequest,
+					cpuOwnProcess: cpuOwn,
 					cpuByPass,
 					expResults,
 				},

@@ -14,12 +14,18 @@ const ROOT = resolve(import.meta.dirname, "..");
 
 export interface Runtime {
 	urls: Record<"floor" | "relay" | "gateway" | Variant, string>;
+	/** Each gateway build's two workerd processes. */
+	pids: Record<"gateway" | Variant, { gateway: number; objects: number }>;
 	/** POST to an admin Worker: `admin` binds the gateway's objects, `admin-<variant>` a variant's. */
 	admin<T>(which: string, path: string, body: unknown): Promise<T>;
 	close(): Promise<void>;
 }
 
 export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
+/** workerd's own output (its warnings, Workers' console) goes to stderr: stdout is the report. */
+const logsToStderr = {
+	handleStructuredLogs: ({ message }: { message: string }) => process.stderr.write(`${message}\n`),
+};
 /** High enough that no limit is reached: the bench measures cost, not refusals. */
 const HIGH = 1_000_000_000;
 
@@ -41,6 +47,8 @@ export interface GatewayGroup {
 	objects: Miniflare;
 	/** The gateway's direct URL, no trailing slash. */
 	url: string;
+	/** The two workerd processes (start groups one at a time for these to be right). */
+	pids: { gateway: number; objects: number };
 	dispose(): Promise<void>;
 }
 
@@ -70,11 +78,14 @@ export async function startGatewayGroup(
 		d1Databases: { DB: "bench-db" },
 	});
 	// The objects' process first: it owns the shared storage.
+	const newPid = (before: Set<number>) => childWorkerds().find((p) => !before.has(p)) ?? Number.NaN;
+	const beforeObjects = new Set(childWorkerds());
 	const objects = new Miniflare({
 		...convertV4MiniflareOptions({
 			host: "127.0.0.1",
 			port: 0,
 			rootPath: ROOT,
+			...logsToStderr,
 			unsafeDevRegistryPath: registry,
 			workers: [
 				{ ...worker(objectsName, scripts.gateway), durableObjects: objectBindings() },
@@ -84,11 +95,14 @@ export async function startGatewayGroup(
 		...storage("objects"),
 	} as never);
 	await objects.ready;
+	const objectsPid = newPid(beforeObjects);
+	const beforeGateway = new Set(childWorkerds());
 	const gateway = new Miniflare({
 		...convertV4MiniflareOptions({
 			host: "127.0.0.1",
 			port: 0,
 			rootPath: ROOT,
+			...logsToStderr,
 			unsafeDevRegistryPath: registry,
 			...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
 			workers: [
@@ -108,11 +122,13 @@ export async function startGatewayGroup(
 		...storage("gateway"),
 	} as never);
 	await gateway.ready;
+	const pids = { gateway: newPid(beforeGateway), objects: objectsPid };
 	const url = (await gateway.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
 	return {
 		gateway,
 		objects,
 		url,
+		pids,
 		dispose: async () => {
 			await Promise.all([gateway.dispose(), objects.dispose()]);
 			rmSync(dir, { recursive: true, force: true });
@@ -137,10 +153,13 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 	// Every gateway build in its own pair of processes (startGatewayGroup); the floor, and the
 	// same Worker relaying streams through JavaScript (passthrough-worker.ts), each in its own
 	// process too: the relay's JS work would slow the floor's requests.
-	const groups = await Promise.all([
-		startGatewayGroup("gateway", { gateway: bundles.gateway, admin: bundles.admin, adminName: "admin" }),
-		...variants.map((v) => startGatewayGroup(v, { gateway: bundles.variants[v], admin: bundles.admin, adminName: `admin-${v}` })),
-	]);
+	// One at a time, so each group knows its processes.
+	const groups: GatewayGroup[] = [
+		await startGatewayGroup("gateway", { gateway: bundles.gateway, admin: bundles.admin, adminName: "admin" }),
+	];
+	for (const v of variants) {
+		groups.push(await startGatewayGroup(v, { gateway: bundles.variants[v], admin: bundles.admin, adminName: `admin-${v}` }));
+	}
 	const floors = (["floor", "relay"] as const).map(
 		(name) =>
 			new Miniflare(
@@ -148,6 +167,7 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 					host: "127.0.0.1",
 					port: 0,
 					rootPath: ROOT,
+					...logsToStderr,
 					workers: [
 						{
 							name,
@@ -178,8 +198,11 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 	}
 	const admin = <T>(which: string, path: string, body: unknown): Promise<T> =>
 		adminPost<T>(adminOf.get(which) as Miniflare, which, path, body);
+	const pids = { gateway: (groups[0] as GatewayGroup).pids } as Runtime["pids"];
+	for (const [i, v] of variants.entries()) pids[v] = (groups[i + 1] as GatewayGroup).pids;
 	return {
 		urls,
+		pids,
 		admin,
 		close: async () => {
 			await Promise.all([...groups.map((g) => g.dispose()), ...floors.map((mf) => mf.dispose())]);
@@ -223,10 +246,9 @@ export async function startLoneGateway(
 	upstreamUrl: string,
 	opts: { payers: number; inspectorPort?: number; name?: string; bindings?: Record<string, string> },
 ): Promise<{ group: GatewayGroup; base: string; keys: string[]; models: string[]; pids: number[] }> {
-	const before = new Set(childWorkerds());
 	const group = await startGatewayGroup(opts.name ?? "gateway", { ...scripts, adminName: "admin" }, opts);
-	const pids = childWorkerds().filter((p) => !before.has(p));
-	if (pids.length !== 2) throw new Error(`expected 2 new workerd processes, found ${pids.length}`);
+	const pids = [group.pids.gateway, group.pids.objects];
+	if (pids.some((p) => Number.isNaN(p))) throw new Error("could not find the group's workerd processes");
 	const post = <T>(path: string, body: unknown): Promise<T> => adminPost<T>(group.objects, "admin", path, body);
 	await post("/migrate", { sql: migrationStatements() });
 	const models = Array.from({ length: 4 }, (_, i) => `${opts.name ?? "lone"}/model-${i}`);
