@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { DEPOSIT_SOURCE_PREFIX } from "../lib/money.ts";
 import {
 	LEASE_USE_MS,
 	type LeaseRecord,
@@ -345,7 +346,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		if (amount <= 0n) throw new RangeError("withdrawal amount must be positive");
 		this.ensureWithdrawalTable();
 		const existing = this.withdrawalLock(withdrawalId);
-		const available = this.balance - this.heldTotal();
+		const available = this.withdrawable();
 		if (existing) return { ok: existing.amount === amount, available };
 		if (amount > available) return { ok: false, available };
 		this.balance -= amount;
@@ -357,6 +358,28 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			Date.now(),
 		);
 		return { ok: true, available: available - amount };
+	}
+
+	/**
+	 * What may leave through the vault: the available balance less the part of it no PACA
+	 * backs. Only deposits (credited by the indexer from the vault's Deposited events) put
+	 * PACA in the vault's escrow; credit an admin granted (or a test) is spendable through
+	 * the API but paid out it would take other payers' escrow. Spending uses unbacked
+	 * credit first, so what of it is left is the unbacked credit not yet spent.
+	 */
+	private withdrawable(): bigint {
+		// (Reversals undo deposits only, so they never touch this sum.)
+		let unbacked = 0n;
+		for (const row of this.sql.exec<{ amount: string }>(
+			"SELECT amount FROM credits WHERE substr(source, 1, ?) <> ?",
+			DEPOSIT_SOURCE_PREFIX.length,
+			DEPOSIT_SOURCE_PREFIX,
+		)) {
+			unbacked += BigInt(row.amount);
+		}
+		const unbackedLeft = unbacked - this.totals().totalSpent;
+		const available = this.balance - this.heldTotal();
+		return unbackedLeft > 0n ? available - unbackedLeft : available;
 	}
 
 	/** The lock of a withdrawal, or null when this payer never locked it. */

@@ -46,3 +46,14 @@ export function parsePaca(text: string, decimals = PACA_DECIMALS): bigint {
 	if (fraction.length > decimals) throw new RangeError(`more than ${decimals} decimals: ${text}`);
 	return BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
 }
+
+/**
+ * The source a payer's credit is recorded with when the indexer credits a vault deposit.
+ * Only such credit has PACA behind it in the vault's escrow, so only it can be withdrawn
+ * (AccountLedger.withdrawable); admin and test credit is spendable through the API only.
+ */
+export function depositCreditSource(txHash: string, logIndex: number): string {
+	return `${DEPOSIT_SOURCE_PREFIX} ${txHash}#${logIndex}`;
+}
+
+export const DEPOSIT_SOURCE_PREFIX = "deposit";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hashApiKey } from "../../lib/keys.ts";
+import { depositCreditSource } from "../../lib/money.ts";
 import { newKey, PACA } from "../helpers/fixtures.ts";
 import { ledger } from "./helpers.ts";
 
@@ -52,7 +53,48 @@ describe("AccountLedger.reverseCredit", () => {
 	});
 });
 
+/** Spends `amount` of the payer's credit through the per-request path (authorize, then commit). */
+async function spend(payer: string, key: string, requestId: string, amount: bigint): Promise<void> {
+	const auth = await ledger(payer).authorize({
+		keyHash: await hashApiKey(key),
+		requestId,
+		modelId: "m",
+		maxCost: amount,
+		maxTokens: 10,
+		requestsPerMinute: 1_000,
+		tokensPerMinute: 1_000,
+		idempotencyKey: null,
+		now: Date.now(),
+	});
+	expect(auth.ok).toBe(true);
+	await ledger(payer).commit({
+		requestId,
+		modelId: "m",
+		promptTokens: 5,
+		completionTokens: 5,
+		cost: amount,
+		status: "ok",
+		usageSource: "upstream",
+		response: null,
+		now: Date.now(),
+	});
+}
+
 describe("AccountLedger.lockWithdrawal", () => {
+	it("lets only deposited credit leave through the vault, and spends admin credit first", async () => {
+		const { payer, key } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:0xd#0", 10n * PACA, depositCreditSource("0xd", 0));
+		await ledger(payer).credit("admin:promo", 5n * PACA, "admin");
+		// 15 PACA to spend, 10 of them in the vault's escrow.
+		expect(await ledger(payer).lockWithdrawal("0x10", 11n * PACA)).toEqual({ ok: false, available: 10n * PACA });
+		await spend(payer, key, "req_w1", 3n * PACA);
+		expect(await ledger(payer).lockWithdrawal("0x11", 11n * PACA)).toEqual({ ok: false, available: 10n * PACA });
+		// The admin credit is used up, and 2 PACA of the deposit.
+		await spend(payer, key, "req_w2", 4n * PACA);
+		expect(await ledger(payer).lockWithdrawal("0x12", 9n * PACA)).toEqual({ ok: false, available: 8n * PACA });
+		expect(await ledger(payer).lockWithdrawal("0x12", 8n * PACA)).toEqual({ ok: true, available: 0n });
+	});
+
 	it("locks once per id, and only what is available", async () => {
 		const { payer } = await newKey({ credit: 0n });
 		await ledger(payer).credit("deposit:w", 10n * PACA, "deposit");

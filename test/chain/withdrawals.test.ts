@@ -88,6 +88,28 @@ describe("withdrawals", () => {
 		expect(row?.state).toBe("paid");
 	});
 
+	it("refuses to pay out credit an admin granted: it is not in the vault", async () => {
+		const payer = await fundedPayer(parseEther("1"));
+		const admin = await callGateway("/v1/admin/credits", {
+			headers: { authorization: `Bearer ${testEnv().ADMIN_TOKEN}` },
+			json: { payer: payer.address, amount: parseEther("5").toString(), idempotency_key: "promo-withdraw" },
+		});
+		expect(admin.status).toBe(201);
+		const tooMuch = await callGateway("/v1/account/withdrawals", {
+			headers: await session(payer.address),
+			json: { amount: parseEther("2").toString() },
+		});
+		expect(tooMuch.status).toBe(402);
+		expect(tooMuch.json().error.message).toContain(`${parseEther("1")} base units are available to withdraw`);
+		const deposited = await callGateway("/v1/account/withdrawals", {
+			headers: await session(payer.address),
+			json: { amount: parseEther("1").toString() },
+		});
+		expect(deposited.status).toBe(201);
+		// The admin credit is still there to spend through the API.
+		expect((await ledger(payer.address).account()).available).toBe(parseEther("5"));
+	});
+
 	it("refuses more than the available credit, and an API key in place of a session", async () => {
 		const payer = await fundedPayer(parseEther("1"));
 		const tooMuch = await callGateway("/v1/account/withdrawals", {

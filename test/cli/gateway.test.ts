@@ -191,35 +191,20 @@ describe("login and keys", () => {
 		expect(result.stderr).toContain("Waiting for the gateway to credit the deposit");
 	});
 
-	test("withdraw: more than the credit is refused; within it the amount is locked and listed", async () => {
+	test("withdraw: more than the credit is refused, and so is credit an admin granted (no PACA backs it)", async () => {
 		const tooMuch = await cli(["withdraw", "5", "--json"]);
 		expect(tooMuch.code).toBe(1);
 		expect(tooMuch.json<{ error: { code: string; hint: string } }>().error).toMatchObject({
 			code: "insufficient_quota",
 			hint: expect.stringContaining("modeldex balance"),
 		});
-
-		const before = BigInt((await cli(["balance", "--json"])).json<{ credit: { available: string } }>().credit.available);
-		const result = await cli(["withdraw", "1", "--json"]);
-		expectOk(result);
-		const withdrawal = result.json<{ withdrawal: { id: string; status: string; amount: string } }>().withdrawal;
-		expect(withdrawal).toMatchObject({ status: "requested", amount: parseEther("1").toString() });
-		const after = BigInt((await cli(["balance", "--json"])).json<{ credit: { available: string } }>().credit.available);
-		expect(before - after).toBe(parseEther("1"));
-
-		const list = await cli(["withdraw", "--list", "--json"]);
-		expect(list.json<Array<{ id: string }>>().map((w) => w.id)).toContain(withdrawal.id);
-		const table = await cli(["withdraw", "--list"]);
-		expect(table.stdout).toMatch(/ID\s+AMOUNT\s+STATUS/);
-		expect(table.stdout).toMatch(/1 PACA\s+requested/);
-	});
-
-	test("withdraw --wait: without a settler running, says the amount stays locked for it", async () => {
-		const result = await cli(["withdraw", "0.5", "--wait", "--wait-timeout", "1"]);
-		expect(result.code).toBe(1);
-		expect(result.stderr).toContain("Waiting for the settler to pay it");
-		expect(result.stderr).toMatch(/is requested but was not paid within 1s/);
-		expect(result.stderr).toContain("modeldex withdraw --list");
+		// The only credit so far is the admin's 3 PACA: spendable, not withdrawable.
+		const unbacked = await cli(["withdraw", "1", "--json"]);
+		expect(unbacked.code).toBe(1);
+		expect(unbacked.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+			code: "insufficient_quota",
+			message: expect.stringContaining("0 base units are available to withdraw"),
+		});
 	});
 
 	test("withdraw against a gateway without withdrawals: says who pays them and the --settler way", async () => {
@@ -300,6 +285,30 @@ describe("deposit, credited by the indexer", () => {
 			deposit.child.kill("SIGKILL");
 		}
 	}, 90_000);
+
+	test("withdraw: within the deposited credit the amount is locked and listed", async () => {
+		const before = BigInt((await cli(["balance", "--json"])).json<{ credit: { available: string } }>().credit.available);
+		const result = await cli(["withdraw", "1", "--json"]);
+		expectOk(result);
+		const withdrawal = result.json<{ withdrawal: { id: string; status: string; amount: string } }>().withdrawal;
+		expect(withdrawal).toMatchObject({ status: "requested", amount: parseEther("1").toString() });
+		const after = BigInt((await cli(["balance", "--json"])).json<{ credit: { available: string } }>().credit.available);
+		expect(before - after).toBe(parseEther("1"));
+
+		const list = await cli(["withdraw", "--list", "--json"]);
+		expect(list.json<Array<{ id: string }>>().map((w) => w.id)).toContain(withdrawal.id);
+		const table = await cli(["withdraw", "--list"]);
+		expect(table.stdout).toMatch(/ID\s+AMOUNT\s+STATUS/);
+		expect(table.stdout).toMatch(/1 PACA\s+requested/);
+	});
+
+	test("withdraw --wait: without a settler running, says the amount stays locked for it", async () => {
+		const result = await cli(["withdraw", "0.5", "--wait", "--wait-timeout", "1"]);
+		expect(result.code).toBe(1);
+		expect(result.stderr).toContain("Waiting for the settler to pay it");
+		expect(result.stderr).toMatch(/is requested but was not paid within 1s/);
+		expect(result.stderr).toContain("modeldex withdraw --list");
+	});
 });
 
 describe("model ids resolve through the gateway", () => {

@@ -1,6 +1,7 @@
 import { markCredited, recordReversal, runBatch, uncreditedDeposits } from "../../lib/db/chain.ts";
 import type { Db } from "../../lib/db/client.ts";
 import type { deposits } from "../../lib/db/schema.ts";
+import { depositCreditSource } from "../../lib/money.ts";
 import type { Env } from "./env.ts";
 
 // Deposits become payer credit in the payer's AccountLedger. The ledger applies a
@@ -14,7 +15,7 @@ export async function creditDeposits(env: Env, db: Db, chainId: number): Promise
 		const pending = await uncreditedDeposits(db, chainId);
 		if (pending.length === 0) return applied;
 		for (const d of pending) {
-			const result = await env.LEDGERS.credit(d.payer, d.creditId, d.amount, `deposit ${d.txHash}#${d.logIndex}`);
+			const result = await env.LEDGERS.credit(d.payer, d.creditId, d.amount, depositCreditSource(d.txHash, d.logIndex));
 			if (result.applied) applied++;
 		}
 		await runBatch(

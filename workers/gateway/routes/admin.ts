@@ -286,7 +286,8 @@ function documentAdminRoutes(app: App): void {
 	app.openAPIRegistry.registerPath({
 		method: "post",
 		path: "/v1/admin/credits",
-		summary: "Credit a payer's account, once per idempotency key",
+		summary:
+			"Credit a payer's account, once per idempotency key (spendable through the API; not withdrawable, since no PACA backs it in the vault)",
 		security,
 		request: { body: { content: { "application/json": { schema: CreditBody } } } },
 		responses: {
