@@ -181,6 +181,17 @@ function settleCall(row: EpochRow): Hex {
 	});
 }
 
+/** What the vault's escrow lacks to pay the epoch's fees, or null when it holds enough. */
+export async function escrowShortfall(ctx: SettlerContext, row: EpochRow): Promise<{ needed: bigint; available: bigint } | null> {
+	const needed = (JSON.parse(row.models) as EpochModel[]).reduce((sum, m) => sum + BigInt(m.fees), 0n);
+	const available = await ctx.client.readContract({
+		address: ctx.chain.addresses.revenueVault,
+		abi: revenueVaultAbi,
+		functionName: "escrowBalance",
+	});
+	return needed > available ? { needed, available } : null;
+}
+
 /** Signs the epoch's settle (or a replacement at the same nonce), records it, then broadcasts it. */
 export async function sendEpoch(ctx: SettlerContext, row: EpochRow, replace = false): Promise<Hex> {
 	const tx = await signTx(ctx, {

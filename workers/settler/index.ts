@@ -18,6 +18,7 @@ export default {
 		console.log(
 			`settler: confirmed [${result.confirmed.join(", ")}], empty [${result.empty.join(", ")}]` +
 				(result.pending !== null ? `, epoch ${result.pending} pending` : "") +
+				(result.underfunded ? `, epoch ${result.underfunded.epoch} waits for the vault to be funded` : "") +
 				`, ${result.withdrawalsPaid} withdrawals paid`,
 		);
 	},

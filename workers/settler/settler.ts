@@ -14,6 +14,7 @@ import { type Env, readSettlerConfig } from "./env.ts";
 import {
 	checkSent,
 	confirmFromChain,
+	escrowShortfall,
 	prepareEpoch,
 	type SettlerContext,
 	type SettlerHooks,
@@ -34,6 +35,8 @@ export interface SettlerRunResult {
 	confirmed: number[];
 	empty: number[];
 	pending: number | null;
+	/** An epoch whose fees exceed the vault's escrow: it waits (and those after it) until the vault is funded. */
+	underfunded: { epoch: number; needed: bigint; available: bigint } | null;
 	withdrawalsPaid: number;
 }
 
@@ -44,7 +47,7 @@ export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}
 	const db = openDb(env.DB);
 	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
 	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, db, now, hooks));
-	return result ?? { busy: true, confirmed: [], empty: [], pending: null, withdrawalsPaid: 0 };
+	return result ?? { busy: true, confirmed: [], empty: [], pending: null, underfunded: null, withdrawalsPaid: 0 };
 }
 
 async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
@@ -60,7 +63,14 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		now,
 		hooks,
 	};
-	const result: SettlerRunResult = { busy: false, confirmed: [], empty: [], pending: null, withdrawalsPaid: 0 };
+	const result: SettlerRunResult = {
+		busy: false,
+		confirmed: [],
+		empty: [],
+		pending: null,
+		underfunded: null,
+		withdrawalsPaid: 0,
+	};
 
 	for (let step = 0; step < MAX_STEPS_PER_RUN; step++) {
 		let row = await unfinishedEpoch(ctx.db);
@@ -77,6 +87,19 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 			if (await confirmFromChain(ctx, row.epoch)) {
 				result.confirmed.push(row.epoch);
 				continue;
+			}
+			// Fees beyond the escrow mean credit no deposit backs (an admin's) was spent: the
+			// settle would revert. Say what the vault lacks and go on to the withdrawals.
+			const shortfall = await escrowShortfall(ctx, row);
+			if (shortfall) {
+				result.underfunded = { epoch: row.epoch, ...shortfall };
+				console.error(
+					`settler: epoch ${row.epoch} pays ${shortfall.needed} base units of fees but the vault's escrow holds ` +
+						`${shortfall.available}: credit no deposit backs (admin credit) was spent. Deposit at least ` +
+						`${shortfall.needed - shortfall.available} base units to the vault (RevenueVault.deposit); the epoch, ` +
+						"and those after it, wait until then.",
+				);
+				break;
 			}
 			await sendEpoch(ctx, row);
 			row = (await epochRow(ctx.db, row.epoch)) ?? row;
