@@ -59,11 +59,6 @@ export async function startGatewayGroup(
 ): Promise<GatewayGroup> {
 	const dir = mkdtempSync(join(tmpdir(), `modeldex-bench-${name.replace(/\W/g, "-")}-`));
 	const registry = join(dir, "registry");
-	const storage = (isolated: string) => ({
-		unsafeEnableSharedStorage: true,
-		resourcePersistencePath: join(dir, "shared"),
-		isolatedResourcePersistencePath: join(dir, isolated),
-	});
 	const objectsName = `${name}-objects`;
 	const objectBindings = (scriptName?: string) => ({
 		MODEL_METER: { className: "ModelMeter", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
@@ -77,60 +72,56 @@ export async function startGatewayGroup(
 		...COMPAT,
 		d1Databases: { DB: "bench-db" },
 	});
+	/** One of the group's two processes: its Workers, on the group's registry and shared storage. */
+	const start = async (isolated: string, workers: object[], extra: object = {}) => {
+		const before = new Set(childWorkerds());
+		const mf = new Miniflare({
+			...convertV4MiniflareOptions({
+				host: "127.0.0.1",
+				port: 0,
+				rootPath: ROOT,
+				...logsToStderr,
+				unsafeDevRegistryPath: registry,
+				...extra,
+				workers: workers as never,
+			}),
+			unsafeEnableSharedStorage: true,
+			resourcePersistencePath: join(dir, "shared"),
+			isolatedResourcePersistencePath: join(dir, isolated),
+		} as never);
+		await mf.ready;
+		return { mf, pid: childWorkerds().find((p) => !before.has(p)) ?? Number.NaN };
+	};
 	// The objects' process first: it owns the shared storage.
-	const newPid = (before: Set<number>) => childWorkerds().find((p) => !before.has(p)) ?? Number.NaN;
-	const beforeObjects = new Set(childWorkerds());
-	const objects = new Miniflare({
-		...convertV4MiniflareOptions({
-			host: "127.0.0.1",
-			port: 0,
-			rootPath: ROOT,
-			...logsToStderr,
-			unsafeDevRegistryPath: registry,
-			workers: [
-				{ ...worker(objectsName, scripts.gateway), durableObjects: objectBindings() },
-				{ ...worker(scripts.adminName, scripts.admin), durableObjects: objectBindings(objectsName) },
-			] as never,
-		}),
-		...storage("objects"),
-	} as never);
-	await objects.ready;
-	const objectsPid = newPid(beforeObjects);
-	const beforeGateway = new Set(childWorkerds());
-	const gateway = new Miniflare({
-		...convertV4MiniflareOptions({
-			host: "127.0.0.1",
-			port: 0,
-			rootPath: ROOT,
-			...logsToStderr,
-			unsafeDevRegistryPath: registry,
-			...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
-			workers: [
-				{
-					...worker(name, scripts.gateway),
-					bindings: {
-						MAX_BODY_BYTES: "1048576",
-						KEY_REQUESTS_PER_MINUTE: String(HIGH),
-						KEY_TOKENS_PER_MINUTE: String(HIGH),
-						...opts.bindings,
-					},
-					durableObjects: objectBindings(objectsName),
-					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+	const objects = await start("objects", [
+		{ ...worker(objectsName, scripts.gateway), durableObjects: objectBindings() },
+		{ ...worker(scripts.adminName, scripts.admin), durableObjects: objectBindings(objectsName) },
+	]);
+	const gateway = await start(
+		"gateway",
+		[
+			{
+				...worker(name, scripts.gateway),
+				bindings: {
+					MAX_BODY_BYTES: "1048576",
+					KEY_REQUESTS_PER_MINUTE: String(HIGH),
+					KEY_TOKENS_PER_MINUTE: String(HIGH),
+					...opts.bindings,
 				},
-			] as never,
-		}),
-		...storage("gateway"),
-	} as never);
-	await gateway.ready;
-	const pids = { gateway: newPid(beforeGateway), objects: objectsPid };
-	const url = (await gateway.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+				durableObjects: objectBindings(objectsName),
+				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+			},
+		],
+		opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {},
+	);
+	const url = (await gateway.mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
 	return {
-		gateway,
-		objects,
+		gateway: gateway.mf,
+		objects: objects.mf,
 		url,
-		pids,
+		pids: { gateway: gateway.pid, objects: objects.pid },
 		dispose: async () => {
-			await Promise.all([gateway.dispose(), objects.dispose()]);
+			await Promise.all([gateway.mf.dispose(), objects.mf.dispose()]);
 			rmSync(dir, { recursive: true, force: true });
 		},
 	};

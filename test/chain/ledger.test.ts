@@ -4,55 +4,6 @@ import { depositCreditSource } from "../../lib/money.ts";
 import { newKey, PACA } from "../helpers/fixtures.ts";
 import { ledger } from "./helpers.ts";
 
-describe("AccountLedger.reverseCredit", () => {
-	it("takes back an unspent credit once", async () => {
-		const { payer } = await newKey({ credit: 0n });
-		await ledger(payer).credit("deposit:a", 10n * PACA, "deposit");
-		const first = await ledger(payer).reverseCredit("deposit:a");
-		expect(first).toMatchObject({ applied: true, reversed: 10n * PACA, shortfall: 0n, balance: 0n });
-		const second = await ledger(payer).reverseCredit("deposit:a");
-		expect(second).toMatchObject({ applied: false, reversed: 10n * PACA, balance: 0n });
-		// The reversed id stays used: crediting it again is refused.
-		expect((await ledger(payer).credit("deposit:a", 10n * PACA, "deposit")).applied).toBe(false);
-		expect((await ledger(payer).account()).totalCredited).toBe(0n);
-	});
-
-	it("never drives the balance below zero: what was spent is reported as a shortfall", async () => {
-		const { payer, key } = await newKey({ credit: 0n });
-		await ledger(payer).credit("deposit:b", 10n * PACA, "deposit");
-		const auth = await ledger(payer).authorize({
-			keyHash: await hashApiKey(key),
-			requestId: "req_spent",
-			modelId: "m",
-			maxCost: 6n * PACA,
-			maxTokens: 10,
-			requestsPerMinute: 1_000,
-			tokensPerMinute: 1_000,
-			idempotencyKey: null,
-			now: Date.now(),
-		});
-		expect(auth.ok).toBe(true);
-		await ledger(payer).commit({
-			requestId: "req_spent",
-			modelId: "m",
-			promptTokens: 5,
-			completionTokens: 5,
-			cost: 6n * PACA,
-			status: "ok",
-			usageSource: "upstream",
-			response: null,
-			now: Date.now(),
-		});
-		const result = await ledger(payer).reverseCredit("deposit:b");
-		expect(result).toMatchObject({ applied: true, reversed: 4n * PACA, shortfall: 6n * PACA, balance: 0n });
-	});
-
-	it("ignores an id that was never credited", async () => {
-		const { payer } = await newKey({ credit: 0n });
-		expect(await ledger(payer).reverseCredit("deposit:none")).toMatchObject({ applied: false, reversed: 0n, shortfall: 0n });
-	});
-});
-
 /** Spends `amount` of the payer's credit through the per-request path (authorize, then commit). */
 async function spend(payer: string, key: string, requestId: string, amount: bigint): Promise<void> {
 	const auth = await ledger(payer).authorize({
@@ -79,6 +30,33 @@ async function spend(payer: string, key: string, requestId: string, amount: bigi
 		now: Date.now(),
 	});
 }
+
+describe("AccountLedger.reverseCredit", () => {
+	it("takes back an unspent credit once", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:a", 10n * PACA, "deposit");
+		const first = await ledger(payer).reverseCredit("deposit:a");
+		expect(first).toMatchObject({ applied: true, reversed: 10n * PACA, shortfall: 0n, balance: 0n });
+		const second = await ledger(payer).reverseCredit("deposit:a");
+		expect(second).toMatchObject({ applied: false, reversed: 10n * PACA, balance: 0n });
+		// The reversed id stays used: crediting it again is refused.
+		expect((await ledger(payer).credit("deposit:a", 10n * PACA, "deposit")).applied).toBe(false);
+		expect((await ledger(payer).account()).totalCredited).toBe(0n);
+	});
+
+	it("never drives the balance below zero: what was spent is reported as a shortfall", async () => {
+		const { payer, key } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:b", 10n * PACA, "deposit");
+		await spend(payer, key, "req_spent", 6n * PACA);
+		const result = await ledger(payer).reverseCredit("deposit:b");
+		expect(result).toMatchObject({ applied: true, reversed: 4n * PACA, shortfall: 6n * PACA, balance: 0n });
+	});
+
+	it("ignores an id that was never credited", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		expect(await ledger(payer).reverseCredit("deposit:none")).toMatchObject({ applied: false, reversed: 0n, shortfall: 0n });
+	});
+});
 
 describe("AccountLedger.lockWithdrawal", () => {
 	it("lets only deposited credit leave through the vault, and spends admin credit first", async () => {
