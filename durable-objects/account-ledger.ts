@@ -106,6 +106,8 @@ export interface AccountSnapshot {
 	balance: bigint;
 	held: bigint;
 	available: bigint;
+	/** What of `available` may leave through the vault (deposited credit; see `withdrawable`). */
+	withdrawable: bigint;
 	totalCredited: bigint;
 	totalSpent: bigint;
 }
@@ -402,7 +404,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 
 	account(): AccountSnapshot {
 		const held = this.heldTotal();
-		return { balance: this.balance, held, available: this.balance - held, ...this.totals() };
+		return { balance: this.balance, held, available: this.balance - held, withdrawable: this.withdrawable(), ...this.totals() };
 	}
 
 	/** Lifetime totals, as stored (the balance lives in memory, holds and leases are summed by `account`). */

@@ -276,7 +276,7 @@ export const withdraw: Command = {
 					headers: { "idempotency-key": id },
 					hint: (e) =>
 						e.status === 402 || e.code === "insufficient_quota"
-							? "You can withdraw at most your available credit (see `modeldex balance`)."
+							? "You can withdraw at most your withdrawable credit: what you deposited, not credit an admin granted (see `modeldex balance`)."
 							: undefined,
 				});
 			} catch (error) {

@@ -82,6 +82,8 @@ interface AccountBody {
 	balance: string;
 	held: string;
 	available: string;
+	/** Absent from gateways older than it. */
+	withdrawable?: string;
 }
 
 export const balance: Command = {
@@ -116,7 +118,11 @@ export const balance: Command = {
 			} else {
 				try {
 					credit = await new Gateway(config.gatewayUrl).request<AccountBody>("GET", "/v1/account", { token: session.token });
-					creditNote = `${paca(BigInt(credit.available))} available (${paca(BigInt(credit.held))} held for requests in flight)`;
+					creditNote =
+						`${paca(BigInt(credit.available))} available (${paca(BigInt(credit.held))} held for requests in flight` +
+						(credit.withdrawable !== undefined && credit.withdrawable !== credit.available
+							? `; ${paca(BigInt(credit.withdrawable))} withdrawable, the rest was granted, not deposited)`
+							: ")");
 				} catch (error) {
 					creditNote = `unavailable: ${(error as Error).message}`;
 				}
@@ -128,7 +134,14 @@ export const balance: Command = {
 					eth,
 					paca: pacaBalance,
 					model,
-					credit: credit ? { balance: credit.balance, held: credit.held, available: credit.available } : null,
+					credit: credit
+						? {
+								balance: credit.balance,
+								held: credit.held,
+								available: credit.available,
+								...(credit.withdrawable !== undefined ? { withdrawable: credit.withdrawable } : {}),
+							}
+						: null,
 				},
 				() => [
 					`wallet       ${me}`,

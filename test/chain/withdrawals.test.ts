@@ -95,6 +95,8 @@ describe("withdrawals", () => {
 			json: { payer: payer.address, amount: parseEther("5").toString(), idempotency_key: "promo-withdraw" },
 		});
 		expect(admin.status).toBe(201);
+		const account = await callGateway("/v1/account", { headers: await session(payer.address) });
+		expect(account.json()).toMatchObject({ available: parseEther("6").toString(), withdrawable: parseEther("1").toString() });
 		const tooMuch = await callGateway("/v1/account/withdrawals", {
 			headers: await session(payer.address),
 			json: { amount: parseEther("2").toString() },

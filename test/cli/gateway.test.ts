@@ -205,6 +205,10 @@ describe("login and keys", () => {
 			code: "insufficient_quota",
 			message: expect.stringContaining("0 base units are available to withdraw"),
 		});
+		const credit = (await cli(["balance", "--json"])).json<{ credit: { available: string; withdrawable: string } }>().credit;
+		expect(credit.withdrawable).toBe("0");
+		expect(BigInt(credit.available)).toBeGreaterThan(0n);
+		expect((await cli(["balance"])).stdout).toContain("0 PACA withdrawable, the rest was granted, not deposited");
 	});
 
 	test("withdraw against a gateway without withdrawals: says who pays them and the --settler way", async () => {

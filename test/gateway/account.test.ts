@@ -242,6 +242,8 @@ describe("API keys: happy path", () => {
 			balance: (10n * PACA - fee).toString(),
 			held: "0",
 			available: (10n * PACA - fee).toString(),
+			// All of it was an admin's credit: spendable, nothing to withdraw.
+			withdrawable: "0",
 			total_credited: (10n * PACA).toString(),
 			total_spent: fee.toString(),
 		});

@@ -77,6 +77,7 @@ export function registerAccountRoutes(app: App): void {
 			balance: account.balance.toString(),
 			held: account.held.toString(),
 			available: account.available.toString(),
+			withdrawable: account.withdrawable.toString(),
 			total_credited: account.totalCredited.toString(),
 			total_spent: account.totalSpent.toString(),
 		});
@@ -203,6 +204,10 @@ function documentAccountRoutes(app: App): void {
 					balance: Amount,
 					held: Amount.openapi({ description: "Held for requests in flight" }),
 					available: Amount,
+					withdrawable: Amount.openapi({
+						description:
+							"What of `available` can be withdrawn from the vault: credit from deposits. Credit an admin granted is spent first and cannot be withdrawn.",
+					}),
 					total_credited: Amount,
 					total_spent: Amount,
 				}),
