@@ -380,8 +380,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			unbacked += BigInt(row.amount);
 		}
 		const unbackedLeft = unbacked - this.totals().totalSpent;
-		const available = this.balance - this.heldTotal();
-		return unbackedLeft > 0n ? available - unbackedLeft : available;
+		const withdrawable = this.balance - this.heldTotal() - (unbackedLeft > 0n ? unbackedLeft : 0n);
+		return withdrawable > 0n ? withdrawable : 0n;
 	}
 
 	/** The lock of a withdrawal, or null when this payer never locked it. */
