@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { meterSseStream, type StreamMeterOptions } from "../../../workers/gateway/streaming/sse-meter.ts";
+import {
+	ChunkInspector,
+	MAX_KEPT_CHARS,
+	meterSseStream,
+	type StreamMeterOptions,
+} from "../../../workers/gateway/streaming/sse-meter.ts";
 import { countTokens } from "../../../workers/gateway/streaming/tokens.ts";
 
 // Hand-built upstreams: exact bytes, adversarial chunking, and failures on cue.
@@ -325,6 +330,47 @@ describe("meterSseStream: counting when the upstream reports no usage", () => {
 			outcome: "completed",
 			finishReason: "length",
 		});
+	});
+});
+
+describe("meterSseStream: long streams without usage", () => {
+	// ~100 characters of JSON per event around a few of text: 6,000 events are ~600k characters.
+	const words = Array.from({ length: 6_000 }, (_, i) => ` w${i % 97}`);
+
+	it("holds a bounded amount of chunk text however long the stream, and still counts every delivered token", () => {
+		const inspector = new ChunkInspector("chat", false);
+		let most = 0;
+		for (const word of words) {
+			inspector.inspect(encoder.encode(chat(word)));
+			inspector.deliveredUpTo(inspector.inspected());
+			most = Math.max(most, inspector.keptChars());
+		}
+		expect(most).toBeGreaterThan(MAX_KEPT_CHARS / 2);
+		expect(most).toBeLessThanOrEqual(MAX_KEPT_CHARS + chat(" w96").length);
+		expect(inspector.tally("completed", PROMPT)).toMatchObject({
+			completionTokens: countTokens(words.join("")),
+			usageSource: "counted",
+		});
+	});
+
+	it("charges what was delivered when the client leaves after the kept text was parsed and dropped", async () => {
+		const upstream = upstreamFrom(async function* () {
+			for (const word of words) yield chat(word);
+			for (;;) yield chat(" more");
+		});
+		const { body, result } = meter(upstream.stream);
+		const reader = body.getReader();
+		let delivered = "";
+		// Events are whole in each chunk the meter writes: count them as they come.
+		for (let events = 0; events < words.length; ) {
+			const text = decoder.decode((await reader.read()).value);
+			events += text.split("\n\n").length - 1;
+			delivered += text;
+		}
+		await reader.cancel("client went away");
+		expect((await result).outcome).toBe("client_disconnected");
+		expect((await result).completionTokens).toBe(countTokens(contentOf(delivered)));
+		expect(contentOf(delivered).startsWith(words.join(""))).toBe(true);
 	});
 });
 

@@ -395,15 +395,27 @@ function isTokenCount(value: unknown): value is number {
  */
 const MAY_MATTER = /"usage"\s*:\s*\{|"error"|"finish_reason"\s*:\s*"|\[DONE\]/;
 
-class ChunkInspector {
+/**
+ * Chunk texts kept for counting are parsed into their delivered text and dropped once they
+ * add up to this many characters: a long generation (every event is ~100-200 bytes of JSON
+ * around a few characters of text) would otherwise hold megabytes per stream, and many of
+ * them an isolate's 128 MB. Streams shorter than this are never parsed unless counted.
+ */
+export const MAX_KEPT_CHARS = 256 * 1024;
+
+export class ChunkInspector {
 	upstreamSentError = false;
 	private upstreamUsage: Usage | null = null;
 	private finishReason: string | null = null;
 	/** Delivered text per choice and field, counted at the end (BPE counts of pieces don't add up). */
 	private readonly delivered = new Map<string, string[]>();
-	/** Chunks with choices, in the order inspected; parsed only if tokens must be counted. */
-	private readonly texts: string[] = [];
-	/** How many of `texts` the client has received (a completed write carried them). */
+	/** Chunks with choices, in the order inspected, not yet parsed; parsed only if tokens must be counted. */
+	private texts: string[] = [];
+	/** Characters in `texts`. */
+	private textChars = 0;
+	/** Chunks inspected before `texts[0]` (delivered, parsed into `delivered` and dropped). */
+	private dropped = 0;
+	/** How many chunks (counted from the first) the client has received (a completed write carried them). */
 	private deliveredTexts = 0;
 
 	constructor(
@@ -417,7 +429,7 @@ class ChunkInspector {
 		// out as it is; its text is only needed if the tokens must be counted, so it is parsed
 		// then (or before the next chunk that is parsed, to keep the pieces in order).
 		if (!MAY_MATTER.test(text)) {
-			this.texts.push(text);
+			this.keep(text);
 			return { forward: event, done: false };
 		}
 		const data = sseData(text);
@@ -437,7 +449,7 @@ class ChunkInspector {
 			if (isObject(choice) && typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
 		}
 		// Its text counts once delivered, like any chunk's.
-		if (choices.length > 0) this.texts.push(text);
+		if (choices.length > 0) this.keep(text);
 
 		if (!isObject(chunk.usage)) return { forward: event, done: false };
 		this.upstreamUsage = readUsage(chunk.usage) ?? this.upstreamUsage;
@@ -472,7 +484,18 @@ class ChunkInspector {
 
 	/** A mark for everything inspected so far, taken before the write that carries it. */
 	inspected(): number {
-		return this.texts.length;
+		return this.dropped + this.texts.length;
+	}
+
+	/** Characters of chunk text held for counting (bounded by MAX_KEPT_CHARS and one write's chunks). */
+	keptChars(): number {
+		return this.textChars;
+	}
+
+	private keep(text: string): void {
+		this.texts.push(text);
+		this.textChars += text.length;
+		if (this.textChars > MAX_KEPT_CHARS) this.parseDelivered();
 	}
 
 	/** A write reached the client's side: the texts inspected before its mark count. */
@@ -480,9 +503,15 @@ class ChunkInspector {
 		if (mark > this.deliveredTexts) this.deliveredTexts = mark;
 	}
 
-	/** Notes the text of the delivered chunks, in order (only when tokens must be counted). */
+	/** Notes the text of the delivered chunks, in order, and drops them (when tokens must be counted, or too many are kept). */
 	private parseDelivered(): void {
-		for (const text of this.texts.slice(0, this.deliveredTexts)) {
+		const count = this.deliveredTexts - this.dropped;
+		if (count <= 0) return;
+		const parsed = this.texts.slice(0, count);
+		this.texts = this.texts.slice(count);
+		this.dropped += count;
+		this.textChars = this.texts.reduce((n, t) => n + t.length, 0);
+		for (const text of parsed) {
 			const data = sseData(text);
 			if (data === null) continue;
 			let chunk: unknown;
