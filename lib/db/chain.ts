@@ -507,6 +507,17 @@ export async function epochAssignedButUnrecorded(db: Db, after: number | null): 
 }
 
 /** The usage rows of an epoch with each model's token address. */
+/** The models with usage assigned to `epoch`. */
+export async function modelsOfEpoch(db: Db, epoch: number): Promise<string[]> {
+	const rows = await db
+		.selectDistinct({ modelId: usage.modelId })
+		.from(usageEpochs)
+		.innerJoin(usage, eq(usage.requestId, usageEpochs.requestId))
+		.where(eq(usageEpochs.epoch, epoch))
+		.all();
+	return rows.map((r) => r.modelId);
+}
+
 export function usageOfEpoch(db: Db, epoch: number) {
 	return db
 		.select({

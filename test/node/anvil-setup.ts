@@ -22,7 +22,16 @@ import type { ChainFixture, Deployment } from "../chain/fixture.ts";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** anvil's first default account: deployer and admin of every test deployment (each settler is a fresh key, see deployScenario). */
 export const ANVIL_KEY_0: Hex = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const SHARED_DEPLOYMENTS = ["indexer", "settler", "settler-crash", "proofs", "e2e", "withdrawals", "escrow"] as const;
+const SHARED_DEPLOYMENTS = [
+	"indexer",
+	"settler",
+	"settler-crash",
+	"proofs",
+	"e2e",
+	"withdrawals",
+	"escrow",
+	"settle-cap",
+] as const;
 /** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
 const ISOLATED_NODES = ["reorg", "stuck"] as const;
 

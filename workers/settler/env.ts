@@ -18,6 +18,7 @@ export type Env = ChainEnvVars &
 		SETTLE_GRACE_SECONDS?: string;
 		REPLACE_AFTER_SECONDS?: string;
 		RECEIPT_WAIT_MS?: string;
+		SETTLE_MAX_MODELS?: string;
 	};
 
 const SettlerVars = z.object({
@@ -28,6 +29,13 @@ const SettlerVars = z.object({
 	REPLACE_AFTER_SECONDS: z.coerce.number().int().positive().default(180),
 	/** How long one run waits for a receipt before leaving the transaction to the next run. */
 	RECEIPT_WAIT_MS: z.coerce.number().int().nonnegative().default(20_000),
+	/**
+	 * Models one settle pays at most; the rest of an epoch's models go into the next epoch
+	 * closed. A settle costs ~50k gas plus ~35k per model (~48k on a model's first
+	 * settlement; contracts/snapshots): 200 models stay near 10M, under the 2^24 (16.7M)
+	 * per-transaction gas cap Ethereum clients enforce since Fusaka (EIP-7825).
+	 */
+	SETTLE_MAX_MODELS: z.coerce.number().int().positive().default(200),
 });
 
 export interface SettlerConfig {
@@ -35,6 +43,7 @@ export interface SettlerConfig {
 	graceMs: number;
 	replaceAfterMs: number;
 	receiptWaitMs: number;
+	maxModels: number;
 }
 
 export function readSettlerConfig(env: Env): SettlerConfig {
@@ -45,5 +54,6 @@ export function readSettlerConfig(env: Env): SettlerConfig {
 		graceMs: parsed.data.SETTLE_GRACE_SECONDS * 1000,
 		replaceAfterMs: parsed.data.REPLACE_AFTER_SECONDS * 1000,
 		receiptWaitMs: parsed.data.RECEIPT_WAIT_MS,
+		maxModels: parsed.data.SETTLE_MAX_MODELS,
 	};
 }

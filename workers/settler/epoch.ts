@@ -10,6 +10,7 @@ import {
 	feeTotals,
 	insertEpoch,
 	insertLeaves,
+	modelsOfEpoch,
 	modelsWithUnassignedUsage,
 	runBatch,
 	setFeeTotals,
@@ -89,10 +90,22 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 		if (known) settleable.push(m.modelId);
 		else unregistered.add(m.modelId);
 	}
+	// At most maxModels models per settle (its gas grows with them): the others' usage stays
+	// unassigned and goes into the next epoch closed. Models a stopped run already assigned
+	// here count first.
+	const assigned = new Set(await modelsOfEpoch(db, epoch));
+	const fresh = settleable.filter((id) => !assigned.has(id)).sort();
+	const room = Math.max(0, ctx.settler.maxModels - assigned.size);
+	const deferred = fresh.slice(room);
+	if (deferred.length > 0) {
+		console.warn(
+			`epoch ${epoch}: ${settleable.length} models to settle, ${ctx.settler.maxModels} fit one settle; ${deferred.length} go into the next epoch closed`,
+		);
+	}
 	// Assigning is idempotent (rows already in an epoch are skipped). A run stopped
 	// after this and before the epoch's row is written leaves assigned usage with no
 	// epoch: the next run closes that epoch first (epochAssignedButUnrecorded).
-	await assignUsage(db, epoch, endMs, settleable);
+	await assignUsage(db, epoch, endMs, [...assigned, ...fresh.slice(0, room)]);
 	const rows = await usageOfEpoch(db, epoch);
 	const aggregate = aggregateEpoch(epoch, rows);
 
