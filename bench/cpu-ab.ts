@@ -32,7 +32,9 @@ const tree = join(dir, "a-tree");
 const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
 // The ref's files, exported (not a worktree: an interrupted run leaves nothing in .git).
 mkdirSync(tree);
-execFileSync("sh", ["-c", `git archive ${JSON.stringify(REF)} | tar -x -C ${JSON.stringify(tree)}`], { cwd: ROOT });
+const archive = join(dir, "a.tar");
+execFileSync("git", ["archive", "--output", archive, REF], { cwd: ROOT });
+execFileSync("tar", ["-xf", archive, "-C", tree]);
 symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
 const upstream = await startUpstream(5);
 const started: Array<{ dispose(): Promise<void> }> = [];
@@ -65,7 +67,7 @@ try {
 					if (!s.ok) failed++;
 				},
 			);
-		sides.push({ name, pids: lone.pids, run, failed: () => failed, samples: [] as number[] });
+		sides.push({ name, pids: Object.values(lone.group.pids), run, failed: () => failed, samples: [] as number[] });
 	}
 	for (const side of sides) await side.run(500); // warm-up
 	// Each workerd's idle rate (timers, alarms) once the warm-up's deferred work has landed.
@@ -75,12 +77,11 @@ try {
 		for (const side of order) {
 			const i = sides.indexOf(side);
 			side.samples.push(
-				await cpuPerRequest(
-					() => ticksOf(side.pids),
-					idlePerMs[i] ?? 0,
-					REQUESTS,
-					() => side.run(REQUESTS),
-				),
+				(
+					await cpuPerRequest([{ ticks: () => ticksOf(side.pids), idlePerMs: idlePerMs[i] ?? 0 }], REQUESTS, () =>
+						side.run(REQUESTS),
+					)
+				)[0] ?? Number.NaN,
 			);
 		}
 		process.stderr.write(`round ${round + 1}: ${sides.map((s) => `${s.name} ${s.samples.at(-1)?.toFixed(3)}`).join(", ")} ms\n`);

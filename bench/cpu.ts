@@ -142,9 +142,12 @@ export const DEFERRED_WORK_MS = METER_FLUSH_DELAY_MS + 2_000 + 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Ticks of idle counted over this window (a tick is 10 ms, so a longer window is steadier). */
+const IDLE_WINDOW_MS = 5_000;
+
 /**
  * Ticks per millisecond `ticks` counts while nothing is sent, once earlier work has landed;
- * measured over 5 s, since it is subtracted over each run and its pause (a tick is 10 ms).
+ * measured over IDLE_WINDOW_MS, since it is subtracted over each run and its pause.
  */
 export async function idleTicksPerMs(ticks: () => number, settleMs = DEFERRED_WORK_MS): Promise<number> {
 	await sleep(settleMs);
@@ -153,22 +156,26 @@ export async function idleTicksPerMs(ticks: () => number, settleMs = DEFERRED_WO
 	return (ticks() - start) / IDLE_WINDOW_MS;
 }
 
-const IDLE_WINDOW_MS = 5_000;
+/** A CPU tick counter and its idle rate (idleTicksPerMs). */
+export interface TickCounter {
+	ticks: () => number;
+	idlePerMs: number;
+}
 
 /**
- * CPU ms per request of `run` (`requests` requests) as `ticks` counts it, deferred work
- * included (waited out for `settleMs` after the run), less the idle rate over the same time.
+ * CPU ms per request of `run` (`requests` requests) as each counter counts it, deferred work
+ * included (waited out for `settleMs` after the run), less its idle rate over the same time.
  */
 export async function cpuPerRequest(
-	ticks: () => number,
-	idlePerMs: number,
+	counters: TickCounter[],
 	requests: number,
 	run: () => Promise<unknown>,
 	settleMs = DEFERRED_WORK_MS,
-): Promise<number> {
-	const before = ticks();
+): Promise<number[]> {
+	const before = counters.map((c) => c.ticks());
 	const t0 = performance.now();
 	await run();
 	await sleep(settleMs);
-	return ((ticks() - before - idlePerMs * (performance.now() - t0)) * TICK_MS) / requests;
+	const elapsed = performance.now() - t0;
+	return counters.map((c, i) => ((c.ticks() - (before[i] ?? 0) - c.idlePerMs * elapsed) * TICK_MS) / requests);
 }

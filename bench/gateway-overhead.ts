@@ -22,12 +22,13 @@ import { resolve } from "node:path";
 import { buildBundles, VARIANTS, type Variant } from "./build.ts";
 import {
 	cpuBetween,
-	cpuPerRequest as cpuOf,
+	cpuPerRequest,
 	cpuSnapshot,
 	descendantTicks,
 	idleTicksPerMs,
 	processTicks,
 	TICK_MS,
+	type TickCounter,
 	workerdPids,
 } from "./cpu.ts";
 import {
@@ -147,31 +148,27 @@ async function main() {
 	) as Record<VariantName, string[]>;
 	const meterModel = "bench/meter-throughput";
 	const payers = Array.from({ length: PAYERS }, (_, i) => payerAddress(i));
-	await rt.admin("admin", "/migrate", { sql: migrationStatements() });
-	const { keys } = await rt.admin<{ keys: Array<{ payer: string; key: string }> }>("admin", "/seed", {
-		upstreamUrl: upstream.url,
-		models: [...gwModels, meterModel],
-		payers,
-		credit: CREDIT.toString(),
-		inputPricePerM: PRICE_IN.toString(),
-		outputPricePerM: PRICE_OUT.toString(),
-	});
-	const auth = keys.map((k) => `Bearer ${k.key}`);
-	// Each variant runs in its own processes with its own D1 and objects: its models there, and,
-	// if it keeps a real ledger, the same keys with the same credit.
-	for (const v of variantNames) {
-		await rt.admin(`admin-${v}`, "/migrate", { sql: migrationStatements() });
-		await rt.admin(`admin-${v}`, "/seed", {
+	/** What each variant stubs decides what it can be checked for. */
+	const stubsOf = (v: VariantName): string => VARIANTS[v];
+	/** Migrates and seeds one gateway build's D1 and objects (through its admin Worker). */
+	const seed = async (admin: string, models: string[], seedPayers: string[]) => {
+		await rt.admin(admin, "/migrate", { sql: migrationStatements() });
+		return rt.admin<{ keys: Array<{ payer: string; key: string }> }>(admin, "/seed", {
 			upstreamUrl: upstream.url,
-			models: variantModels[v],
-			payers: [],
+			models,
+			payers: seedPayers,
 			credit: CREDIT.toString(),
 			inputPricePerM: PRICE_IN.toString(),
 			outputPricePerM: PRICE_OUT.toString(),
 		});
-		if (!(VARIANTS[v] as string).includes("ledger")) {
-			await rt.admin(`admin-${v}`, "/add-keys", { keys, credit: CREDIT.toString() });
-		}
+	};
+	const { keys } = await seed("admin", [...gwModels, meterModel], payers);
+	const auth = keys.map((k) => `Bearer ${k.key}`);
+	// Each variant runs in its own processes with its own D1 and objects: its models there, and,
+	// if it keeps a real ledger, the same keys with the same credit.
+	for (const v of variantNames) {
+		await seed(`admin-${v}`, variantModels[v], []);
+		if (!stubsOf(v).includes("ledger")) await rt.admin(`admin-${v}`, "/add-keys", { keys, credit: CREDIT.toString() });
 	}
 
 	const targets: Record<TargetName, Target> = {
@@ -371,21 +368,23 @@ async function main() {
 	log("workerd CPU per request");
 	const CPU_REQUESTS = Number(env.BENCH_CPU_REQUESTS ?? 1000);
 	const workerdTicks = () => descendantTicks("workerd");
-	const ownPids = ["gateway", ...variantNames].map((n) => rt.pids[n as "gateway" | Variant].gateway);
+	const builds = ["gateway", ...variantNames] as Array<"gateway" | Variant>;
 	// Over the same window: all workerd processes, and each gateway build's own process.
-	const [idlePerMs, ...ownIdle] = await Promise.all([
+	const [idlePerMs = 0, ...ownIdle] = await Promise.all([
 		idleTicksPerMs(workerdTicks),
-		...ownPids.map((pid) => idleTicksPerMs(() => processTicks(pid))),
+		...builds.map((b) => idleTicksPerMs(() => processTicks(rt.pids[b].gateway))),
 	]);
-	const ownIdlePerMs = new Map(ownPids.map((pid, i) => [pid, ownIdle[i] ?? 0]));
-	const cpuPerRequest: Record<string, number> = {};
+	const ownCounter = new Map<TargetName, TickCounter>(
+		builds.map((b, i) => [b, { ticks: () => processTicks(rt.pids[b].gateway), idlePerMs: ownIdle[i] ?? 0 }]),
+	);
+	const cpuMs: Record<string, number> = {};
 	const cpuOthers: Record<string, number> = {};
 	/** Of which kernel time (syscalls: sockets, SQLite files). */
 	const cpuKernel: Record<string, number> = {};
 	/** A gateway build's: of which its own process (the rest is its objects' and D1's, and their proxying). */
 	const cpuOwn: Record<string, number> = {};
 	const cpuRuns: Array<[TargetName, Mode]> = [
-		...(["floor", "gateway", ...variantNames] as TargetName[]).map((n): [TargetName, Mode] => [n, "non-stream"]),
+		...(["floor", ...builds] as TargetName[]).map((n): [TargetName, Mode] => [n, "non-stream"]),
 		["floor", "stream"],
 		["relay", "stream"],
 		["gateway", "stream"],
@@ -394,28 +393,27 @@ async function main() {
 		const name = mode === "stream" ? `${target} (stream)` : target;
 		const snap = cpuSnapshot();
 		const kernelBefore = descendantTicks("workerd", true);
-		const ownPid = target === "gateway" || target in VARIANTS ? rt.pids[target as "gateway" | Variant].gateway : null;
-		const ownBefore = ownPid === null ? 0 : processTicks(ownPid);
-		const t0 = performance.now();
-		cpuPerRequest[name] = await cpuOf(workerdTicks, idlePerMs, CPU_REQUESTS, () =>
-			runClosedLoop(
-				CPU_REQUESTS,
-				8,
-				(i) => makeCall(target, mode, i % PAYERS, i % MODELS),
-				(_i, call, s) => {
-					if (!s.ok) noteError(`${call.target.name} (cpu)`, s.error);
-				},
-			),
+		const own = ownCounter.get(target);
+		const [all = Number.NaN, ownMs] = await cpuPerRequest(
+			[{ ticks: workerdTicks, idlePerMs }, ...(own ? [own] : [])],
+			CPU_REQUESTS,
+			() =>
+				runClosedLoop(
+					CPU_REQUESTS,
+					8,
+					(i) => makeCall(target, mode, i % PAYERS, i % MODELS),
+					(_i, call, s) => {
+						if (!s.ok) noteError(`${call.target.name} (cpu)`, s.error);
+					},
+				),
 		);
+		cpuMs[name] = all;
+		if (ownMs !== undefined) cpuOwn[name] = ownMs;
 		cpuKernel[name] = ((descendantTicks("workerd", true) - kernelBefore) * TICK_MS) / CPU_REQUESTS;
-		if (ownPid !== null) {
-			const idle = (ownIdlePerMs.get(ownPid) ?? 0) * (performance.now() - t0);
-			cpuOwn[name] = ((processTicks(ownPid) - ownBefore - idle) * TICK_MS) / CPU_REQUESTS;
-		}
 		cpuOthers[name] = cpuBetween(snap, cpuSnapshot()).others;
 	}
 	log(
-		`workerd CPU ms per request: ${Object.entries(cpuPerRequest)
+		`workerd CPU ms per request: ${Object.entries(cpuMs)
 			.map(([n, v]) => `${n} ${v.toFixed(3)}`)
 			.join(", ")}`,
 	);
@@ -463,8 +461,6 @@ async function main() {
 		ledgers: Array<{ payer: string; account: { held: string; totalSpent: string } }>;
 		d1: Record<string, { rows: number; fees: string }>;
 	}
-	/** What each variant stubs decides what it can be checked for. */
-	const stubsOf = (v: VariantName): string => VARIANTS[v];
 	const readStates = async () => {
 		const gw = await rt.admin<State>("admin", "/state", { models: [...gwModels, meterModel], payers });
 		const vs: Partial<Record<VariantName, State>> = {};
@@ -675,9 +671,9 @@ async function main() {
 	lines.push(
 		`workerd CPU per request (non-stream, and streamed where marked), each Worker alone at c=8, ${CPU_REQUESTS} requests, deferred work (batches, meter flush) included:`,
 	);
-	for (const [name, ms] of Object.entries(cpuPerRequest)) {
+	for (const [name, ms] of Object.entries(cpuMs)) {
 		const floorOf = name.endsWith("(stream)") ? "floor (stream)" : "floor";
-		const over = name === floorOf ? "" : `  (+${(ms - (cpuPerRequest[floorOf] ?? 0)).toFixed(3)} over floor)`;
+		const over = name === floorOf ? "" : `  (+${(ms - (cpuMs[floorOf] ?? 0)).toFixed(3)} over floor)`;
 		lines.push(
 			`  ${name.padEnd(17)} ${ms.toFixed(3)} ms${over.padEnd(26)} of which kernel ${cpuKernel[name]?.toFixed(3)} ms` +
 				(cpuOwn[name] === undefined ? "" : `, its own process ${cpuOwn[name]?.toFixed(3)} ms`) +
@@ -721,7 +717,7 @@ async function main() {
 					oneModelRps,
 					checks: checked,
 					sent,
-					cpuPerRequest,
+					cpuPerRequest: cpuMs,
 					cpuOwnProcess: cpuOwn,
 					cpuByPass,
 					expResults,

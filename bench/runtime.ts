@@ -90,7 +90,9 @@ export async function startGatewayGroup(
 			isolatedResourcePersistencePath: join(dir, isolated),
 		} as never);
 		await mf.ready;
-		return { mf, pid: childWorkerds().find((p) => !before.has(p)) ?? Number.NaN };
+		const pid = childWorkerds().find((p) => !before.has(p));
+		if (pid === undefined) throw new Error(`could not find the workerd process of ${name} (${isolated})`);
+		return { mf, pid };
 	};
 	// The objects' process first: it owns the shared storage.
 	const objects = await start("objects", [
@@ -114,7 +116,7 @@ export async function startGatewayGroup(
 		],
 		opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {},
 	);
-	const url = (await gateway.mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+	const url = await directUrl(gateway.mf, name);
 	return {
 		gateway: gateway.mf,
 		objects: objects.mf,
@@ -140,65 +142,80 @@ async function adminPost<T>(mf: Miniflare, which: string, path: string, body: un
 }
 
 export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
-	const variants = Object.keys(VARIANTS) as Variant[];
-	// Every gateway build in its own pair of processes (startGatewayGroup); the floor, and the
-	// same Worker relaying streams through JavaScript (passthrough-worker.ts), each in its own
-	// process too: the relay's JS work would slow the floor's requests.
-	// One at a time, so each group knows its processes.
-	const groups: GatewayGroup[] = [
-		await startGatewayGroup("gateway", { gateway: bundles.gateway, admin: bundles.admin, adminName: "admin" }),
+	// Every gateway build in its own pair of processes (startGatewayGroup), one at a time so
+	// each group finds its own processes; the floor, and the same Worker relaying streams
+	// through JavaScript, each in its own process too: the relay's JS work would slow the floor's.
+	const builds: Array<["gateway" | Variant, string]> = [
+		["gateway", bundles.gateway],
+		...(Object.keys(VARIANTS) as Variant[]).map((v): [Variant, string] => [v, bundles.variants[v]]),
 	];
-	for (const v of variants) {
-		groups.push(await startGatewayGroup(v, { gateway: bundles.variants[v], admin: bundles.admin, adminName: `admin-${v}` }));
+	const groups = {} as Record<"gateway" | Variant, GatewayGroup>;
+	for (const [name, script] of builds) {
+		groups[name] = await startGatewayGroup(name, { gateway: script, admin: bundles.admin, adminName: adminOf(name) });
 	}
-	const floors = (["floor", "relay"] as const).map(
-		(name) =>
-			new Miniflare(
-				convertV4MiniflareOptions({
-					host: "127.0.0.1",
-					port: 0,
-					rootPath: ROOT,
-					...logsToStderr,
-					workers: [
-						{
-							name,
-							modules: true,
-							scriptPath: bundles.floor,
-							modulesRoot: dirname(bundles.floor),
-							...COMPAT,
-							bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
-							unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-						},
-					] as never,
-				}),
-			),
-	);
-	await Promise.all(floors.map((mf) => mf.ready));
-	const floorUrl = async (i: number, name: string) =>
-		((await floors[i]?.unsafeGetDirectURL(name)) ?? "").toString().replace(/\/$/, "");
-	const urls = {
-		floor: await floorUrl(0, "floor"),
-		relay: await floorUrl(1, "relay"),
-		gateway: groups[0]?.url,
-	} as Runtime["urls"];
-	const adminOf = new Map<string, Miniflare>([["admin", (groups[0] as GatewayGroup).objects]]);
-	for (const [i, v] of variants.entries()) {
-		const group = groups[i + 1] as GatewayGroup;
-		urls[v] = group.url;
-		adminOf.set(`admin-${v}`, group.objects);
+	const [floor, relay] = await Promise.all([
+		startFloor("floor", bundles.floor, upstreamUrl),
+		startFloor("relay", bundles.floor, upstreamUrl),
+	]);
+	const urls = { floor: floor.url, relay: relay.url } as Runtime["urls"];
+	const pids = {} as Runtime["pids"];
+	const admins = new Map<string, Miniflare>();
+	for (const [name, group] of Object.entries(groups) as Array<["gateway" | Variant, GatewayGroup]>) {
+		urls[name] = group.url;
+		pids[name] = group.pids;
+		admins.set(adminOf(name), group.objects);
 	}
-	const admin = <T>(which: string, path: string, body: unknown): Promise<T> =>
-		adminPost<T>(adminOf.get(which) as Miniflare, which, path, body);
-	const pids = { gateway: (groups[0] as GatewayGroup).pids } as Runtime["pids"];
-	for (const [i, v] of variants.entries()) pids[v] = (groups[i + 1] as GatewayGroup).pids;
 	return {
 		urls,
 		pids,
-		admin,
+		admin: <T>(which: string, path: string, body: unknown): Promise<T> =>
+			adminPost<T>(admins.get(which) as Miniflare, which, path, body),
 		close: async () => {
-			await Promise.all([...groups.map((g) => g.dispose()), ...floors.map((mf) => mf.dispose())]);
+			await Promise.all([...Object.values(groups).map((g) => g.dispose()), floor.mf.dispose(), relay.mf.dispose()]);
 		},
 	};
+}
+
+/** The admin Worker beside a gateway build's objects: `admin` for the gateway, `admin-<variant>` for a variant. */
+function adminOf(build: "gateway" | Variant): string {
+	return build === "gateway" ? "admin" : `admin-${build}`;
+}
+
+/**
+ * The bare pass-through Worker (passthrough-worker.ts) alone in its own workerd on a direct
+ * socket, as `floor`, or as `relay` (binding RELAY=1: streams relayed through JavaScript).
+ */
+export async function startFloor(
+	name: "floor" | "relay",
+	scriptPath: string,
+	upstreamUrl: string,
+): Promise<{ mf: Miniflare; url: string }> {
+	const mf = new Miniflare(
+		convertV4MiniflareOptions({
+			host: "127.0.0.1",
+			port: 0,
+			rootPath: ROOT,
+			...logsToStderr,
+			workers: [
+				{
+					name,
+					modules: true,
+					scriptPath,
+					modulesRoot: dirname(scriptPath),
+					...COMPAT,
+					bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
+					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+				},
+			] as never,
+		}),
+	);
+	await mf.ready;
+	return { mf, url: await directUrl(mf, name) };
+}
+
+/** A Worker's direct socket URL, without the trailing slash. */
+export async function directUrl(mf: Miniflare, worker: string): Promise<string> {
+	return (await mf.unsafeGetDirectURL(worker)).toString().replace(/\/$/, "");
 }
 
 /** The migration files' statements, in order (drizzle-kit separates them with a breakpoint comment). */
@@ -230,16 +247,14 @@ export async function startUpstream(serviceTimeMs: number): Promise<{ url: strin
 /**
  * One gateway build alone (its own pair of processes, startGatewayGroup), seeded with `payers`
  * funded keys and 4 models on `upstreamUrl`: for the CPU profile, the A/B comparison and the
- * tail trace, which look at one gateway build at a time. `pids`: both workerd processes.
+ * tail trace, which look at one gateway build at a time.
  */
 export async function startLoneGateway(
 	scripts: { gateway: string; admin: string },
 	upstreamUrl: string,
 	opts: { payers: number; inspectorPort?: number; name?: string; bindings?: Record<string, string> },
-): Promise<{ group: GatewayGroup; base: string; keys: string[]; models: string[]; pids: number[] }> {
+): Promise<{ group: GatewayGroup; base: string; keys: string[]; models: string[] }> {
 	const group = await startGatewayGroup(opts.name ?? "gateway", { ...scripts, adminName: "admin" }, opts);
-	const pids = [group.pids.gateway, group.pids.objects];
-	if (pids.some((p) => Number.isNaN(p))) throw new Error("could not find the group's workerd processes");
 	const post = <T>(path: string, body: unknown): Promise<T> => adminPost<T>(group.objects, "admin", path, body);
 	await post("/migrate", { sql: migrationStatements() });
 	const models = Array.from({ length: 4 }, (_, i) => `${opts.name ?? "lone"}/model-${i}`);
@@ -251,5 +266,5 @@ export async function startLoneGateway(
 		inputPricePerM: "2000000000000000",
 		outputPricePerM: "6000000000000000",
 	});
-	return { group, base: `${group.url}/v1`, keys: keys.map((k) => k.key), models, pids };
+	return { group, base: `${group.url}/v1`, keys: keys.map((k) => k.key), models };
 }

@@ -1,16 +1,14 @@
 // Where a target's slow requests come from, at c=1: the same requests, round robin, to
-// direct, floor and each gateway build (each alone in its own processes, startGatewayGroup), with each
-// request's start time kept; then per target the slow ones (over direct's p99 + the
-// floor's added p99) and how they are spaced in time.
+// direct, the floor, the gateway and gateway-bare (each alone in its own processes), with
+// each request's start time kept; then per target the slow ones (over the p99 target's bar:
+// direct's p99 + 1.3 x the floor's added p99) and how they are spaced in time.
 //
 //   node bench/tail.ts        BENCH_REQUESTS (3000) per target; BENCH_TAIL_ENV='{"BATCH_MS":"1000"}'
 
 import { setPriority } from "node:os";
-import { dirname } from "node:path";
-import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { buildBundles } from "./build.ts";
 import { newTarget, percentile, requestBody, runClosedLoop, type Target } from "./load.ts";
-import { COMPAT, startLoneGateway, startUpstream } from "./runtime.ts";
+import { startFloor, startLoneGateway, startUpstream } from "./runtime.ts";
 
 const N = Number(process.env.BENCH_REQUESTS ?? 3000);
 try {
@@ -18,24 +16,7 @@ try {
 } catch {}
 const bundles = await buildBundles();
 const upstream = await startUpstream(5);
-const floorMf = new Miniflare(
-	convertV4MiniflareOptions({
-		host: "127.0.0.1",
-		port: 0,
-		workers: [
-			{
-				name: "floor",
-				modules: true,
-				scriptPath: bundles.floor,
-				modulesRoot: dirname(bundles.floor),
-				...COMPAT,
-				bindings: { UPSTREAM_URL: upstream.url, RELAY: "0" },
-				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-			},
-		] as never,
-	}),
-);
-await floorMf.ready;
+const floor = await startFloor("floor", bundles.floor, upstream.url);
 const bindings = JSON.parse(process.env.BENCH_TAIL_ENV ?? "{}") as Record<string, string>;
 const gw = await startLoneGateway({ gateway: bundles.gateway, admin: bundles.admin }, upstream.url, {
 	payers: 32,
@@ -49,11 +30,7 @@ const bare = await startLoneGateway({ gateway: bundles.variants["gateway-bare"],
 });
 const targets: Array<{ t: Target; keys: string[] | null; models: string[] }> = [
 	{ t: newTarget("direct", `${upstream.url}/v1`), keys: null, models: gw.models },
-	{
-		t: newTarget("floor", `${(await floorMf.unsafeGetDirectURL("floor")).toString().replace(/\/$/, "")}/v1`),
-		keys: null,
-		models: gw.models,
-	},
+	{ t: newTarget("floor", `${floor.url}/v1`), keys: null, models: gw.models },
 	{ t: newTarget("gateway", gw.base), keys: gw.keys, models: gw.models },
 	{ t: newTarget("bare", bare.base), keys: bare.keys, models: bare.models },
 ];
@@ -63,8 +40,8 @@ const plan = (i: number) => {
 	const x = targets[(i + round) % targets.length] as (typeof targets)[number];
 	return {
 		target: x.t,
-		body: requestBody(x.models[round % 4] as string, false),
-		authorization: x.keys ? `Bearer ${x.keys[round % 32]}` : null,
+		body: requestBody(x.models[round % x.models.length] as string, false),
+		authorization: x.keys ? `Bearer ${x.keys[round % x.keys.length]}` : null,
 		stream: false,
 	};
 };
@@ -73,11 +50,8 @@ const t0 = performance.now();
 await runClosedLoop(N * targets.length, 1, plan, (_i, call, s) => {
 	samples.get(call.target.name)?.push({ at: performance.now() - t0 - s.totalMs, ms: s.totalMs });
 });
-const p = (name: string, q: number) =>
-	percentile(
-		(samples.get(name) ?? []).map((s) => s.ms).sort((a, b) => a - b),
-		q,
-	);
+const sorted = new Map([...samples].map(([name, xs]) => [name, xs.map((s) => s.ms).sort((a, b) => a - b)]));
+const p = (name: string, q: number) => percentile(sorted.get(name) ?? [], q);
 const directP99 = p("direct", 99);
 const floorAdded = p("floor", 99) - directP99;
 const bar = directP99 + 1.3 * floorAdded;
@@ -96,5 +70,5 @@ for (const [name, xs] of samples) {
 	if (process.env.BENCH_TAIL_LIST)
 		console.log(`  ${slow.map((s) => `${(s.at / 1000).toFixed(3)}s:${s.ms.toFixed(1)}`).join(" ")}`);
 }
-await Promise.all([floorMf.dispose(), gw.group.dispose(), bare.group.dispose()]);
+await Promise.all([floor.mf.dispose(), gw.group.dispose(), bare.group.dispose()]);
 upstream.proc.kill();
