@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { DEPOSIT_SOURCE_PREFIX } from "../lib/money.ts";
+import { isDeposit } from "../lib/money.ts";
 import {
 	LEASE_USE_MS,
 	type LeaseRecord,
@@ -170,6 +170,11 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	private readonly leases = new Map<string, LeaseState>();
 	private readonly waiters = new Map<string, Array<() => void>>();
 	private balance = 0n;
+	/**
+	 * Credit no deposit backs (an admin's, a test's) not yet spent: spendable through the API,
+	 * never withdrawn (see `withdrawable`). Spending takes from it first.
+	 */
+	private unbackedLeft = 0n;
 
 	constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
 		super(ctx, env);
@@ -209,6 +214,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				);
 			`);
 			this.balance = BigInt(this.sql.exec<{ balance: string }>("SELECT balance FROM account").one().balance);
+			this.unbackedLeft = this.loadUnbacked();
 			this.keys = new Map(
 				this.sql
 					.exec<KeyRow>("SELECT * FROM keys")
@@ -277,6 +283,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			Date.now(),
 		).rowsWritten;
 		if (inserted === 0) return { applied: false, balance: this.balance };
+		if (!isDeposit(source)) this.setUnbacked(this.unbackedLeft + amount);
 		const account = this.totals();
 		this.balance += amount;
 		this.sql.exec(
@@ -305,7 +312,9 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				creditId,
 			)
 			.toArray()[0];
-		const credited = this.sql.exec<{ amount: string }>("SELECT amount FROM credits WHERE credit_id = ?", creditId).toArray()[0];
+		const credited = this.sql
+			.exec<{ amount: string; source: string }>("SELECT amount, source FROM credits WHERE credit_id = ?", creditId)
+			.toArray()[0];
 		const amount = credited ? BigInt(credited.amount) : 0n;
 		if (done) {
 			return {
@@ -320,6 +329,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		const available = this.balance - this.heldTotal();
 		const reversed = available <= 0n ? 0n : amount < available ? amount : available;
 		const shortfall = amount - reversed;
+		if (!isDeposit(credited.source))
+			this.setUnbacked(this.unbackedLeft - (reversed < this.unbackedLeft ? reversed : this.unbackedLeft));
 		const account = this.totals();
 		this.balance -= reversed;
 		this.sql.exec(
@@ -363,25 +374,33 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	}
 
 	/**
-	 * What may leave through the vault: the available balance less the part of it no PACA
-	 * backs. Only deposits (credited by the indexer from the vault's Deposited events) put
-	 * PACA in the vault's escrow; credit an admin granted (or a test) is spendable through
-	 * the API but paid out it would take other payers' escrow. Spending uses unbacked
-	 * credit first, so what of it is left is the unbacked credit not yet spent.
+	 * What may leave through the vault: the balance less the credit no deposit backs and
+	 * less what is held, whichever is more (held requests are charged to that credit first).
+	 * Only deposits put PACA in the vault's escrow; paid out, unbacked credit would take
+	 * other payers' deposits.
 	 */
-	private withdrawable(): bigint {
-		// (Reversals undo deposits only, so they never touch this sum.)
+	private withdrawable(held = this.heldTotal()): bigint {
+		const kept = held > this.unbackedLeft ? held : this.unbackedLeft;
+		return this.balance > kept ? this.balance - kept : 0n;
+	}
+
+	/** The unbacked credit left, as stored; a ledger from before it was kept starts from its credits less all it spent. */
+	private loadUnbacked(): bigint {
+		this.sql.exec("CREATE TABLE IF NOT EXISTS unbacked (id INTEGER PRIMARY KEY CHECK (id = 1), amount TEXT NOT NULL)");
+		const row = this.sql.exec<{ amount: string }>("SELECT amount FROM unbacked").toArray()[0];
+		if (row) return BigInt(row.amount);
 		let unbacked = 0n;
-		for (const row of this.sql.exec<{ amount: string }>(
-			"SELECT amount FROM credits WHERE substr(source, 1, ?) <> ?",
-			DEPOSIT_SOURCE_PREFIX.length,
-			DEPOSIT_SOURCE_PREFIX,
-		)) {
-			unbacked += BigInt(row.amount);
+		for (const credit of this.sql.exec<{ amount: string; source: string }>("SELECT amount, source FROM credits")) {
+			if (!isDeposit(credit.source)) unbacked += BigInt(credit.amount);
 		}
-		const unbackedLeft = unbacked - this.totals().totalSpent;
-		const withdrawable = this.balance - this.heldTotal() - (unbackedLeft > 0n ? unbackedLeft : 0n);
-		return withdrawable > 0n ? withdrawable : 0n;
+		const left = unbacked - this.totals().totalSpent;
+		this.sql.exec("INSERT INTO unbacked VALUES (1, ?)", (left > 0n ? left : 0n).toString());
+		return left > 0n ? left : 0n;
+	}
+
+	private setUnbacked(amount: bigint): void {
+		this.unbackedLeft = amount;
+		this.sql.exec("UPDATE unbacked SET amount = ? WHERE id = 1", amount.toString());
 	}
 
 	/** The lock of a withdrawal, or null when this payer never locked it. */
@@ -404,7 +423,13 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 
 	account(): AccountSnapshot {
 		const held = this.heldTotal();
-		return { balance: this.balance, held, available: this.balance - held, withdrawable: this.withdrawable(), ...this.totals() };
+		return {
+			balance: this.balance,
+			held,
+			available: this.balance - held,
+			withdrawable: this.withdrawable(held),
+			...this.totals(),
+		};
 	}
 
 	/** Lifetime totals, as stored (the balance lives in memory, holds and leases are summed by `account`). */
@@ -674,6 +699,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	/** Takes `amount` from the balance into the account's and the key's spent totals (the one place money leaves). */
 	private spend(key: KeyRow | undefined, amount: bigint): void {
 		if (amount === 0n) return;
+		// Unbacked credit goes first (it can never be withdrawn; deposits can).
+		if (this.unbackedLeft > 0n) this.setUnbacked(amount < this.unbackedLeft ? this.unbackedLeft - amount : 0n);
 		this.balance -= amount;
 		this.sql.exec(
 			"UPDATE account SET balance = ?, total_spent = ? WHERE id = 1",

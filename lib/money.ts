@@ -47,6 +47,8 @@ export function parsePaca(text: string, decimals = PACA_DECIMALS): bigint {
 	return BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
 }
 
+const DEPOSIT_SOURCE_PREFIX = "deposit";
+
 /**
  * The source a payer's credit is recorded with when the indexer credits a vault deposit.
  * Only such credit has PACA behind it in the vault's escrow, so only it can be withdrawn
@@ -56,4 +58,7 @@ export function depositCreditSource(txHash: string, logIndex: number): string {
 	return `${DEPOSIT_SOURCE_PREFIX} ${txHash}#${logIndex}`;
 }
 
-export const DEPOSIT_SOURCE_PREFIX = "deposit";
+/** Whether a credit's source is a vault deposit (so PACA backs it in the vault's escrow). */
+export function isDeposit(source: string): boolean {
+	return source.startsWith(DEPOSIT_SOURCE_PREFIX);
+}

@@ -1,35 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { hashApiKey } from "../../lib/keys.ts";
 import { depositCreditSource } from "../../lib/money.ts";
 import { newKey, PACA } from "../helpers/fixtures.ts";
-import { ledger } from "./helpers.ts";
-
-/** Spends `amount` of the payer's credit through the per-request path (authorize, then commit). */
-async function spend(payer: string, key: string, requestId: string, amount: bigint): Promise<void> {
-	const auth = await ledger(payer).authorize({
-		keyHash: await hashApiKey(key),
-		requestId,
-		modelId: "m",
-		maxCost: amount,
-		maxTokens: 10,
-		requestsPerMinute: 1_000,
-		tokensPerMinute: 1_000,
-		idempotencyKey: null,
-		now: Date.now(),
-	});
-	expect(auth.ok).toBe(true);
-	await ledger(payer).commit({
-		requestId,
-		modelId: "m",
-		promptTokens: 5,
-		completionTokens: 5,
-		cost: amount,
-		status: "ok",
-		usageSource: "upstream",
-		response: null,
-		now: Date.now(),
-	});
-}
+import { ledger, spend } from "./helpers.ts";
 
 describe("AccountLedger.reverseCredit", () => {
 	it("takes back an unspent credit once", async () => {
@@ -47,7 +19,7 @@ describe("AccountLedger.reverseCredit", () => {
 	it("never drives the balance below zero: what was spent is reported as a shortfall", async () => {
 		const { payer, key } = await newKey({ credit: 0n });
 		await ledger(payer).credit("deposit:b", 10n * PACA, "deposit");
-		await spend(payer, key, "req_spent", 6n * PACA);
+		await spend(payer, key, 6n * PACA);
 		const result = await ledger(payer).reverseCredit("deposit:b");
 		expect(result).toMatchObject({ applied: true, reversed: 4n * PACA, shortfall: 6n * PACA, balance: 0n });
 	});
@@ -65,12 +37,22 @@ describe("AccountLedger.lockWithdrawal", () => {
 		await ledger(payer).credit("admin:promo", 5n * PACA, "admin");
 		// 15 PACA to spend, 10 of them in the vault's escrow.
 		expect(await ledger(payer).lockWithdrawal("0x10", 11n * PACA)).toEqual({ ok: false, available: 10n * PACA });
-		await spend(payer, key, "req_w1", 3n * PACA);
+		await spend(payer, key, 3n * PACA);
 		expect(await ledger(payer).lockWithdrawal("0x11", 11n * PACA)).toEqual({ ok: false, available: 10n * PACA });
 		// The admin credit is used up, and 2 PACA of the deposit.
-		await spend(payer, key, "req_w2", 4n * PACA);
+		await spend(payer, key, 4n * PACA);
 		expect(await ledger(payer).lockWithdrawal("0x12", 9n * PACA)).toEqual({ ok: false, available: 8n * PACA });
 		expect(await ledger(payer).lockWithdrawal("0x12", 8n * PACA)).toEqual({ ok: true, available: 0n });
+	});
+
+	it("keeps admin credit granted after spending out of withdrawals too", async () => {
+		const { payer, key } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:0xe#0", 10n * PACA, depositCreditSource("0xe", 0));
+		await spend(payer, key, 8n * PACA);
+		await ledger(payer).credit("admin:later", 5n * PACA, "admin");
+		// 7 PACA to spend, of which only the deposit's last 2 are in the vault.
+		expect(await ledger(payer).account()).toMatchObject({ available: 7n * PACA, withdrawable: 2n * PACA });
+		expect(await ledger(payer).lockWithdrawal("0x13", 3n * PACA)).toEqual({ ok: false, available: 2n * PACA });
 	});
 
 	it("locks once per id, and only what is available", async () => {
