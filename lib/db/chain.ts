@@ -439,12 +439,17 @@ export function updateEpoch(db: Db, epoch: number, set: Partial<EpochRow>) {
 
 /** Models with a token and usage created before `endMs` that no epoch holds yet. */
 export function modelsWithUnassignedUsage(db: Db, endMs: number) {
-	return db
-		.selectDistinct({ modelId: usage.modelId, token: models.tokenAddress })
-		.from(usage)
-		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
-		.where(and(sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
-		.all();
+	return (
+		db
+			.select({ modelId: usage.modelId, token: models.tokenAddress })
+			.from(usage)
+			.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
+			.where(and(sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
+			.groupBy(usage.modelId, models.tokenAddress)
+			// Oldest waiting usage first (then by id), so a settle that cannot take every model starves none.
+			.orderBy(sql`min(${usage.createdAt})`, usage.modelId)
+			.all()
+	);
 }
 
 /**
@@ -506,7 +511,6 @@ export async function epochAssignedButUnrecorded(db: Db, after: number | null): 
 	return row?.epoch ?? null;
 }
 
-/** The usage rows of an epoch with each model's token address. */
 /** The models with usage assigned to `epoch`. */
 export async function modelsOfEpoch(db: Db, epoch: number): Promise<string[]> {
 	const rows = await db
@@ -518,6 +522,7 @@ export async function modelsOfEpoch(db: Db, epoch: number): Promise<string[]> {
 	return rows.map((r) => r.modelId);
 }
 
+/** The usage rows of an epoch with each model's token address. */
 export function usageOfEpoch(db: Db, epoch: number) {
 	return db
 		.select({

@@ -94,12 +94,13 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 	// unassigned and goes into the next epoch closed. Models a stopped run already assigned
 	// here count first.
 	const assigned = new Set(await modelsOfEpoch(db, epoch));
-	const fresh = settleable.filter((id) => !assigned.has(id)).sort();
+	// (settleable comes oldest waiting usage first: a busy backlog starves no model.)
+	const fresh = settleable.filter((id) => !assigned.has(id));
 	const room = Math.max(0, ctx.settler.maxModels - assigned.size);
-	const deferred = fresh.slice(room);
-	if (deferred.length > 0) {
+	const deferred = fresh.length - room;
+	if (deferred > 0) {
 		console.warn(
-			`epoch ${epoch}: ${settleable.length} models to settle, ${ctx.settler.maxModels} fit one settle; ${deferred.length} go into the next epoch closed`,
+			`epoch ${epoch}: ${assigned.size + fresh.length} models to settle, ${ctx.settler.maxModels} fit one settle; ${deferred} go into the next epoch closed`,
 		);
 	}
 	// Assigning is idempotent (rows already in an epoch are skipped). A run stopped
@@ -197,12 +198,17 @@ function settleCall(row: EpochRow): Hex {
 /** What the vault's escrow lacks to pay the epoch's fees, or null when it holds enough. */
 export async function escrowShortfall(ctx: SettlerContext, row: EpochRow): Promise<{ needed: bigint; available: bigint } | null> {
 	const needed = (JSON.parse(row.models) as EpochModel[]).reduce((sum, m) => sum + BigInt(m.fees), 0n);
-	const available = await ctx.client.readContract({
+	const available = await escrowBalance(ctx);
+	return needed > available ? { needed, available } : null;
+}
+
+/** PACA the vault holds for fees and withdrawals. */
+export function escrowBalance(ctx: SettlerContext): Promise<bigint> {
+	return ctx.client.readContract({
 		address: ctx.chain.addresses.revenueVault,
 		abi: revenueVaultAbi,
 		functionName: "escrowBalance",
 	});
-	return needed > available ? { needed, available } : null;
 }
 
 /** Signs the epoch's settle (or a replacement at the same nonce), records it, then broadcasts it. */

@@ -14,6 +14,7 @@ import { type Env, readSettlerConfig } from "./env.ts";
 import {
 	checkSent,
 	confirmFromChain,
+	escrowBalance,
 	escrowShortfall,
 	prepareEpoch,
 	type SettlerContext,
@@ -89,16 +90,10 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 				continue;
 			}
 			// Fees beyond the escrow mean credit no deposit backs (an admin's) was spent: the
-			// settle would revert. Say what the vault lacks and go on to the withdrawals.
+			// settle would revert. Leave it waiting and go on to the withdrawals.
 			const shortfall = await escrowShortfall(ctx, row);
 			if (shortfall) {
 				result.underfunded = { epoch: row.epoch, ...shortfall };
-				console.error(
-					`settler: epoch ${row.epoch} pays ${shortfall.needed} base units of fees but the vault's escrow holds ` +
-						`${shortfall.available}: credit no deposit backs (admin credit) was spent. Deposit at least ` +
-						`${shortfall.needed - shortfall.available} base units to the vault (RevenueVault.deposit); the epoch, ` +
-						"and those after it, wait until then.",
-				);
 				break;
 			}
 			await sendEpoch(ctx, row);
@@ -113,6 +108,16 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		}
 	}
 	if (result.pending === null) result.withdrawalsPaid = await payWithdrawals(ctx, env);
+	if (result.underfunded) {
+		// What to deposit, after the withdrawals this run paid from the same escrow.
+		const { epoch, needed } = result.underfunded;
+		const left = await escrowBalance(ctx);
+		console.error(
+			`settler: epoch ${epoch} pays ${needed} base units of fees but the vault's escrow holds ${left}: credit no ` +
+				`deposit backs (admin credit) was spent. Deposit at least ${needed - left} base units to the vault ` +
+				"(RevenueVault.deposit) for an account that never withdraws it; the epoch, and those after it, wait until then.",
+		);
+	}
 	return result;
 }
 
