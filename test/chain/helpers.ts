@@ -13,7 +13,9 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { localPacaAbi, modelFactoryAbi, modelSaleAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { hashApiKey } from "../../lib/keys.ts";
 import { Ledgers } from "../../workers/gateway/ledgers.ts";
+import { issueSession } from "../../workers/gateway/session.ts";
 import indexer from "../../workers/indexer/index.ts";
 import settler from "../../workers/settler/index.ts";
 import type { ChainFixture, Deployment } from "./fixture.ts";
@@ -212,4 +214,44 @@ function ledgers() {
 
 export function ledger(payer: string) {
 	return env.ACCOUNT_LEDGER.getByName(payer.toLowerCase());
+}
+
+/** A payer with `amount` of PACA deposited into the vault and credited by the indexer. */
+export async function fundedPayer(net: Net, amount: bigint) {
+	const payer = await newAccount(net, amount);
+	await deposit(net, payer.wallet, amount);
+	await runIndexer(net);
+	return payer;
+}
+
+/** The Authorization header of a fresh session for `payer` (the account routes take sessions). */
+export async function sessionHeader(payer: string): Promise<{ authorization: string }> {
+	return { authorization: `Bearer ${(await issueSession(env as never, payer)).token}` };
+}
+
+/** Charges `amount` to the payer's ledger as a finished request would (authorize, then commit). */
+export async function spend(payer: string, key: string, amount: bigint, requestId = `req_${crypto.randomUUID()}`) {
+	const auth = await ledger(payer).authorize({
+		keyHash: await hashApiKey(key),
+		requestId,
+		modelId: "m",
+		maxCost: amount,
+		maxTokens: 1,
+		requestsPerMinute: 1_000,
+		tokensPerMinute: 1_000,
+		idempotencyKey: null,
+		now: Date.now(),
+	});
+	if (!auth.ok) throw new Error(`authorize refused: ${auth.code}`);
+	await ledger(payer).commit({
+		requestId,
+		modelId: "m",
+		promptTokens: 1,
+		completionTokens: 0,
+		cost: amount,
+		status: "ok",
+		usageSource: "upstream",
+		response: null,
+		now: Date.now(),
+	});
 }

@@ -1,11 +1,10 @@
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { depositsOf, marketByToken, reversalsOf, topHolders } from "../../lib/db/chain.ts";
-import { hashApiKey } from "../../lib/keys.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
 import { db, newKey, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { buy, deposit, isolatedNet, ledger, newAccount, runIndexer, testClient, tokenize } from "./helpers.ts";
+import { buy, deposit, isolatedNet, ledger, newAccount, runIndexer, spend, testClient, tokenize } from "./helpers.ts";
 
 // Its own anvil node: snapshot/revert rewinds the whole chain.
 const net = () => isolatedNet("reorg");
@@ -74,31 +73,3 @@ describe("indexer: reorgs", () => {
 		});
 	});
 });
-
-/** Charges `amount` to the payer's ledger as a finished request would. */
-async function spend(payer: string, key: string, amount: bigint) {
-	const requestId = `req_${crypto.randomUUID()}`;
-	const auth = await ledger(payer).authorize({
-		keyHash: await hashApiKey(key),
-		requestId,
-		modelId: "m",
-		maxCost: amount,
-		maxTokens: 1,
-		requestsPerMinute: 1_000,
-		tokensPerMinute: 1_000,
-		idempotencyKey: null,
-		now: Date.now(),
-	});
-	if (!auth.ok) throw new Error(`authorize refused: ${auth.code}`);
-	await ledger(payer).commit({
-		requestId,
-		modelId: "m",
-		promptTokens: 1,
-		completionTokens: 0,
-		cost: amount,
-		status: "ok",
-		usageSource: "upstream",
-		response: null,
-		now: Date.now(),
-	});
-}

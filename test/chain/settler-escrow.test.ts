@@ -1,11 +1,10 @@
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { epochRow } from "../../lib/db/chain.ts";
-import { issueSession } from "../../workers/gateway/session.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
-import { db, testEnv } from "../helpers/fixtures.ts";
+import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { deployment, deposit, newAccount, pacaOf, runIndexer, settlerEnv } from "./helpers.ts";
+import { deployment, fundedPayer, pacaOf, sessionHeader, settlerEnv } from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledOnChain } from "./settler-fixtures.ts";
 
 // An epoch whose fees exceed what the vault holds (credit an admin granted was spent: no
@@ -16,12 +15,9 @@ const net = () => deployment("escrow");
 
 describe("settler: an epoch the vault's escrow cannot cover", () => {
 	it("waits for the vault to be funded, says by how much, and still pays withdrawals", async () => {
-		const payer = await newAccount(net(), parseEther("2"));
-		await deposit(net(), payer.wallet, parseEther("2"));
-		await runIndexer(net());
-		const { token: session } = await issueSession(testEnv(), payer.address);
+		const payer = await fundedPayer(net(), parseEther("2"));
 		const withdrawal = await callGateway("/v1/account/withdrawals", {
-			headers: { authorization: `Bearer ${session}` },
+			headers: await sessionHeader(payer.address),
 			json: { amount: parseEther("2").toString() },
 		});
 		expect(withdrawal.status).toBe(201);

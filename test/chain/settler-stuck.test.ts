@@ -2,11 +2,10 @@ import { env } from "cloudflare:test";
 import { type Hex, parseEther, parseGwei } from "viem";
 import { describe, expect, it } from "vitest";
 import { epochRow } from "../../lib/db/chain.ts";
-import { issueSession } from "../../workers/gateway/session.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
-import { db, testEnv } from "../helpers/fixtures.ts";
+import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { deposit, isolatedNet, newAccount, pacaOf, publicClient, runIndexer, settlerEnv, testClient } from "./helpers.ts";
+import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient } from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 // A node of its own: automine is switched off here.
@@ -59,12 +58,9 @@ describe("settler: stuck transactions", () => {
 	});
 
 	it("replaces a withdrawal stuck below the base fee and pays it once", async () => {
-		const payer = await newAccount(net(), parseEther("5"));
-		await deposit(net(), payer.wallet, parseEther("5"));
-		await runIndexer(net());
-		const { token: session } = await issueSession(testEnv(), payer.address);
+		const payer = await fundedPayer(net(), parseEther("5"));
 		const res = await callGateway("/v1/account/withdrawals", {
-			headers: { authorization: `Bearer ${session}` },
+			headers: await sessionHeader(payer.address),
 			json: { amount: parseEther("5").toString() },
 		});
 		const { id } = res.json() as { id: string };

@@ -2,23 +2,16 @@ import { env } from "cloudflare:test";
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { issueSession } from "../../workers/gateway/session.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { deployment, deposit, ledger, newAccount, pacaOf, publicClient, runIndexer, settlerEnv } from "./helpers.ts";
+import { deployment, fundedPayer as funded, ledger, pacaOf, publicClient, sessionHeader, settlerEnv } from "./helpers.ts";
 
 const net = () => deployment("withdrawals");
 
-async function session(payer: string) {
-	return { authorization: `Bearer ${(await issueSession(testEnv(), payer)).token}` };
-}
-
 /** A payer with `amount` deposited and credited by the indexer. */
 async function fundedPayer(amount: bigint) {
-	const payer = await newAccount(net(), amount);
-	await deposit(net(), payer.wallet, amount);
-	await runIndexer(net());
+	const payer = await funded(net(), amount);
 	expect((await ledger(payer.address).account()).balance).toBe(amount);
 	return payer;
 }
@@ -27,7 +20,7 @@ describe("withdrawals", () => {
 	it("locks the amount at once and pays it from the vault on the settler's next run, once", async () => {
 		const payer = await fundedPayer(parseEther("10"));
 		const res = await callGateway("/v1/account/withdrawals", {
-			headers: await session(payer.address),
+			headers: await sessionHeader(payer.address),
 			json: { amount: parseEther("4").toString() },
 		});
 		expect(res.status).toBe(201);
@@ -49,14 +42,14 @@ describe("withdrawals", () => {
 
 		await runSettler(settlerEnv(net()), Date.now());
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("4"));
-		const list = await callGateway("/v1/account/withdrawals", { headers: await session(payer.address) });
+		const list = await callGateway("/v1/account/withdrawals", { headers: await sessionHeader(payer.address) });
 		expect(list.json().data).toMatchObject([{ id, status: "paid", amount: parseEther("4").toString() }]);
 	});
 
 	it("locks once when a request is retried with the same Idempotency-Key", async () => {
 		const payer = await fundedPayer(parseEther("10"));
 		const init = async (amount: string) => ({
-			headers: { ...(await session(payer.address)), "idempotency-key": "withdraw-once" },
+			headers: { ...(await sessionHeader(payer.address)), "idempotency-key": "withdraw-once" },
 			json: { amount: parseEther(amount).toString() },
 		});
 		const first = await callGateway("/v1/account/withdrawals", await init("3"));
@@ -74,7 +67,7 @@ describe("withdrawals", () => {
 	it("pays once when the settler is killed after broadcasting and its record is lost", async () => {
 		const payer = await fundedPayer(parseEther("5"));
 		const res = await callGateway("/v1/account/withdrawals", {
-			headers: await session(payer.address),
+			headers: await sessionHeader(payer.address),
 			json: { amount: parseEther("5").toString() },
 		});
 		const { id } = res.json() as { id: string };
@@ -95,16 +88,16 @@ describe("withdrawals", () => {
 			json: { payer: payer.address, amount: parseEther("5").toString(), idempotency_key: "promo-withdraw" },
 		});
 		expect(admin.status).toBe(201);
-		const account = await callGateway("/v1/account", { headers: await session(payer.address) });
+		const account = await callGateway("/v1/account", { headers: await sessionHeader(payer.address) });
 		expect(account.json()).toMatchObject({ available: parseEther("6").toString(), withdrawable: parseEther("1").toString() });
 		const tooMuch = await callGateway("/v1/account/withdrawals", {
-			headers: await session(payer.address),
+			headers: await sessionHeader(payer.address),
 			json: { amount: parseEther("2").toString() },
 		});
 		expect(tooMuch.status).toBe(402);
 		expect(tooMuch.json().error.message).toContain(`${parseEther("1")} base units are available to withdraw`);
 		const deposited = await callGateway("/v1/account/withdrawals", {
-			headers: await session(payer.address),
+			headers: await sessionHeader(payer.address),
 			json: { amount: parseEther("1").toString() },
 		});
 		expect(deposited.status).toBe(201);
@@ -115,13 +108,16 @@ describe("withdrawals", () => {
 	it("refuses more than the available credit, and an API key in place of a session", async () => {
 		const payer = await fundedPayer(parseEther("1"));
 		const tooMuch = await callGateway("/v1/account/withdrawals", {
-			headers: await session(payer.address),
+			headers: await sessionHeader(payer.address),
 			json: { amount: parseEther("2").toString() },
 		});
 		expect(tooMuch.status).toBe(402);
 		expect(tooMuch.json().error.code).toBe("insufficient_quota");
 		expect((await ledger(payer.address).account()).available).toBe(parseEther("1"));
-		const bad = await callGateway("/v1/account/withdrawals", { headers: await session(payer.address), json: { amount: "1.5" } });
+		const bad = await callGateway("/v1/account/withdrawals", {
+			headers: await sessionHeader(payer.address),
+			json: { amount: "1.5" },
+		});
 		expect(bad.status).toBe(400);
 		expect((await callGateway("/v1/account/withdrawals", { json: { amount: "1" } })).status).toBe(401);
 	});

@@ -183,15 +183,11 @@ export async function admit(
 			leases.set(req.keyHash, lease);
 		}
 		if (!lease.fits(req.maxCost, req.maxTokens, Date.now())) {
+			// It needs what this request lacks, and asks for what takes it back to a full batch: a
+			// lease that only ran out of time (a long stream kept it open past LEASE_USE_MS) still
+			// holds most of its grant, and a whole batch more each time would hoard the payer's credit.
 			const left = lease.remaining();
-			const need: LeaseAmounts = {
-				credit: positive(req.maxCost - left.credit),
-				requests: Math.max(0, 1 - left.requests),
-				tokens: Math.max(0, req.maxTokens - left.tokens),
-			};
-			// Ask for what takes the lease back to a full batch: a lease that only ran out of time
-			// (a long stream kept it open past LEASE_USE_MS) still holds most of its grant, and
-			// asking for a whole batch more each time would hold ever more of the payer's credit.
+			const need = shortfall({ credit: req.maxCost, requests: 1, tokens: req.maxTokens }, left);
 			const result = await sync(env, ctx, config, lease, { need, want: shortfall(wantFor(lease, req), left) });
 			// Concurrent syncs of the same lease may have topped it up meanwhile, or used the top-up first.
 			if (!lease.fits(req.maxCost, req.maxTokens, Date.now())) {
@@ -464,15 +460,12 @@ function refusalError(refusal: NonNullable<LeaseSyncResult["refusal"]>): ApiErro
 
 /** What `want` asks for beyond what is `left`. */
 function shortfall(want: LeaseAmounts, left: LeaseAmounts): LeaseAmounts {
+	const credit = want.credit - left.credit;
 	return {
-		credit: positive(want.credit - left.credit),
+		credit: credit > 0n ? credit : 0n,
 		requests: Math.max(0, want.requests - left.requests),
 		tokens: Math.max(0, want.tokens - left.tokens),
 	};
-}
-
-function positive(n: bigint): bigint {
-	return n > 0n ? n : 0n;
 }
 
 function sleep(ms: number): Promise<void> {
