@@ -55,7 +55,7 @@ export interface GatewayGroup {
 export async function startGatewayGroup(
 	name: string,
 	scripts: { gateway: string; admin: string; adminName: string },
-	opts: { bindings?: Record<string, string>; inspectorPort?: number } = {},
+	opts: { bindings?: Record<string, string>; inspectorPort?: number; objectsInspectorPort?: number } = {},
 ): Promise<GatewayGroup> {
 	const dir = mkdtempSync(join(tmpdir(), `modeldex-bench-${name.replace(/\W/g, "-")}-`));
 	const registry = join(dir, "registry");
@@ -95,10 +95,14 @@ export async function startGatewayGroup(
 		return { mf, pid };
 	};
 	// The objects' process first: it owns the shared storage.
-	const objects = await start("objects", [
-		{ ...worker(objectsName, scripts.gateway), durableObjects: objectBindings() },
-		{ ...worker(scripts.adminName, scripts.admin), durableObjects: objectBindings(objectsName) },
-	]);
+	const objects = await start(
+		"objects",
+		[
+			{ ...worker(objectsName, scripts.gateway), durableObjects: objectBindings() },
+			{ ...worker(scripts.adminName, scripts.admin), durableObjects: objectBindings(objectsName) },
+		],
+		opts.objectsInspectorPort ? { inspectorPort: opts.objectsInspectorPort } : {},
+	);
 	const gateway = await start(
 		"gateway",
 		[
@@ -252,7 +256,13 @@ export async function startUpstream(serviceTimeMs: number): Promise<{ url: strin
 export async function startLoneGateway(
 	scripts: { gateway: string; admin: string },
 	upstreamUrl: string,
-	opts: { payers: number; inspectorPort?: number; name?: string; bindings?: Record<string, string> },
+	opts: {
+		payers: number;
+		inspectorPort?: number;
+		objectsInspectorPort?: number;
+		name?: string;
+		bindings?: Record<string, string>;
+	},
 ): Promise<{ group: GatewayGroup; base: string; keys: string[]; models: string[] }> {
 	const group = await startGatewayGroup(opts.name ?? "gateway", { ...scripts, adminName: "admin" }, opts);
 	const post = <T>(path: string, body: unknown): Promise<T> => adminPost<T>(group.objects, "admin", path, body);
