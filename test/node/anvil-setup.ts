@@ -31,6 +31,7 @@ const SHARED_DEPLOYMENTS = [
 	"withdrawals",
 	"escrow",
 	"settle-cap",
+	"settle-refused",
 ] as const;
 /** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
 const ISOLATED_NODES = ["reorg", "stuck"] as const;

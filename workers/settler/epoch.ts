@@ -42,6 +42,22 @@ import { signTx } from "./transactions.ts";
 // vault itself pays only cumulative differences, so even a duplicate send of the
 // same epoch would revert (EpochNotIncreasing) rather than pay twice.
 
+/**
+ * A hook that throws stands for the Worker dying at that point (the tests' crash
+ * points): its error ends the run as a crash would, with nothing after it, where any
+ * other failure only stops the epochs (settler.ts).
+ */
+export const crashes = new WeakSet<object>();
+
+async function crashPoint(hook: (() => Promise<void> | void) | undefined): Promise<void> {
+	try {
+		await hook?.();
+	} catch (err) {
+		if (typeof err === "object" && err !== null) crashes.add(err);
+		throw err;
+	}
+}
+
 export interface SettlerHooks {
 	/** Test hook: called after a transaction was broadcast, before anything else is recorded. */
 	afterBroadcast?(epoch: number, hash: Hex): Promise<void> | void;
@@ -172,7 +188,7 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 			})),
 		),
 	]);
-	await ctx.hooks.afterLeaves?.(epoch);
+	await crashPoint(ctx.hooks.afterLeaves && (() => ctx.hooks.afterLeaves?.(epoch)));
 	// Then the epoch and the fee totals it moves, in one transaction: a run stopped before
 	// this leaves no epoch row, so the next run prepares the epoch again from the start.
 	await batch(db, [insertEpoch(db, row), ...setFeeTotals(db, totals)]);
@@ -231,7 +247,7 @@ export async function sendEpoch(ctx: SettlerContext, row: EpochRow, replace = fa
 		sentAt: ctx.now,
 	});
 	await ctx.client.sendRawTransaction({ serializedTransaction: tx.raw });
-	await ctx.hooks.afterBroadcast?.(row.epoch, tx.hash);
+	await crashPoint(ctx.hooks.afterBroadcast && (() => ctx.hooks.afterBroadcast?.(row.epoch, tx.hash)));
 	return tx.hash;
 }
 

@@ -21,5 +21,11 @@ export default {
 				(result.underfunded ? `, epoch ${result.underfunded.epoch} waits for the vault to be funded` : "") +
 				`, ${result.withdrawalsPaid} withdrawals paid`,
 		);
+		// The withdrawals went ahead; the run still shows as failed in the cron's history.
+		if (result.failed) {
+			throw new Error(
+				`settler: ${result.failed.epoch === null ? "run" : `epoch ${result.failed.epoch}`} failed: ${result.failed.message}`,
+			);
+		}
 	},
 } satisfies ExportedHandler<Env>;

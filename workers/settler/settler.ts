@@ -1,3 +1,4 @@
+import { BaseError, decodeErrorResult, type Hex, isHex } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
 import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
@@ -14,6 +15,7 @@ import { type Env, readSettlerConfig } from "./env.ts";
 import {
 	checkSent,
 	confirmFromChain,
+	crashes,
 	escrowBalance,
 	escrowShortfall,
 	prepareEpoch,
@@ -26,7 +28,9 @@ import { payWithdrawals } from "./withdrawals.ts";
 
 // One settler run: finish the epoch in flight, then close every finished epoch
 // after it, one at a time and in order (a later epoch is never sent while an
-// earlier one is unconfirmed, so none is skipped). Then queued withdrawals.
+// earlier one is unconfirmed, so none is skipped). Then queued withdrawals: a
+// settlement that fails (the vault refuses it, the RPC errs) stops the epochs, not
+// the payers' withdrawals of their own deposits.
 
 const MAX_STEPS_PER_RUN = 12;
 
@@ -38,6 +42,8 @@ export interface SettlerRunResult {
 	pending: number | null;
 	/** An epoch whose fees exceed the vault's escrow: it waits (and those after it) until the vault is funded. */
 	underfunded: { epoch: number; needed: bigint; available: bigint } | null;
+	/** The epoch step that failed (epoch null: before one was chosen), and why; the epochs wait, withdrawals do not. */
+	failed: { epoch: number | null; message: string } | null;
 	withdrawalsPaid: number;
 }
 
@@ -48,7 +54,7 @@ export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}
 	const db = openDb(env.DB);
 	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
 	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, db, now, hooks));
-	return result ?? { busy: true, confirmed: [], empty: [], pending: null, underfunded: null, withdrawalsPaid: 0 };
+	return result ?? { busy: true, confirmed: [], empty: [], pending: null, underfunded: null, failed: null, withdrawalsPaid: 0 };
 }
 
 async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
@@ -70,41 +76,61 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		empty: [],
 		pending: null,
 		underfunded: null,
+		failed: null,
 		withdrawalsPaid: 0,
 	};
 
-	for (let step = 0; step < MAX_STEPS_PER_RUN; step++) {
-		let row = await unfinishedEpoch(ctx.db);
-		if (!row) {
-			const next = await nextEpochToClose(ctx);
-			if (next === null) break;
-			row = await prepareEpoch(ctx, next);
-			if (row.state === "empty") {
-				result.empty.push(row.epoch);
-				continue;
+	/** The epoch the current step works on, for the failure report. */
+	let current: number | null = null;
+	try {
+		for (let step = 0; step < MAX_STEPS_PER_RUN; step++) {
+			current = null;
+			let row = await unfinishedEpoch(ctx.db);
+			if (!row) {
+				const next = await nextEpochToClose(ctx);
+				if (next === null) break;
+				current = next;
+				row = await prepareEpoch(ctx, next);
+				if (row.state === "empty") {
+					result.empty.push(row.epoch);
+					continue;
+				}
 			}
-		}
-		if (row.state === "prepared") {
-			if (await confirmFromChain(ctx, row.epoch)) {
-				result.confirmed.push(row.epoch);
-				continue;
+			current = row.epoch;
+			if (row.state === "prepared") {
+				if (await confirmFromChain(ctx, row.epoch)) {
+					result.confirmed.push(row.epoch);
+					continue;
+				}
+				// Fees beyond the escrow mean credit no deposit backs (an admin's) was spent: the
+				// settle would revert. Leave it waiting and go on to the withdrawals.
+				const shortfall = await escrowShortfall(ctx, row);
+				if (shortfall) {
+					result.underfunded = { epoch: row.epoch, ...shortfall };
+					break;
+				}
+				await sendEpoch(ctx, row);
+				row = (await epochRow(ctx.db, row.epoch)) ?? row;
+				await waitForReceipt(ctx, row, settler.receiptWaitMs);
 			}
-			// Fees beyond the escrow mean credit no deposit backs (an admin's) was spent: the
-			// settle would revert. Leave it waiting and go on to the withdrawals.
-			const shortfall = await escrowShortfall(ctx, row);
-			if (shortfall) {
-				result.underfunded = { epoch: row.epoch, ...shortfall };
+			const status = await checkSent(ctx, row);
+			if (status === "confirmed") result.confirmed.push(row.epoch);
+			if (status === "pending") {
+				result.pending = row.epoch;
 				break;
 			}
-			await sendEpoch(ctx, row);
-			row = (await epochRow(ctx.db, row.epoch)) ?? row;
-			await waitForReceipt(ctx, row, settler.receiptWaitMs);
 		}
-		const status = await checkSent(ctx, row);
-		if (status === "confirmed") result.confirmed.push(row.epoch);
-		if (status === "pending") {
-			result.pending = row.epoch;
-			break;
+	} catch (err) {
+		if (typeof err === "object" && err !== null && crashes.has(err)) throw err;
+		result.failed = { epoch: current, message: describeFailure(err) };
+		console.error(
+			`settler: ${current === null ? "choosing the next epoch" : `epoch ${current}`} failed, and waits for the next run: ${result.failed.message}`,
+		);
+		// A settle transaction may be out with this epoch's nonce: withdrawals wait as behind a
+		// pending one (one transaction at a time, so no nonce gap).
+		if (current !== null) {
+			const row = await epochRow(ctx.db, current).catch(() => undefined);
+			if (row?.state === "sent") result.pending = current;
 		}
 	}
 	if (result.pending === null) result.withdrawalsPaid = await payWithdrawals(ctx, env);
@@ -119,6 +145,21 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		);
 	}
 	return result;
+}
+
+/** An error's first line, and the vault's own reason (its custom error, decoded) when it refused the call. */
+function describeFailure(err: unknown): string {
+	if (!(err instanceof Error)) return String(err);
+	const message = (err as { shortMessage?: string }).shortMessage ?? err.message.split("\n")[0] ?? err.message;
+	const data = err instanceof BaseError ? err.walk((e) => isHex((e as { data?: unknown }).data)) : null;
+	const revert = (data as { data?: Hex } | null)?.data;
+	if (!revert || revert.length < 10) return message;
+	try {
+		const decoded = decodeErrorResult({ abi: revenueVaultAbi, data: revert });
+		return `the vault refuses it: ${decoded.errorName}(${(decoded.args ?? []).map(String).join(", ")})`;
+	} catch {
+		return message;
+	}
 }
 
 /**
