@@ -8,6 +8,8 @@
 //   floor             a bare pass-through Worker in workerd (the runtime floor)
 //   relay             (streams only) the same Worker relaying each chunk through JavaScript,
 //                     no processing: the least a gateway that reads its streams can cost
+//   buffered          (experiment, non-stream) the same Worker reading and parsing both bodies
+//                     in JavaScript: the least a gateway that meters by usage can cost
 //   gateway           the gateway with a real key, credit hold, meter and D1 usage
 //   gateway-bare      the same gateway with ledger and meter stubbed (experiment), and
 //   gateway-no-meter / gateway-no-ledger with one of them stubbed
@@ -77,7 +79,7 @@ const CREDIT = 1_000_000n * 10n ** 18n;
 
 type Mode = "non-stream" | "stream";
 type VariantName = Variant;
-type TargetName = "direct" | "floor" | "relay" | "gateway" | VariantName;
+type TargetName = "direct" | "floor" | "relay" | "buffered" | "gateway" | VariantName;
 interface Scenario {
 	id: "c1" | "c32" | "c32-one";
 	label: string;
@@ -175,13 +177,14 @@ async function main() {
 		direct: newTarget("direct", upstream.url),
 		floor: newTarget("floor", `${rt.urls.floor}/v1`),
 		relay: newTarget("relay", `${rt.urls.relay}/v1`),
+		buffered: newTarget("buffered", `${rt.urls.buffered}/v1`),
 		gateway: newTarget("gateway", `${rt.urls.gateway}/v1`),
 		...(Object.fromEntries(variantNames.map((v) => [v, newTarget(v, `${rt.urls[v]}/v1`)])) as Record<VariantName, Target>),
 	};
 	const mainOrder: TargetName[] = ["direct", "floor", "gateway"];
 	const streamOrder: TargetName[] = ["direct", "floor", "relay", "gateway"];
 	const orderFor = (mode: Mode) => (mode === "stream" ? streamOrder : mainOrder);
-	const experimentOrder: TargetName[] = ["direct", "floor", "gateway", ...variantNames];
+	const experimentOrder: TargetName[] = ["direct", "floor", "buffered", "gateway", ...variantNames];
 
 	// Identical bodies for every target (the model id differs only for the variant, which has its own meters).
 	const bodies = (models: string[]) => ({
@@ -193,10 +196,9 @@ async function main() {
 		VariantName,
 		ReturnType<typeof bodies>
 	>;
-	const sent = Object.fromEntries(["direct", "floor", "relay", "gateway", ...variantNames].map((n) => [n, 0])) as Record<
-		TargetName,
-		number
-	>;
+	const sent = Object.fromEntries(
+		["direct", "floor", "relay", "buffered", "gateway", ...variantNames].map((n) => [n, 0]),
+	) as Record<TargetName, number>;
 	const errorKinds = new Map<string, number>();
 	const noteError = (target: string, error: string | undefined) => {
 		const kind = `${target}: ${error ?? "unknown"}`;
@@ -217,7 +219,7 @@ async function main() {
 	const makeCall = (target: TargetName, mode: Mode, payer: number, model: number): Call => {
 		sent[target]++;
 		const list =
-			target === "direct" || target === "floor" || target === "relay" || target === "gateway"
+			target === "direct" || target === "floor" || target === "relay" || target === "buffered" || target === "gateway"
 				? gwBodies[mode]
 				: variantBodies[target][mode];
 		return { target: targets[target], body: list[model] ?? "", authorization: auth[payer] ?? null, stream: mode === "stream" };
@@ -384,7 +386,7 @@ async function main() {
 	/** A gateway build's: of which its own process (the rest is its objects' and D1's, and their proxying). */
 	const cpuOwn: Record<string, number> = {};
 	const cpuRuns: Array<[TargetName, Mode]> = [
-		...(["floor", ...builds] as TargetName[]).map((n): [TargetName, Mode] => [n, "non-stream"]),
+		...(["floor", "buffered", ...builds] as TargetName[]).map((n): [TargetName, Mode] => [n, "non-stream"]),
 		["floor", "stream"],
 		["relay", "stream"],
 		["gateway", "stream"],
@@ -608,13 +610,23 @@ async function main() {
 	// The same bars for each variant, from the experiment passes (reported, not targets).
 	const expAdded = (sc: string, name: TargetName) =>
 		(expResults[sc]?.[name]?.p50 ?? Number.NaN) - (expResults[sc]?.direct?.p50 ?? Number.NaN);
-	for (const v of ["gateway", ...variantNames] as TargetName[]) {
+	for (const v of ["buffered", "gateway", ...variantNames] as TargetName[]) {
 		const d1 = expAdded("c1", v) - expAdded("c1", "floor");
 		const r32 = expAdded("c32", v) / expAdded("c32", "floor");
 		verdicts.push({
 			target: `experiment ${v}: c=1 +p50 - floor's <= 0.5 ms (${d1.toFixed(2)}); c=32 ratio <= 1.3 (report)`,
 			value: r32.toFixed(2),
 			pass: d1 <= 0.5 && r32 <= 1.3,
+		});
+	}
+	// The gateway against the buffered floor, the least any metering gateway does (reported).
+	{
+		const over = (sc: string) => expAdded(sc, "gateway") - expAdded(sc, "buffered");
+		const ratio = expAdded("c32", "gateway") / expAdded("c32", "buffered");
+		verdicts.push({
+			target: `experiment gateway vs buffered: c=1 +p50 difference ${over("c1").toFixed(2)} ms; c=32 +p50 ratio`,
+			value: ratio.toFixed(2),
+			pass: null,
 		});
 	}
 	// Every failed request of the run: passes, warm-up, experiment, CPU and one-model runs.
@@ -646,6 +658,7 @@ async function main() {
 
 	lines.push("");
 	lines.push("experiment: the gateway's variants, interleaved with it (non-stream, full response)");
+	lines.push("  buffered: the floor Worker reading and parsing both bodies in JavaScript (the least a metering gateway does)");
 	lines.push("  gateway-bare: ledger and meter stubbed in the isolate (the gateway's own code alone)");
 	lines.push("  gateway-no-meter / gateway-no-ledger: only that one stubbed (what the other costs)");
 	for (const sc of expScenarios) {

@@ -3,32 +3,55 @@
 // returns the upstream's response as it comes, streaming included. Anything the
 // gateway costs above this Worker is the gateway's own work.
 //
-// With RELAY = "1" (the bench's `relay` target) a streamed body is instead relayed
+// MODE = "relay" (the bench's `relay` target): a streamed body is instead relayed
 // chunk by chunk through JavaScript, with no processing at all: a read of the
 // upstream, a write to an IdentityTransformStream, awaited, per chunk. That is the
 // least any gateway that must look at a stream's chunks (to strip the usage chunk,
 // end a dead stream with an error event, charge only what was delivered) can do.
+//
+// MODE = "buffered" (the bench's `buffered` target): a non-stream exchange goes
+// through JavaScript whole, with nothing else: the request body read and parsed
+// (a metering gateway needs its model and bounds), sent on as text, the answer read
+// and parsed (its usage), and returned as a new Response. That is the least any
+// gateway that meters a non-stream request by the upstream's usage can do: no keys,
+// credit, meter or validation.
 
 interface FloorEnv {
 	UPSTREAM_URL: string;
-	RELAY?: string;
+	MODE?: "floor" | "relay" | "buffered";
 }
 
 export default {
 	async fetch(request: Request, env: FloorEnv, ctx: ExecutionContext): Promise<Response> {
 		const url = new URL(request.url);
-		const upstream = await fetch(`${env.UPSTREAM_URL}${url.pathname.replace(/^\/v1/, "")}`, {
+		const target = `${env.UPSTREAM_URL}${url.pathname.replace(/^\/v1/, "")}`;
+		const contentType = request.headers.get("content-type") ?? "application/json";
+		if (env.MODE === "buffered") return buffered(request, target, contentType);
+		const upstream = await fetch(target, {
 			method: request.method,
-			headers: { "content-type": request.headers.get("content-type") ?? "application/json" },
+			headers: { "content-type": contentType },
 			body: request.body,
 		});
 		const streamed = upstream.headers.get("content-type")?.startsWith("text/event-stream");
-		if (env.RELAY !== "1" || !streamed || !upstream.body) {
+		if (env.MODE !== "relay" || !streamed || !upstream.body) {
 			return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
 		}
 		return new Response(relayThroughJs(upstream.body.getReader(), ctx), { status: upstream.status, headers: upstream.headers });
 	},
 };
+
+/** The `buffered` mode: both bodies read and parsed in JavaScript (a streamed answer is piped as the floor does). */
+async function buffered(request: Request, target: string, contentType: string): Promise<Response> {
+	const text = await request.text();
+	JSON.parse(text);
+	const upstream = await fetch(target, { method: request.method, headers: { "content-type": contentType }, body: text });
+	if (upstream.headers.get("content-type")?.startsWith("text/event-stream")) {
+		return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+	}
+	const answer = await upstream.text();
+	JSON.parse(answer);
+	return new Response(answer, { status: upstream.status, headers: { "content-type": "application/json" } });
+}
 
 /** Each chunk read from `reader` and written, awaited, to an IdentityTransformStream whose readable side is returned. */
 export function relayThroughJs(reader: ReadableStreamDefaultReader<Uint8Array>, ctx: ExecutionContext): ReadableStream {

@@ -13,13 +13,16 @@ import { childWorkerds } from "./cpu.ts";
 const ROOT = resolve(import.meta.dirname, "..");
 
 export interface Runtime {
-	urls: Record<"floor" | "relay" | "gateway" | Variant, string>;
+	urls: Record<FloorName | "gateway" | Variant, string>;
 	/** Each gateway build's two workerd processes. */
 	pids: Record<"gateway" | Variant, { gateway: number; objects: number }>;
 	/** POST to an admin Worker: `admin` binds the gateway's objects, `admin-<variant>` a variant's. */
 	admin<T>(which: string, path: string, body: unknown): Promise<T>;
 	close(): Promise<void>;
 }
+
+/** The pass-through Worker's modes (passthrough-worker.ts), each a target in its own process. */
+export type FloorName = "floor" | "relay" | "buffered";
 
 export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
 /** workerd's own output (its warnings, Workers' console) goes to stderr: stdout is the report. */
@@ -148,7 +151,8 @@ async function adminPost<T>(mf: Miniflare, which: string, path: string, body: un
 export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
 	// Every gateway build in its own pair of processes (startGatewayGroup), one at a time so
 	// each group finds its own processes; the floor, and the same Worker relaying streams
-	// through JavaScript, each in its own process too: the relay's JS work would slow the floor's.
+	// through JavaScript or buffering non-stream exchanges in it, each in its own process
+	// too: their JS work would slow the floor's.
 	const builds: Array<["gateway" | Variant, string]> = [
 		["gateway", bundles.gateway],
 		...(Object.keys(VARIANTS) as Variant[]).map((v): [Variant, string] => [v, bundles.variants[v]]),
@@ -157,11 +161,12 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 	for (const [name, script] of builds) {
 		groups[name] = await startGatewayGroup(name, { gateway: script, admin: bundles.admin, adminName: adminOf(name) });
 	}
-	const [floor, relay] = await Promise.all([
+	const [floor, relay, buffered] = await Promise.all([
 		startFloor("floor", bundles.floor, upstreamUrl),
 		startFloor("relay", bundles.floor, upstreamUrl),
+		startFloor("buffered", bundles.floor, upstreamUrl),
 	]);
-	const urls = { floor: floor.url, relay: relay.url } as Runtime["urls"];
+	const urls = { floor: floor.url, relay: relay.url, buffered: buffered.url } as Runtime["urls"];
 	const pids = {} as Runtime["pids"];
 	const admins = new Map<string, Miniflare>();
 	for (const [name, group] of Object.entries(groups) as Array<["gateway" | Variant, GatewayGroup]>) {
@@ -175,7 +180,12 @@ export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promi
 		admin: <T>(which: string, path: string, body: unknown): Promise<T> =>
 			adminPost<T>(admins.get(which) as Miniflare, which, path, body),
 		close: async () => {
-			await Promise.all([...Object.values(groups).map((g) => g.dispose()), floor.mf.dispose(), relay.mf.dispose()]);
+			await Promise.all([
+				...Object.values(groups).map((g) => g.dispose()),
+				floor.mf.dispose(),
+				relay.mf.dispose(),
+				buffered.mf.dispose(),
+			]);
 		},
 	};
 }
@@ -187,10 +197,11 @@ function adminOf(build: "gateway" | Variant): string {
 
 /**
  * The bare pass-through Worker (passthrough-worker.ts) alone in its own workerd on a direct
- * socket, as `floor`, or as `relay` (binding RELAY=1: streams relayed through JavaScript).
+ * socket, as `floor`, `relay` (streams relayed through JavaScript) or `buffered` (non-stream
+ * bodies read and parsed in JavaScript): its binding MODE.
  */
 export async function startFloor(
-	name: "floor" | "relay",
+	name: FloorName,
 	scriptPath: string,
 	upstreamUrl: string,
 ): Promise<{ mf: Miniflare; url: string }> {
@@ -207,7 +218,7 @@ export async function startFloor(
 					scriptPath,
 					modulesRoot: dirname(scriptPath),
 					...COMPAT,
-					bindings: { UPSTREAM_URL: upstreamUrl, RELAY: name === "relay" ? "1" : "0" },
+					bindings: { UPSTREAM_URL: upstreamUrl, MODE: name },
 					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 				},
 			] as never,

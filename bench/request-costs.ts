@@ -1,0 +1,84 @@
+// Where a non-stream request's CPU goes in workerd: the same exchange with the stand-in
+// upstream, each Worker adding one thing the gateway does per request to the one before
+// (bench/request-costs-worker.ts). Each Worker alone at c=8, BENCH_CPU_REQUESTS (1,000)
+// requests, in BENCH_ROUNDS (3) rounds, the order reversed every other round; workerd CPU
+// ticks from /proc per request, idle rate removed. Prints each mode's median and rounds.
+//
+//   node bench/request-costs.ts
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { bundle } from "./build.ts";
+import { cpuPerRequest, descendantTicks, idleTicksPerMs } from "./cpu.ts";
+import { newTarget, requestBody, runClosedLoop } from "./load.ts";
+import { COMPAT, directUrl, startUpstream } from "./runtime.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const MODES = ["buffered", "signal", "timer", "hono", "zod", "waituntil"] as const;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 1000);
+
+const dir = mkdtempSync(join(tmpdir(), "modeldex-request-costs-"));
+const scripts = await Promise.all(
+	MODES.map((mode) => bundle("bench/request-costs-worker.ts", join(dir, mode, "index.js"), { MODE: JSON.stringify(mode) })),
+);
+
+const upstream = await startUpstream(5);
+const mf = new Miniflare(
+	convertV4MiniflareOptions({
+		rootPath: ROOT,
+		workers: MODES.map((mode, i) => ({
+			name: mode,
+			modules: true,
+			scriptPath: scripts[i] as string,
+			modulesRoot: dirname(scripts[i] as string),
+			...COMPAT,
+			bindings: { UPSTREAM_URL: upstream.url },
+			unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+		})),
+	}),
+);
+const body = requestBody("bench", false);
+const results = new Map<string, number[]>(MODES.map((m) => [m, []]));
+try {
+	await mf.ready;
+	const workerdTicks = () => descendantTicks("workerd");
+	// These Workers have no objects: nothing is deferred past a response (the 1 s after a run
+	// only lets its last connections' work land).
+	const idlePerMs = await idleTicksPerMs(workerdTicks, 0);
+	const targets = new Map(await Promise.all(MODES.map(async (m) => [m, newTarget(m, `${await directUrl(mf, m)}/v1`)] as const)));
+	let failed = 0;
+	let firstError: string | undefined;
+	const run = (mode: (typeof MODES)[number]) => () =>
+		runClosedLoop(
+			REQUESTS,
+			8,
+			() => ({ target: targets.get(mode) as ReturnType<typeof newTarget>, body, authorization: null, stream: false }),
+			(_i, _c, s) => {
+				if (!s.ok) {
+					failed++;
+					firstError ??= s.error;
+				}
+			},
+		);
+	for (const mode of MODES) await run(mode)(); // warm-up
+	for (let round = 0; round < ROUNDS; round++) {
+		for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
+			const [ms = Number.NaN] = await cpuPerRequest([{ ticks: workerdTicks, idlePerMs }], REQUESTS, run(mode), 1000);
+			results.get(mode)?.push(ms);
+		}
+		process.stderr.write(`round ${round + 1} of ${ROUNDS} done\n`);
+	}
+	if (failed > 0) console.log(`${failed} requests failed, the first with: ${firstError}`);
+} finally {
+	await mf.dispose();
+	upstream.proc.kill();
+	rmSync(dir, { recursive: true, force: true });
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+console.log(`workerd CPU per non-stream request, each Worker alone at c=8, ${REQUESTS} requests, ${ROUNDS} rounds:`);
+for (const [mode, xs] of results) {
+	console.log(`  ${mode.padEnd(10)} median ${median(xs).toFixed(3)} ms   rounds ${xs.map((x) => x.toFixed(3)).join(" ")}`);
+}
