@@ -10,40 +10,77 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
-import { bundle } from "./build.ts";
+import { bundle, VARIANTS } from "./build.ts";
 import { cpuPerRequest, descendantTicks, idleTicksPerMs } from "./cpu.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
-import { COMPAT, directUrl, startUpstream } from "./runtime.ts";
+import { COMPAT, directUrl, GATEWAY_BINDINGS, migrationStatements, startUpstream } from "./runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const MODES = ["buffered", "signal", "timer", "hono", "zod", "waituntil"] as const;
+const MODES = ["buffered", "signal", "timer", "hono", "zod", "waituntil", "gateway-bare"] as const;
+/** The gateway behind bench/variant-worker.ts with ledger and meter stubbed: every step above, and its own logic. */
+const BARE = "gateway-bare";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 1000);
 
 const dir = mkdtempSync(join(tmpdir(), "modeldex-request-costs-"));
 const scripts = await Promise.all(
-	MODES.map((mode) => bundle("bench/request-costs-worker.ts", join(dir, mode, "index.js"), { MODE: JSON.stringify(mode) })),
+	MODES.map((mode) =>
+		mode === BARE
+			? bundle("bench/variant-worker.ts", join(dir, mode, "index.js"), { BENCH_STUB: JSON.stringify(VARIANTS[BARE]) })
+			: bundle("bench/request-costs-worker.ts", join(dir, mode, "index.js"), { MODE: JSON.stringify(mode) }),
+	),
 );
+const adminScript = await bundle("bench/admin-worker.ts", join(dir, "admin", "index.js"));
+const objects = (scriptName?: string) => ({
+	MODEL_METER: { className: "ModelMeter", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
+	ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
+});
 
 const upstream = await startUpstream(5);
 const mf = new Miniflare(
 	convertV4MiniflareOptions({
 		rootPath: ROOT,
-		workers: MODES.map((mode, i) => ({
-			name: mode,
-			modules: true,
-			scriptPath: scripts[i] as string,
-			modulesRoot: dirname(scripts[i] as string),
-			...COMPAT,
-			bindings: { UPSTREAM_URL: upstream.url },
-			unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-		})),
+		workers: [
+			...MODES.map((mode, i) => ({
+				name: mode,
+				modules: true,
+				scriptPath: scripts[i] as string,
+				modulesRoot: dirname(scripts[i] as string),
+				...COMPAT,
+				bindings: { UPSTREAM_URL: upstream.url, ...(mode === BARE ? GATEWAY_BINDINGS : {}) },
+				...(mode === BARE ? { d1Databases: { DB: "request-costs" }, durableObjects: objects() } : {}),
+				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+			})),
+			{
+				name: "admin",
+				modules: true,
+				scriptPath: adminScript,
+				modulesRoot: dirname(adminScript),
+				...COMPAT,
+				d1Databases: { DB: "request-costs" },
+				durableObjects: objects(BARE),
+			},
+		],
 	}),
 );
 const body = requestBody("bench", false);
+/** Any well-formed key: the stubbed ledger grants every lease. */
+const KEY = `Bearer mdx_${"c".repeat(40)}_${"k".repeat(43)}`;
 const results = new Map<string, number[]>(MODES.map((m) => [m, []]));
 try {
 	await mf.ready;
+	// The gateway's D1: its tables and one model on the stand-in (no keys: the ledger is stubbed).
+	const admin = await mf.getWorker("admin");
+	for (const [path, input] of [
+		["/migrate", { sql: migrationStatements() }],
+		[
+			"/seed",
+			{ upstreamUrl: upstream.url, models: ["bench"], payers: [], credit: "0", inputPricePerM: "1", outputPricePerM: "1" },
+		],
+	] as const) {
+		const res = await admin.fetch(`http://admin${path}`, { method: "POST", body: JSON.stringify(input) });
+		if (!res.ok) throw new Error(`admin ${path}: ${res.status} ${await res.text()}`);
+	}
 	const workerdTicks = () => descendantTicks("workerd");
 	// These Workers have no objects: nothing is deferred past a response (the 1 s after a run
 	// only lets its last connections' work land).
@@ -55,7 +92,12 @@ try {
 		runClosedLoop(
 			REQUESTS,
 			8,
-			() => ({ target: targets.get(mode) as ReturnType<typeof newTarget>, body, authorization: null, stream: false }),
+			() => ({
+				target: targets.get(mode) as ReturnType<typeof newTarget>,
+				body,
+				authorization: mode === BARE ? KEY : null,
+				stream: false,
+			}),
 			(_i, _c, s) => {
 				if (!s.ok) {
 					failed++;

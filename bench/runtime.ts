@@ -24,13 +24,20 @@ export interface Runtime {
 /** The pass-through Worker's modes (passthrough-worker.ts), each a target in its own process. */
 export type FloorName = "floor" | "relay" | "buffered";
 
+/** High enough that no limit is reached: the bench measures cost, not refusals. */
+const HIGH = 1_000_000_000;
+/** The gateway's vars in the bench: per-key limits high enough never to refuse. */
+export const GATEWAY_BINDINGS = {
+	MAX_BODY_BYTES: "1048576",
+	KEY_REQUESTS_PER_MINUTE: String(HIGH),
+	KEY_TOKENS_PER_MINUTE: String(HIGH),
+};
+
 export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
 /** workerd's own output (its warnings, Workers' console) goes to stderr: stdout is the report. */
 const logsToStderr = {
 	handleStructuredLogs: ({ message }: { message: string }) => process.stderr.write(`${message}\n`),
 };
-/** High enough that no limit is reached: the bench measures cost, not refusals. */
-const HIGH = 1_000_000_000;
 
 /**
  * A gateway build in two workerd processes, as production splits it: the gateway Worker alone
@@ -111,12 +118,7 @@ export async function startGatewayGroup(
 		[
 			{
 				...worker(name, scripts.gateway),
-				bindings: {
-					MAX_BODY_BYTES: "1048576",
-					KEY_REQUESTS_PER_MINUTE: String(HIGH),
-					KEY_TOKENS_PER_MINUTE: String(HIGH),
-					...opts.bindings,
-				},
+				bindings: { ...GATEWAY_BINDINGS, ...opts.bindings },
 				durableObjects: objectBindings(objectsName),
 				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 			},
