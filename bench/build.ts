@@ -45,8 +45,10 @@ export async function bundle(entry: string, outfile: string, define: Record<stri
 		conditions: ["workerd", "worker", "browser"],
 		mainFields: ["browser", "module", "main"],
 		external: ["cloudflare:*", "node:*"],
-		// As wrangler.toml's keep_names = false.
+		// As wrangler.toml's keep_names = false and minify = true; BENCH_MINIFY=0 keeps the
+		// names (bench/profile.ts does, to name functions).
 		keepNames: false,
+		minify: process.env.BENCH_MINIFY !== "0",
 		logLevel: "warning",
 		define,
 	});

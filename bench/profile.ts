@@ -28,6 +28,9 @@ const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 2000);
 const STREAM = process.env.BENCH_STREAM === "1";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const INSPECTOR_PORT = 9329;
+// Bundled unminified unless asked (BENCH_MINIFY=1): a profile needs the functions' names. The
+// deployed gateway is minified, so its heap holds a smaller script (wrangler.toml).
+process.env.BENCH_MINIFY ??= "0";
 /** CPU sampling interval asked of V8, and the gap past which a sample counts as late. */
 const SAMPLING_US = 100;
 const LATE_SAMPLE_US = 1000;
