@@ -482,15 +482,20 @@ export async function unassignedUsageOf(db: Db, endMs: number, modelIds: string[
 		.all();
 }
 
-/** Creation time of the oldest usage row no epoch holds yet whose model has a token; null when there is none. */
-export async function oldestUnassignedUsage(db: Db): Promise<number | null> {
-	const row = await db
-		.select({ at: sql<number | null>`min(${usage.createdAt})` })
+/**
+ * Per model with a token, the creation time of its oldest usage row no epoch holds yet,
+ * oldest first (at most `limit` models).
+ */
+export function oldestUnassignedUsageByModel(db: Db, limit: number) {
+	return db
+		.select({ modelId: usage.modelId, token: models.tokenAddress, at: sql<number>`min(${usage.createdAt})` })
 		.from(usage)
 		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
 		.where(inNoEpoch(usage.requestId))
-		.get();
-	return row?.at ?? null;
+		.groupBy(usage.modelId, models.tokenAddress)
+		.orderBy(sql`min(${usage.createdAt})`, usage.modelId)
+		.limit(limit)
+		.all();
 }
 
 /**

@@ -98,4 +98,15 @@ describe("settler: crash safety", () => {
 			{ modelId: stray.repoId, reason: "not_registered", requests: 3, fees: parseEther("0.3").toString() },
 		]);
 	});
+
+	it("goes straight to usage it can settle after downtime, past waiting usage of a token the vault does not know", async () => {
+		// The test above left usage of an unregistered token waiting 40 epochs on; five epochs
+		// after that, usage it can settle.
+		const later = await modelWithUsage(net(), 1, parseEther("0.1"), { at: Date.now() + 45 * EPOCH_MS });
+		const result = await runSettlerDirect(settlerEnv(net()), (later.epoch + 1) * EPOCH_MS + 1_000);
+		expect(result.confirmed).toEqual([later.epoch]);
+		// No row for each epoch in between, as there would be if the waiting usage set the pace.
+		expect(result.empty).toEqual([]);
+		expect(await settledOnChain(net(), later.token)).toBe(parseEther("0.1"));
+	});
 });

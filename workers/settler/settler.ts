@@ -1,4 +1,4 @@
-import { BaseError, decodeErrorResult, type Hex, isHex } from "viem";
+import { BaseError, decodeErrorResult, getAddress, type Hex, isHex } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
 import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
@@ -6,7 +6,7 @@ import {
 	epochAssignedButUnrecorded,
 	epochRow,
 	lastEpoch,
-	oldestUnassignedUsage,
+	oldestUnassignedUsageByModel,
 	unfinishedEpoch,
 	withLease,
 } from "../../lib/db/chain.ts";
@@ -162,6 +162,30 @@ function describeFailure(err: unknown): string {
 	}
 }
 
+/** Models' oldest waiting usage looked at per run to find one the vault can settle. */
+const OLDEST_USAGE_MODELS = 20;
+
+/**
+ * Creation time of the oldest usage waiting that the vault can settle (its model's token
+ * is registered there), or null. Usage of a token the vault does not know waits forever
+ * (prepareEpoch reports it); counting it here would make the settler walk every epoch
+ * since, writing an empty row for each, instead of going straight to the usage it can
+ * settle. Past OLDEST_USAGE_MODELS unknown tokens it falls back to the oldest of all.
+ */
+async function oldestSettleableUsage(ctx: SettlerContext): Promise<number | null> {
+	const rows = await oldestUnassignedUsageByModel(ctx.db, OLDEST_USAGE_MODELS);
+	for (const row of rows) {
+		const registered = await ctx.client.readContract({
+			address: ctx.chain.addresses.revenueVault,
+			abi: revenueVaultAbi,
+			functionName: "isRegistered",
+			args: [getAddress(row.token ?? "")],
+		});
+		if (registered) return row.at;
+	}
+	return rows.length === OLDEST_USAGE_MODELS ? (rows[0]?.at ?? null) : null;
+}
+
 /**
  * The next epoch to close, or null when it has not ended (plus grace) yet.
  * Epochs without usage are passed over without a row or a transaction: after
@@ -174,7 +198,7 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 	const latestClosable = Math.floor((ctx.now - graceMs) / epochMs) - 1;
 	const last = await lastEpoch(ctx.db);
 	const unrecorded = await epochAssignedButUnrecorded(ctx.db, last?.epoch ?? null);
-	const oldest = await oldestUnassignedUsage(ctx.db);
+	const oldest = await oldestSettleableUsage(ctx);
 	let next: number;
 	if (unrecorded !== null) next = unrecorded;
 	else if (oldest !== null) next = Math.max(last ? last.epoch + 1 : 0, Math.floor(oldest / epochMs));
