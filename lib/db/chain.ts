@@ -437,19 +437,20 @@ export function updateEpoch(db: Db, epoch: number, set: Partial<EpochRow>) {
 		.where(eq(settlerEpochs.epoch, epoch));
 }
 
-/** Models with a token and usage created before `endMs` that no epoch holds yet. */
-export function modelsWithUnassignedUsage(db: Db, endMs: number) {
-	return (
-		db
-			.select({ modelId: usage.modelId, token: models.tokenAddress })
-			.from(usage)
-			.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
-			.where(and(sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
-			.groupBy(usage.modelId, models.tokenAddress)
-			// Oldest waiting usage first (then by id), so a settle that cannot take every model starves none.
-			.orderBy(sql`min(${usage.createdAt})`, usage.modelId)
-			.all()
-	);
+/**
+ * Models with a token and usage that no epoch holds yet (created before `endMs`, if given),
+ * with the creation time of their oldest such row: oldest first (then by id), so a settle that
+ * cannot take every model starves none. At most `limit` models, if given.
+ */
+export function modelsWithUnassignedUsage(db: Db, opts: { endMs?: number; limit?: number } = {}) {
+	const query = db
+		.select({ modelId: usage.modelId, token: models.tokenAddress, oldest: sql<number>`min(${usage.createdAt})` })
+		.from(usage)
+		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
+		.where(and(opts.endMs === undefined ? undefined : sql`${usage.createdAt} < ${opts.endMs}`, inNoEpoch(usage.requestId)))
+		.groupBy(usage.modelId, models.tokenAddress)
+		.orderBy(sql`min(${usage.createdAt})`, usage.modelId);
+	return (opts.limit === undefined ? query : query.limit(opts.limit)).all();
 }
 
 /**
@@ -479,22 +480,6 @@ export async function unassignedUsageOf(db: Db, endMs: number, modelIds: string[
 		.select({ modelId: usage.modelId, fee: usage.fee })
 		.from(usage)
 		.where(and(inArray(usage.modelId, modelIds), sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
-		.all();
-}
-
-/**
- * Per model with a token, the creation time of its oldest usage row no epoch holds yet,
- * oldest first (at most `limit` models).
- */
-export function oldestUnassignedUsageByModel(db: Db, limit: number) {
-	return db
-		.select({ modelId: usage.modelId, token: models.tokenAddress, at: sql<number>`min(${usage.createdAt})` })
-		.from(usage)
-		.innerJoin(models, and(eq(models.id, usage.modelId), sql`${models.tokenAddress} IS NOT NULL`))
-		.where(inNoEpoch(usage.requestId))
-		.groupBy(usage.modelId, models.tokenAddress)
-		.orderBy(sql`min(${usage.createdAt})`, usage.modelId)
-		.limit(limit)
 		.all();
 }
 

@@ -92,18 +92,10 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 	const { startMs, endMs } = epochBounds(epoch, ctx.settler.epochMs);
 	// Only models the vault knows can be settled: a token it never registered
 	// would revert the whole settle, so that model's usage waits (and is reported).
-	const vault = ctx.chain.addresses.revenueVault;
 	const settleable: string[] = [];
 	const unregistered = new Set<string>();
-	for (const m of await modelsWithUnassignedUsage(db, endMs)) {
-		const token = getAddress(m.token ?? "");
-		const known = await ctx.client.readContract({
-			address: vault,
-			abi: revenueVaultAbi,
-			functionName: "isRegistered",
-			args: [token],
-		});
-		if (known) settleable.push(m.modelId);
+	for (const m of await modelsWithUnassignedUsage(db, { endMs })) {
+		if (await isRegistered(ctx, m.token)) settleable.push(m.modelId);
 		else unregistered.add(m.modelId);
 	}
 	// At most maxModels models per settle (its gas grows with them): the others' usage stays
@@ -208,6 +200,16 @@ function settleCall(row: EpochRow): Hex {
 			models.map((m) => BigInt(m.cumulativeFees)),
 			row.usageRoot as Hex,
 		],
+	});
+}
+
+/** Whether the vault knows the token (it reverts a settle that names one it does not). */
+export function isRegistered(ctx: SettlerContext, token: string | null): Promise<boolean> {
+	return ctx.client.readContract({
+		address: ctx.chain.addresses.revenueVault,
+		abi: revenueVaultAbi,
+		functionName: "isRegistered",
+		args: [getAddress(token ?? "")],
 	});
 }
 

@@ -1,4 +1,4 @@
-import { BaseError, decodeErrorResult, getAddress, type Hex, isHex } from "viem";
+import { BaseError, decodeErrorResult, type Hex, isHex } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { publicClientFor, walletClientFor } from "../../lib/chain/client.ts";
 import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
@@ -6,7 +6,7 @@ import {
 	epochAssignedButUnrecorded,
 	epochRow,
 	lastEpoch,
-	oldestUnassignedUsageByModel,
+	modelsWithUnassignedUsage,
 	unfinishedEpoch,
 	withLease,
 } from "../../lib/db/chain.ts";
@@ -18,6 +18,7 @@ import {
 	crashes,
 	escrowBalance,
 	escrowShortfall,
+	isRegistered,
 	prepareEpoch,
 	type SettlerContext,
 	type SettlerHooks,
@@ -173,17 +174,9 @@ const OLDEST_USAGE_MODELS = 20;
  * settle. Past OLDEST_USAGE_MODELS unknown tokens it falls back to the oldest of all.
  */
 async function oldestSettleableUsage(ctx: SettlerContext): Promise<number | null> {
-	const rows = await oldestUnassignedUsageByModel(ctx.db, OLDEST_USAGE_MODELS);
-	for (const row of rows) {
-		const registered = await ctx.client.readContract({
-			address: ctx.chain.addresses.revenueVault,
-			abi: revenueVaultAbi,
-			functionName: "isRegistered",
-			args: [getAddress(row.token ?? "")],
-		});
-		if (registered) return row.at;
-	}
-	return rows.length === OLDEST_USAGE_MODELS ? (rows[0]?.at ?? null) : null;
+	const rows = await modelsWithUnassignedUsage(ctx.db, { limit: OLDEST_USAGE_MODELS });
+	for (const row of rows) if (await isRegistered(ctx, row.token)) return row.oldest;
+	return rows.length === OLDEST_USAGE_MODELS ? (rows[0]?.oldest ?? null) : null;
 }
 
 /**
@@ -197,12 +190,12 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 	const { epochMs, graceMs } = ctx.settler;
 	const latestClosable = Math.floor((ctx.now - graceMs) / epochMs) - 1;
 	const last = await lastEpoch(ctx.db);
-	const unrecorded = await epochAssignedButUnrecorded(ctx.db, last?.epoch ?? null);
-	const oldest = await oldestSettleableUsage(ctx);
-	let next: number;
-	if (unrecorded !== null) next = unrecorded;
-	else if (oldest !== null) next = Math.max(last ? last.epoch + 1 : 0, Math.floor(oldest / epochMs));
-	else return null;
+	let next = await epochAssignedButUnrecorded(ctx.db, last?.epoch ?? null);
+	if (next === null) {
+		const oldest = await oldestSettleableUsage(ctx);
+		if (oldest === null) return null;
+		next = Math.max(last ? last.epoch + 1 : 0, Math.floor(oldest / epochMs));
+	}
 	const onChain = Number(
 		await ctx.client.readContract({
 			address: ctx.chain.addresses.revenueVault,
