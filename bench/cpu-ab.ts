@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bundle } from "./build.ts";
-import { cpuPerRequest, idleTicksPerMs, processTicks } from "./cpu.ts";
+import { cpuPerRequest, idleTicksPerMs, median, processTicks } from "./cpu.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
 import { startLoneGateway, startUpstream } from "./runtime.ts";
 
@@ -86,7 +86,6 @@ try {
 		}
 		process.stderr.write(`round ${round + 1}: ${sides.map((s) => `${s.name} ${s.samples.at(-1)?.toFixed(3)}`).join(", ")} ms\n`);
 	}
-	const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 	const [a, b] = sides.map((s) => median(s.samples)) as [number, number];
 	const ratios = sides[0]?.samples.map((x, i) => (sides[1]?.samples[i] ?? Number.NaN) / x) ?? [];
 	console.log(

@@ -179,3 +179,8 @@ export async function cpuPerRequest(
 	const elapsed = performance.now() - t0;
 	return counters.map((c, i) => ((c.ticks() - (before[i] ?? 0) - c.idlePerMs * elapsed) * TICK_MS) / requests);
 }
+
+/** The middle value (the upper one of an even count); NaN for none. */
+export function median(xs: number[]): number {
+	return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+}

@@ -196,9 +196,7 @@ async function main() {
 		VariantName,
 		ReturnType<typeof bodies>
 	>;
-	const sent = Object.fromEntries(
-		["direct", "floor", "relay", "buffered", "gateway", ...variantNames].map((n) => [n, 0]),
-	) as Record<TargetName, number>;
+	const sent = Object.fromEntries(Object.keys(targets).map((n) => [n, 0])) as Record<TargetName, number>;
 	const errorKinds = new Map<string, number>();
 	const noteError = (target: string, error: string | undefined) => {
 		const kind = `${target}: ${error ?? "unknown"}`;
@@ -218,10 +216,8 @@ async function main() {
 	});
 	const makeCall = (target: TargetName, mode: Mode, payer: number, model: number): Call => {
 		sent[target]++;
-		const list =
-			target === "direct" || target === "floor" || target === "relay" || target === "buffered" || target === "gateway"
-				? gwBodies[mode]
-				: variantBodies[target][mode];
+		// A variant has its own models; every other target takes the gateway's requests.
+		const list = target in VARIANTS ? variantBodies[target as VariantName][mode] : gwBodies[mode];
 		return { target: targets[target], body: list[model] ?? "", authorization: auth[payer] ?? null, stream: mode === "stream" };
 	};
 

@@ -129,8 +129,15 @@ try {
 	rmSync(dir, { recursive: true, force: true });
 }
 
+type CallFrame = ProfileNode["callFrame"];
+
+/** A profile row's name: function, file and line (the file "(native)" for the runtime's own). */
+function frameName({ functionName, url, lineNumber }: CallFrame): string {
+	return `${functionName || "(anonymous)"} ${url ? url.replace(/^.*\//, "") : "(native)"}:${lineNumber + 1}`;
+}
+
 interface HeapNode {
-	callFrame: { functionName: string; url: string; lineNumber: number };
+	callFrame: CallFrame;
 	selfSize: number;
 	children: HeapNode[];
 }
@@ -167,8 +174,7 @@ async function heapProfile(
 	const byFunction = new Map<string, number>();
 	let total = 0;
 	const walk = (node: HeapNode) => {
-		const { functionName, url, lineNumber } = node.callFrame;
-		const fn = `${functionName || "(anonymous)"} ${url ? url.replace(/^.*\//, "") : "(native)"}:${lineNumber + 1}`;
+		const fn = frameName(node.callFrame);
 		byFunction.set(fn, (byFunction.get(fn) ?? 0) + node.selfSize);
 		total += node.selfSize;
 		for (const child of node.children) walk(child);
@@ -221,9 +227,7 @@ async function cpuProfile(session: Awaited<ReturnType<typeof inspector>>, work: 
 	for (const node of profile.nodes) {
 		const { us, n } = self.get(node.id) ?? { us: 0, n: 0 };
 		total += us;
-		const { functionName, url, lineNumber } = node.callFrame;
-		const file = url ? url.replace(/^.*\//, "") : "(native)";
-		const fn = `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`;
+		const fn = frameName(node.callFrame);
 		const row = byFunction.get(fn) ?? { us: 0, n: 0 };
 		row.us += us;
 		row.n += n;

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundle, VARIANTS } from "./build.ts";
-import { cpuPerRequest, descendantTicks, idleTicksPerMs } from "./cpu.ts";
+import { cpuPerRequest, descendantTicks, idleTicksPerMs, median } from "./cpu.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
-import { COMPAT, directUrl, GATEWAY_BINDINGS, migrationStatements, startUpstream } from "./runtime.ts";
+import { adminPost, COMPAT, directUrl, GATEWAY_BINDINGS, migrationStatements, objectBindings, startUpstream } from "./runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const MODES = ["buffered", "signal", "timer", "hono", "zod", "waituntil", "gateway-bare"] as const;
@@ -31,10 +31,6 @@ const scripts = await Promise.all(
 	),
 );
 const adminScript = await bundle("bench/admin-worker.ts", join(dir, "admin", "index.js"));
-const objects = (scriptName?: string) => ({
-	MODEL_METER: { className: "ModelMeter", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
-	ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
-});
 
 const upstream = await startUpstream(5);
 const mf = new Miniflare(
@@ -48,7 +44,7 @@ const mf = new Miniflare(
 				modulesRoot: dirname(scripts[i] as string),
 				...COMPAT,
 				bindings: { UPSTREAM_URL: upstream.url, ...(mode === BARE ? GATEWAY_BINDINGS : {}) },
-				...(mode === BARE ? { d1Databases: { DB: "request-costs" }, durableObjects: objects() } : {}),
+				...(mode === BARE ? { d1Databases: { DB: "request-costs" }, durableObjects: objectBindings() } : {}),
 				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
 			})),
 			{
@@ -58,7 +54,7 @@ const mf = new Miniflare(
 				modulesRoot: dirname(adminScript),
 				...COMPAT,
 				d1Databases: { DB: "request-costs" },
-				durableObjects: objects(BARE),
+				durableObjects: objectBindings(BARE),
 			},
 		],
 	}),
@@ -70,20 +66,18 @@ const results = new Map<string, number[]>(MODES.map((m) => [m, []]));
 try {
 	await mf.ready;
 	// The gateway's D1: its tables and one model on the stand-in (no keys: the ledger is stubbed).
-	const admin = await mf.getWorker("admin");
-	for (const [path, input] of [
-		["/migrate", { sql: migrationStatements() }],
-		[
-			"/seed",
-			{ upstreamUrl: upstream.url, models: ["bench"], payers: [], credit: "0", inputPricePerM: "1", outputPricePerM: "1" },
-		],
-	] as const) {
-		const res = await admin.fetch(`http://admin${path}`, { method: "POST", body: JSON.stringify(input) });
-		if (!res.ok) throw new Error(`admin ${path}: ${res.status} ${await res.text()}`);
-	}
+	await adminPost(mf, "admin", "/migrate", { sql: migrationStatements() });
+	await adminPost(mf, "admin", "/seed", {
+		upstreamUrl: upstream.url,
+		models: ["bench"],
+		payers: [],
+		credit: "0",
+		inputPricePerM: "1",
+		outputPricePerM: "1",
+	});
 	const workerdTicks = () => descendantTicks("workerd");
-	// These Workers have no objects: nothing is deferred past a response (the 1 s after a run
-	// only lets its last connections' work land).
+	// Nothing is deferred past a response here (gateway-bare's ledger and meter are stubs in its
+	// isolate): the 1 s after a run only lets its last connections' work land.
 	const idlePerMs = await idleTicksPerMs(workerdTicks, 0);
 	const targets = new Map(await Promise.all(MODES.map(async (m) => [m, newTarget(m, `${await directUrl(mf, m)}/v1`)] as const)));
 	let failed = 0;
@@ -119,7 +113,6 @@ try {
 	upstream.proc.kill();
 	rmSync(dir, { recursive: true, force: true });
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 console.log(`workerd CPU per non-stream request, each Worker alone at c=8, ${REQUESTS} requests, ${ROUNDS} rounds:`);
 for (const [mode, xs] of results) {
 	console.log(`  ${mode.padEnd(10)} median ${median(xs).toFixed(3)} ms   rounds ${xs.map((x) => x.toFixed(3)).join(" ")}`);

@@ -33,6 +33,14 @@ export const GATEWAY_BINDINGS = {
 	KEY_TOKENS_PER_MINUTE: String(HIGH),
 };
 
+/** The gateway's Durable Object bindings: defined here, or bound from `scriptName`. */
+export function objectBindings(scriptName?: string) {
+	return {
+		MODEL_METER: { className: "ModelMeter", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
+		ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
+	};
+}
+
 export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
 /** workerd's own output (its warnings, Workers' console) goes to stderr: stdout is the report. */
 const logsToStderr = {
@@ -70,10 +78,6 @@ export async function startGatewayGroup(
 	const dir = mkdtempSync(join(tmpdir(), `modeldex-bench-${name.replace(/\W/g, "-")}-`));
 	const registry = join(dir, "registry");
 	const objectsName = `${name}-objects`;
-	const objectBindings = (scriptName?: string) => ({
-		MODEL_METER: { className: "ModelMeter", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
-		ACCOUNT_LEDGER: { className: "AccountLedger", useSQLite: true, ...(scriptName ? { scriptName } : {}) },
-	});
 	const worker = (workerName: string, scriptPath: string) => ({
 		name: workerName,
 		modules: true,
@@ -139,7 +143,7 @@ export async function startGatewayGroup(
 }
 
 /** POST to one of a Miniflare's admin Workers (bench/admin-worker.ts); the JSON answer. */
-async function adminPost<T>(mf: Miniflare, which: string, path: string, body: unknown): Promise<T> {
+export async function adminPost<T>(mf: Miniflare, which: string, path: string, body: unknown): Promise<T> {
 	const res = await (await mf.getWorker(which)).fetch(`http://admin${path}`, {
 		method: "POST",
 		headers: { "content-type": "application/json" },
