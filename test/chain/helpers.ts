@@ -1,7 +1,9 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import {
 	type Address,
+	BaseError,
 	type Chain,
+	ContractFunctionRevertedError,
 	createPublicClient,
 	createTestClient,
 	createWalletClient,
@@ -101,12 +103,27 @@ export async function pacaOf(net: Net, address: string) {
 
 type Wallet = ReturnType<typeof walletFor>;
 
-/** Sends a contract call and waits for a successful receipt. */
+/**
+ * Sends a contract call and waits for a successful receipt. A revert is replayed on the state
+ * before its block (anvil mines one transaction per block), so the error says why.
+ */
 export async function send(net: Net, wallet: Wallet, call: Parameters<Wallet["writeContract"]>[0] | Record<string, unknown>) {
 	const hash = await wallet.writeContract(call as Parameters<Wallet["writeContract"]>[0]);
-	const receipt = await publicClient(net).waitForTransactionReceipt({ hash });
-	if (receipt.status !== "success") throw new Error(`transaction reverted: ${hash}`);
-	return receipt;
+	const client = publicClient(net);
+	const receipt = await client.waitForTransactionReceipt({ hash });
+	if (receipt.status === "success") return receipt;
+	const why = await client
+		.simulateContract({ ...(call as object), account: wallet.account, blockNumber: receipt.blockNumber - 1n } as never)
+		.then(
+			() => `replayed without its gas limit (${receipt.gasUsed} gas used) it succeeds`,
+			(err: unknown) => {
+				const revert = err instanceof BaseError ? err.walk((e) => e instanceof ContractFunctionRevertedError) : null;
+				if (!(revert instanceof ContractFunctionRevertedError)) return String(err);
+				const data = revert.data;
+				return data ? `${data.errorName}(${(data.args ?? []).map(String).join(", ")})` : (revert.reason ?? revert.shortMessage);
+			},
+		);
+	throw new Error(`transaction reverted: ${hash} (${(call as { functionName?: string }).functionName}): ${why}`);
 }
 
 export async function deposit(net: Net, wallet: Wallet, amount: bigint, payer?: Address) {
