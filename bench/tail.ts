@@ -5,6 +5,7 @@
 //
 //   node bench/tail.ts        BENCH_REQUESTS (3000) per target; BENCH_TAIL_ENV='{"BATCH_MS":"1000"}'
 
+import { rmSync } from "node:fs";
 import { setPriority } from "node:os";
 import { buildBundles } from "./build.ts";
 import { newTarget, percentile, requestBody, runClosedLoop, type Target } from "./load.ts";
@@ -72,3 +73,4 @@ for (const [name, xs] of samples) {
 }
 await Promise.all([floor.mf.dispose(), gw.group.dispose(), bare.group.dispose()]);
 upstream.proc.kill();
+rmSync(bundles.dir, { recursive: true, force: true });
