@@ -157,16 +157,12 @@ export function deleteLogsAfter(db: Db, chainId: number, block: number): Stateme
 
 /** What a rollback past `block` will touch: tokens whose market or holders change, and deposits to reverse. */
 export async function touchedAfter(db: Db, chainId: number, block: number) {
-	const [events, transfers, depositRows] = await Promise.all([
+	const [events, depositRows] = await Promise.all([
 		db
-			.select({ address: chainEvents.address, name: chainEvents.name, args: chainEvents.args })
+			.select()
 			.from(chainEvents)
 			.where(and(eq(chainEvents.chainId, chainId), gt(chainEvents.blockNumber, block)))
-			.all(),
-		db
-			.select({ token: tokenTransfers.token, from: tokenTransfers.from, to: tokenTransfers.to })
-			.from(tokenTransfers)
-			.where(and(eq(tokenTransfers.chainId, chainId), gt(tokenTransfers.blockNumber, block)))
+			.orderBy(asc(chainEvents.blockNumber), asc(chainEvents.logIndex))
 			.all(),
 		db
 			.select()
@@ -174,7 +170,7 @@ export async function touchedAfter(db: Db, chainId: number, block: number) {
 			.where(and(eq(deposits.chainId, chainId), gt(deposits.blockNumber, block)))
 			.all(),
 	]);
-	return { events, transfers, deposits: depositRows };
+	return { events, deposits: depositRows };
 }
 
 // ── Deposits and credits ────────────────────────────────────────────────────

@@ -1,4 +1,4 @@
-import { type PublicClient, zeroAddress } from "viem";
+import type { Address, PublicClient } from "viem";
 import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
 	deleteCursor,
@@ -14,7 +14,8 @@ import type { Db } from "../../lib/db/client.ts";
 import { reverseDeposits } from "./credits.ts";
 import { recomputeHolders, recomputeMarkets } from "./derive.ts";
 import type { Env } from "./env.ts";
-import type { Touched } from "./events/types.ts";
+import { HANDLERS } from "./events/index.ts";
+import type { ApplyContext, Touched } from "./events/types.ts";
 
 // Reorg handling. The cursor stores the hash of the last applied block; when the
 // chain's block at that height has another hash (or is gone), the indexer walks
@@ -71,23 +72,20 @@ async function rollBackTo(
 	const doomed = await touchedAfter(db, chainId, forkBlock);
 	const shortfall = await reverseDeposits(env, db, doomed.deposits);
 
+	// What the doomed logs touched, found by running their handlers again (their writes are
+	// dropped): the rows are deleted below, and derived state recomputed from what is left.
 	const touched: Touched = { tokens: new Set(), holders: new Set() };
 	const markets = await marketsOfChain(db, chainId);
 	const tokenOfSale = new Map(markets.map((m) => [m.sale, m.token]));
 	const tokenOfPair = new Map(markets.map((m) => [m.pair, m.token]));
-	for (const e of doomed.events) {
-		const args = JSON.parse(e.args) as Record<string, string>;
-		if (e.name === "ModelTokenized" || e.name === "PricingUpdated") touched.tokens.add(String(args.token).toLowerCase());
-		if (e.name === "ModelSettled") touched.tokens.add(String(args.model).toLowerCase());
-		if (e.name === "Transfer") touched.tokens.add(e.address);
-		const saleToken = tokenOfSale.get(e.address);
-		if ((e.name === "Trade" || e.name === "Graduated") && saleToken) touched.tokens.add(saleToken);
-		const pairToken = tokenOfPair.get(e.address);
-		if (e.name === "Sync" && pairToken) touched.tokens.add(pairToken);
-	}
-	for (const t of doomed.transfers) {
-		touched.tokens.add(t.token);
-		for (const account of [t.from, t.to]) if (account !== zeroAddress) touched.holders.add(`${t.token}|${account}`);
+	const ctx: ApplyContext = {
+		db,
+		touched,
+		tokenOfSale: (sale) => tokenOfSale.get(sale.toLowerCase()),
+		tokenOfPair: (pair) => tokenOfPair.get(pair.toLowerCase()),
+	};
+	for (const { address, name, args, ...key } of doomed.events) {
+		HANDLERS[name]?.(ctx, { key, address: address as Address, name, args: JSON.parse(args) as Record<string, unknown> });
 	}
 
 	await runBatch(db, [

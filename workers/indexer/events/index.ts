@@ -26,3 +26,9 @@ export const CONTRACTS = {
 } satisfies Record<string, { abi: readonly unknown[]; handlers: Record<string, EventHandler> }>;
 
 export type ContractKind = keyof typeof CONTRACTS;
+
+/** Each applied event's handler by event name (the names are distinct across contract kinds). */
+export const HANDLERS: Record<string, EventHandler> = Object.assign(
+	{},
+	...Object.values(CONTRACTS).map((c) => c.handlers as Record<string, EventHandler>),
+);
