@@ -497,6 +497,19 @@ export async function epochAssignedButUnrecorded(db: Db, after: number | null): 
 	return row?.epoch ?? null;
 }
 
+/**
+ * Undoes the assignment of an epoch D1 has no row for (usage back to no epoch, its leaves
+ * gone), so the usage goes into the next epoch closed. Not for an epoch with a row.
+ */
+export function releaseUnrecordedEpoch(db: Db, epoch: number): Statement[] {
+	return [
+		db
+			.delete(usageEpochs)
+			.where(and(eq(usageEpochs.epoch, epoch), sql`NOT EXISTS (SELECT 1 FROM ${settlerEpochs} s WHERE s.epoch = ${epoch})`)),
+		deleteLeavesOfEpoch(db, epoch),
+	];
+}
+
 /** The models with usage assigned to `epoch`. */
 export async function modelsOfEpoch(db: Db, epoch: number): Promise<string[]> {
 	const rows = await db

@@ -32,6 +32,7 @@ const SHARED_DEPLOYMENTS = [
 	"escrow",
 	"settle-cap",
 	"settle-refused",
+	"vault-ahead",
 ] as const;
 /** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
 const ISOLATED_NODES = ["reorg", "stuck"] as const;

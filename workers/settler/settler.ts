@@ -7,6 +7,8 @@ import {
 	epochRow,
 	lastEpoch,
 	modelsWithUnassignedUsage,
+	releaseUnrecordedEpoch,
+	runBatch,
 	unfinishedEpoch,
 	withLease,
 } from "../../lib/db/chain.ts";
@@ -191,6 +193,7 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 	const latestClosable = Math.floor((ctx.now - graceMs) / epochMs) - 1;
 	const last = await lastEpoch(ctx.db);
 	let next = await epochAssignedButUnrecorded(ctx.db, last?.epoch ?? null);
+	const assignedButUnrecorded = next !== null;
 	if (next === null) {
 		const oldest = await oldestSettleableUsage(ctx);
 		if (oldest === null) return null;
@@ -205,7 +208,19 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 	);
 	if (next <= onChain) {
 		// The vault is ahead of D1 (settled by another settler, or D1 restored from a backup).
-		console.warn(`settler: vault already settled epoch ${onChain}; D1 would close ${next}; continuing after ${onChain}`);
+		if (assignedButUnrecorded) {
+			// Usage assigned to an epoch D1 has no row for, which the vault has settled: D1 lost
+			// what a run wrote after assigning it (a restore from a backup). Left there, it would
+			// never settle, and the fee totals would stay short of it for good. Released, it goes
+			// into the next epoch closed. No double payment: the fee totals went back with the
+			// restore too (they move with the epoch row), and the vault pays only what its
+			// cumulative totals lack, so what it already paid for this usage is not paid again.
+			await runBatch(ctx.db, releaseUnrecordedEpoch(ctx.db, next));
+			console.warn(
+				`settler: usage assigned to epoch ${next}, which D1 has no row for, but the vault settled through epoch ${onChain} ` +
+					`(D1 restored from a backup?): released into epoch ${onChain + 1}`,
+			);
+		} else console.warn(`settler: vault already settled epoch ${onChain}; D1 would close ${next}; continuing after ${onChain}`);
 		next = onChain + 1;
 	}
 	return next <= latestClosable ? next : null;
