@@ -215,9 +215,29 @@ export function isRegistered(ctx: SettlerContext, token: string | null): Promise
 
 /** What the vault's escrow lacks to pay the epoch's fees, or null when it holds enough. */
 export async function escrowShortfall(ctx: SettlerContext, row: EpochRow): Promise<{ needed: bigint; available: bigint } | null> {
-	const needed = (JSON.parse(row.models) as EpochModel[]).reduce((sum, m) => sum + BigInt(m.fees), 0n);
+	const models = JSON.parse(row.models) as EpochModel[];
 	const available = await escrowBalance(ctx);
+	let needed = models.reduce((sum, m) => sum + BigInt(m.fees), 0n);
+	if (needed <= available) return null;
+	// The vault pays each model only what its cumulative total lacks, which can be less than
+	// the epoch's fees (usage a lost settle already paid, see nextEpochToClose): count that,
+	// one read per model, only when the escrow looks short.
+	needed = 0n;
+	for (const m of models) {
+		const lacking = BigInt(m.cumulativeFees) - (await settledFees(ctx, m.token));
+		if (lacking > 0n) needed += lacking;
+	}
 	return needed > available ? { needed, available } : null;
+}
+
+/** What the vault has paid a model's holders in all (its cumulative total). */
+function settledFees(ctx: SettlerContext, token: string): Promise<bigint> {
+	return ctx.client.readContract({
+		address: ctx.chain.addresses.revenueVault,
+		abi: revenueVaultAbi,
+		functionName: "settledFees",
+		args: [getAddress(token)],
+	});
 }
 
 /** PACA the vault holds for fees and withdrawals. */
@@ -341,12 +361,7 @@ async function auditEpoch(ctx: SettlerContext, epoch: number): Promise<string[]>
 	if (!row) return [];
 	const problems: string[] = [];
 	for (const m of JSON.parse(row.models) as EpochModel[]) {
-		const settled = await ctx.client.readContract({
-			address: ctx.chain.addresses.revenueVault,
-			abi: revenueVaultAbi,
-			functionName: "settledFees",
-			args: [getAddress(m.token)],
-		});
+		const settled = await settledFees(ctx, m.token);
 		if (settled < BigInt(m.cumulativeFees)) {
 			problems.push(`${m.modelId} (${m.token}): vault settled ${settled}, D1 cumulative ${m.cumulativeFees}`);
 		}
