@@ -41,6 +41,24 @@ export async function modelWithUsage(net: Net, n: number, fee: bigint, opts: { a
 	return { token, repoId, payer, epoch: Math.floor(createdAt / EPOCH_MS) };
 }
 
+/** One more usage row of an existing model: `fee` for `payer`, created `at`. */
+export async function addUsage(modelId: string, payer: string, fee: bigint, at: number) {
+	await insertUsage(db(), [
+		{
+			requestId: `req_${crypto.randomUUID()}`,
+			keyId: "key_test",
+			payer,
+			modelId,
+			promptTokens: 10,
+			completionTokens: 5,
+			fee,
+			status: "ok",
+			usageSource: "upstream",
+			createdAt: at,
+		},
+	]);
+}
+
 export async function fundVault(net: Net, amount = parseEther("100")) {
 	const funder = await newAccount(net, amount);
 	await deposit(net, funder.wallet, amount);

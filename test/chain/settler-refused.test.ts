@@ -3,12 +3,11 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { epochRow } from "../../lib/db/chain.ts";
 import { modelFeeTotals } from "../../lib/db/schema.ts";
-import { insertUsage } from "../../lib/db/usage.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 import { deployment, fundedPayer, pacaOf, sessionHeader, settlerEnv } from "./helpers.ts";
-import { EPOCH_MS, fundVault, modelWithUsage, settledOnChain } from "./settler-fixtures.ts";
+import { addUsage, EPOCH_MS, fundVault, modelWithUsage, settledOnChain } from "./settler-fixtures.ts";
 
 // A settlement the vault refuses (here: D1 restored from a backup older than the last
 // settle, so the cumulative fees it would send are below what the vault already settled)
@@ -28,20 +27,7 @@ describe("settler: a settle the vault refuses", () => {
 		// D1 forgets the settled total, then the model earns 1 PACA more in a later epoch.
 		await db().update(modelFeeTotals).set({ cumulativeFees: 0n }).where(eq(modelFeeTotals.modelId, repoId));
 		const later = epoch + 2;
-		await insertUsage(db(), [
-			{
-				requestId: `req_${crypto.randomUUID()}`,
-				keyId: "key_test",
-				payer: user,
-				modelId: repoId,
-				promptTokens: 10,
-				completionTokens: 5,
-				fee: parseEther("1"),
-				status: "ok",
-				usageSource: "upstream",
-				createdAt: later * EPOCH_MS + 10,
-			},
-		]);
+		await addUsage(repoId, user, parseEther("1"), later * EPOCH_MS + 10);
 
 		const payer = await fundedPayer(net(), parseEther("2"));
 		const withdrawal = await callGateway("/v1/account/withdrawals", {

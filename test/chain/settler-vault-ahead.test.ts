@@ -3,11 +3,10 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { deleteLeavesOfEpoch, epochRow } from "../../lib/db/chain.ts";
 import { modelFeeTotals, settlerEpochs, usageEpochs } from "../../lib/db/schema.ts";
-import { insertUsage } from "../../lib/db/usage.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { deployment, settlerEnv } from "./helpers.ts";
-import { EPOCH_MS, fundVault, modelWithUsage, settledOnChain } from "./settler-fixtures.ts";
+import { addUsage, EPOCH_MS, fundVault, modelWithUsage, settledOnChain } from "./settler-fixtures.ts";
 
 // D1 restored from a backup taken while an epoch was being prepared: the epoch's usage is
 // assigned to it, but what the run wrote next (leaves, then the epoch row with the new fee
@@ -33,20 +32,7 @@ describe("settler: the vault ahead of D1", () => {
 
 		// The model earns 1 PACA more, two epochs later.
 		const later = epoch + 2;
-		await insertUsage(db(), [
-			{
-				requestId: `req_${crypto.randomUUID()}`,
-				keyId: "key_test",
-				payer,
-				modelId: repoId,
-				promptTokens: 10,
-				completionTokens: 5,
-				fee: parseEther("1"),
-				status: "ok",
-				usageSource: "upstream",
-				createdAt: later * EPOCH_MS + 10,
-			},
-		]);
+		await addUsage(repoId, payer, parseEther("1"), later * EPOCH_MS + 10);
 
 		const run = await runSettler(settlerEnv(net()), (later + 1) * EPOCH_MS + 1_000);
 		expect(run.failed).toBeNull();
