@@ -20,6 +20,8 @@ export interface Deployment extends DeployedAddresses {
 
 export interface ChainFixture {
 	rpcUrl: string;
+	/** The shared node behind test/node/rpc-faults.ts: `${faultyRpcUrl}/<scope>` fails the calls a test asks it to. */
+	faultyRpcUrl: string;
 	chainId: number;
 	/** One independent deployment per test scenario on the shared node. */
 	deployments: Record<string, Deployment>;

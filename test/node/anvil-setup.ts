@@ -8,6 +8,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import type { TestProject } from "vitest/node";
 import { connect, deployModeldex } from "../../scripts/deploy-contracts.ts";
 import type { ChainFixture, Deployment } from "../chain/fixture.ts";
+import { startRpcFaults } from "./rpc-faults.ts";
 
 // Runs in Node before the workerd tests: real anvil nodes with the real Modeldex
 // contracts deployed, for test/chain. Each scenario that changes global chain
@@ -33,6 +34,7 @@ const SHARED_DEPLOYMENTS = [
 	"settle-cap",
 	"settle-refused",
 	"vault-ahead",
+	"settle-rpc-fails",
 ] as const;
 /** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
 const ISOLATED_NODES = ["reorg", "stuck"] as const;
@@ -127,6 +129,7 @@ export default async function setup(project: TestProject) {
 		...ISOLATED_NODES.map((_, i) => startAnvil(31338 + i)),
 	]);
 	const nodes = [shared, ...isolatedNodes];
+	const faults = await startRpcFaults(shared.rpcUrl);
 	try {
 		const deployments: Record<string, Deployment> = {};
 		// One at a time: they share the deployer's nonce.
@@ -143,6 +146,7 @@ export default async function setup(project: TestProject) {
 		if (!receipt.contractAddress) throw new Error("UsageProofCheck deployment failed");
 		const fixture: ChainFixture = {
 			rpcUrl: shared.rpcUrl,
+			faultyRpcUrl: faults.url,
 			chainId: 31337,
 			deployments,
 			isolated,
@@ -154,10 +158,12 @@ export default async function setup(project: TestProject) {
 		);
 	} catch (error) {
 		for (const node of nodes) node.process.kill();
+		faults.server.close();
 		throw error;
 	}
 	return async () => {
 		for (const node of nodes) node.process.kill();
+		faults.server.close();
 	};
 }
 
