@@ -299,6 +299,87 @@ describe("the gateway under leases, with production batch delays", () => {
 		expect(await ledger(payer).account()).toMatchObject({ held: 0n, totalSpent: 20n });
 	});
 
+	it("still reports a finished request when the sync that took it fails after the lease's flush ran", async () => {
+		const { key, payer } = await newKey({ credit: 10n ** 18n });
+		const keyHash = await hashApiKey(key);
+		// The ledger as the isolate sees it, with one sync that fails after 400 ms (an overloaded or reset object).
+		let failNext = false;
+		const base = testEnv();
+		const env = {
+			...base,
+			...PRODUCTION,
+			ACCOUNT_LEDGER: {
+				getByName(name: string) {
+					const stub = base.ACCOUNT_LEDGER.getByName(name);
+					return {
+						sync: async (input: LeaseSyncInput) => {
+							if (!failNext) return stub.sync(input);
+							failNext = false;
+							await new Promise((r) => setTimeout(r, 400));
+							throw new Error("ledger reset");
+						},
+					};
+				},
+			},
+		} as unknown as typeof base;
+		const config = readConfig(env);
+		const ctx = createExecutionContext();
+		const maxCost = 1_000_000n;
+		const first = await admit(env, ctx, config, { keyHash, payer, modelId: "m", maxCost, maxTokens: 100 });
+		first.finish(ctx, {
+			modelId: "m",
+			payer,
+			promptTokens: 1,
+			completionTokens: 1,
+			cost: 10n,
+			status: "ok",
+			usageSource: "upstream",
+			createdAt: Date.now(),
+			upstreams: [],
+		});
+		// A request the lease cannot cover syncs at once, taking the finished one along; that sync
+		// fails after the lease's own flush (BATCH_MS) found nothing to send.
+		failNext = true;
+		await expect(
+			admit(env, ctx, config, { keyHash, payer, modelId: "m", maxCost: 1000n * maxCost, maxTokens: 100 }),
+		).rejects.toThrow("ledger reset");
+		await waitOnExecutionContext(ctx);
+		expect(await ledger(payer).account()).toMatchObject({ held: 0n, totalSpent: 10n });
+	});
+
+	it("flushes a lease again when its scheduled flush was lost with the waitUntil that held it", async () => {
+		const { key, payer } = await newKey({ credit: 10n ** 18n });
+		const keyHash = await hashApiKey(key);
+		const env = { ...testEnv(), ...PRODUCTION };
+		const config = readConfig(env);
+		const req = { keyHash, payer, modelId: "m", maxCost: 1_000_000n, maxTokens: 100 };
+		const outcome = {
+			modelId: "m",
+			payer,
+			promptTokens: 1,
+			completionTokens: 1,
+			cost: 10n,
+			status: "ok" as const,
+			usageSource: "upstream" as const,
+			createdAt: Date.now(),
+			upstreams: [],
+		};
+		// The first request's flush sleeps on a timer that never fires: the runtime ended its
+		// request's waitUntil first (fake timers, dropped when real ones come back).
+		const gone = { waitUntil() {} };
+		vi.useFakeTimers({ toFake: ["setTimeout"] });
+		try {
+			(await admit(env, gone, config, req)).finish(gone, outcome);
+		} finally {
+			vi.useRealTimers();
+		}
+		await new Promise((r) => setTimeout(r, 1_500));
+		const ctx = createExecutionContext();
+		(await admit(env, ctx, config, req)).finish(ctx, outcome);
+		await waitOnExecutionContext(ctx);
+		expect(await ledger(payer).account()).toMatchObject({ held: 0n, totalSpent: 20n });
+	});
+
 	it("charges, meters and releases exactly once per request when many share a batch, or fill one (64)", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel();

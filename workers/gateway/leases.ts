@@ -90,7 +90,8 @@ class Lease {
 	syncs = 0;
 	readonly inFlight = new Map<number, Admitted>();
 	pending: Pending[] = [];
-	flushScheduled = false;
+	/** When the scheduled flush is due (0: none; see claimFlush). */
+	flushDueAt = 0;
 	refreshing = false;
 	/** What the last admission would have asked for (the size of a top-up). */
 	lastWant: LeaseAmounts = { credit: 0n, requests: 0, tokens: 0 };
@@ -270,8 +271,8 @@ function admitUnder(
 				// on the objects' thread better than one long one every BATCH_MS.
 				finishCtx.waitUntil(
 					sync(env, finishCtx, config, lease, { need: null, want: null }).catch((err) => {
+						// sync() has scheduled the retry.
 						console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
-						scheduleFlush(env, finishCtx, config, lease);
 					}),
 				);
 			} else scheduleFlush(env, finishCtx, config, lease);
@@ -336,6 +337,10 @@ async function sync(
 		});
 	} catch (err) {
 		lease.pending = [...batch, ...lease.pending];
+		// Whoever called (an admission's need, a top-up, a generation lookup) only learns it
+		// failed: the records go out with the lease's next flush, which may already have run
+		// while this sync was on its way.
+		if (!lease.closed) scheduleFlush(env, ctx, config, lease);
 		throw err;
 	}
 	// Admissions made while the sync was on its way are reported by the next one.
@@ -352,19 +357,18 @@ async function sync(
 
 /** One flush per lease per batch interval, run in the waitUntil of the request that asked for it. */
 function scheduleFlush(env: Env, ctx: Deferrer, config: Config, lease: Lease): void {
-	if (lease.flushScheduled) return;
-	lease.flushScheduled = true;
+	if (!claimFlush(lease, config.batchMs)) return;
 	ctx.waitUntil(
 		(async () => {
 			await sleep(config.batchMs);
-			lease.flushScheduled = false;
+			lease.flushDueAt = 0;
 			if (lease.pending.length === 0 && lease.reportedIssued === lease.seq) return;
 			try {
 				// The batch asks for a top-up once the lease is half used.
 				await sync(env, ctx, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
 			} catch (err) {
+				// sync() has scheduled the retry.
 				console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
-				scheduleFlush(env, ctx, config, lease);
 				return;
 			}
 			await closeWhenIdle(env, ctx, config, lease);
@@ -382,7 +386,7 @@ async function closeWhenIdle(env: Env, ctx: Deferrer, config: Config, lease: Lea
 		lease.inFlight.size > 0 ||
 		lease.pending.length > 0 ||
 		lease.closed ||
-		lease.flushScheduled
+		lease.flushDueAt !== 0
 	)
 		return;
 	lease.close();
@@ -412,7 +416,7 @@ const meterQueues = new Map<string, MeterQueue>();
 function enqueueUsage(env: Env, ctx: Deferrer, config: Config, modelId: string, usage: UsageRecord): void {
 	let queue = meterQueues.get(modelId);
 	if (!queue) {
-		queue = { usages: [], scheduled: false };
+		queue = { usages: [], flushDueAt: 0 };
 		meterQueues.set(modelId, queue);
 	}
 	queue.usages.push(usage);
@@ -420,14 +424,13 @@ function enqueueUsage(env: Env, ctx: Deferrer, config: Config, modelId: string, 
 	else scheduleMeterBatch(env, ctx, config, modelId, queue);
 }
 
-type MeterQueue = { usages: UsageRecord[]; scheduled: boolean };
+type MeterQueue = { usages: UsageRecord[]; flushDueAt: number };
 
 function scheduleMeterBatch(env: Env, ctx: Deferrer, config: Config, modelId: string, queue: MeterQueue): void {
-	if (queue.scheduled) return;
-	queue.scheduled = true;
+	if (!claimFlush(queue, config.batchMs)) return;
 	ctx.waitUntil(
 		sleep(config.batchMs).then(() => {
-			queue.scheduled = false;
+			queue.flushDueAt = 0;
 			return sendMeterBatch(env, ctx, config, modelId, queue);
 		}),
 	);
@@ -449,6 +452,23 @@ async function sendMeterBatch(env: Env, ctx: Deferrer, config: Config, modelId: 
 }
 
 // ── Helpers ─────────────────────────────────────────────────────────────────
+
+/**
+ * A flush runs in the waitUntil of the request that scheduled it, and the runtime may end
+ * that before it runs (a waitUntil lives about 30 s past its response; a retry chain through
+ * an outage outlives it). A flush this long past its due time is presumed lost, and the
+ * next caller schedules another: a "scheduled" flag would otherwise stay set for good, and
+ * the lease or model would never flush again. A late flush that does run is only a second
+ * sync of the same records, which the ledger and the meter take once.
+ */
+const FLUSH_LOST_AFTER_MS = 1_000;
+
+/** Whether the caller should schedule a flush of `holder` now (and then it counts as scheduled). */
+function claimFlush(holder: { flushDueAt: number }, delayMs: number, now = Date.now()): boolean {
+	if (holder.flushDueAt !== 0 && now < holder.flushDueAt + FLUSH_LOST_AFTER_MS) return false;
+	holder.flushDueAt = now + delayMs;
+	return true;
+}
 
 function refusalError(refusal: NonNullable<LeaseSyncResult["refusal"]>): ApiError {
 	if (refusal.code === "rate_limit_exceeded") {
