@@ -503,6 +503,43 @@ describe("meterSseStream: the upstream fails mid-stream", () => {
 		});
 	});
 
+	it("completes a stream that ends cleanly after its finish_reason without [DONE], adding [DONE] for the client", async () => {
+		// TGI before 2.1.1 and some llama.cpp builds end a complete answer like this.
+		const stream = chat("All") + chat(" there", "stop") + usageOnly(9, 2);
+		const { body, result } = meter(upstreamOf(everyByte(stream)), { clientWantsUsage: false });
+		const forwarded = await readText(body);
+		expect(forwarded).toBe(`${chat("All") + chat(" there", "stop")}${DONE}`);
+		expect(await result).toEqual({
+			promptTokens: 9,
+			completionTokens: 2,
+			usageSource: "upstream",
+			outcome: "completed",
+			finishReason: "stop",
+		});
+	});
+
+	it("still fails a stream cut off inside an event after its finish_reason", async () => {
+		const stream = `${chat("All", "stop")}data: {"id":"c","choices":[],"usage":{"prompt_tokens":9`;
+		const { body, result } = meter(upstreamOf([stream]));
+		expect(payloads(await readText(body)).at(-1)).toEqual(UPSTREAM_ERROR);
+		expect(await result).toMatchObject({ outcome: "upstream_failed", usageSource: "counted" });
+	});
+
+	it.each([
+		[
+			"an error: field (llama.cpp's server before late 2025)",
+			'error: {"code":400,"message":"the request exceeds the available context size","type":"invalid_request_error"}\n\n',
+			"the request exceeds the available context size",
+			"invalid_request_error",
+		],
+		["an event: error with a plain message", "event: error\ndata: model crashed\n\n", "model crashed", "api_error"],
+	])("turns %s into an OpenAI error event the SDKs raise, and charges no completion", async (_name, raw, message, type) => {
+		const stream = raw + DONE;
+		const { body, result } = meter(upstreamOf([stream]), { clientWantsUsage: false });
+		expect(payloads(await readText(body))).toEqual([{ error: { message, type, code: "upstream_error", param: null } }]);
+		expect(await result).toMatchObject({ completionTokens: 0, outcome: "upstream_failed" });
+	});
+
 	it("charges no completion tokens when the upstream fails before sending anything", async () => {
 		const { stream } = upstreamFrom(async function* () {
 			yield* [];

@@ -144,8 +144,16 @@ export function meterSseStream(
 			if (read.done) {
 				// An incomplete event at the end is dropped, except a well-formed
 				// last event whose blank line never came.
-				const done = forward(framer.end(), out);
-				await endWith(out, done && !inspector.upstreamSentError ? "completed" : "upstream_failed");
+				const leftover = framer.pendingBytes;
+				const last = framer.end();
+				const done = forward(last, out);
+				const cutOff = leftover > 0 && last.length === 0;
+				// Some servers (TGI before 2.1.1, some llama.cpp builds) end a complete answer
+				// without [DONE]: a clean end after a finish_reason is complete, and the client
+				// gets the [DONE] it expects.
+				const finished = !done && !cutOff && inspector.sawFinish();
+				if (finished) out.push(DONE_EVENT.slice());
+				await endWith(out, (done || finished) && !inspector.upstreamSentError ? "completed" : "upstream_failed");
 				return;
 			}
 			if (forward(framer.push(read.value), out)) {
@@ -190,6 +198,7 @@ export function meterSseStream(
 const encoder = new TextEncoder();
 
 // Copied on use: an enqueued chunk belongs to whoever reads it.
+const DONE_EVENT = encoder.encode("data: [DONE]\n\n");
 const UPSTREAM_FAILED_EVENT = encoder.encode(
 	`data: ${JSON.stringify({
 		error: {
@@ -365,6 +374,44 @@ function withData(event: string, data: string): string {
 	return `${lines.join("\n")}\n\n`;
 }
 
+/**
+ * An error an upstream sent in a form OpenAI's SDKs ignore, as an OpenAI error body: an
+ * `error:` field (llama.cpp's server before late 2025: `error: {"code":400,"message":…}`),
+ * or an `event: error` whose data is not already `{"error": …}`. Null for anything else.
+ */
+function errorOfEvent(event: string, data: string | null): OpenAIErrorBody | null {
+	let value: string | null = null;
+	let named = false;
+	for (const line of event.split(/\r\n|\r|\n/)) {
+		if (line.startsWith("error:")) value = line.slice(line[6] === " " ? 7 : 6);
+		else if (/^event: ?error$/.test(line)) named = true;
+	}
+	if (value === null && named) value = data;
+	if (value === null) return null;
+	let parsed: unknown = value;
+	try {
+		parsed = JSON.parse(value);
+	} catch {
+		// Plain text: the message itself.
+	}
+	if (named && isObject(parsed) && parsed.error !== undefined) return null; // already OpenAI's form
+	const fields = isObject(parsed) ? parsed : {};
+	const message =
+		typeof fields.message === "string"
+			? fields.message
+			: typeof parsed === "string" && parsed
+				? parsed
+				: "The upstream reported an error.";
+	return {
+		error: {
+			message,
+			type: typeof fields.type === "string" ? fields.type : ERRORS.upstream_error.type,
+			code: "upstream_error",
+			param: null,
+		},
+	};
+}
+
 interface Usage {
 	promptTokens: number;
 	completionTokens: number;
@@ -393,7 +440,7 @@ function isTokenCount(value: unknown): value is number {
  * those need no parse), an error, a finish reason with a value, [DONE]. A false positive only costs a
  * parse; JSON escapes the quotes of such words inside generated text.
  */
-const MAY_MATTER = /"usage"\s*:\s*\{|"error"|"finish_reason"\s*:\s*"|\[DONE\]/;
+const MAY_MATTER = /"usage"\s*:\s*\{|"error"|"finish_reason"\s*:\s*"|\[DONE\]|^error:|^event: ?error/m;
 
 /**
  * Chunk texts kept for counting are parsed into their delivered text and dropped once they
@@ -433,6 +480,12 @@ export class ChunkInspector {
 			return { forward: event, done: false };
 		}
 		const data = sseData(text);
+		const fieldError = errorOfEvent(text, data);
+		if (fieldError) {
+			// An error the SDKs would not see (a field they ignore): said in OpenAI's words.
+			this.upstreamSentError = true;
+			return { forward: encoder.encode(`data: ${JSON.stringify(fieldError)}\n\n`), done: false };
+		}
 		if (data === null) return { forward: event, done: false };
 		if (data.trim() === "[DONE]") return { forward: event, done: true };
 		let chunk: unknown;
@@ -458,6 +511,11 @@ export class ChunkInspector {
 		if (choices.length === 0) return { forward: null, done: false };
 		delete chunk.usage;
 		return { forward: encoder.encode(withData(text, JSON.stringify(chunk))), done: false };
+	}
+
+	/** A finish_reason has arrived: the answer is complete, whatever follows. */
+	sawFinish(): boolean {
+		return this.finishReason !== null;
 	}
 
 	tally(outcome: Outcome, prompt: string | (() => string)): StreamMeterResult {
