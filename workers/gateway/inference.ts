@@ -229,8 +229,7 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		if (endpoint === "chat") {
 			const chat = body as ChatCompletionRequest;
 			messages = chat.messages.length;
-			promptText = () =>
-				chat.messages.map((m) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? ""))).join("\n");
+			promptText = () => chatPromptText(chat);
 		} else {
 			const prompt = (body as CompletionRequest).prompt;
 			promptText = () => (Array.isArray(prompt) ? prompt.join("") : prompt);
@@ -363,9 +362,46 @@ function tried(call: UpstreamCall, servedOk: boolean): Outcome["upstreams"] {
 	return [...call.failures.map((f) => ({ position: f.position, ok: false })), { position: call.position, ok: servedOk }];
 }
 
-function completionText(parsed: Record<string, unknown>): string {
-	const choices = (parsed.choices as Array<{ message?: { content?: unknown }; text?: unknown }> | undefined) ?? [];
-	return choices
-		.map((ch) => (typeof ch.message?.content === "string" ? ch.message.content : typeof ch.text === "string" ? ch.text : ""))
-		.join("");
+// ── Texts to count when the upstream reports no usage ──────────────────────
+
+type Loose = Record<string, unknown>;
+const loose = (value: unknown): Loose => (typeof value === "object" && value !== null ? (value as Loose) : {});
+const text = (value: unknown): string => (typeof value === "string" ? value : "");
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** A tool call's (or legacy function call's) name and arguments. */
+function callText(call: unknown): string[] {
+	const fn = loose(loose(call).function ?? call);
+	return [text(fn.name), text(fn.arguments)];
+}
+
+/**
+ * What a chat prompt's tokens are counted from: the messages' text (text parts of array
+ * content; images and audio are not text, and their base64 would count as ~1 token per 4
+ * bytes), the tool calls in them, and the tools offered.
+ */
+export function chatPromptText(chat: ChatCompletionRequest): string {
+	const parts: string[] = [];
+	for (const message of chat.messages) {
+		if (typeof message.content === "string") parts.push(message.content);
+		for (const part of list(message.content)) if (loose(part).type === "text") parts.push(text(loose(part).text));
+		for (const call of list(message.tool_calls)) parts.push(...callText(call));
+		if (message.function_call) parts.push(...callText(message.function_call));
+	}
+	for (const tools of [chat.tools, chat.functions]) if (Array.isArray(tools)) parts.push(JSON.stringify(tools));
+	return parts.filter((p) => p !== "").join("\n");
+}
+
+/** What a non-stream answer's completion tokens are counted from: text, reasoning, refusal and tool calls. */
+export function completionText(parsed: Record<string, unknown>): string {
+	const parts: string[] = [];
+	for (const choice of list(parsed.choices)) {
+		const ch = loose(choice);
+		parts.push(text(ch.text));
+		const message = loose(ch.message);
+		parts.push(text(message.content), text(message.refusal), text(message.reasoning_content || message.reasoning));
+		for (const call of list(message.tool_calls)) parts.push(...callText(call));
+		if (message.function_call) parts.push(...callText(message.function_call));
+	}
+	return parts.join("");
 }
