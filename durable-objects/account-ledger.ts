@@ -513,7 +513,10 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			[...this.keys.values()].find((k) => k.key_id === hold.keyId),
 			charge,
 		);
-		if (hold.idempotencyKey !== null) {
+		// A request that failed and cost nothing did not run (nothing was charged): its
+		// Idempotency-Key stays free, so a retry runs. One that succeeded or was charged is kept
+		// for replays (or a 409 when its body was not kept).
+		if (hold.idempotencyKey !== null && (input.status !== "error" || charge > 0n)) {
 			this.sql.exec(
 				"INSERT OR REPLACE INTO idempotency (key_id, idempotency_key, request_id, response, created_at) VALUES (?, ?, ?, ?, ?)",
 				hold.keyId,

@@ -1,9 +1,11 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { findRoutableModel } from "../../lib/db/models.ts";
+import { findRoutableModel, upsertModel } from "../../lib/db/models.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
-import { planRequest } from "../../workers/gateway/inference.ts";
+import { keyHashOf, planRequest } from "../../workers/gateway/inference.ts";
+import { forgetModel } from "../../workers/gateway/model-cache.ts";
 import type { ChatCompletionRequest } from "../../workers/gateway/schemas/inference.ts";
-import { db, newKey, newModel, newPayer, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
+import { db, newKey, newModel, newPayer, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, usageRowsForModel } from "../helpers/gateway.ts";
 
 const ledger = (payer: string) => ledgerFor(testEnv(), payer);
@@ -122,6 +124,69 @@ describe("Idempotency-Key", () => {
 		expect(second.headers.get("x-request-id")).toBe(first.headers.get("x-request-id"));
 		expect((await ledger(payer).account()).totalSpent).toBe(spentOnce);
 		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+	});
+
+	it("leaves the key free after a request that failed and cost nothing: the retry runs, and is charged once when it succeeds", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ behaviour: ":http-500" });
+		const marker = crypto.randomUUID();
+		const init = {
+			key,
+			headers: { "idempotency-key": `fail-${marker}` },
+			json: { model, messages: [{ role: "user", content: marker }] },
+		};
+		const failed = await callGateway("/v1/chat/completions", init);
+		expect(failed.status).toBe(502);
+		// Nothing ran to completion and nothing was charged: the same key runs again (no 409 "already ran").
+		const again = await callGateway("/v1/chat/completions", init);
+		expect(again.status).toBe(502);
+		expect(again.json().error.code).not.toBe("idempotency_conflict");
+		expect(await upstreamRequestsWith(marker)).toHaveLength(2);
+		expect((await ledger(payer).account()).totalSpent).toBe(0n);
+
+		// The upstream recovers: the retry runs, is charged, and from then on the key replays it.
+		await upsertModel(db(), {
+			id: model,
+			displayName: model,
+			inputPricePerM: 2_000_000_000_000_000n,
+			outputPricePerM: 6_000_000_000_000_000n,
+			upstreams: [standIn()],
+		});
+		forgetModel(model);
+		const ok = await callGateway("/v1/chat/completions", init);
+		expect(ok.status).toBe(200);
+		expect(ok.headers.get("idempotent-replayed")).toBeNull();
+		const spent = (await ledger(payer).account()).totalSpent;
+		expect(spent).toBeGreaterThan(0n);
+		const replayed = await callGateway("/v1/chat/completions", init);
+		expect(replayed.status).toBe(200);
+		expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+		expect(replayed.text).toBe(ok.text);
+		expect((await ledger(payer).account()).totalSpent).toBe(spent);
+		expect(await upstreamRequestsWith(marker)).toHaveLength(3);
+	});
+
+	it("leaves the key free when the alarm releases the hold of a request whose Worker died", async () => {
+		const { key, payer } = await newKey();
+		const stub = ledger(payer);
+		const input = {
+			keyHash: await keyHashOf(key),
+			modelId: await newModel(),
+			maxCost: 1_000n,
+			maxTokens: 10,
+			requestsPerMinute: 1_000,
+			tokensPerMinute: 1_000_000,
+			idempotencyKey: `died-${crypto.randomUUID()}`,
+		};
+		// Authorized 16 minutes ago and never committed: past the hold's TTL.
+		const stale = Date.now() - 16 * 60_000;
+		expect(await stub.authorize({ ...input, requestId: `req_${"a".repeat(32)}`, now: stale })).toMatchObject({ ok: true });
+		expect(await runDurableObjectAlarm(stub)).toBe(true);
+		const account = await stub.account();
+		expect(account.held).toBe(0n);
+		expect(account.totalSpent).toBe(0n);
+		// Nothing was charged: the key is free, not "already ran".
+		expect(await stub.authorize({ ...input, requestId: `req_${"b".repeat(32)}`, now: Date.now() })).toMatchObject({ ok: true });
 	});
 
 	it("refuses a duplicate while the first is still running (409)", async () => {
