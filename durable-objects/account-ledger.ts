@@ -329,10 +329,15 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		const available = this.balance - this.heldTotal();
 		const reversed = available <= 0n ? 0n : amount < available ? amount : available;
 		const shortfall = amount - reversed;
-		if (!isDeposit(credited.source))
-			this.setUnbacked(this.unbackedLeft - (reversed < this.unbackedLeft ? reversed : this.unbackedLeft));
 		const account = this.totals();
 		this.balance -= reversed;
+		// Unbacked credit is part of the balance: a reversed admin credit takes it down, and
+		// whatever was reversed, no more of it is left than the balance (a deposit reversed after
+		// a withdrawal can take the admin credit's share; kept, it would hold back a later deposit).
+		let unbacked = this.unbackedLeft;
+		if (!isDeposit(credited.source)) unbacked -= reversed < unbacked ? reversed : unbacked;
+		if (unbacked > this.balance) unbacked = this.balance > 0n ? this.balance : 0n;
+		if (unbacked !== this.unbackedLeft) this.setUnbacked(unbacked);
 		this.sql.exec(
 			"UPDATE account SET balance = ?, total_credited = ? WHERE id = 1",
 			this.balance.toString(),

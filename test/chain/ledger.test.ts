@@ -24,6 +24,23 @@ describe("AccountLedger.reverseCredit", () => {
 		expect(result).toMatchObject({ applied: true, reversed: 4n * PACA, shortfall: 6n * PACA, balance: 0n });
 	});
 
+	it("leaves no more unbacked credit than the balance, so a later deposit is all withdrawable", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:0xf#0", 100n * PACA, depositCreditSource("0xf", 0));
+		await ledger(payer).credit("admin:gift", 50n * PACA, "admin");
+		expect(await ledger(payer).lockWithdrawal("0x20", 100n * PACA)).toEqual({ ok: true, available: 0n });
+		// The reorg takes the deposit back: only the 50 left (the admin credit) can go, the rest is a shortfall.
+		expect(await ledger(payer).reverseCredit("deposit:0xf#0")).toMatchObject({
+			reversed: 50n * PACA,
+			shortfall: 50n * PACA,
+			balance: 0n,
+		});
+		// Nothing is left of the admin credit to keep back from a new deposit.
+		await ledger(payer).credit("deposit:0xf#1", 100n * PACA, depositCreditSource("0xf", 1));
+		expect(await ledger(payer).account()).toMatchObject({ balance: 100n * PACA, withdrawable: 100n * PACA });
+		expect(await ledger(payer).lockWithdrawal("0x21", 100n * PACA)).toEqual({ ok: true, available: 0n });
+	});
+
 	it("ignores an id that was never credited", async () => {
 		const { payer } = await newKey({ credit: 0n });
 		expect(await ledger(payer).reverseCredit("deposit:none")).toMatchObject({ applied: false, reversed: 0n, shortfall: 0n });
