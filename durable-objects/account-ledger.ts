@@ -590,15 +590,17 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			}
 		}
 
-		if (lease && (input.close || keyGone)) {
-			if (lease.inFlight.length === 0 || input.close) {
+		if (lease) {
+			if (input.close || (keyGone && lease.inFlight.length === 0)) {
 				this.leases.delete(lease.leaseId);
 				void this.ctx.storage.delete(`lease:${lease.leaseId}`);
+			} else {
+				// Mirrored so a restart keeps the lease as charged (a revoked key's lease too, while its
+				// requests run: it grants nothing more, but its charges still count against its grant).
+				// Not awaited, like holds.
+				void this.ctx.storage.put(`lease:${lease.leaseId}`, lease, { allowUnconfirmed: true });
 			}
-			lease = null;
-		} else if (lease) {
-			// Mirrored so a restart keeps the lease; not awaited, like holds.
-			void this.ctx.storage.put(`lease:${lease.leaseId}`, lease, { allowUnconfirmed: true });
+			if (input.close || keyGone) lease = null;
 		}
 		this.wake(`lease:${input.leaseId}`);
 		return {

@@ -192,6 +192,25 @@ describe("AccountLedger leases (two isolates)", () => {
 		expect(last.charges).toEqual([40n]);
 	});
 
+	it("keeps a revoked key's lease with requests in flight as charged, across a restart, never above its grant", async () => {
+		const { key, payer, id: keyId } = await newKey({ credit: 1_000n });
+		const keyHash = await hashApiKey(key);
+		const id = leaseId();
+		await ledger(payer).sync(syncInput(keyHash, id, { need: amounts(100n), want: amounts(100n), issued: 2, inFlight: [1, 2] }));
+		await ledger(payer).revokeKey(keyId);
+		// Request 1 is charged 40 of the grant; request 2 still runs, so the lease stays.
+		const first = await ledger(payer).sync(
+			syncInput(keyHash, id, { create: false, records: [record(1, 40n, 100n)], issued: 2, inFlight: [2] }),
+		);
+		expect(first.charges).toEqual([40n]);
+		await evictDurableObject(testEnv().ACCOUNT_LEDGER.get(testEnv().ACCOUNT_LEDGER.idFromName(payer)));
+		// After the restart the lease holds what is left of its grant, not all of it.
+		expect(await ledger(payer).account()).toMatchObject({ balance: 960n, held: 60n, available: 900n });
+		const last = await ledger(payer).sync(syncInput(keyHash, id, { create: false, records: [record(2, 100n, 100n)], issued: 2 }));
+		expect(last.charges).toEqual([60n]);
+		expect(await ledger(payer).account()).toMatchObject({ balance: 900n, held: 0n, totalSpent: 100n });
+	});
+
 	it("counts what leases may still use against the key's requests per minute, across leases", async () => {
 		const { key, payer } = await newKey({ credit: 1_000_000n });
 		const keyHash = await hashApiKey(key);
