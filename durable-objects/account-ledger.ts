@@ -654,10 +654,16 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	/** Charges a lease's finished requests; a request id seen before is answered with its first charge. */
 	private chargeLeaseRecords(leaseId: string, lease: LeaseState | null, key: KeyRow, records: LeaseRecord[], now: number) {
 		let spent = 0n;
-		// A lease's charges stay within its grant; a lease the ledger already let go of (its
-		// isolate was silent past the TTL) is charged from what is available now, less what
-		// this batch has charged so far.
-		const available = lease ? 0n : this.balance - this.heldTotal(now);
+		// A lease's charges stay within its grant (which was within the key's spend cap); a lease
+		// the ledger already let go of (its isolate was silent past the TTL) is charged from what
+		// is available now and from what is left of the key's spend cap, less what this batch has
+		// charged so far.
+		let available = 0n;
+		if (!lease) {
+			available = this.balance - this.heldTotal(now);
+			const capRoom = key.spend_cap === null ? available : this.spendCapRoom(key);
+			if (capRoom < available) available = capRoom;
+		}
 		const charges = records.map((record) => {
 			const requestId = leaseRequestId(leaseId, record.seq);
 			let charge = record.cost < record.hold ? record.cost : record.hold;

@@ -211,6 +211,32 @@ describe("AccountLedger leases (two isolates)", () => {
 		expect(await ledger(payer).account()).toMatchObject({ balance: 900n, held: 0n, totalSpent: 100n });
 	});
 
+	it("keeps a key within its spend cap when a lease the ledger let go of reports late", async () => {
+		const { key, payer } = await newKey({ credit: 1_000n, spendCap: 100n });
+		const keyHash = await hashApiKey(key);
+		const t0 = Date.now();
+		const silent = leaseId();
+		const granted = await ledger(payer).sync(syncInput(keyHash, silent, { need: amounts(100n), want: amounts(100n), now: t0 }));
+		expect(granted.lease?.credit).toBe(100n);
+		// Silent past its TTL: the ledger takes the grant back, and another lease gets the cap's room.
+		const other = leaseId();
+		const regranted = await ledger(payer).sync(
+			syncInput(keyHash, other, { need: amounts(100n), want: amounts(100n), now: t0 + 31_000 }),
+		);
+		expect(regranted.lease?.credit).toBe(100n);
+		await ledger(payer).sync(
+			syncInput(keyHash, other, { create: false, records: [record(1, 100n, 100n)], issued: 1, now: t0 + 31_100 }),
+		);
+		// The silent isolate comes back with a request it admitted: the key has no cap room left.
+		const late = await ledger(payer).sync(
+			syncInput(keyHash, silent, { create: false, records: [record(1, 80n, 100n)], issued: 1, now: t0 + 31_200 }),
+		);
+		expect(late.charges).toEqual([0n]);
+		const [info] = await ledger(payer).listKeys();
+		expect(info?.spent).toBe(100n);
+		expect((await ledger(payer).account()).totalSpent).toBe(100n);
+	});
+
 	it("counts what leases may still use against the key's requests per minute, across leases", async () => {
 		const { key, payer } = await newKey({ credit: 1_000_000n });
 		const keyHash = await hashApiKey(key);
