@@ -340,6 +340,28 @@ describe("API keys: errors", () => {
 		expect(res.json().error.code).toBe("request_too_large");
 	});
 
+	it("answers 413 to a chunked body (no Content-Length) over the limit without reading it all", async () => {
+		const { token } = await signIn();
+		let pulled = 0;
+		const chunk = new TextEncoder().encode(`{"name":"${"x".repeat(65_536)}`);
+		const body = new ReadableStream<Uint8Array>({
+			pull(controller) {
+				// 16 MiB in all, far past the 1 MiB limit.
+				if (++pulled > 256) controller.close();
+				else controller.enqueue(chunk);
+			},
+		});
+		const res = await callGateway("/v1/account/keys", {
+			method: "POST",
+			headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+			body,
+			duplex: "half",
+		} as RequestInit);
+		expect(res.status).toBe(413);
+		expect(res.json().error.code).toBe("request_too_large");
+		expect(pulled).toBeLessThan(40);
+	});
+
 	it("refuses a key beyond the active-key limit until one is revoked", async () => {
 		const { token } = await signIn();
 		const ids: string[] = [];

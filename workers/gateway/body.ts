@@ -14,9 +14,11 @@ export async function readJsonBody<S extends z.ZodType>(
 	schema: S,
 	maxBytes: number,
 ): Promise<{ value: z.infer<S>; bytes: number }> {
-	const declared = Number(c.req.header("content-length") ?? "0");
-	if (declared > maxBytes) throw tooLarge(maxBytes);
-	const buffer = await c.req.arrayBuffer();
+	const length = c.req.header("content-length");
+	if (length !== undefined && Number(length) > maxBytes) throw tooLarge(maxBytes);
+	// With a Content-Length the runtime holds the body to it; without one (chunked), it is
+	// read only up to the limit, not whole into the isolate's memory first.
+	const buffer = length !== undefined || !c.req.raw.body ? await c.req.arrayBuffer() : await readUpTo(c.req.raw.body, maxBytes);
 	if (buffer.byteLength > maxBytes) throw tooLarge(maxBytes);
 	let value: unknown;
 	try {
@@ -27,6 +29,30 @@ export async function readJsonBody<S extends z.ZodType>(
 	const result = schema.safeParse(value);
 	if (!result.success) throw validationError(result.error.issues);
 	return { value: result.data, bytes: buffer.byteLength };
+}
+
+/** The stream's bytes; past `maxBytes` it stops reading and throws the 413. */
+async function readUpTo(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+	const reader = body.getReader();
+	const chunks: Uint8Array[] = [];
+	let total = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		total += value.byteLength;
+		if (total > maxBytes) {
+			reader.cancel().catch(() => {});
+			throw tooLarge(maxBytes);
+		}
+		chunks.push(value);
+	}
+	const all = new Uint8Array(total);
+	let offset = 0;
+	for (const chunk of chunks) {
+		all.set(chunk, offset);
+		offset += chunk.byteLength;
+	}
+	return all;
 }
 
 function tooLarge(maxBytes: number): ApiError {
