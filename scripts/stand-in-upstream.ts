@@ -29,6 +29,9 @@ interface Received {
 	body: unknown;
 }
 
+/** How long ":slow-answer" takes to send a non-stream answer (headers included). */
+export const SLOW_ANSWER_MS = 1_000;
+
 const REPLY = "This reply comes from the Modeldex development stand-in upstream, not from a model.";
 
 export async function startStandInUpstream(options: StandInOptions = {}): Promise<StandInUpstream> {
@@ -78,6 +81,11 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 			// Never answers; the gateway's timeouts must give up on it.
 			await new Promise<void>((resolve) => res.on("close", () => resolve()));
 			return;
+		}
+
+		if (mode === "slow-answer" && !body.stream) {
+			// Like vLLM, TGI, Ollama or llama.cpp generating a long answer: no headers until it is done.
+			await sleep(SLOW_ANSWER_MS);
 		}
 
 		if (path === "/v1/embeddings") return embeddings(res, body, model);
@@ -179,7 +187,17 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 /** Model names ending in a marker make the stand-in misbehave on purpose, for tests. */
 function behaviour(
 	model: string,
-): "normal" | "http-500" | "http-400" | "no-usage" | "die-midstream" | "hang" | "silent-stream" | "stall" | "inflated-usage" {
+):
+	| "normal"
+	| "http-500"
+	| "http-400"
+	| "no-usage"
+	| "die-midstream"
+	| "hang"
+	| "silent-stream"
+	| "stall"
+	| "inflated-usage"
+	| "slow-answer" {
 	if (model.endsWith(":http-500")) return "http-500";
 	if (model.endsWith(":http-400")) return "http-400";
 	if (model.endsWith(":no-usage")) return "no-usage";
@@ -188,6 +206,7 @@ function behaviour(
 	if (model.endsWith(":silent-stream")) return "silent-stream";
 	if (model.endsWith(":stall")) return "stall";
 	if (model.endsWith(":inflated-usage")) return "inflated-usage";
+	if (model.endsWith(":slow-answer")) return "slow-answer";
 	return "normal";
 }
 

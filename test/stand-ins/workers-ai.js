@@ -2,9 +2,12 @@
 // the tests bind this Worker as `AI`: its `run(model, inputs)` answers in Workers
 // AI's own output format (not OpenAI's), so the gateway's adapter is exercised.
 // It echoes a fixed sentence and reports usage, counting one token per word.
+// Model-name suffixes make it misbehave on purpose: ":fail" throws; ":slow" takes
+// SLOW_MS to answer a non-stream run (as a model generating a long answer does).
 import { WorkerEntrypoint } from "cloudflare:workers";
 
 const REPLY = "Workers AI stand-in reply for tests only";
+const SLOW_MS = 1_000;
 const words = (text) => text.split(/\s+/).filter(Boolean).length;
 
 export class WorkersAIStandIn extends WorkerEntrypoint {
@@ -21,7 +24,10 @@ export class WorkersAIStandIn extends WorkerEntrypoint {
 		const prompt = inputs.messages ? inputs.messages.map((m) => m.content).join(" ") : String(inputs.prompt ?? "");
 		const out = REPLY.split(" ").slice(0, inputs.max_tokens ?? 256);
 		const usage = { prompt_tokens: words(prompt), completion_tokens: out.length, total_tokens: words(prompt) + out.length };
-		if (!inputs.stream) return { response: out.join(" "), usage };
+		if (!inputs.stream) {
+			if (model.endsWith(":slow")) await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+			return { response: out.join(" "), usage };
+		}
 		const encoder = new TextEncoder();
 		return new ReadableStream({
 			start(controller) {

@@ -6,11 +6,14 @@ import { callOpenAICompatible, type UpstreamPath } from "./openai-compatible.ts"
 import { callWorkersAI } from "./workers-ai.ts";
 
 export interface UpstreamTimeouts {
-	/** Until the upstream's response headers (covers connecting). */
+	/** A stream's: until the upstream's response headers (covers connecting). */
 	headersMs: number;
-	/** Until the first body chunk of a stream. */
+	/** A stream's: until its first body chunk. */
 	firstByteMs: number;
-	/** The whole exchange, body included. */
+	/**
+	 * The whole exchange, body included. A non-stream exchange has only this one: its
+	 * upstream (vLLM, TGI, Ollama, llama.cpp, Workers AI) sends headers with the finished answer.
+	 */
 	totalMs: number;
 }
 
@@ -35,9 +38,9 @@ export interface UpstreamCall {
 }
 
 /**
- * Tries the model's upstreams in order. A failure before the first byte (network,
- * timeout, 5xx, 429) moves on to the next upstream; once a byte has been
- * accepted there is no retry. A 4xx other than 429 is the request's fault and is
+ * Tries the model's upstreams in order. A failure before the first byte (a stream's
+ * first chunk, a non-stream answer's headers: network, timeout, 5xx, 429) moves on to
+ * the next upstream; once a byte has been accepted there is no retry. A 4xx other than 429 is the request's fault and is
  * answered at once. Upstreams whose breaker is open are tried only when every
  * upstream's is.
  */
@@ -59,7 +62,7 @@ export async function callUpstreams(
 
 	for (const upstream of order) {
 		const attempt = new AbortController();
-		const deadline = new Deadline(attempt, timeouts);
+		const deadline = new Deadline(attempt, timeouts, opts.stream);
 		try {
 			const response = await callOne(env, upstream, path, body, attempt.signal);
 			if (response.ok) {
@@ -120,8 +123,10 @@ class UpstreamTimeout extends Error {
 }
 
 /**
- * One attempt's timeouts on one timer: until the headers, then until a stream's first
- * chunk, then until the end of the whole exchange (totalMs from the start). A later
+ * One attempt's timeouts on one timer: for a stream, until the headers, then until its
+ * first chunk, then until the end of the whole exchange (totalMs from the start). A
+ * non-stream answer's headers come only once it is generated (they are its first byte),
+ * so the total timeout alone bounds it, headers and body. A later
  * deadline does not touch the timer: when it fires early it is armed again for the rest.
  * So a quick exchange costs one setTimeout and no clearTimeout (measured: the three
  * timers and AbortSignal.any this replaces were ~6% of a request's JavaScript time); a
@@ -139,8 +144,9 @@ class Deadline {
 	constructor(
 		private readonly attempt: AbortController,
 		private readonly timeouts: UpstreamTimeouts,
+		stream: boolean,
 	) {
-		this.until = this.started + Math.min(timeouts.headersMs, timeouts.totalMs);
+		this.until = this.started + (stream ? Math.min(timeouts.headersMs, timeouts.totalMs) : timeouts.totalMs);
 		this.arm(this.started);
 	}
 
