@@ -3,11 +3,14 @@
 // AI's own output format (not OpenAI's), so the gateway's adapter is exercised.
 // It echoes a fixed sentence and reports usage, counting one token per word.
 // Model-name suffixes make it misbehave on purpose: ":fail" throws; ":slow" takes
-// SLOW_MS to answer a non-stream run (as a model generating a long answer does).
+// SLOW_MS to answer a non-stream run (as a model generating a long answer does);
+// ":silent-stream" returns a stream that never sends anything; ":stall" streams three
+// words, then nothing for a minute (the gateway's timeouts must give up on them first).
 import { WorkerEntrypoint } from "cloudflare:workers";
 
 const REPLY = "Workers AI stand-in reply for tests only";
 const SLOW_MS = 1_000;
+const STALL_MS = 60_000;
 const words = (text) => text.split(/\s+/).filter(Boolean).length;
 
 export class WorkersAIStandIn extends WorkerEntrypoint {
@@ -29,9 +32,15 @@ export class WorkersAIStandIn extends WorkerEntrypoint {
 			return { response: out.join(" "), usage };
 		}
 		const encoder = new TextEncoder();
+		// A pending timer, not a stream that waits on nothing: workerd cancels a request that
+		// waits on nothing as hung, which a real Workers AI stream waiting on the network is not.
+		const stallThenFail = (controller) =>
+			setTimeout(() => controller.error(new Error("stand-in stalled stream gave up")), STALL_MS);
+		if (model.endsWith(":silent-stream")) return new ReadableStream({ start: stallThenFail });
 		return new ReadableStream({
 			start(controller) {
 				for (const [i, w] of out.entries()) {
+					if (model.endsWith(":stall") && i === 3) return stallThenFail(controller);
 					controller.enqueue(encoder.encode(`data: ${JSON.stringify({ response: i === 0 ? w : ` ${w}`, p: "abc" })}\n\n`));
 				}
 				controller.enqueue(encoder.encode(`data: ${JSON.stringify({ response: "", usage })}\n\n`));

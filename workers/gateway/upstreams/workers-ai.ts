@@ -109,8 +109,18 @@ export async function callWorkersAI(
 			controller.enqueue(encoder.encode(chunk({ choices: [choice] })));
 		}
 	};
+	// Once AI.run has returned the stream, nothing else listens to the signal: the stream
+	// itself fails when the attempt is aborted (first-byte or total timeout, or the client
+	// left), so a stalled stream ends instead of hanging (a pipe cancels AI's stream then).
+	let translator: TransformStreamDefaultController<Uint8Array> | undefined;
+	const abort = () => translator?.error(signal.reason);
 	const body$ = stream.pipeThrough(
 		new TransformStream<Uint8Array, Uint8Array>({
+			start(controller) {
+				translator = controller;
+				if (signal.aborted) abort();
+				else signal.addEventListener("abort", abort, { once: true });
+			},
 			transform(bytes, controller) {
 				buffer += decoder.decode(bytes, { stream: true });
 				let newline = buffer.indexOf("\n");
@@ -121,6 +131,7 @@ export async function callWorkersAI(
 				}
 			},
 			flush(controller) {
+				signal.removeEventListener("abort", abort);
 				translate(buffer.trimEnd(), controller);
 				const finish = chat ? { index: 0, delta: {}, finish_reason: "stop" } : { index: 0, text: "", finish_reason: "stop" };
 				controller.enqueue(encoder.encode(chunk({ choices: [finish] })));
