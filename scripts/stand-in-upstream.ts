@@ -73,10 +73,7 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 
 		const model = String(body.model ?? "stand-in");
 		const mode = behaviour(model);
-		if (mode === "http-500") return sendJson(res, 500, { error: { message: "stand-in failure", type: "server_error" } });
-		if (mode === "http-400") {
-			return sendJson(res, 400, { error: { message: "stand-in says: this context is too long", type: "invalid_request_error" } });
-		}
+		if (mode === "http-error") return httpError(res, Number(model.slice(-3)));
 		if (mode === "hang") {
 			// Never answers; the gateway's timeouts must give up on it.
 			await new Promise<void>((resolve) => res.on("close", () => resolve()));
@@ -189,8 +186,7 @@ function behaviour(
 	model: string,
 ):
 	| "normal"
-	| "http-500"
-	| "http-400"
+	| "http-error"
 	| "no-usage"
 	| "die-midstream"
 	| "hang"
@@ -198,8 +194,8 @@ function behaviour(
 	| "stall"
 	| "inflated-usage"
 	| "slow-answer" {
-	if (model.endsWith(":http-500")) return "http-500";
-	if (model.endsWith(":http-400")) return "http-400";
+	// ":http-500", ":http-400", ":http-401", ...: that status, with an OpenAI-style error.
+	if (/:http-\d{3}$/.test(model)) return "http-error";
 	if (model.endsWith(":no-usage")) return "no-usage";
 	if (model.endsWith(":die-midstream")) return "die-midstream";
 	if (model.endsWith(":hang")) return "hang";
@@ -208,6 +204,19 @@ function behaviour(
 	if (model.endsWith(":inflated-usage")) return "inflated-usage";
 	if (model.endsWith(":slow-answer")) return "slow-answer";
 	return "normal";
+}
+
+/** The error OpenAI's API would send with `status` (as far as tests look at it). */
+function httpError(res: ServerResponse, status: number): void {
+	const [message, type] =
+		status === 400
+			? ["stand-in says: this context is too long", "invalid_request_error"]
+			: status === 401
+				? ["Incorrect API key provided: sk-stand***-in. (stand-in)", "invalid_request_error"]
+				: status >= 500
+					? ["stand-in failure", "server_error"]
+					: [`stand-in answers HTTP ${status}`, "invalid_request_error"];
+	sendJson(res, status, { error: { message, type } });
 }
 
 function embeddings(res: ServerResponse, body: Record<string, unknown>, model: string): void {

@@ -90,3 +90,130 @@ describe("Workers AI streams obey the first-byte and total timeouts", () => {
 		expect(account.held).toBe(0n);
 	});
 });
+
+describe("an upstream's errors are its own failures, the request's are the client's", () => {
+	const misconfigured = {
+		noSecret: {
+			kind: "openai" as const,
+			baseUrl: "http://127.0.0.1:9/v1",
+			upstreamModel: "x",
+			apiKeySecret: "UPSTREAM_KEY_NEVER_SET",
+		},
+		noUrl: { kind: "openai" as const, baseUrl: null, upstreamModel: "x", apiKeySecret: null },
+		noWorkersAIModel: { kind: "workers-ai" as const, baseUrl: null, upstreamModel: null, apiKeySecret: null },
+	};
+
+	it("falls back when an upstream answers 401, 403, 404 or 408", async () => {
+		const { key } = await newKey();
+		for (const status of [401, 403, 404, 408]) {
+			const model = await newModel({ upstreams: [standIn(`:http-${status}`), standIn()] });
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, messages: [{ role: "user", content: "hi" }] },
+			});
+			expect(res.status, `after HTTP ${status}`).toBe(200);
+			expect(res.json().choices[0].message.content).toContain("stand-in");
+		}
+	});
+
+	it("answers 502 naming the upstream, not the client, free of charge, when the only upstream refuses the gateway's key", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ upstreams: [standIn(":http-401")] });
+		const res = await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: "hi" }] } });
+		expect(res.status).toBe(502);
+		const { error } = res.json();
+		expect(error).toMatchObject({
+			type: "api_error",
+			code: "upstream_error",
+			message: expect.stringContaining("upstream failed"),
+		});
+		expect(error.message).toContain("HTTP 401");
+		expect(error.message).not.toContain("Incorrect API key");
+		expect((await ledgerFor(testEnv(), payer).account()).totalSpent).toBe(0n);
+	});
+
+	it("tries the next upstream when the ones before it are misconfigured (no secret, no URL, no Workers AI model)", async () => {
+		const { key } = await newKey();
+		const { noSecret, noUrl, noWorkersAIModel } = misconfigured;
+		const model = await newModel({ upstreams: [noSecret, noUrl, noWorkersAIModel, standIn()] });
+		const res = await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: "hi" }] } });
+		expect(res.status).toBe(200);
+		expect(res.json().choices[0].message.content).toContain("stand-in");
+	});
+
+	it("answers 503 upstream_unavailable naming the upstream when every upstream is misconfigured", async () => {
+		const { key } = await newKey();
+		const model = await newModel({ upstreams: [misconfigured.noSecret] });
+		const res = await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: "hi" }] } });
+		expect(res.status).toBe(503);
+		expect(res.json().error).toMatchObject({
+			type: "api_error",
+			code: "upstream_unavailable",
+			message: expect.stringContaining("not configured correctly"),
+		});
+	});
+
+	it("passes a 400, 413 or 422 on as the client's error without trying the next upstream", async () => {
+		const { key } = await newKey();
+		for (const [status, answered, code] of [
+			[400, 400, "invalid_request"],
+			[413, 413, "request_too_large"],
+			[422, 400, "invalid_request"],
+		] as const) {
+			const marker = crypto.randomUUID();
+			const model = await newModel({ upstreams: [standIn(`:http-${status}`), standIn()] });
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, messages: [{ role: "user", content: marker }] },
+			});
+			expect(res.status, `after HTTP ${status}`).toBe(answered);
+			expect(res.json().error.code).toBe(code);
+			expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+		}
+	});
+
+	it("does not count the client's own 400 as the upstream's failure (its breaker stays closed)", async () => {
+		const { key } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({ upstreams: [standIn(":http-400"), standIn()] });
+		for (let i = 0; i < 4; i++) {
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, messages: [{ role: "user", content: `${marker} ${i}` }] },
+			});
+			expect(res.status).toBe(400);
+		}
+		const seen = await upstreamRequestsWith(marker);
+		expect(seen.map((r) => r.body.model)).toEqual(Array(4).fill("stand-in:http-400"));
+	});
+
+	it("keeps the earlier upstreams' failures for the breaker when a later one answers the client's 400", async () => {
+		const { key } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({ upstreams: [standIn(":http-500"), standIn(":http-400")] });
+		for (let i = 0; i < 4; i++) {
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, messages: [{ role: "user", content: `${marker} ${i}` }] },
+			});
+			expect(res.status).toBe(400);
+		}
+		const seen = await upstreamRequestsWith(marker);
+		// Three failures of #0 open its breaker: the fourth request goes to #1 alone.
+		expect(seen.filter((r) => r.body.model === "stand-in:http-500")).toHaveLength(3);
+	});
+
+	it("opens the breaker of a misconfigured upstream", async () => {
+		const { key } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({ upstreams: [misconfigured.noSecret, standIn(":http-400")] });
+		for (let i = 0; i < 4; i++) {
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, messages: [{ role: "user", content: `${marker} ${i}` }] },
+			});
+			expect(res.status).toBe(400);
+		}
+		expect(await upstreamRequestsWith(marker)).toHaveLength(4);
+	});
+});

@@ -2,6 +2,7 @@ import type { ModelRecord, UpstreamRecord } from "../../../lib/db/models.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { breakerAllows } from "./breaker.ts";
+import { UpstreamMisconfigured } from "./misconfigured.ts";
 import { callOpenAICompatible, type UpstreamPath } from "./openai-compatible.ts";
 import { callWorkersAI } from "./workers-ai.ts";
 
@@ -39,10 +40,13 @@ export interface UpstreamCall {
 
 /**
  * Tries the model's upstreams in order. A failure before the first byte (a stream's
- * first chunk, a non-stream answer's headers: network, timeout, 5xx, 429) moves on to
- * the next upstream; once a byte has been accepted there is no retry. A 4xx other than 429 is the request's fault and is
- * answered at once. Upstreams whose breaker is open are tried only when every
- * upstream's is.
+ * first chunk, a non-stream answer's headers) moves on to the next upstream: network,
+ * timeout, the upstream's configuration (no URL, a missing secret), and any HTTP error
+ * but the request's own; once a byte has been accepted there is no retry. Only a 400,
+ * 413 or 422 is the request's fault, answered at once: the client never talks to the
+ * upstream, so a 401/403/404/408 (a wrong key, URL or model name, a slow upstream) is that
+ * upstream's failure. Upstreams whose breaker is open are tried only when every
+ * upstream's is. Whatever it throws carries `failures` (the breaker's input).
  */
 export async function callUpstreams(
 	env: Env,
@@ -53,18 +57,19 @@ export async function callUpstreams(
 ): Promise<UpstreamCall> {
 	const timeouts = opts.timeouts;
 	const now = opts.now ?? Date.now();
+	const failures: UpstreamCall["failures"] = [];
 	if (model.upstreams.length === 0)
-		throw new ApiError("upstream_unavailable", `The model '${model.id}' has no upstream configured.`);
+		throw withFailures(new ApiError("upstream_unavailable", `The model '${model.id}' has no upstream configured.`), failures);
 	const healthy = model.upstreams.filter((u) => breakerAllows(model.id, u.position, now));
 	const order = healthy.length > 0 ? healthy : model.upstreams;
-	const failures: UpstreamCall["failures"] = [];
 	let lastError: ApiError | null = null;
 
 	for (const upstream of order) {
 		const attempt = new AbortController();
 		const deadline = new Deadline(attempt, timeouts, opts.stream);
+		let response: Response;
 		try {
-			const response = await callOne(env, upstream, path, body, attempt.signal);
+			response = await callOne(env, upstream, path, body, attempt.signal);
 			if (response.ok) {
 				let stream: UpstreamStream | undefined;
 				if (opts.stream && response.body) {
@@ -81,26 +86,48 @@ export async function callUpstreams(
 					failures,
 				};
 			}
-			if (response.status >= 500 || response.status === 429) {
-				deadline.end();
-				lastError = new ApiError("upstream_error", `The model's upstream answered with HTTP ${response.status}.`);
-				failures.push({ position: upstream.position, reason: `http ${response.status}` });
-				await response.body?.cancel();
-				continue;
-			}
-			deadline.enter("body");
-			throw await rejectedByUpstream(response);
 		} catch (err) {
 			deadline.end();
-			if (err instanceof ApiError) throw err;
-			const timedOut = attempt.signal.reason instanceof UpstreamTimeout;
-			lastError = timedOut
-				? new ApiError("upstream_timeout", "The model's upstream did not answer in time.")
-				: new ApiError("upstream_error", `The model's upstream could not be reached: ${(err as Error).message}`);
-			failures.push({ position: upstream.position, reason: timedOut ? "timeout" : "network" });
+			let reason: string;
+			if (err instanceof UpstreamMisconfigured) {
+				reason = "configuration";
+				lastError = new ApiError(
+					"upstream_unavailable",
+					`The model's upstream failed: it is not configured correctly (${err.message}). This is not an error in your request.`,
+				);
+			} else if (attempt.signal.reason instanceof UpstreamTimeout) {
+				reason = "timeout";
+				lastError = new ApiError("upstream_timeout", "The model's upstream did not answer in time.");
+			} else {
+				reason = "network";
+				lastError = new ApiError("upstream_error", `The model's upstream could not be reached: ${(err as Error).message}`);
+			}
+			failures.push({ position: upstream.position, reason });
+			continue;
 		}
+		if (CLIENT_ERRORS.has(response.status)) {
+			deadline.enter("body");
+			const rejected = await rejectedByUpstream(response);
+			deadline.end();
+			// The request's fault, not the upstream's: no failure of its own for the breaker.
+			throw withFailures(rejected, failures);
+		}
+		deadline.end();
+		lastError = new ApiError(
+			"upstream_error",
+			`The model's upstream failed: it answered the gateway with HTTP ${response.status}. This is not an error in your request.`,
+		);
+		failures.push({ position: upstream.position, reason: `http ${response.status}` });
+		await response.body?.cancel().catch(() => {});
 	}
-	throw Object.assign(lastError ?? new ApiError("upstream_unavailable", "No upstream could serve the request."), { failures });
+	throw withFailures(lastError ?? new ApiError("upstream_unavailable", "No upstream could serve the request."), failures);
+}
+
+/** Statuses that say the request itself is wrong (its content), whichever upstream gets it. */
+const CLIENT_ERRORS = new Set([400, 413, 422]);
+
+function withFailures(err: ApiError, failures: UpstreamCall["failures"]): ApiError & { failures: UpstreamCall["failures"] } {
+	return Object.assign(err, { failures });
 }
 
 function callOne(

@@ -1,6 +1,6 @@
 import type { UpstreamRecord } from "../../../lib/db/models.ts";
 import type { Env } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { UpstreamMisconfigured } from "./misconfigured.ts";
 
 // An OpenAI-compatible HTTP upstream: vLLM, TGI, Ollama, llama.cpp server, or
 // any service speaking OpenAI's wire format.
@@ -14,11 +14,11 @@ export function callOpenAICompatible(
 	body: Record<string, unknown>,
 	signal: AbortSignal,
 ): Promise<Response> {
-	if (!upstream.baseUrl) throw new ApiError("upstream_unavailable", "The model's upstream has no URL configured.");
+	if (!upstream.baseUrl) throw new UpstreamMisconfigured("it has no URL");
 	const headers: Record<string, string> = { "content-type": "application/json" };
 	if (upstream.apiKeySecret) {
 		const secret = (env as unknown as Record<string, string | undefined>)[upstream.apiKeySecret];
-		if (!secret) throw new ApiError("upstream_unavailable", "The model's upstream credentials are not configured.");
+		if (!secret) throw new UpstreamMisconfigured("its API key secret is not set");
 		headers.authorization = `Bearer ${secret}`;
 	}
 	const url = `${upstream.baseUrl.replace(/\/+$/, "")}${path}`;

@@ -1,6 +1,6 @@
 import type { UpstreamRecord } from "../../../lib/db/models.ts";
 import type { Env } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { UpstreamMisconfigured } from "./misconfigured.ts";
 import type { UpstreamPath } from "./openai-compatible.ts";
 
 // Workers AI through the `AI` binding. Its inputs and outputs are Workers AI's own
@@ -29,9 +29,9 @@ export async function callWorkersAI(
 	// stand-in Worker, since Workers AI cannot run offline.
 	const bindingName = env.WORKERS_AI_BINDING ?? "AI";
 	const ai = (env as unknown as Record<string, Ai | undefined>)[bindingName];
-	if (!ai) throw new ApiError("upstream_unavailable", `Workers AI is not bound to this gateway (binding ${bindingName}).`);
+	if (!ai) throw new UpstreamMisconfigured(`Workers AI is not bound to the gateway (binding ${bindingName})`);
 	const model = upstream.upstreamModel;
-	if (!model) throw new ApiError("upstream_unavailable", "The model's Workers AI upstream names no model.");
+	if (!model) throw new UpstreamMisconfigured("it names no Workers AI model");
 	// The binding takes no AbortSignal across RPC, so giving up is a race with the signal.
 	const run = (inputs: Record<string, unknown>) =>
 		Promise.race([
