@@ -182,6 +182,44 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 4 });
 	});
 
+	it("answers a Workers AI function call as OpenAI tool_calls (arguments as a JSON string)", async () => {
+		const { key, payer } = await newKey();
+		const model = await workersAI("@cf/test/stand-in:tools");
+		const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, max_tokens: 3, tools, messages: [{ role: "user", content: "weather in Paris?" }] },
+		});
+		expect(res.status).toBe(200);
+		const [choice] = res.json().choices;
+		expect(choice).toMatchObject({
+			finish_reason: "tool_calls",
+			message: {
+				role: "assistant",
+				content: null,
+				tool_calls: [{ type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+			},
+		});
+		expect(choice.message.tool_calls[0].id).toMatch(/^call_/);
+		expect(await spent(payer)).toBe(fee(3, 3));
+	});
+
+	it("passes on a Workers AI answer already in OpenAI's shape", async () => {
+		const { key } = await newKey();
+		const model = await workersAI("@cf/test/stand-in:openai-shaped");
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
+		});
+		expect(res.status).toBe(200);
+		expect(res.json()).toMatchObject({
+			object: "chat.completion",
+			model,
+			choices: [{ message: { role: "assistant", content: "Workers AI stand-in" } }],
+			usage: { prompt_tokens: 2, completion_tokens: 3 },
+		});
+	});
+
 	it("embeds through Workers AI and counts the tokens it does not report", async () => {
 		const { key } = await newKey();
 		const model = await workersAI("@cf/test/embeddings");

@@ -5,7 +5,9 @@
 // Model-name suffixes make it misbehave on purpose: ":fail" throws; ":slow" takes
 // SLOW_MS to answer a non-stream run (as a model generating a long answer does);
 // ":silent-stream" returns a stream that never sends anything; ":stall" streams three
-// words, then nothing for a minute (the gateway's timeouts must give up on them first).
+// words, then nothing for a minute (the gateway's timeouts must give up on them first);
+// ":tools" answers a non-stream run with a function call, ":openai-shaped" in OpenAI's
+// chat.completion shape (as some Workers AI models do).
 import { WorkerEntrypoint } from "cloudflare:workers";
 
 const REPLY = "Workers AI stand-in reply for tests only";
@@ -29,6 +31,22 @@ export class WorkersAIStandIn extends WorkerEntrypoint {
 		const usage = { prompt_tokens: words(prompt), completion_tokens: out.length, total_tokens: words(prompt) + out.length };
 		if (!inputs.stream) {
 			if (model.endsWith(":slow")) await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+			if (model.endsWith(":tools")) {
+				// Workers AI's function calling: arguments as an object, no id.
+				const name = inputs.tools?.[0]?.function?.name ?? inputs.tools?.[0]?.name ?? "tool";
+				return { response: null, tool_calls: [{ name, arguments: { city: "Paris" } }], usage };
+			}
+			if (model.endsWith(":openai-shaped")) {
+				// Some models answer in OpenAI's chat.completion shape themselves.
+				return {
+					id: "chatcmpl-standin",
+					object: "chat.completion",
+					created: 1,
+					model,
+					choices: [{ index: 0, message: { role: "assistant", content: out.join(" ") }, finish_reason: "stop" }],
+					usage,
+				};
+			}
 			return { response: out.join(" "), usage };
 		}
 		const encoder = new TextEncoder();

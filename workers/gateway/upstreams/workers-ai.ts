@@ -9,7 +9,11 @@ import type { UpstreamPath } from "./openai-compatible.ts";
 // chat.completion / text_completion / embeddings shapes.
 
 interface WorkersAIText {
-	response?: string;
+	response?: string | null;
+	/** Function calling: `{name, arguments}` with arguments an object (older models), or OpenAI's own shape. */
+	tool_calls?: Array<{ id?: string; name?: string; arguments?: unknown; function?: { name?: string; arguments?: unknown } }>;
+	/** Models that answer in OpenAI's chat.completion shape already. */
+	choices?: unknown[];
 	usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
 }
 
@@ -74,18 +78,33 @@ export async function callWorkersAI(
 
 	if (!body.stream) {
 		const result = (await run(inputs)) as WorkersAIText;
+		const object = chat ? "chat.completion" : "text_completion";
+		const usage = result.usage ? { usage: openAIUsage(result.usage) } : {};
+		if (Array.isArray(result.choices)) {
+			return Response.json({ id, created, ...result, object, model: body.model, ...usage });
+		}
 		const text = result.response ?? "";
+		const toolCalls = chat ? (result.tool_calls ?? []).map(openAIToolCall) : [];
 		return Response.json({
 			id,
-			object: chat ? "chat.completion" : "text_completion",
+			object,
 			created,
 			model: body.model,
 			choices: [
 				chat
-					? { index: 0, message: { role: "assistant", content: text }, finish_reason: "stop", logprobs: null }
+					? {
+							index: 0,
+							message: {
+								role: "assistant",
+								content: toolCalls.length > 0 && text === "" ? null : text,
+								...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+							},
+							finish_reason: toolCalls.length > 0 ? "tool_calls" : "stop",
+							logprobs: null,
+						}
 					: { index: 0, text, finish_reason: "stop", logprobs: null },
 			],
-			...(result.usage ? { usage: openAIUsage(result.usage) } : {}),
+			...usage,
 		});
 	}
 
@@ -147,4 +166,15 @@ function openAIUsage(usage: NonNullable<WorkersAIText["usage"]>) {
 	const prompt = usage.prompt_tokens ?? 0;
 	const completion = usage.completion_tokens ?? 0;
 	return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: usage.total_tokens ?? prompt + completion };
+}
+
+/** A Workers AI tool call in OpenAI's shape: an id, and the arguments as a JSON string. */
+function openAIToolCall(call: NonNullable<WorkersAIText["tool_calls"]>[number]) {
+	const fn = call.function ?? call;
+	const args = fn.arguments ?? {};
+	return {
+		id: call.id ?? `call_${crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`,
+		type: "function",
+		function: { name: fn.name ?? "", arguments: typeof args === "string" ? args : JSON.stringify(args) },
+	};
 }
