@@ -58,6 +58,26 @@ describe("streaming chat completions", () => {
 		expect(row).toMatchObject({ promptTokens: 5, completionTokens: 4, usageSource: "upstream", fee: fee(5, 4) });
 	});
 
+	it("bounds the upstream by the hold's completion limit in max_tokens, whichever field the client used", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		for (const limits of [{ max_completion_tokens: 2 }, { max_completion_tokens: 2, max_tokens: 100_000 }, { max_tokens: 2 }]) {
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, ...limits, messages: [{ role: "user", content: `${marker} ${JSON.stringify(limits)}` }] },
+			});
+			expect(res.status).toBe(200);
+			expect(res.json().usage.completion_tokens).toBe(2);
+		}
+		const seen = await upstreamRequestsWith(marker);
+		expect(seen.map((r) => [r.body.max_tokens, r.body.max_completion_tokens])).toEqual([
+			[2, 2],
+			[2, 2],
+			[2, undefined],
+		]);
+	});
+
 	it("counts tokens itself, and says so, when the upstream sends no usage", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel({ behaviour: ":no-usage" });

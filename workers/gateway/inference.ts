@@ -220,12 +220,17 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		promptText = () => (Array.isArray(input) ? input.join("\n") : input);
 		messages = Array.isArray(input) ? input.length : 1;
 	} else {
-		const requested =
+		// The smallest limit the client gave, or the model's cap; the upstream gets it in both
+		// fields the client may have used. Servers that read only max_tokens (llama.cpp, TGI,
+		// Ollama) would otherwise generate past a hold sized for max_completion_tokens.
+		const limits =
 			endpoint === "chat"
-				? ((body as ChatCompletionRequest).max_completion_tokens ?? (body as ChatCompletionRequest).max_tokens)
-				: (body as CompletionRequest).max_tokens;
-		maxCompletionTokens = requested ?? model.maxOutputTokens;
-		if (requested == null) forwardBody.max_tokens = maxCompletionTokens;
+				? [(body as ChatCompletionRequest).max_completion_tokens, (body as ChatCompletionRequest).max_tokens]
+				: [(body as CompletionRequest).max_tokens];
+		const given = limits.filter((n): n is number => typeof n === "number");
+		maxCompletionTokens = given.length > 0 ? Math.min(...given) : model.maxOutputTokens;
+		forwardBody.max_tokens = maxCompletionTokens;
+		if (forwardBody.max_completion_tokens != null) forwardBody.max_completion_tokens = maxCompletionTokens;
 		if (endpoint === "chat") {
 			const chat = body as ChatCompletionRequest;
 			messages = chat.messages.length;
