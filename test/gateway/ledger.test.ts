@@ -189,6 +189,38 @@ describe("Idempotency-Key", () => {
 		expect(await stub.authorize({ ...input, requestId: `req_${"b".repeat(32)}`, now: Date.now() })).toMatchObject({ ok: true });
 	});
 
+	it("meters a charged request through the model's batch queue when the meter's record call fails", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		// The model's meter as the gateway sees it, with a record() that fails (a reset object).
+		const meters = testEnv().MODEL_METER;
+		let failed = 0;
+		const MODEL_METER = {
+			getByName(name: string) {
+				const stub = meters.getByName(name);
+				return {
+					record: async () => {
+						failed++;
+						throw new Error("meter reset");
+					},
+					recordBatch: (...args: Parameters<typeof stub.recordBatch>) => stub.recordBatch(...args),
+				};
+			},
+		};
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			headers: { "idempotency-key": `meter-${crypto.randomUUID()}` },
+			json: { model, messages: [{ role: "user", content: "hi" }] },
+			env: { MODEL_METER } as never,
+		});
+		expect(res.status).toBe(200);
+		expect(failed).toBe(1);
+		await flushMeter(model);
+		const rows = await usageRowsForModel(model);
+		expect(rows.map((r) => r.requestId)).toEqual([res.headers.get("x-request-id")]);
+		expect(rows[0]?.fee).toBe((await ledger(payer).account()).totalSpent);
+	});
+
 	it("refuses a duplicate while the first is still running (409)", async () => {
 		const { key } = await newKey();
 		const model = await newModel();

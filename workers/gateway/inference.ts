@@ -9,7 +9,7 @@ import type { AppEnv } from "./app.ts";
 import { idempotencyKeyOf, readJsonBody } from "./body.ts";
 import { type Config, type Env, readConfig } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import { type Admission, admit, type FinishedRequest, usageOf } from "./leases.ts";
+import { type Admission, admit, type Deferrer, enqueueUsage, type FinishedRequest, usageOf } from "./leases.ts";
 import { getModel } from "./model-cache.ts";
 import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingRequest, Usage } from "./schemas/inference.ts";
 import { meterSseStream } from "./streaming/sse-meter.ts";
@@ -300,13 +300,20 @@ async function authorizeOnce(
 	return {
 		requestId,
 		finish(ctx, outcome) {
-			ctx.waitUntil(commitAndMeter(c.env, requestId, verdict.keyId, outcome));
+			ctx.waitUntil(commitAndMeter(c.env, ctx, config, requestId, verdict.keyId, outcome));
 		},
 	};
 }
 
 /** Charges the payer, then meters the model with the charge; both idempotent by request id. */
-async function commitAndMeter(env: Env, requestId: string, keyId: string, outcome: FinishedRequest): Promise<void> {
+async function commitAndMeter(
+	env: Env,
+	ctx: Deferrer,
+	config: Config,
+	requestId: string,
+	keyId: string,
+	outcome: FinishedRequest,
+): Promise<void> {
 	// Commit is idempotent by request id: one retry covers a transient Durable Object error.
 	const commitInput = {
 		requestId,
@@ -328,14 +335,14 @@ async function commitAndMeter(env: Env, requestId: string, keyId: string, outcom
 		console.error("ledger commit failed", requestId, err);
 		charged = 0n;
 	}
+	const usage = { ...usageOf(requestId, keyId, outcome), fee: charged };
 	try {
-		const { breaker } = await env.MODEL_METER.getByName(outcome.modelId).record(outcome.modelId, {
-			...usageOf(requestId, keyId, outcome),
-			fee: charged,
-		});
+		const { breaker } = await env.MODEL_METER.getByName(outcome.modelId).record(outcome.modelId, usage);
 		learnBreakerState(outcome.modelId, breaker);
 	} catch (err) {
-		console.error("meter record failed", requestId, err);
+		// The model's batch queue retries until the meter takes it (it ignores ids it has seen).
+		console.error("meter record failed; queued with the model's next batch", requestId, err);
+		enqueueUsage(env, ctx, config, outcome.modelId, usage);
 	}
 }
 

@@ -412,8 +412,8 @@ export async function flushKey(env: Env, ctx: Deferrer, config: Config, keyHash:
 
 const meterQueues = new Map<string, MeterQueue>();
 
-/** Queues a charged request for its model's meter: sent with the model's batch (at once when it is full). */
-function enqueueUsage(env: Env, ctx: Deferrer, config: Config, modelId: string, usage: UsageRecord): void {
+/** Queues a charged request for its model's meter: sent with the model's batch (at once when it is full), retried until taken. */
+export function enqueueUsage(env: Env, ctx: Deferrer, config: Config, modelId: string, usage: UsageRecord): void {
 	let queue = meterQueues.get(modelId);
 	if (!queue) {
 		queue = { usages: [], flushDueAt: 0 };
