@@ -6,8 +6,8 @@ import { apiKeys } from "../../lib/db/schema.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { MAX_ACTIVE_KEYS } from "../../workers/gateway/routes/account.ts";
 import { issueSession, SESSION_TTL_MS } from "../../workers/gateway/session.ts";
-import { db, newKey, newModel, PACA, testEnv } from "../helpers/fixtures.ts";
-import { callGateway } from "../helpers/gateway.ts";
+import { db, newKey, newModel, PACA, standIn, testEnv } from "../helpers/fixtures.ts";
+import { callGateway, openGateway } from "../helpers/gateway.ts";
 
 const HOST = "gateway.test"; // the host callGateway sends requests to
 const ADMIN = { authorization: `Bearer ${testEnv().ADMIN_TOKEN}` };
@@ -430,6 +430,40 @@ describe("Accounts: security", () => {
 		expect(res.status).toBe(404);
 		expect((await chat(key, model)).status).toBe(200);
 		expect((await ledgerFor(testEnv(), owner.payer).listKeys())[0]?.revokedAt).toBeNull();
+	});
+
+	it("leaves another payer's lease alone when asked to revoke its key: its grant goes back when idle", async () => {
+		const owner = await signIn();
+		const intruder = await signIn();
+		await adminCredit(owner.payer, 10n * PACA);
+		const model = await newModel({ upstreams: [standIn(":slow-answer")] });
+		const { id, key } = (await createKey(owner.token)).json();
+		// The owner's request holds its lease open in this isolate while the intruder tries.
+		const running = openGateway("/v1/chat/completions", {
+			key,
+			json: { model, max_tokens: 2, messages: [{ role: "user", content: "hi" }] },
+		});
+		await new Promise((r) => setTimeout(r, 300));
+		expect((await callGateway(`/v1/account/keys/${id}`, { key: intruder.token, method: "DELETE" })).status).toBe(404);
+		const { response, done } = await running;
+		expect(response.status).toBe(200);
+		await response.text();
+		await done();
+		// The lease was returned at once (LEASE_IDLE_MS is 0 in tests), not left to the ledger's TTL.
+		expect((await ledgerFor(testEnv(), owner.payer).account()).held).toBe(0n);
+	});
+
+	it("answers 404, not 500, for a model id with a malformed percent-encoding", async () => {
+		for (const path of [
+			"/v1/models/%E0%A4%A",
+			"/v1/models/%E0%A4%A/stats",
+			"/v1/markets/%E0%A4%A",
+			"/v1/models/%E0%A4%A/usage",
+		]) {
+			const res = await callGateway(path);
+			expect(res.status, path).toBe(404);
+			expect(res.json().error.code, path).toBe("model_not_found");
+		}
 	});
 
 	it("lists only the signed-in payer's keys", async () => {

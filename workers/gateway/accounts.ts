@@ -48,9 +48,10 @@ export async function issueApiKey(env: Env, db: Db, payer: string, options: Issu
  */
 export async function revokeApiKey(env: Env, db: Db, payer: string, keyId: string): Promise<KeyInfo | null> {
 	const key = await ledgerFor(env, payer).revokeKey(keyId);
-	// This isolate stops at once; others at their lease's next sync (within LEASE_USE_MS).
-	forgetKey(keyId);
 	if (!key) return null;
+	// This isolate stops at once; others at their lease's next sync (within LEASE_USE_MS).
+	// Only for the payer's own key: another payer's key id must not close that payer's lease.
+	forgetKey(keyId);
 	await db
 		.update(apiKeys)
 		.set({ revokedAt: key.revokedAt })

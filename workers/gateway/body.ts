@@ -72,3 +72,16 @@ export function idempotencyKeyOf(c: Context<AppEnv>): string | null {
 	}
 	return key;
 }
+
+/**
+ * A model id from the path, percent-decoded where that is valid: a malformed sequence
+ * (say, a cut-off "%E0%A4%A") is taken as written, so the id is simply not found (404),
+ * rather than the decoder's URIError becoming a 500.
+ */
+export function pathId(raw: string): string {
+	try {
+		return decodeURIComponent(raw);
+	} catch {
+		return raw;
+	}
+}

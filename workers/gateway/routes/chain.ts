@@ -18,7 +18,7 @@ import {
 } from "../../../lib/db/chain.ts";
 import { ledgerFor } from "../accounts.ts";
 import type { App } from "../app.ts";
-import { idempotencyKeyOf, readJsonBody } from "../body.ts";
+import { idempotencyKeyOf, pathId, readJsonBody } from "../body.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
@@ -168,7 +168,7 @@ export function registerChainRoutes(app: App): void {
 	app.get("/v1/markets/*", async (c) => {
 		const rest = c.req.path.slice("/v1/markets/".length);
 		const [, rawId = "", view = ""] = /^(.+?)(?:\/(trades|holders))?$/.exec(rest) ?? [];
-		const id = decodeURIComponent(rawId);
+		const id = pathId(rawId);
 		const db = c.get("db");
 		const market = await marketByModel(db, id);
 		if (!market) throw new ApiError("model_not_found", `The model '${id}' has no indexed token.`, { param: "id" });

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { publicStats } from "../../../durable-objects/model-meter.ts";
 import { type CatalogModel, findEnabledModel, listEnabledModels } from "../../../lib/db/catalog.ts";
 import type { App } from "../app.ts";
+import { pathId } from "../body.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody, ModelList, ModelObject, ModelStats } from "../schemas/public.ts";
 
@@ -24,7 +25,7 @@ export function registerModelRoutes(app: App): void {
 	app.get("/v1/models/*", async (c) => {
 		const rest = c.req.path.slice("/v1/models/".length);
 		const [, rawId = "", view = ""] = /^(.+?)(?:\/(stats|live))?$/.exec(rest) ?? [];
-		const id = decodeURIComponent(rawId);
+		const id = pathId(rawId);
 		const row = await findEnabledModel(c.get("db"), id);
 		if (!row) throw modelNotFound(id);
 		const meter = () => c.env.MODEL_METER.getByName(id);

@@ -4,6 +4,7 @@ import { findEnabledModel } from "../../../lib/db/catalog.ts";
 import type { Db } from "../../../lib/db/client.ts";
 import { usageHourly } from "../../../lib/db/schema.ts";
 import type { App } from "../app.ts";
+import { pathId } from "../body.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
 
@@ -80,7 +81,7 @@ export const ModelUsage = z
 
 export function registerUsageChartRoutes(app: App): void {
 	app.get("/v1/models/:id{.+}/usage", async (c) => {
-		const id = decodeURIComponent(c.req.param("id"));
+		const id = pathId(c.req.param("id"));
 		const parsed = Hours.safeParse(c.req.query("hours"));
 		if (!parsed.success) {
 			throw new ApiError("invalid_request", `Invalid 'hours': must be a whole number from 1 to ${MAX_USAGE_HOURS}.`, {
