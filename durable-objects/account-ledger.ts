@@ -358,14 +358,20 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	 * Takes `amount` out of the spendable balance for a withdrawal, once per
 	 * `withdrawalId` (the on-chain id RevenueVault.payWithdrawal is called with).
 	 * The settler pays only withdrawals whose lock it finds here, so credit that
-	 * leaves through the vault can no longer be spent through the API.
+	 * leaves through the vault can no longer be spent through the API. Not ok with
+	 * a `conflict` when the id is locked for another amount or was refused (see
+	 * `refuseWithdrawal`); not ok without one when the credit is not there.
 	 */
-	async lockWithdrawal(withdrawalId: string, amount: bigint): Promise<{ ok: boolean; available: bigint }> {
+	async lockWithdrawal(
+		withdrawalId: string,
+		amount: bigint,
+	): Promise<{ ok: boolean; available: bigint; conflict?: "amount" | "refused" }> {
 		if (amount <= 0n) throw new RangeError("withdrawal amount must be positive");
 		this.ensureWithdrawalTable();
 		const existing = this.withdrawalLock(withdrawalId);
 		const available = this.withdrawable();
-		if (existing) return { ok: existing.amount === amount, available };
+		if (existing) return existing.amount === amount ? { ok: true, available } : { ok: false, available, conflict: "amount" };
+		if (this.withdrawalRefused(withdrawalId)) return { ok: false, available, conflict: "refused" };
 		if (amount > available) return { ok: false, available };
 		this.balance -= amount;
 		this.sql.exec("UPDATE account SET balance = ? WHERE id = 1", this.balance.toString());
@@ -376,6 +382,29 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			Date.now(),
 		);
 		return { ok: true, available: available - amount };
+	}
+
+	/**
+	 * Gives up a withdrawal of `amount` that was never paid (the settler checks the vault
+	 * first), unless it is locked for that very amount: a lock of another amount is released
+	 * (its credit returns to the balance), and the id can never be locked afterwards, so a lock
+	 * that arrives late cannot strand credit behind a refused request.
+	 */
+	async refuseWithdrawal(withdrawalId: string, amount: bigint): Promise<{ refused: boolean; released: bigint }> {
+		this.ensureWithdrawalTable();
+		const existing = this.withdrawalLock(withdrawalId);
+		if (existing?.amount === amount) return { refused: false, released: 0n };
+		if (existing) {
+			this.balance += existing.amount;
+			this.sql.exec("UPDATE account SET balance = ? WHERE id = 1", this.balance.toString());
+			this.sql.exec("DELETE FROM withdrawal_locks WHERE withdrawal_id = ?", withdrawalId);
+		}
+		this.sql.exec(
+			"INSERT OR IGNORE INTO withdrawal_refusals (withdrawal_id, created_at) VALUES (?, ?)",
+			withdrawalId,
+			Date.now(),
+		);
+		return { refused: true, released: existing?.amount ?? 0n };
 	}
 
 	/**
@@ -420,10 +449,15 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		return row ? { amount: BigInt(row.amount), createdAt: row.created_at } : null;
 	}
 
+	private withdrawalRefused(withdrawalId: string): boolean {
+		return this.sql.exec("SELECT 1 FROM withdrawal_refusals WHERE withdrawal_id = ?", withdrawalId).toArray().length > 0;
+	}
+
 	private ensureWithdrawalTable(): void {
-		this.sql.exec(
-			"CREATE TABLE IF NOT EXISTS withdrawal_locks (withdrawal_id TEXT PRIMARY KEY, amount TEXT NOT NULL, created_at INTEGER NOT NULL)",
-		);
+		this.sql.exec(`
+			CREATE TABLE IF NOT EXISTS withdrawal_locks (withdrawal_id TEXT PRIMARY KEY, amount TEXT NOT NULL, created_at INTEGER NOT NULL);
+			CREATE TABLE IF NOT EXISTS withdrawal_refusals (withdrawal_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+		`);
 	}
 
 	account(): AccountSnapshot {
@@ -1013,4 +1047,9 @@ export interface LedgerService {
 	credit(payer: string, creditId: string, amount: bigint, source: string): Promise<{ applied: boolean; balance: bigint }>;
 	reverseCredit(payer: string, creditId: string): Promise<Awaited<ReturnType<AccountLedger["reverseCredit"]>>>;
 	withdrawalLock(payer: string, withdrawalId: string): Promise<Awaited<ReturnType<AccountLedger["withdrawalLock"]>>>;
+	refuseWithdrawal(
+		payer: string,
+		withdrawalId: string,
+		amount: bigint,
+	): Promise<Awaited<ReturnType<AccountLedger["refuseWithdrawal"]>>>;
 }

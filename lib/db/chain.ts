@@ -592,8 +592,10 @@ export function insertEpoch(db: Db, row: typeof settlerEpochs.$inferInsert): Sta
 
 export type WithdrawalRow = typeof withdrawals.$inferSelect;
 
-export function insertWithdrawal(db: Db, row: typeof withdrawals.$inferInsert): Statement {
-	return db.insert(withdrawals).values(row).onConflictDoNothing();
+/** Inserts the row unless its id is taken; true when this call inserted it. */
+export async function insertWithdrawal(db: Db, row: typeof withdrawals.$inferInsert): Promise<boolean> {
+	const inserted = await db.insert(withdrawals).values(row).onConflictDoNothing().returning({ id: withdrawals.id });
+	return inserted.length > 0;
 }
 
 export function pendingWithdrawals(db: Db, limit = 20) {

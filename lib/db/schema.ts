@@ -418,7 +418,10 @@ export const withdrawals = sqliteTable(
 		id: text("id").primaryKey(),
 		payer: text("payer").notNull(),
 		amount: baseUnits("amount").notNull(),
-		/** requested → (the ledger lock found) sent → paid; refused when the ledger would not lock the amount. */
+		/**
+		 * requested → (the ledger lock found) sent → paid; refused when the ledger would not lock the
+		 * amount, or (by the settler, through the ledger) when no lock of this amount came within 10 minutes.
+		 */
 		state: text("state", { enum: ["requested", "sent", "paid", "refused"] }).notNull(),
 		nonce: integer("nonce"),
 		/** The latest transaction sent for it (an earlier one at the same nonce may be the one mined). */

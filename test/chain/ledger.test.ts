@@ -84,3 +84,38 @@ describe("AccountLedger.lockWithdrawal", () => {
 		expect(await ledger(payer).withdrawalLock("0x02")).toBeNull();
 	});
 });
+
+describe("AccountLedger.refuseWithdrawal", () => {
+	it("keeps a lock of the refused amount, releases one of another amount, and locks the id never again", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:r", 10n * PACA, "deposit");
+		await ledger(payer).lockWithdrawal("0x31", 4n * PACA);
+		expect(await ledger(payer).refuseWithdrawal("0x31", 4n * PACA)).toEqual({ refused: false, released: 0n });
+		expect(await ledger(payer).withdrawalLock("0x31")).toMatchObject({ amount: 4n * PACA });
+		expect(await ledger(payer).refuseWithdrawal("0x31", 1n * PACA)).toEqual({ refused: true, released: 4n * PACA });
+		expect(await ledger(payer).withdrawalLock("0x31")).toBeNull();
+		expect((await ledger(payer).account()).balance).toBe(10n * PACA);
+		expect(await ledger(payer).lockWithdrawal("0x31", 1n * PACA)).toEqual({
+			ok: false,
+			available: 10n * PACA,
+			conflict: "refused",
+		});
+		// An id never locked: refused, nothing released; a lock arriving later is refused too.
+		expect(await ledger(payer).refuseWithdrawal("0x32", 2n * PACA)).toEqual({ refused: true, released: 0n });
+		expect(await ledger(payer).refuseWithdrawal("0x32", 2n * PACA)).toEqual({ refused: true, released: 0n });
+		expect(await ledger(payer).lockWithdrawal("0x32", 2n * PACA)).toMatchObject({ ok: false, conflict: "refused" });
+		expect((await ledger(payer).account()).balance).toBe(10n * PACA);
+	});
+
+	it("answers a lock of another amount under a locked id with a conflict, not a debit", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		await ledger(payer).credit("deposit:c", 10n * PACA, "deposit");
+		await ledger(payer).lockWithdrawal("0x33", 4n * PACA);
+		expect(await ledger(payer).lockWithdrawal("0x33", 2n * PACA)).toEqual({
+			ok: false,
+			available: 6n * PACA,
+			conflict: "amount",
+		});
+		expect((await ledger(payer).account()).balance).toBe(6n * PACA);
+	});
+});

@@ -64,6 +64,119 @@ describe("withdrawals", () => {
 		expect(other.json().error.code).toBe("idempotency_conflict");
 	});
 
+	it("keeps one withdrawal, locked for its own amount, when two requests race with one Idempotency-Key and different amounts", async () => {
+		const payer = await fundedPayer(parseEther("200"));
+		const request = async (key: string, amount: string) =>
+			callGateway("/v1/account/withdrawals", {
+				headers: { ...(await sessionHeader(payer.address)), "idempotency-key": key },
+				json: { amount: parseEther(amount).toString() },
+			});
+		let locked = 0n;
+		// Both orders, the second request starting at once or a little later, so it meets the
+		// first one before its D1 row, between its row and its lock, or after both.
+		const rounds = [0, 0, 1, 1, 2, 2, 5, 5];
+		for (const [i, delayMs] of rounds.entries()) {
+			const key = `race-${i}`;
+			const [a, b] = i % 2 === 0 ? ["10", "20"] : ["20", "10"];
+			const later = async () => {
+				if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+				return request(key, b);
+			};
+			const results = await Promise.all([request(key, a), later()]);
+			expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
+			const [won, lost] = results[0].status === 201 ? results : [results[1], results[0]];
+			expect(lost.json().error).toMatchObject({ code: "idempotency_conflict", type: "invalid_request_error" });
+			const { id, amount } = won.json() as { id: string; amount: string };
+			const row = await env.DB.prepare("SELECT amount, state FROM withdrawals WHERE id = ?")
+				.bind(id)
+				.first<{ amount: string; state: string }>();
+			expect(row).toEqual({ amount, state: "requested" });
+			expect((await ledger(payer.address).withdrawalLock(id))?.amount).toBe(BigInt(amount));
+			locked += BigInt(amount);
+			expect((await ledger(payer.address).account()).balance).toBe(parseEther("200") - locked);
+		}
+		const list = await callGateway("/v1/account/withdrawals", { headers: await sessionHeader(payer.address) });
+		expect(list.json().data).toHaveLength(rounds.length);
+
+		const before = await pacaOf(net(), payer.address);
+		await runSettler(settlerEnv(net()), Date.now());
+		expect((await pacaOf(net(), payer.address)) - before).toBe(locked);
+	});
+
+	it("locks once when two requests race with one Idempotency-Key and the same amount", async () => {
+		const payer = await fundedPayer(parseEther("10"));
+		const init = async () => ({
+			headers: { ...(await sessionHeader(payer.address)), "idempotency-key": "same-race" },
+			json: { amount: parseEther("3").toString() },
+		});
+		const results = await Promise.all([
+			callGateway("/v1/account/withdrawals", await init()),
+			callGateway("/v1/account/withdrawals", await init()),
+		]);
+		const first = results.find((r) => r.status === 201);
+		const other = results.find((r) => r !== first);
+		// The other one answers from the first one's withdrawal, or (not locked yet) asks for a retry.
+		if (other?.status === 200) expect(other.json().id).toBe(first?.json().id);
+		else expect(other?.json().error.code).toBe("idempotency_conflict");
+		expect((await ledger(payer.address).account()).available).toBe(parseEther("7"));
+		const retry = await callGateway("/v1/account/withdrawals", await init());
+		expect(retry.status).toBe(200);
+		expect(retry.json().id).toBe(first?.json().id);
+	});
+
+	it("refuses a withdrawal the credit does not cover without locking anything, and keeps its key refused", async () => {
+		const payer = await fundedPayer(parseEther("1"));
+		const init = async (amount: string) => ({
+			headers: { ...(await sessionHeader(payer.address)), "idempotency-key": "too-much" },
+			json: { amount: parseEther(amount).toString() },
+		});
+		const res = await callGateway("/v1/account/withdrawals", await init("2"));
+		expect(res.status).toBe(402);
+		const [row] = (await callGateway("/v1/account/withdrawals", { headers: await sessionHeader(payer.address) })).json().data;
+		expect(row).toMatchObject({ status: "refused", amount: parseEther("2").toString() });
+		expect(await ledger(payer.address).withdrawalLock(row.id)).toBeNull();
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("1"));
+		const retry = await callGateway("/v1/account/withdrawals", await init("2"));
+		expect(retry.status).toBe(409);
+		expect(retry.json().error.message).toContain("was refused");
+	});
+
+	it("refuses a request left without its lock after 10 minutes, releasing a lock of another amount, and no lock comes after", async () => {
+		const payer = await fundedPayer(parseEther("10"));
+		const old = Date.now() - 11 * 60_000;
+		const insert = (id: string, amount: bigint) =>
+			env.DB.prepare("INSERT INTO withdrawals (id, payer, amount, state, requested_at) VALUES (?, ?, ?, 'requested', ?)")
+				.bind(id, payer.address.toLowerCase(), amount.toString(), old)
+				.run();
+		const mismatched = `0x${"a1".repeat(32)}`;
+		const unlocked = `0x${"a2".repeat(32)}`;
+		// As the old race left it: the row says 1, the ledger locked 4 under its id.
+		await insert(mismatched, parseEther("1"));
+		expect((await ledger(payer.address).lockWithdrawal(mismatched, parseEther("4"))).ok).toBe(true);
+		// As a gateway that stopped between the row and the lock left it.
+		await insert(unlocked, parseEther("2"));
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("6"));
+
+		const before = await pacaOf(net(), payer.address);
+		await runSettler(settlerEnv(net()), Date.now());
+		expect(await pacaOf(net(), payer.address)).toBe(before);
+		const states = await env.DB.prepare("SELECT id, state FROM withdrawals WHERE id IN (?, ?) ORDER BY id")
+			.bind(mismatched, unlocked)
+			.all();
+		expect(states.results).toEqual([
+			{ id: mismatched, state: "refused" },
+			{ id: unlocked, state: "refused" },
+		]);
+		expect(await ledger(payer.address).withdrawalLock(mismatched)).toBeNull();
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("10"));
+		// A lock that arrives after the refusal is refused too.
+		expect(await ledger(payer.address).lockWithdrawal(unlocked, parseEther("2"))).toMatchObject({
+			ok: false,
+			conflict: "refused",
+		});
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("10"));
+	});
+
 	it("pays once when the settler is killed after broadcasting and its record is lost", async () => {
 		const payer = await fundedPayer(parseEther("5"));
 		const res = await callGateway("/v1/account/withdrawals", {

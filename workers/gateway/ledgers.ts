@@ -25,4 +25,9 @@ export class Ledgers extends WorkerEntrypoint<Env> implements LedgerService {
 		const lock = await ledgerFor(this.env, payer).withdrawalLock(withdrawalId);
 		return lock ? { amount: lock.amount, createdAt: lock.createdAt } : null;
 	}
+
+	async refuseWithdrawal(payer: string, withdrawalId: string, amount: bigint) {
+		const { refused, released } = await ledgerFor(this.env, payer).refuseWithdrawal(withdrawalId, amount);
+		return { refused, released };
+	}
 }

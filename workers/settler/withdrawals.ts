@@ -13,7 +13,10 @@ import { signTx } from "./transactions.ts";
 // can never pay twice; the D1 row only avoids needless transactions. One
 // transaction at a time, so a stuck one never leaves a nonce gap behind it.
 
-/** Requests whose ledger lock never appeared (the gateway stopped in between) are refused after this long. */
+/**
+ * Requests whose ledger lock never appeared (the gateway stopped in between), or is of
+ * another amount, are refused after this long.
+ */
 const ORPHAN_AFTER_MS = 10 * 60_000;
 
 export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<number> {
@@ -57,8 +60,16 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 	const lock = await env.LEDGERS.withdrawalLock(w.payer, w.id);
 	if (!lock || lock.amount !== w.amount) {
 		if (ctx.now - w.requestedAt > ORPHAN_AFTER_MS) {
-			console.warn(`withdrawal ${w.id}: no matching ledger lock; refused`);
-			await updateWithdrawal(db, w.id, { state: "refused" });
+			// Refused in the ledger first: it releases a lock of another amount (unpaid: the vault
+			// was asked above) and no lock can be taken for this id afterwards, so refusing the row
+			// never strands credit. A matching lock that appeared meanwhile is paid on the next run.
+			const { refused, released } = await env.LEDGERS.refuseWithdrawal(w.payer, w.id, w.amount);
+			if (refused) {
+				console.warn(
+					`withdrawal ${w.id}: no matching ledger lock; refused${released > 0n ? `, ${released} base units released` : ""}`,
+				);
+				await updateWithdrawal(db, w.id, { state: "refused" });
+			}
 		}
 		return "skipped";
 	}

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { type Address, keccak256, stringToHex } from "viem";
 import { buildUsageTree, USAGE_LEAF_ENCODING, type UsageLeaf } from "../../../lib/chain/usage-tree.ts";
 import {
@@ -13,11 +14,12 @@ import {
 	runBatch,
 	topHolders,
 	updateWithdrawal,
+	type WithdrawalRow,
 	withdrawalById,
 	withdrawalsOf,
 } from "../../../lib/db/chain.ts";
 import { ledgerFor } from "../accounts.ts";
-import type { App } from "../app.ts";
+import type { App, AppEnv } from "../app.ts";
 import { idempotencyKeyOf, pathId, readJsonBody } from "../body.ts";
 import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -116,6 +118,7 @@ export function registerChainRoutes(app: App): void {
 		const { value } = await readJsonBody(c, WithdrawalBody, readConfig(c.env).maxBodyBytes);
 		if (value.amount === 0n) throw new ApiError("invalid_request", "Invalid 'amount': must be positive.", { param: "amount" });
 		const db = c.get("db");
+		const ledger = ledgerFor(c.env, payer);
 		// With an Idempotency-Key the id is derived from it, so a retried request finds the
 		// first one (and its lock) instead of locking the amount a second time.
 		const idempotencyKey = idempotencyKeyOf(c);
@@ -123,32 +126,28 @@ export function registerChainRoutes(app: App): void {
 			stringToHex(`modeldex-withdrawal:${payer}:${idempotencyKey === null ? crypto.randomUUID() : `idem:${idempotencyKey}`}`),
 		);
 		const earlier = idempotencyKey === null ? undefined : await withdrawalById(db, id);
-		if (earlier) {
-			if (earlier.amount !== value.amount) {
-				throw new ApiError("idempotency_conflict", "This Idempotency-Key was used for a withdrawal of another amount.", {
-					param: "Idempotency-Key",
-				});
-			}
-			if (earlier.state === "refused") {
-				throw new ApiError(
-					"idempotency_conflict",
-					"The withdrawal with this Idempotency-Key was refused; retry with a new key.",
-					{
-						param: "Idempotency-Key",
-					},
-				);
-			}
-			c.header("cache-control", "no-store");
-			c.header("idempotent-replayed", "true");
-			return c.json(withdrawalView(earlier), 200);
-		}
+		if (earlier) return replayWithdrawal(c, earlier, value.amount, ledger);
 		const requestedAt = Date.now();
-		// D1 first, then the lock: the settler pays only rows whose lock it finds in the ledger,
-		// so a crash in between leaves a request that is never paid (and is refused later), never an unlocked payout.
-		await runBatch(db, [insertWithdrawal(db, { id, payer, amount: value.amount, state: "requested", requestedAt })]);
-		const lock = await ledgerFor(c.env, payer).lockWithdrawal(id, value.amount);
+		// D1 first, then the lock, and only the request whose insert made the row locks it, for the
+		// row's amount: a request racing it with the same key answers from that row and changes
+		// nothing. A crash in between leaves a request without a lock, which is never paid (the
+		// settler refuses it later), never an unlocked payout nor a lock without a row.
+		const row = { id, payer, amount: value.amount, state: "requested" as const, txHash: null, requestedAt, paidAt: null };
+		if (!(await insertWithdrawal(db, row))) {
+			const first = await withdrawalById(db, id);
+			if (!first) throw new Error(`withdrawal ${id}: neither inserted nor found`);
+			return replayWithdrawal(c, first, value.amount, ledger);
+		}
+		const lock = await ledger.lockWithdrawal(id, value.amount);
 		if (!lock.ok) {
+			if (lock.conflict === "amount") {
+				// A lock of another amount under this id without its row (D1 restored from a backup):
+				// the row cannot be paid; the settler refuses it and releases that lock.
+				throw idempotencyConflict("This Idempotency-Key was used for a withdrawal of another amount.");
+			}
+			// Only this request locks this row, so no lock is left behind when it refuses it.
 			await runBatch(db, [updateWithdrawal(db, id, { state: "refused" })]);
+			if (lock.conflict === "refused") throw idempotencyConflict(REFUSED);
 			throw new ApiError(
 				"insufficient_quota",
 				`Insufficient credit: ${lock.available < 0n ? 0n : lock.available} base units are available to withdraw.`,
@@ -156,7 +155,7 @@ export function registerChainRoutes(app: App): void {
 			);
 		}
 		c.header("cache-control", "no-store");
-		return c.json(withdrawalView({ id, amount: value.amount, state: "requested", txHash: null, requestedAt, paidAt: null }), 201);
+		return c.json(withdrawalView(row), 201);
 	});
 
 	app.get("/v1/account/withdrawals", async (c) => {
@@ -203,6 +202,33 @@ export function registerChainRoutes(app: App): void {
 		}
 		return c.json(marketView(market));
 	});
+}
+
+const REFUSED = "The withdrawal with this Idempotency-Key was refused; retry with a new key.";
+
+function idempotencyConflict(message: string): ApiError {
+	return new ApiError("idempotency_conflict", message, { param: "Idempotency-Key" });
+}
+
+/**
+ * The answer to a request whose Idempotency-Key already has a withdrawal: that withdrawal,
+ * once its lock is in the ledger; a conflict when it is of another amount, was refused, or
+ * its request has not locked it yet (it may still be refused).
+ */
+async function replayWithdrawal(
+	c: Context<AppEnv>,
+	w: WithdrawalRow,
+	amount: bigint,
+	ledger: ReturnType<typeof ledgerFor>,
+): Promise<Response> {
+	if (w.amount !== amount) throw idempotencyConflict("This Idempotency-Key was used for a withdrawal of another amount.");
+	if (w.state === "refused") throw idempotencyConflict(REFUSED);
+	if (w.state === "requested" && (await ledger.withdrawalLock(w.id))?.amount !== w.amount) {
+		throw idempotencyConflict("The withdrawal with this Idempotency-Key is still being requested; retry shortly.");
+	}
+	c.header("cache-control", "no-store");
+	c.header("idempotent-replayed", "true");
+	return c.json(withdrawalView(w), 200);
 }
 
 function withdrawalView(w: {
@@ -339,7 +365,13 @@ function documentChainRoutes(app: App): void {
 		summary: "Withdraw unused credit: locked at once, paid from RevenueVault by the settler",
 		security: session,
 		request: { body: { content: { "application/json": { schema: z.object({ amount: Amount }) } } } },
-		responses: { 201: json("Requested", Withdrawal), 401: error("No session"), 402: error("More than the available credit") },
+		responses: {
+			201: json("Requested", Withdrawal),
+			200: json("The withdrawal of this Idempotency-Key (replayed)", Withdrawal),
+			401: error("No session"),
+			402: error("More than the available credit"),
+			409: error("The Idempotency-Key has a withdrawal of another amount, a refused one, or one not locked yet"),
+		},
 	});
 	app.openAPIRegistry.registerPath({
 		method: "get",
