@@ -337,7 +337,12 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 				}),
 			),
 		);
-		for (const h of hours) this.sql.exec("UPDATE hourly SET dirty = 0 WHERE hour = ? AND payer = ?", h.hour, h.payer);
+		// A batch recorded while the upsert was in flight (input gates open during D1 I/O) may have
+		// added to a row we sent: that row stays dirty for the next flush. Every addition raises
+		// `requests`, so an unchanged count means D1 now holds exactly this row's totals.
+		for (const h of hours) {
+			this.sql.exec("UPDATE hourly SET dirty = 0 WHERE hour = ? AND payer = ? AND requests = ?", h.hour, h.payer, h.requests);
+		}
 
 		this.sql.exec("DELETE FROM usage_log WHERE flushed = 1 AND created_at < ?", Date.now() - LOG_RETENTION_MS);
 		if (rows.length === FLUSH_BATCH) await this.ctx.storage.setAlarm(Date.now());

@@ -6,6 +6,63 @@ import { usageHourly } from "../../lib/db/schema.ts";
 import { db, newKey, newModel } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, meterOf, usageRowsForModel } from "../helpers/gateway.ts";
 
+/** A finished request as the gateway would send it to the meter. */
+function usageRecord(payer = "0xabc", fee = 8n) {
+	return {
+		requestId: `req_${crypto.randomUUID().replace(/-/g, "")}`,
+		keyId: "key_x",
+		payer,
+		promptTokens: 1,
+		completionTokens: 1,
+		fee,
+		status: "ok" as const,
+		usageSource: "upstream" as const,
+		createdAt: Date.now(),
+	};
+}
+
+/**
+ * Runs the meter's flush alarm (as the runtime does: the alarm is cleared, then alarm() runs)
+ * with its D1 binding wrapped: `onBatch(i, run)` stands in for the flush's i-th D1 batch
+ * (0: usage rows, 1: hourly rollups) and calls `run()` to send it to the real D1.
+ */
+async function flushWithD1(
+	model: string,
+	onBatch: (i: number, run: () => Promise<unknown>, meter: ModelMeter) => Promise<unknown>,
+): Promise<void> {
+	await runInDurableObject(meterOf(model), async (meter: ModelMeter, state: DurableObjectState) => {
+		const self = meter as unknown as { env: TestEnv };
+		const realEnv = self.env;
+		const real = realEnv.DB;
+		let batches = 0;
+		const DB = new Proxy(real, {
+			get(target, prop) {
+				if (prop === "batch") {
+					return (statements: D1PreparedStatement[]) => onBatch(batches++, () => target.batch(statements), meter);
+				}
+				const value = Reflect.get(target, prop);
+				return typeof value === "function" ? value.bind(target) : value;
+			},
+		});
+		self.env = { ...realEnv, DB };
+		try {
+			await state.storage.deleteAlarm();
+			await meter.alarm();
+		} finally {
+			self.env = realEnv;
+		}
+	});
+}
+
+async function hourlyTotals(model: string, payer: string) {
+	const hourly = await db()
+		.select()
+		.from(usageHourly)
+		.where(and(eq(usageHourly.modelId, model), eq(usageHourly.payer, payer)))
+		.all();
+	return { requests: hourly.reduce((s, h) => s + h.requests, 0), fees: hourly.reduce((s, h) => s + h.fees, 0n) };
+}
+
 async function calls(model: string, key: string, n: number) {
 	for (let i = 0; i < n; i++) {
 		const res = await callGateway("/v1/chat/completions", {
@@ -97,6 +154,23 @@ describe("ModelMeter durability", () => {
 			.where(and(eq(usageHourly.modelId, model), eq(usageHourly.payer, a.payer)))
 			.all();
 		expect(again.reduce((s, h) => s + h.requests, 0)).toBe(3);
+	});
+
+	it("keeps the hourly rollup of a request recorded while the flush is writing D1 (it is not marked flushed)", async () => {
+		const model = await newModel();
+		await meterOf(model).recordBatch(model, [usageRecord("0xabc", 8n)]);
+		// A batch for the same hour and payer lands while the flush awaits D1's upsert of the
+		// rollups: input gates are open during outgoing I/O, so this interleaving is real.
+		await flushWithD1(model, async (i, run, meter) => {
+			const sent = run();
+			if (i === 1) await meter.recordBatch(model, [usageRecord("0xabc", 5n)]);
+			return sent;
+		});
+		// The batch armed a new flush; it must carry the rollup the first one missed.
+		await flushMeter(model);
+		const rows = await usageRowsForModel(model);
+		expect(rows).toHaveLength(2);
+		expect(await hourlyTotals(model, "0xabc")).toEqual({ requests: 2, fees: 13n });
 	});
 });
 
