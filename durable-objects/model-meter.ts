@@ -73,6 +73,8 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	private readonly sql: SqlStorage;
 	/** Per-second buckets of the last minute, rebuilt from the log after a restart. */
 	private readonly seconds = new Map<number, MeterCounters>();
+	/** `bump` has dropped the buckets before this second. */
+	private prunedBefore = 0;
 	private broadcastTimer: ReturnType<typeof setTimeout> | null = null;
 	private lastBroadcast = 0;
 	/** The meta row naming the model is written once per object lifetime (it never changes). */
@@ -226,11 +228,9 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 
 	stats(now = Date.now()): MeterStats {
 		const fromSecond = Math.floor(now / 1000) - 59;
+		this.dropSecondsBefore(fromSecond);
 		let lastMinute = zero();
-		for (const [second, bucket] of this.seconds) {
-			if (second < fromSecond) this.seconds.delete(second);
-			else lastMinute = add(lastMinute, bucket);
-		}
+		for (const bucket of this.seconds.values()) lastMinute = add(lastMinute, bucket);
 		const modelId = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'model_id'").toArray()[0]?.value ?? null;
 		return { modelId, total: this.counters(), lastMinute, updatedAt: now };
 	}
@@ -370,9 +370,23 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		);
 	}
 
+	/**
+	 * Adds to the bucket of `at`'s second. Buckets older than a minute are dropped here, once a
+	 * second, not only when `stats` reads them: unread, they piled up one a second for good.
+	 */
 	private bump(at: number, delta: MeterCounters): void {
 		const second = Math.floor(at / 1000);
+		const fromSecond = Math.floor(Date.now() / 1000) - 59;
+		if (second < fromSecond) return;
 		this.seconds.set(second, add(this.seconds.get(second) ?? zero(), delta));
+		if (fromSecond > this.prunedBefore) {
+			this.prunedBefore = fromSecond;
+			this.dropSecondsBefore(fromSecond);
+		}
+	}
+
+	private dropSecondsBefore(fromSecond: number): void {
+		for (const second of this.seconds.keys()) if (second < fromSecond) this.seconds.delete(second);
 	}
 
 	/** Applies an upstream's outcomes, in order: 3 failures in a row open it for 30 s; a success closes it. */

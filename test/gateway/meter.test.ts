@@ -1,6 +1,6 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ModelMeter } from "../../durable-objects/model-meter.ts";
 import { usageHourly } from "../../lib/db/schema.ts";
 import { db, newKey, newModel } from "../helpers/fixtures.ts";
@@ -171,6 +171,29 @@ describe("ModelMeter durability", () => {
 		const rows = await usageRowsForModel(model);
 		expect(rows).toHaveLength(2);
 		expect(await hourlyTotals(model, "0xabc")).toEqual({ requests: 2, fees: 13n });
+	});
+});
+
+describe("ModelMeter last-minute rates", () => {
+	it("keeps at most a minute of per-second buckets even when nobody reads the stats", async () => {
+		const model = await newModel();
+		// Two minutes of traffic, one batch a second, no stats reads and no sockets.
+		vi.useFakeTimers({ toFake: ["Date"] });
+		try {
+			const start = Date.now();
+			for (let i = 0; i < 120; i++) {
+				vi.setSystemTime(start + i * 1000);
+				await meterOf(model).recordBatch(model, [usageRecord()]);
+			}
+			const buckets = await runInDurableObject(
+				meterOf(model),
+				(meter: ModelMeter) => (meter as unknown as { seconds: Map<number, unknown> }).seconds.size,
+			);
+			expect(buckets).toBeLessThanOrEqual(60);
+			expect((await meterOf(model).stats()).lastMinute.requests).toBe(60);
+		} finally {
+			vi.useRealTimers();
+		}
 	});
 });
 
