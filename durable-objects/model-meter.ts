@@ -56,6 +56,8 @@ const BROADCAST_INTERVAL_MS = 250;
 const BREAKER_THRESHOLD = 3;
 const BREAKER_OPEN_MS = 30_000;
 const HOUR_MS = 3_600_000;
+/** A failed flush is retried after METER_FLUSH_DELAY_MS, doubling per failure up to this. */
+const FLUSH_RETRY_MAX_MS = 60_000;
 
 interface LogRow extends Record<string, SqlStorageValue> {
 	request_id: string;
@@ -77,6 +79,8 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	private prunedBefore = 0;
 	private broadcastTimer: ReturnType<typeof setTimeout> | null = null;
 	private lastBroadcast = 0;
+	/** Flushes failed in a row (in memory: after an eviction the backoff starts over). */
+	private flushFailures = 0;
 	/** The meta row naming the model is written once per object lifetime (it never changes). */
 	private modelIdStored = false;
 
@@ -290,8 +294,27 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	// ── Flush to D1 ─────────────────────────────────────────────────────────
 
 	override async alarm(): Promise<void> {
+		let more: boolean;
+		try {
+			more = await this.flush();
+		} catch (err) {
+			// The runtime retries a throwing alarm only a few times (about two minutes); a longer
+			// D1 outage would leave the rows here until the model's next request. So the meter
+			// re-arms itself, backing off to once a minute, until a flush goes through.
+			this.flushFailures += 1;
+			const delay = Math.min(FLUSH_RETRY_MAX_MS, METER_FLUSH_DELAY_MS * 2 ** (this.flushFailures - 1));
+			console.error(`meter flush failed (${this.flushFailures} in a row); next try in ${delay} ms`, err);
+			await this.ctx.storage.setAlarm(Date.now() + delay);
+			return;
+		}
+		this.flushFailures = 0;
+		if (more) await this.ctx.storage.setAlarm(Date.now());
+	}
+
+	/** Sends a batch of the log and the dirty rollups to D1; true when more of the log waits. */
+	private async flush(): Promise<boolean> {
 		const modelId = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'model_id'").toArray()[0]?.value;
-		if (!modelId) return;
+		if (!modelId) return false;
 		const db = openDb(this.env.DB);
 		const rows = this.sql
 			.exec<LogRow>(
@@ -300,8 +323,8 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 				FLUSH_BATCH,
 			)
 			.toArray();
-		// If D1 fails, the alarm throws and the runtime retries it with backoff; rows stay
-		// unflushed here, and D1's primary key absorbs whatever an earlier try wrote.
+		// If D1 fails, `alarm` arms a retry; rows stay unflushed here, and D1's primary key
+		// absorbs whatever an earlier try wrote.
 		await insertUsage(
 			db,
 			rows.map((r) => toUsageRow(modelId, r)),
@@ -345,7 +368,7 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		}
 
 		this.sql.exec("DELETE FROM usage_log WHERE flushed = 1 AND created_at < ?", Date.now() - LOG_RETENTION_MS);
-		if (rows.length === FLUSH_BATCH) await this.ctx.storage.setAlarm(Date.now());
+		return rows.length === FLUSH_BATCH;
 	}
 
 	// ── Internals ───────────────────────────────────────────────────────────

@@ -174,6 +174,41 @@ describe("ModelMeter durability", () => {
 	});
 });
 
+describe("ModelMeter flush when D1 fails", () => {
+	it("re-arms its alarm with a growing delay, and flushes everything once D1 is back", async () => {
+		const model = await newModel();
+		await meterOf(model).recordBatch(model, [usageRecord("0xabc", 8n)]);
+		const nextFlushIn = () =>
+			runInDurableObject(meterOf(model), async (_: ModelMeter, state: DurableObjectState) => {
+				const at = await state.storage.getAlarm();
+				return at === null ? null : at - Date.now();
+			});
+		const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+		try {
+			// D1 refuses the usage rows, then (next try) the hourly rollups.
+			await flushWithD1(model, async () => {
+				throw new Error("D1_ERROR: network connection lost");
+			});
+			const first = await nextFlushIn();
+			expect(first).toBeGreaterThan(0);
+			await flushWithD1(model, async (i, run) => {
+				if (i === 1) throw new Error("D1_ERROR: network connection lost");
+				return run();
+			});
+			const second = await nextFlushIn();
+			expect(second).toBeGreaterThan(first ?? 0);
+			expect(second).toBeLessThanOrEqual(60_000);
+			expect(logged).toHaveBeenCalledTimes(2);
+		} finally {
+			logged.mockRestore();
+		}
+		await flushMeter(model);
+		expect(await usageRowsForModel(model)).toHaveLength(1);
+		expect(await hourlyTotals(model, "0xabc")).toEqual({ requests: 1, fees: 8n });
+		expect(await meterOf(model).pendingFlush()).toBe(0);
+	});
+});
+
 describe("ModelMeter last-minute rates", () => {
 	it("keeps at most a minute of per-second buckets even when nobody reads the stats", async () => {
 		const model = await newModel();
