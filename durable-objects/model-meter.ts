@@ -270,7 +270,11 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	}
 
 	override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-		ws.close(code === 1005 ? 1000 : code, "bye");
+		// 1005 (no code given), 1006 (dropped without a close frame) and 1015 (TLS failure) are
+		// only ever reported, never sent, and close() throws on them as on codes outside
+		// 1000-4999. Those get a normal 1000; any other code is echoed.
+		const sendable = code >= 1000 && code <= 4999 && code !== 1005 && code !== 1006 && code !== 1015;
+		ws.close(sendable ? code : 1000, "bye");
 	}
 
 	/** Coalesces updates: at most one broadcast per BROADCAST_INTERVAL_MS, the last one always sent. */

@@ -298,4 +298,20 @@ describe("GET /v1/models/{id}/live", () => {
 		);
 		expect(count).toBe(1);
 	});
+
+	it("closes a subscriber whose connection dropped (1006, a code that cannot be sent) with 1000", async () => {
+		const model = await newModel();
+		const res = await meterOf(model).fetch("https://meter/live", { headers: { upgrade: "websocket" } });
+		const client = res.webSocket as WebSocket;
+		const closed = new Promise<number>((resolve) => client.addEventListener("close", (e) => resolve(e.code)));
+		client.accept();
+		await runInDurableObject(meterOf(model), async (meter: ModelMeter, state: DurableObjectState) => {
+			const [server] = state.getWebSockets();
+			if (!server) throw new Error("no subscriber");
+			// What the runtime calls when a subscriber goes away without a close frame.
+			await meter.webSocketClose(server, 1006);
+		});
+		const timeout = new Promise<string>((resolve) => setTimeout(() => resolve("no close"), 2000));
+		expect(await Promise.race([closed, timeout])).toBe(1000);
+	});
 });
