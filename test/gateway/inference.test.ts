@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import { countTokens } from "../../workers/gateway/streaming/tokens.ts";
 import { newKey, newModel, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
-import { callGateway, flushMeter, openGateway, sseChunks, sseData, usageRowsForModel } from "../helpers/gateway.ts";
+import {
+	callGateway,
+	chatRepeatedly,
+	flushMeter,
+	openGateway,
+	sseChunks,
+	sseData,
+	usageRowsForModel,
+} from "../helpers/gateway.ts";
 
 // Stand-in facts: it replies with a fixed 14-word sentence, one token per word, and
 // counts prompt tokens as the words of the messages' contents.
@@ -168,9 +177,12 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 	const workersAI = (name = "@cf/test/stand-in") =>
 		newModel({ upstreams: [{ kind: "workers-ai", baseUrl: null, upstreamModel: name, apiKeySecret: null }] });
 
-	it("answers chat in OpenAI's format and charges Workers AI's usage", async () => {
+	it.each([
+		["its own", "@cf/test/stand-in"],
+		["OpenAI's (as some models answer)", "@cf/test/stand-in:openai-shaped"],
+	])("answers chat from Workers AI's output in %s format in OpenAI's, and charges Workers AI's usage", async (_shape, name) => {
 		const { key, payer } = await newKey();
-		const model = await workersAI();
+		const model = await workersAI(name);
 		const res = await callGateway("/v1/chat/completions", {
 			key,
 			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
@@ -178,6 +190,7 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		expect(res.status).toBe(200);
 		expect(res.json()).toMatchObject({
 			object: "chat.completion",
+			model,
 			choices: [{ message: { role: "assistant", content: "Workers AI stand-in" } }],
 			usage: { prompt_tokens: 2, completion_tokens: 3 },
 		});
@@ -222,22 +235,6 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		});
 		expect(choice.message.tool_calls[0].id).toMatch(/^call_/);
 		expect(await spent(payer)).toBe(fee(3, 3));
-	});
-
-	it("passes on a Workers AI answer already in OpenAI's shape", async () => {
-		const { key } = await newKey();
-		const model = await workersAI("@cf/test/stand-in:openai-shaped");
-		const res = await callGateway("/v1/chat/completions", {
-			key,
-			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
-		});
-		expect(res.status).toBe(200);
-		expect(res.json()).toMatchObject({
-			object: "chat.completion",
-			model,
-			choices: [{ message: { role: "assistant", content: "Workers AI stand-in" } }],
-			usage: { prompt_tokens: 2, completion_tokens: 3 },
-		});
 	});
 
 	it("embeds through Workers AI and counts the tokens it does not report", async () => {
@@ -342,36 +339,41 @@ describe("upstream failures", () => {
 		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
 	});
 
-	it("ends a stream that stalls past the total timeout with an error event, charging what was delivered", async () => {
-		const { key, payer } = await newKey();
-		const model = await newModel({ upstreams: [standIn(":stall")] });
-		const res = await callGateway("/v1/chat/completions", {
-			key,
-			json: { model, stream: true, messages: [{ role: "user", content: "go" }] },
-			env: { UPSTREAM_TOTAL_TIMEOUT_MS: "1000" },
-		});
-		expect(res.status).toBe(200);
-		const events = sseData(res.text);
-		expect(JSON.parse(events.at(-1) as string).error).toMatchObject({ code: "upstream_error" });
-		expect(events.slice(0, -1)).toHaveLength(3);
-		await flushMeter(model);
-		const [row] = await usageRowsForModel(model);
-		expect(row).toMatchObject({ completionTokens: 3, usageSource: "counted" });
-		expect(await spent(payer)).toBe(row?.fee);
-		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
-	});
+	it.each([
+		["an OpenAI-compatible", standIn(":stall")],
+		[
+			"a Workers AI",
+			{ kind: "workers-ai" as const, baseUrl: null, upstreamModel: "@cf/test/stand-in:stall", apiKeySecret: null },
+		],
+	])(
+		"ends %s stream that stalls past the total timeout with an error event, charging what was delivered",
+		async (_kind, upstream) => {
+			const { key, payer } = await newKey();
+			const model = await newModel({ upstreams: [upstream] });
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, stream: true, messages: [{ role: "user", content: "go" }] },
+				env: { UPSTREAM_TOTAL_TIMEOUT_MS: "1000" },
+			});
+			expect(res.status).toBe(200);
+			const events = sseData(res.text);
+			expect(JSON.parse(events.at(-1) as string).error).toMatchObject({ code: "upstream_error" });
+			const delivered = events.slice(0, -1).map((e) => JSON.parse(e).choices[0].delta.content ?? "");
+			expect(delivered).toHaveLength(3);
+			await flushMeter(model);
+			const [row] = await usageRowsForModel(model);
+			// Counted by the gateway: the upstream's usage comes only at the end, which never came.
+			expect(row).toMatchObject({ status: "ok", completionTokens: countTokens(delivered.join("")), usageSource: "counted" });
+			expect(await spent(payer)).toBe(row?.fee);
+			expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
+		},
+	);
 
 	it("opens the breaker after repeated failures and sends traffic to the healthy upstream first", async () => {
 		const { key } = await newKey();
 		const marker = crypto.randomUUID();
 		const model = await newModel({ upstreams: [standIn(":http-500"), standIn()] });
-		for (let i = 0; i < 4; i++) {
-			const res = await callGateway("/v1/chat/completions", {
-				key,
-				json: { model, messages: [{ role: "user", content: `${marker} ${i}` }] },
-			});
-			expect(res.status).toBe(200);
-		}
+		expect(await chatRepeatedly(key, model, marker, 4)).toEqual(Array(4).fill(200));
 		const seen = await upstreamRequestsWith(marker);
 		const failedTries = seen.filter((r) => String(r.body.model).endsWith(":http-500")).length;
 		// Three failures open the breaker; the fourth request goes straight to the healthy upstream.

@@ -5,7 +5,7 @@ import { LEASE_USE_MS, leaseRequestId, parseLeaseRequestId } from "../../durable
 import { hashApiKey } from "../../lib/keys.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { readConfig } from "../../workers/gateway/env.ts";
-import { admit } from "../../workers/gateway/leases.ts";
+import { admit, type FinishedRequest } from "../../workers/gateway/leases.ts";
 import { newKey, newModel, testEnv } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, openGateway, usageRowsForModel } from "../helpers/gateway.ts";
 
@@ -60,6 +60,21 @@ function record(seq: number, cost: bigint, hold: bigint, over: Partial<LeaseReco
 }
 
 const amounts = (credit: bigint, requests = 1, tokens = 100) => ({ credit, requests, tokens });
+
+/** A finished request of model "m" that cost 10 base units, as the request path reports it. */
+function finished(payer: string): FinishedRequest {
+	return {
+		modelId: "m",
+		payer,
+		promptTokens: 1,
+		completionTokens: 1,
+		cost: 10n,
+		status: "ok",
+		usageSource: "upstream",
+		createdAt: Date.now(),
+		upstreams: [],
+	};
+}
 
 describe("AccountLedger leases (two isolates)", () => {
 	it("never grants more than is available, leaves room for others, and refuses whole when a need cannot be met", async () => {
@@ -325,17 +340,7 @@ describe("the gateway under leases, with production batch delays", () => {
 			// It asks for the little that takes it back to a full batch (before: a whole batch more).
 			expect(heldAfter - heldBefore).toBeLessThan(8n * maxCost);
 			for (const a of [first, second]) {
-				a.finish(ctx, {
-					modelId: "m",
-					payer,
-					promptTokens: 1,
-					completionTokens: 1,
-					cost: 10n,
-					status: "ok",
-					usageSource: "upstream",
-					createdAt: Date.now(),
-					upstreams: [],
-				});
+				a.finish(ctx, finished(payer));
 			}
 		} finally {
 			vi.useRealTimers();
@@ -371,17 +376,7 @@ describe("the gateway under leases, with production batch delays", () => {
 		const ctx = createExecutionContext();
 		const maxCost = 1_000_000n;
 		const first = await admit(env, ctx, config, { keyHash, payer, modelId: "m", maxCost, maxTokens: 100 });
-		first.finish(ctx, {
-			modelId: "m",
-			payer,
-			promptTokens: 1,
-			completionTokens: 1,
-			cost: 10n,
-			status: "ok",
-			usageSource: "upstream",
-			createdAt: Date.now(),
-			upstreams: [],
-		});
+		first.finish(ctx, finished(payer));
 		// A request the lease cannot cover syncs at once, taking the finished one along; that sync
 		// fails after the lease's own flush (BATCH_MS) found nothing to send.
 		failNext = true;
@@ -398,17 +393,7 @@ describe("the gateway under leases, with production batch delays", () => {
 		const env = { ...testEnv(), ...PRODUCTION };
 		const config = readConfig(env);
 		const req = { keyHash, payer, modelId: "m", maxCost: 1_000_000n, maxTokens: 100 };
-		const outcome = {
-			modelId: "m",
-			payer,
-			promptTokens: 1,
-			completionTokens: 1,
-			cost: 10n,
-			status: "ok" as const,
-			usageSource: "upstream" as const,
-			createdAt: Date.now(),
-			upstreams: [],
-		};
+		const outcome = finished(payer);
 		// The first request's flush sleeps on a timer that never fires: the runtime ended its
 		// request's waitUntil first (fake timers, dropped when real ones come back).
 		const gone = { waitUntil() {} };

@@ -39,6 +39,19 @@ export async function openGateway(path: string, init: GatewayInit = {}) {
 	return { response, done: () => waitOnExecutionContext(ctx) };
 }
 
+/** `times` chat requests to `model` in turn, each carrying `marker` (to find them at the stand-in); their statuses. */
+export async function chatRepeatedly(key: string, model: string, marker: string, times: number): Promise<number[]> {
+	const statuses: number[] = [];
+	for (let i = 0; i < times; i++) {
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, messages: [{ role: "user", content: `${marker} ${i}` }] },
+		});
+		statuses.push(res.status);
+	}
+	return statuses;
+}
+
 /** The data payloads of an SSE body, in order ("[DONE]" included). */
 export function sseData(text: string): string[] {
 	return text

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { AppEnv } from "./app.ts";
+import { concat } from "./bytes.ts";
 import { ApiError, validationError } from "./errors.ts";
 
 const decoder = new TextDecoder();
@@ -46,13 +47,7 @@ async function readUpTo(body: ReadableStream<Uint8Array>, maxBytes: number): Pro
 		}
 		chunks.push(value);
 	}
-	const all = new Uint8Array(total);
-	let offset = 0;
-	for (const chunk of chunks) {
-		all.set(chunk, offset);
-		offset += chunk.byteLength;
-	}
-	return all;
+	return concat(chunks);
 }
 
 function tooLarge(maxBytes: number): ApiError {

@@ -10,6 +10,7 @@
 // "written" means "delivered" when the client goes away, and the upstream is read no
 // faster than the client reads.
 import type { UsageSource } from "../../../durable-objects/lease-protocol.ts";
+import { concat } from "../bytes.ts";
 import { ERRORS, type OpenAIErrorBody } from "../errors.ts";
 import { countTokens } from "./tokens.ts";
 
@@ -620,17 +621,4 @@ export class ChunkInspector {
 		if (pieces) pieces.push(text);
 		else this.delivered.set(key, [text]);
 	}
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-	if (parts.length === 1 && parts[0]) return parts[0];
-	let length = 0;
-	for (const part of parts) length += part.length;
-	const joined = new Uint8Array(length);
-	let offset = 0;
-	for (const part of parts) {
-		joined.set(part, offset);
-		offset += part.length;
-	}
-	return joined;
 }
