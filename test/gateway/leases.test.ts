@@ -5,7 +5,7 @@ import { LEASE_USE_MS, leaseRequestId, parseLeaseRequestId } from "../../durable
 import { hashApiKey } from "../../lib/keys.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { readConfig } from "../../workers/gateway/env.ts";
-import { admit, type FinishedRequest } from "../../workers/gateway/leases.ts";
+import { admit, type FinishedRequest, forgetKey } from "../../workers/gateway/leases.ts";
 import { newKey, newModel, testEnv } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, openGateway, usageRowsForModel } from "../helpers/gateway.ts";
 
@@ -385,6 +385,39 @@ describe("the gateway under leases, with production batch delays", () => {
 		).rejects.toThrow("ledger reset");
 		await waitOnExecutionContext(ctx);
 		expect(await ledger(payer).account()).toMatchObject({ held: 0n, totalSpent: 10n });
+	});
+
+	it("retries the records of a lease closed while they ran (a revoked key) when their sync fails", async () => {
+		const { id: keyId, key, payer } = await newKey({ credit: 10n ** 18n });
+		const keyHash = await hashApiKey(key);
+		let failNext = false;
+		const base = testEnv();
+		const env = {
+			...base,
+			...PRODUCTION,
+			ACCOUNT_LEDGER: {
+				getByName(name: string) {
+					const stub = base.ACCOUNT_LEDGER.getByName(name);
+					return {
+						sync: async (input: LeaseSyncInput) => {
+							if (!failNext) return stub.sync(input);
+							failNext = false;
+							throw new Error("ledger reset");
+						},
+					};
+				},
+			},
+		} as unknown as typeof base;
+		const config = readConfig(env);
+		const ctx = createExecutionContext();
+		const running = await admit(env, ctx, config, { keyHash, payer, modelId: "m", maxCost: 1_000_000n, maxTokens: 100 });
+		// Revoked in this isolate while the request runs: its lease closes here at once.
+		forgetKey(keyId);
+		failNext = true;
+		running.finish(ctx, finished(payer));
+		await waitOnExecutionContext(ctx);
+		expect(failNext).toBe(false);
+		expect((await ledger(payer).account()).totalSpent).toBe(10n);
 	});
 
 	it("flushes a lease again when its scheduled flush was lost with the waitUntil that held it", async () => {

@@ -340,7 +340,8 @@ async function sync(
 		// Whoever called (an admission's need, a top-up, a generation lookup) only learns it
 		// failed: the records go out with the lease's next flush, which may already have run
 		// while this sync was on its way.
-		if (!lease.closed) scheduleFlush(env, ctx, config, lease);
+		// A closed lease is flushed only by this (it is no longer in `leases`): its records too.
+		if (!lease.closed || lease.pending.length > 0) scheduleFlush(env, ctx, config, lease);
 		throw err;
 	}
 	// Admissions made while the sync was on its way are reported by the next one.
