@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { countTokens } from "../../workers/gateway/streaming/tokens.ts";
+import { completionLimitField } from "../../workers/gateway/upstreams/openai-compatible.ts";
 import { newKey, newModel, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
 import {
 	callGateway,
@@ -67,7 +68,7 @@ describe("streaming chat completions", () => {
 		expect(row).toMatchObject({ promptTokens: 5, completionTokens: 4, usageSource: "upstream", fee: fee(5, 4) });
 	});
 
-	it("bounds the upstream by the hold's completion limit in max_tokens, whichever field the client used", async () => {
+	it("bounds the upstream by the hold's completion limit in one field, whichever the client used", async () => {
 		const { key } = await newKey();
 		const model = await newModel();
 		const marker = crypto.randomUUID();
@@ -80,11 +81,16 @@ describe("streaming chat completions", () => {
 			expect(res.json().usage.completion_tokens).toBe(2);
 		}
 		const seen = await upstreamRequestsWith(marker);
+		// max_tokens for open-model servers (llama.cpp, TGI and Ollama read only it); never both,
+		// which OpenAI's own API refuses (it gets max_completion_tokens instead).
 		expect(seen.map((r) => [r.body.max_tokens, r.body.max_completion_tokens])).toEqual([
-			[2, 2],
-			[2, 2],
+			[2, undefined],
+			[2, undefined],
 			[2, undefined],
 		]);
+		expect(completionLimitField("https://api.openai.com/v1")).toBe("max_completion_tokens");
+		expect(completionLimitField("https://my-resource.openai.azure.com/openai/v1")).toBe("max_completion_tokens");
+		expect(completionLimitField("http://vllm.internal:8000/v1")).toBe("max_tokens");
 	});
 
 	it("counts tokens itself, and says so, when the upstream sends no usage", async () => {

@@ -220,9 +220,11 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		promptText = () => (Array.isArray(input) ? input.join("\n") : input);
 		messages = Array.isArray(input) ? input.length : 1;
 	} else {
-		// The smallest limit the client gave, or the model's cap; the upstream gets it in both
-		// fields the client may have used. Servers that read only max_tokens (llama.cpp, TGI,
-		// Ollama) would otherwise generate past a hold sized for max_completion_tokens.
+		// The smallest limit the client gave, or the model's cap, goes to the upstream in one
+		// field: max_tokens, which every open-model server reads (llama.cpp, TGI and Ollama read
+		// only it, and would generate past a hold sized for max_completion_tokens); OpenAI's own
+		// API gets it as max_completion_tokens instead (callOpenAICompatible), since it refuses
+		// both at once.
 		const limits =
 			endpoint === "chat"
 				? [(body as ChatCompletionRequest).max_completion_tokens, (body as ChatCompletionRequest).max_tokens]
@@ -230,7 +232,7 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		const given = limits.filter((n): n is number => typeof n === "number");
 		maxCompletionTokens = given.length > 0 ? Math.min(...given) : model.maxOutputTokens;
 		forwardBody.max_tokens = maxCompletionTokens;
-		if (forwardBody.max_completion_tokens != null) forwardBody.max_completion_tokens = maxCompletionTokens;
+		delete forwardBody.max_completion_tokens;
 		if (endpoint === "chat") {
 			const chat = body as ChatCompletionRequest;
 			messages = chat.messages.length;
