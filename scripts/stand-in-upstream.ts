@@ -146,6 +146,15 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 		res.on("close", () => {
 			aborted = !res.writableFinished;
 		});
+		if (mode === "stream-error") {
+			// An error inside a 200 stream, as llama.cpp's server sent one before late 2025
+			// (an SSE `error:` field): a prompt over its context, the request's own fault.
+			res.write(
+				`error: ${JSON.stringify({ code: 400, message: "the request exceeds the available context size", type: "invalid_request_error" })}\n\n`,
+			);
+			res.end("data: [DONE]\n\n");
+			return;
+		}
 		for (const [i, word] of words.entries()) {
 			if (aborted) return;
 			if (mode === "die-midstream" && i === 3) {
@@ -193,7 +202,8 @@ function behaviour(
 	| "silent-stream"
 	| "stall"
 	| "inflated-usage"
-	| "slow-answer" {
+	| "slow-answer"
+	| "stream-error" {
 	// ":http-500", ":http-400", ":http-401", ...: that status, with an OpenAI-style error.
 	if (/:http-\d{3}$/.test(model)) return "http-error";
 	if (model.endsWith(":no-usage")) return "no-usage";
@@ -203,6 +213,7 @@ function behaviour(
 	if (model.endsWith(":stall")) return "stall";
 	if (model.endsWith(":inflated-usage")) return "inflated-usage";
 	if (model.endsWith(":slow-answer")) return "slow-answer";
+	if (model.endsWith(":stream-error")) return "stream-error";
 	return "normal";
 }
 

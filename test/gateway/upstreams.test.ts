@@ -150,6 +150,22 @@ describe("an upstream's errors are its own failures, the request's are the clien
 		}
 	});
 
+	it("does not count an error event inside a stream that blames the request as the upstream's failure", async () => {
+		const { key } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({ upstreams: [standIn(":stream-error"), standIn()] });
+		for (let i = 0; i < 4; i++) {
+			const res = await callGateway("/v1/chat/completions", {
+				key,
+				json: { model, stream: true, messages: [{ role: "user", content: `${marker} ${i}` }] },
+			});
+			expect(res.status).toBe(200);
+			expect(JSON.parse(sseData(res.text)[0] as string).error).toMatchObject({ type: "invalid_request_error" });
+		}
+		const seen = await upstreamRequestsWith(marker);
+		expect(seen.map((r) => r.body.model)).toEqual(Array(4).fill("stand-in:stream-error"));
+	});
+
 	it("does not count the client's own 400 as the upstream's failure (its breaker stays closed)", async () => {
 		const { key } = await newKey();
 		const marker = crypto.randomUUID();

@@ -134,7 +134,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 						completionTokens: r.completionTokens,
 						usageSource: r.usageSource,
 						response: null,
-						upstreams: tried(call, r.outcome !== "upstream_failed"),
+						// An error event blaming the request (a prompt over the context) is no upstream failure.
+						upstreams: tried(call, r.outcome !== "upstream_failed" || r.requestFault === true),
 					}),
 				),
 			);

@@ -35,6 +35,8 @@ export interface StreamMeterResult {
 	outcome: "completed" | "client_disconnected" | "upstream_failed";
 	/** finish_reason of the last choice, if any. */
 	finishReason: string | null;
+	/** The upstream's own error event said the request was at fault (type invalid_request_error): not the upstream's failure. */
+	requestFault?: boolean;
 }
 
 type Outcome = StreamMeterResult["outcome"];
@@ -72,6 +74,7 @@ export function meterSseStream(
 			// Unreachable in practice; the promise must settle all the same.
 			tally = { promptTokens: 0, completionTokens: 0, usageSource: "counted", outcome, finishReason: null };
 		}
+		if (inspector.upstreamErrorType === "invalid_request_error") tally.requestFault = true;
 		resolveResult(tally);
 	}
 
@@ -453,6 +456,8 @@ export const MAX_KEPT_CHARS = 256 * 1024;
 
 export class ChunkInspector {
 	upstreamSentError = false;
+	/** The type of the upstream's error event, if it sent one. */
+	upstreamErrorType: string | null = null;
 	private upstreamUsage: Usage | null = null;
 	private finishReason: string | null = null;
 	/** Delivered text per choice and field, counted at the end (BPE counts of pieces don't add up). */
@@ -485,6 +490,7 @@ export class ChunkInspector {
 		if (fieldError) {
 			// An error the SDKs would not see (a field they ignore): said in OpenAI's words.
 			this.upstreamSentError = true;
+			this.upstreamErrorType = fieldError.error.type;
 			return { forward: encoder.encode(`data: ${JSON.stringify(fieldError)}\n\n`), done: false };
 		}
 		if (data === null) return { forward: event, done: false };
@@ -496,7 +502,11 @@ export class ChunkInspector {
 			return { forward: event, done: false };
 		}
 		if (!isObject(chunk)) return { forward: event, done: false };
-		if (chunk.error !== undefined && chunk.error !== null) this.upstreamSentError = true;
+		if (chunk.error !== undefined && chunk.error !== null) {
+			this.upstreamSentError = true;
+			const type = isObject(chunk.error) ? chunk.error.type : undefined;
+			this.upstreamErrorType = typeof type === "string" ? type : null;
+		}
 
 		const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
 		for (const choice of choices) {
