@@ -139,6 +139,15 @@ describe("Sign-In with Ethereum: refused sign-ins", () => {
 		expect((await verify(await signedMessage(wallet, { nonce }))).status).toBe(200);
 	});
 
+	it("refuses a message whose URI is on another host, and leaves its nonce usable", async () => {
+		const wallet = newWallet();
+		const nonce = await freshNonce();
+		const res = await verify(await signedMessage(wallet, { uri: "https://evil.example/login", nonce }));
+		expect(res.status).toBe(401);
+		expect(res.json().error.message).toContain("evil.example");
+		expect((await verify(await signedMessage(wallet, { nonce }))).status).toBe(200);
+	});
+
 	it("refuses an expired message", async () => {
 		const res = await verify(
 			await signedMessage(newWallet(), {

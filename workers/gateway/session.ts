@@ -82,6 +82,10 @@ export async function signIn(
 	if (fields.domain !== host) {
 		throw new ApiError("unauthorized", `This sign-in message is for '${fields.domain}', not '${host}'.`);
 	}
+	// EIP-4361: the URI names the resource signed in to; one on another host is another site's.
+	if (uriHost(fields.uri) !== host) {
+		throw new ApiError("unauthorized", `This sign-in message's URI '${fields.uri}' is not on '${host}'.`);
+	}
 	if (expirationTime && expirationTime.getTime() <= now) throw new ApiError("unauthorized", "This sign-in message has expired.");
 	if (notBefore && notBefore.getTime() > now) throw new ApiError("unauthorized", "This sign-in message is not valid yet.");
 	// viem's own check too (version, nonce format, address), so nothing it knows of is missed.
@@ -103,6 +107,14 @@ export async function signIn(
 		);
 	}
 	return issueSession(env, address, now, expirationTime?.getTime());
+}
+
+function uriHost(uri: string): string | null {
+	try {
+		return new URL(uri).host;
+	} catch {
+		return null;
+	}
 }
 
 // ── Sessions ────────────────────────────────────────────────────────────────
