@@ -471,12 +471,18 @@ export async function assignUsage(db: Db, epoch: number, endMs: number, modelIds
 
 /** Usage of `modelIds` created before `endMs` that no epoch holds. */
 export async function unassignedUsageOf(db: Db, endMs: number, modelIds: string[]) {
-	if (modelIds.length === 0) return [];
-	return db
-		.select({ modelId: usage.modelId, fee: usage.fee })
-		.from(usage)
-		.where(and(inArray(usage.modelId, modelIds), sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
-		.all();
+	const rows: Array<{ modelId: string; fee: bigint }> = [];
+	// Bound parameters per statement are capped (100 on D1).
+	for (const ids of chunksOf(modelIds, 90)) {
+		rows.push(
+			...(await db
+				.select({ modelId: usage.modelId, fee: usage.fee })
+				.from(usage)
+				.where(and(inArray(usage.modelId, ids), sql`${usage.createdAt} < ${endMs}`, inNoEpoch(usage.requestId)))
+				.all()),
+		);
+	}
+	return rows;
 }
 
 /**

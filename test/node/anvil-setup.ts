@@ -35,6 +35,7 @@ const SHARED_DEPLOYMENTS = [
 	"settle-refused",
 	"vault-ahead",
 	"settle-rpc-fails",
+	"many-unknown",
 ] as const;
 /** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
 const ISOLATED_NODES = ["reorg", "stuck"] as const;
