@@ -1,17 +1,21 @@
 import { env } from "cloudflare:test";
 import { type Hex, parseEther, parseGwei } from "viem";
 import { describe, expect, it } from "vitest";
+import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { epochRow } from "../../lib/db/chain.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient } from "./helpers.ts";
+import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient, walletFor } from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 // A node of its own: automine is switched off here.
 const net = () => isolatedNet("stuck");
 
-// The tests run in order: the first leaves automine on again.
+/** anvil's first default account (ANVIL_KEY_0 in test/node/anvil-setup.ts): the vault's admin and guardian. */
+const ADMIN_KEY: Hex = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+// The tests run in order: each leaves automine on again.
 describe("settler: stuck transactions", () => {
 	it("replaces a settle stuck below the base fee, at the same nonce, and records the one that was mined", async () => {
 		await fundVault(net());
@@ -90,6 +94,66 @@ describe("settler: stuck transactions", () => {
 			expect(done.withdrawalsPaid).toBe(1);
 			expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("5"));
 		} finally {
+			await anvil.setAutomine(true);
+		}
+	});
+	it("after a settle reverted, sends one new settle (not one per step) and confirms the epoch once", async () => {
+		await fundVault(net());
+		// An epoch of its own, after the one the first test settled.
+		const { token, epoch } = await modelWithUsage(net(), 1, parseEther("2"), { at: Date.now() + 5 * EPOCH_MS });
+		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
+		const vars = { RECEIPT_WAIT_MS: "100", REPLACE_AFTER_SECONDS: "600" };
+		const client = publicClient(net());
+		const admin = walletFor(net(), ADMIN_KEY);
+		const vault = { address: net().addresses.revenueVault, abi: revenueVaultAbi } as const;
+		const settler = net().addresses.settler;
+		const pendingNonce = () => client.getTransactionCount({ address: settler, blockTag: "pending" });
+		const anvil = testClient(net());
+		await anvil.setAutomine(false);
+		try {
+			const first = await runSettler(settlerEnv(net(), vars), closeAt);
+			expect(first.pending).toBe(epoch);
+			const [h1] = JSON.parse((await epochRow(db(), epoch))?.txHashes ?? "[]") as Hex[];
+			if (!h1) throw new Error("nothing sent");
+
+			// The vault is paused while the settle waits (the pause pays more, so it goes first in
+			// the block): the settle is mined and reverts, using its nonce. Then the vault is unpaused.
+			await admin.writeContract({
+				...vault,
+				functionName: "pause",
+				maxFeePerGas: parseGwei("2000"),
+				maxPriorityFeePerGas: parseGwei("100"),
+			});
+			await anvil.mine({ blocks: 1 });
+			expect((await client.getTransactionReceipt({ hash: h1 })).status).toBe("reverted");
+			expect(await client.readContract({ ...vault, functionName: "paused" })).toBe(true);
+			await admin.writeContract({ ...vault, functionName: "unpause" });
+			await anvil.mine({ blocks: 1 });
+			expect(await client.readContract({ ...vault, functionName: "paused" })).toBe(false);
+
+			// One run sends exactly one new settle, at the next nonce, and waits for it.
+			const nonceBefore = await pendingNonce();
+			const resent = await runSettler(settlerEnv(net(), vars), closeAt + 1_000);
+			expect(await pendingNonce()).toBe(nonceBefore + 1);
+			expect(resent.pending).toBe(epoch);
+			const row = await epochRow(db(), epoch);
+			expect(row?.state).toBe("sent");
+			expect(row?.nonce).toBe(nonceBefore);
+			const hashes = JSON.parse(row?.txHashes ?? "[]") as Hex[];
+			expect(hashes).not.toContain(h1);
+			expect(hashes).toHaveLength(1);
+
+			await anvil.mine({ blocks: 1 });
+			const done = await runSettler(settlerEnv(net(), vars), closeAt + 2_000);
+			expect(done.confirmed).toEqual([epoch]);
+			expect((await epochRow(db(), epoch))?.confirmedTx).toBe(hashes[0]);
+			expect(await settledEvents(net(), epoch)).toHaveLength(1);
+			expect(await settledOnChain(net(), token)).toBe(parseEther("2"));
+		} finally {
+			if (await client.readContract({ ...vault, functionName: "paused" })) {
+				await admin.writeContract({ ...vault, functionName: "unpause" });
+				await anvil.mine({ blocks: 1 });
+			}
 			await anvil.setAutomine(true);
 		}
 	});

@@ -289,8 +289,10 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 			return "confirmed";
 		}
 		if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
-		console.error(`epoch ${row.epoch}: settle ${hash} reverted; preparing to send again`);
-		await updateEpoch(db, row.epoch, { state: "prepared", nonce: null });
+		console.error(
+			`epoch ${row.epoch}: settle ${hash} reverted; preparing to send again (at nonce ${row.nonce}: ${row.txHashes})`,
+		);
+		await resend(db, row.epoch);
 		return "resend";
 	}
 	if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
@@ -298,8 +300,10 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 	const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
 	if (row.nonce !== null && latestNonce > row.nonce) {
 		// The nonce was used by a transaction that is none of ours for this epoch.
-		console.warn(`epoch ${row.epoch}: nonce ${row.nonce} was used by another transaction; sending again`);
-		await updateEpoch(db, row.epoch, { state: "prepared", nonce: null });
+		console.warn(
+			`epoch ${row.epoch}: nonce ${row.nonce} was used by another transaction; sending again (dropped: ${row.txHashes})`,
+		);
+		await resend(db, row.epoch);
 		return "resend";
 	}
 	const last = hashes[0];
@@ -315,6 +319,16 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		console.warn(`epoch ${row.epoch}: transaction pending since ${new Date(row.sentAt).toISOString()}; replaced by ${hash}`);
 	}
 	return "pending";
+}
+
+/**
+ * Back to "prepared", to be sent at a new nonce. The old nonce is spent (by a reverted settle
+ * of ours or by another transaction), so none of its hashes can ever settle the epoch: they are
+ * dropped (the caller logs them). Kept, a reverted one would be found again by waitForReceipt
+ * and checkSent while the new settle is pending, and sent again at every step.
+ */
+function resend(db: Db, epoch: number) {
+	return updateEpoch(db, epoch, { state: "prepared", nonce: null, txHashes: "[]" });
 }
 
 /** If the vault already has `epoch`, records the transaction that settled it. */
