@@ -157,4 +157,41 @@ describe("settler: stuck transactions", () => {
 			await anvil.setAutomine(true);
 		}
 	});
+	it("after a settle was replaced at the same nonce, records the original when it is the one mined", async () => {
+		await fundVault(net());
+		const { token, epoch } = await modelWithUsage(net(), 1, parseEther("3"), { at: Date.now() + 10 * EPOCH_MS });
+		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
+		const vars = { RECEIPT_WAIT_MS: "100", REPLACE_AFTER_SECONDS: "60" };
+		const client = publicClient(net());
+		const anvil = testClient(net());
+		await anvil.setAutomine(false);
+		try {
+			expect((await runSettler(settlerEnv(net(), vars), closeAt)).pending).toBe(epoch);
+			const sent = await epochRow(db(), epoch);
+			const [original] = JSON.parse(sent?.txHashes ?? "[]") as Hex[];
+			if (!original || !sent?.rawTx) throw new Error("nothing sent");
+			await anvil.setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("500") });
+			await anvil.mine({ blocks: 1 });
+			await runSettler(settlerEnv(net(), vars), closeAt + 61_000);
+			const replaced = await epochRow(db(), epoch);
+			const hashes = JSON.parse(replaced?.txHashes ?? "[]") as Hex[];
+			expect(hashes).toEqual([original, expect.any(String)]);
+			expect(replaced?.nonce).toBe(sent.nonce);
+
+			// The node loses the replacement and mines the original after all.
+			await anvil.dropTransaction({ hash: hashes[1] as Hex });
+			await anvil.setNextBlockBaseFeePerGas({ baseFeePerGas: 1n });
+			await client.sendRawTransaction({ serializedTransaction: sent.rawTx as Hex });
+			await anvil.mine({ blocks: 1 });
+			expect((await client.getTransactionReceipt({ hash: original })).status).toBe("success");
+
+			const done = await runSettler(settlerEnv(net(), vars), closeAt + 62_000);
+			expect(done.confirmed).toEqual([epoch]);
+			expect((await epochRow(db(), epoch))?.confirmedTx).toBe(original);
+			expect(await settledEvents(net(), epoch)).toHaveLength(1);
+			expect(await settledOnChain(net(), token)).toBe(parseEther("3"));
+		} finally {
+			await anvil.setAutomine(true);
+		}
+	});
 });
