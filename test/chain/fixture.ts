@@ -19,6 +19,8 @@ export interface Deployment extends DeployedAddresses {
 }
 
 export interface ChainFixture {
+	/** The deployer of every test deployment: the vault's admin and guardian (anvil's first default account). */
+	adminKey: `0x${string}`;
 	rpcUrl: string;
 	/** The shared node behind test/node/rpc-faults.ts: `${faultyRpcUrl}/<scope>` fails the calls a test asks it to. */
 	faultyRpcUrl: string;

@@ -6,14 +6,21 @@ import { epochRow } from "../../lib/db/chain.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient, walletFor } from "./helpers.ts";
+import {
+	fixture,
+	fundedPayer,
+	isolatedNet,
+	pacaOf,
+	publicClient,
+	sessionHeader,
+	settlerEnv,
+	testClient,
+	walletFor,
+} from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 // A node of its own: automine is switched off here.
 const net = () => isolatedNet("stuck");
-
-/** anvil's first default account (ANVIL_KEY_0 in test/node/anvil-setup.ts): the vault's admin and guardian. */
-const ADMIN_KEY: Hex = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 // The tests run in order: each leaves automine on again.
 describe("settler: stuck transactions", () => {
@@ -104,7 +111,7 @@ describe("settler: stuck transactions", () => {
 		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
 		const vars = { RECEIPT_WAIT_MS: "100", REPLACE_AFTER_SECONDS: "600" };
 		const client = publicClient(net());
-		const admin = walletFor(net(), ADMIN_KEY);
+		const admin = walletFor(net(), fixture().adminKey);
 		const vault = { address: net().addresses.revenueVault, abi: revenueVaultAbi } as const;
 		const settler = net().addresses.settler;
 		const pendingNonce = () => client.getTransactionCount({ address: settler, blockTag: "pending" });

@@ -146,6 +146,7 @@ export default async function setup(project: TestProject) {
 		const receipt = await c.publicClient.waitForTransactionReceipt({ hash });
 		if (!receipt.contractAddress) throw new Error("UsageProofCheck deployment failed");
 		const fixture: ChainFixture = {
+			adminKey: ANVIL_KEY_0,
 			rpcUrl: shared.rpcUrl,
 			faultyRpcUrl: faults.url,
 			chainId: 31337,
