@@ -200,6 +200,9 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				CREATE TABLE IF NOT EXISTS credits (
 					credit_id TEXT PRIMARY KEY, amount TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL
 				);
+				CREATE TABLE IF NOT EXISTS credit_reversals (
+					credit_id TEXT PRIMARY KEY, reversed TEXT NOT NULL, shortfall TEXT NOT NULL, created_at INTEGER NOT NULL
+				);
 				CREATE TABLE IF NOT EXISTS requests (
 					request_id TEXT PRIMARY KEY,
 					key_id TEXT NOT NULL, model_id TEXT NOT NULL,
@@ -272,7 +275,12 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 
 	// ── Credits ─────────────────────────────────────────────────────────────
 
-	/** Adds credit once per `creditId` (an idempotency key, a deposit's tx hash + log index, ...). */
+	/**
+	 * Adds credit once per `creditId` (an idempotency key, a deposit's tx hash + log index, ...).
+	 * A credit that was reversed (a deposit a reorg removed) applies again when credited again
+	 * (a later reorg brought the same log back): it gives back what the reversal took, so the
+	 * payer ends as if the deposit had never left. Never twice while credited.
+	 */
 	async credit(creditId: string, amount: bigint, source: string): Promise<{ applied: boolean; balance: bigint }> {
 		if (amount <= 0n) throw new RangeError("credit amount must be positive");
 		const inserted = this.sql.exec(
@@ -282,7 +290,17 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			source,
 			Date.now(),
 		).rowsWritten;
-		if (inserted === 0) return { applied: false, balance: this.balance };
+		if (inserted === 0) {
+			const undone = this.sql
+				.exec<{ reversed: string }>("SELECT reversed FROM credit_reversals WHERE credit_id = ?", creditId)
+				.toArray()[0];
+			// Only a deposit comes back (a reorg); any other id stays used once reversed.
+			if (!undone || !isDeposit(source)) return { applied: false, balance: this.balance };
+			// Credited again: the reversal is undone (a later reorg may reverse the credit once more).
+			this.sql.exec("DELETE FROM credit_reversals WHERE credit_id = ?", creditId);
+			amount = BigInt(undone.reversed);
+			if (amount === 0n) return { applied: true, balance: this.balance };
+		}
 		if (!isDeposit(source)) this.setUnbacked(this.unbackedLeft + amount);
 		const account = this.totals();
 		this.balance += amount;
@@ -296,16 +314,14 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 
 	/**
 	 * Undoes a credit (a deposit that a chain reorganisation removed), once per
-	 * `creditId`. Takes back at most what is available (balance minus holds):
+	 * `creditId` (credited again, it can be reversed again). Takes back at most
+	 * what is available (balance minus holds):
 	 * credit the payer already spent stays spent and is returned as `shortfall`
 	 * for the operator, never turned into a negative balance. Unknown ids change nothing.
 	 */
 	async reverseCredit(
 		creditId: string,
 	): Promise<{ applied: boolean; amount: bigint; reversed: bigint; shortfall: bigint; balance: bigint }> {
-		this.sql.exec(
-			"CREATE TABLE IF NOT EXISTS credit_reversals (credit_id TEXT PRIMARY KEY, reversed TEXT NOT NULL, shortfall TEXT NOT NULL, created_at INTEGER NOT NULL)",
-		);
 		const done = this.sql
 			.exec<{ reversed: string; shortfall: string }>(
 				"SELECT reversed, shortfall FROM credit_reversals WHERE credit_id = ?",

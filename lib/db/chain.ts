@@ -192,8 +192,10 @@ export function markCredited(db: Db, chainId: number, txHash: string, logIndex: 
 		.where(and(eq(deposits.chainId, chainId), eq(deposits.txHash, txHash), eq(deposits.logIndex, logIndex)));
 }
 
+/** Records a credit's reversal; the latest one when a credit was reversed, credited again and reversed again. */
 export function recordReversal(db: Db, row: typeof creditReversals.$inferInsert) {
-	return db.insert(creditReversals).values(row).onConflictDoNothing();
+	const { creditId: _, ...set } = row;
+	return db.insert(creditReversals).values(row).onConflictDoUpdate({ target: creditReversals.creditId, set });
 }
 
 export function depositsOf(db: Db, payer: string) {

@@ -11,9 +11,29 @@ describe("AccountLedger.reverseCredit", () => {
 		expect(first).toMatchObject({ applied: true, reversed: 10n * PACA, shortfall: 0n, balance: 0n });
 		const second = await ledger(payer).reverseCredit("deposit:a");
 		expect(second).toMatchObject({ applied: false, reversed: 10n * PACA, balance: 0n });
-		// The reversed id stays used: crediting it again is refused.
-		expect((await ledger(payer).credit("deposit:a", 10n * PACA, "deposit")).applied).toBe(false);
 		expect((await ledger(payer).account()).totalCredited).toBe(0n);
+	});
+
+	it("credits a reversed deposit again when it comes back (a reorg flip-flop), never twice while credited", async () => {
+		const { payer, key } = await newKey({ credit: 0n });
+		const source = depositCreditSource("0xa", 0);
+		await ledger(payer).credit("deposit:flip", 10n * PACA, source);
+		await spend(payer, key, 6n * PACA);
+		expect(await ledger(payer).reverseCredit("deposit:flip")).toMatchObject({ reversed: 4n * PACA, shortfall: 6n * PACA });
+		// Back: what the reversal took comes back (the spent part was never taken), once.
+		expect(await ledger(payer).credit("deposit:flip", 10n * PACA, source)).toMatchObject({ applied: true, balance: 4n * PACA });
+		expect((await ledger(payer).credit("deposit:flip", 10n * PACA, source)).applied).toBe(false);
+		expect((await ledger(payer).account()).totalCredited).toBe(10n * PACA);
+		// And it can leave again.
+		expect(await ledger(payer).reverseCredit("deposit:flip")).toMatchObject({ applied: true, reversed: 4n * PACA, balance: 0n });
+	});
+
+	it("keeps a reversed credit that is no deposit used: crediting it again is refused", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		await ledger(payer).credit("admin:once", 5n * PACA, "admin");
+		await ledger(payer).reverseCredit("admin:once");
+		expect((await ledger(payer).credit("admin:once", 5n * PACA, "admin")).applied).toBe(false);
+		expect((await ledger(payer).account()).balance).toBe(0n);
 	});
 
 	it("never drives the balance below zero: what was spent is reported as a shortfall", async () => {

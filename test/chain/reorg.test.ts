@@ -1,6 +1,7 @@
+import { env } from "cloudflare:test";
 import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
-import { depositsOf, marketByToken, reversalsOf, topHolders } from "../../lib/db/chain.ts";
+import { depositsOf, marketByToken, readCursor, reversalsOf, topHolders } from "../../lib/db/chain.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
 import { db, newKey, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
@@ -71,5 +72,69 @@ describe("indexer: reorgs", () => {
 				{ amount: parseEther("10").toString(), reversed: parseEther("4").toString(), shortfall: parseEther("6").toString() },
 			],
 		});
+	});
+
+	it("credits a deposit again, once, when a rollback removed it and the same log comes back (A→B→A)", async () => {
+		const payer = await newAccount(net(), parseEther("10"));
+		await runIndexer(net());
+		const chainId = net().chainId;
+		const base = await readCursor(db(), chainId);
+		if (!base) throw new Error("no cursor");
+		const snapshot = await testClient(net()).snapshot();
+		await deposit(net(), payer.wallet, parseEther("10"));
+		await testClient(net()).mine({ blocks: 1 });
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("10"));
+
+		// The indexer's stored hashes above `base` stop matching the node's (as when it had followed
+		// another chain B): it rolls back to `base`, reversing the deposit, and re-reads the node's
+		// chain, whose log has the same block hash and so the same credit id.
+		await env.DB.prepare("UPDATE chain_blocks SET hash = '0xb' || number WHERE chain_id = ? AND number > ?")
+			.bind(chainId, base.lastBlock)
+			.run();
+		await env.DB.prepare("UPDATE chain_cursor SET last_hash = '0xb' || last_block WHERE chain_id = ?").bind(chainId).run();
+		await runIndexer(net());
+		expect(await reversalsOf(db(), payer.address)).toMatchObject([{ amount: parseEther("10"), reversed: parseEther("10") }]);
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("10"));
+		expect((await depositsOf(db(), payer.address)).map((d) => d.amount)).toEqual([parseEther("10")]);
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("10"));
+
+		// Credited again, it can be reversed again: a real reorg now removes the deposit.
+		await testClient(net()).revert({ id: snapshot });
+		await testClient(net()).mine({ blocks: 5 });
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		expect(await depositsOf(db(), payer.address)).toEqual([]);
+	});
+
+	it("stops with an error, rolling nothing back, when no stored block hash matches the node's chain", async () => {
+		const payer = await newAccount(net(), parseEther("3"));
+		await deposit(net(), payer.wallet, parseEther("3"));
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("3"));
+		const chainId = net().chainId;
+		const cursor = await readCursor(db(), chainId);
+		const blocks = await env.DB.prepare("SELECT number, hash FROM chain_blocks WHERE chain_id = ?")
+			.bind(chainId)
+			.all<{ number: number; hash: string }>();
+
+		// Every stored hash differs from the node's (a reorg deeper than the stored hashes, another chain).
+		await env.DB.prepare("UPDATE chain_blocks SET hash = '0xb' || number WHERE chain_id = ?").bind(chainId).run();
+		await env.DB.prepare("UPDATE chain_cursor SET last_hash = '0xb' || last_block WHERE chain_id = ?").bind(chainId).run();
+		try {
+			await expect(runIndexer(net())).rejects.toThrow(/no stored block hash/);
+			expect((await ledger(payer.address).account()).balance).toBe(parseEther("3"));
+			expect(await depositsOf(db(), payer.address)).toHaveLength(1);
+			expect(await reversalsOf(db(), payer.address)).toEqual([]);
+			expect((await readCursor(db(), chainId))?.lastBlock).toBe(cursor?.lastBlock);
+		} finally {
+			await env.DB.batch(
+				blocks.results.map((b) =>
+					env.DB.prepare("UPDATE chain_blocks SET hash = ? WHERE chain_id = ? AND number = ?").bind(b.hash, chainId, b.number),
+				),
+			);
+			await env.DB.prepare("UPDATE chain_cursor SET last_hash = ? WHERE chain_id = ?").bind(cursor?.lastHash, chainId).run();
+		}
 	});
 });

@@ -36,6 +36,7 @@ const SHARED_DEPLOYMENTS = [
 	"vault-ahead",
 	"settle-rpc-fails",
 	"many-unknown",
+	"indexer-rpc-fails",
 ] as const;
 /** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
 const ISOLATED_NODES = ["reorg", "stuck"] as const;

@@ -30,8 +30,8 @@ import { checkReorg } from "./reorg.ts";
 
 /**
  * Block hashes kept behind the cursor. A reorg check walks back through at most
- * the newest 256 of them (storedBlocks' default limit); a deeper reorg rolls
- * back to the start block.
+ * the newest 256 of them (storedBlocks' default limit); a deeper reorg stops the
+ * indexer with an error for an operator.
  */
 const KEPT_BLOCKS = 512;
 

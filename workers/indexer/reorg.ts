@@ -1,7 +1,6 @@
-import type { Address, PublicClient } from "viem";
+import { type Address, BlockNotFoundError, type PublicClient } from "viem";
 import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
-	deleteCursor,
 	deleteLogsAfter,
 	marketsOfChain,
 	readCursor,
@@ -18,11 +17,14 @@ import { HANDLERS } from "./events/index.ts";
 import type { ApplyContext, Touched } from "./events/types.ts";
 
 // Reorg handling. The cursor stores the hash of the last applied block; when the
-// chain's block at that height has another hash (or is gone), the indexer walks
-// back through the stored hashes to the newest block both chains share, undoes
-// everything written above it (credits reversed first, then rows deleted, then
-// derived state recomputed) and moves the cursor there. Each step is idempotent,
-// so a crash during a rollback is finished by the next run.
+// chain's block at that height has another hash, the indexer walks back through
+// the stored hashes to the newest block both chains share, undoes everything
+// written above it (credits reversed first, then rows deleted, then derived state
+// recomputed) and moves the cursor there. Each step is idempotent, so a crash
+// during a rollback is finished by the next run. An RPC error is never taken for
+// a reorg (the run fails and the next one retries); a node without the cursor's
+// block is waited for; and when no stored hash matches, the run stops with an
+// error instead of rolling back everything.
 
 export interface ReorgResult {
 	/** The last block both chains share; null when there was no reorg. */
@@ -31,33 +33,51 @@ export interface ReorgResult {
 	shortfall: bigint;
 }
 
+/** The node's hash of block `number`; null when the node has no such block. Any other RPC error is thrown. */
 async function hashAt(client: PublicClient, number: number): Promise<string | null> {
 	try {
 		const block = await client.getBlock({ blockNumber: BigInt(number) });
 		return block.hash?.toLowerCase() ?? null;
-	} catch {
-		return null; // above the head after a rollback to a shorter chain
+	} catch (error) {
+		// Only "no such block" is an answer; a 429, a timeout or a node error says nothing about a reorg.
+		if (error instanceof BlockNotFoundError) return null;
+		throw error;
 	}
 }
 
 export async function checkReorg(env: Env, db: Db, client: PublicClient, config: ChainConfig): Promise<ReorgResult> {
 	const chainId = config.chainId;
-	const startBlock = Number(config.startBlock);
+	const none: ReorgResult = { forkBlock: null, reversedDeposits: 0, shortfall: 0n };
 	const cursor = await readCursor(db, chainId);
-	if (!cursor) return { forkBlock: null, reversedDeposits: 0, shortfall: 0n };
-	if ((await hashAt(client, cursor.lastBlock)) === cursor.lastHash)
-		return { forkBlock: null, reversedDeposits: 0, shortfall: 0n };
+	if (!cursor) return none;
+	const current = await hashAt(client, cursor.lastBlock);
+	if (current === cursor.lastHash) return none;
+	if (current === null) {
+		// A node behind the cursor (a lagging provider), or a shorter chain: nothing to apply until the
+		// chain passes the cursor again, and then its hash tells whether there was a reorg.
+		console.warn(`chain ${chainId}: the node has no block ${cursor.lastBlock} (the cursor); waiting`);
+		return none;
+	}
 
 	let fork: { number: number; hash: string } | null = null;
 	for (const stored of await storedBlocks(db, chainId, cursor.lastBlock)) {
-		if ((await hashAt(client, stored.number)) === stored.hash) {
+		const hash = await hashAt(client, stored.number);
+		if (hash === null) throw new Error(`chain ${chainId}: the node has block ${cursor.lastBlock} but not ${stored.number}`);
+		if (hash === stored.hash) {
 			fork = stored;
 			break;
 		}
 	}
-	const forkBlock = fork?.number ?? startBlock - 1;
-	console.warn(`chain ${chainId}: reorg below block ${cursor.lastBlock}; rolling back to ${forkBlock}`);
-	return { ...(await rollBackTo(env, db, client, config, forkBlock, fork?.hash ?? null)), forkBlock };
+	if (!fork) {
+		// A reorg deeper than the stored hashes, or another chain behind the RPC URL: rolling back to
+		// the start would reverse every deposit credit ever made. An operator decides.
+		throw new Error(
+			`chain ${chainId}: block ${cursor.lastBlock} changed and no stored block hash at or below it matches the node's chain; ` +
+				"not rolling back (a reorg deeper than the stored hashes, or the wrong chain): an operator must decide",
+		);
+	}
+	console.warn(`chain ${chainId}: reorg below block ${cursor.lastBlock}; rolling back to ${fork.number}`);
+	return { ...(await rollBackTo(env, db, client, config, fork.number, fork.hash)), forkBlock: fork.number };
 }
 
 async function rollBackTo(
@@ -66,7 +86,7 @@ async function rollBackTo(
 	client: PublicClient,
 	config: ChainConfig,
 	forkBlock: number,
-	forkHash: string | null,
+	forkHash: string,
 ): Promise<{ reversedDeposits: number; shortfall: bigint }> {
 	const chainId = config.chainId;
 	const doomed = await touchedAfter(db, chainId, forkBlock);
@@ -88,10 +108,7 @@ async function rollBackTo(
 		HANDLERS[name]?.(ctx, { key, address: address as Address, name, args: JSON.parse(args) as Record<string, unknown> });
 	}
 
-	await runBatch(db, [
-		...deleteLogsAfter(db, chainId, forkBlock),
-		forkHash ? setCursor(db, chainId, forkBlock, forkHash) : deleteCursor(db, chainId),
-	]);
+	await runBatch(db, [...deleteLogsAfter(db, chainId, forkBlock), setCursor(db, chainId, forkBlock, forkHash)]);
 	await recomputeHolders(db, touched);
 	await recomputeMarkets(db, client, config, touched);
 	return { reversedDeposits: doomed.deposits.length, shortfall };
