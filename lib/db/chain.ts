@@ -155,6 +155,25 @@ export function deleteLogsAfter(db: Db, chainId: number, block: number): Stateme
 	];
 }
 
+/** Whether any log row or block hash is stored above `block` (a run stopped between its writes and its cursor). */
+export async function anythingAfter(db: Db, chainId: number, block: number): Promise<boolean> {
+	const [event, stored] = await Promise.all([
+		db
+			.select({ n: chainEvents.blockNumber })
+			.from(chainEvents)
+			.where(and(eq(chainEvents.chainId, chainId), gt(chainEvents.blockNumber, block)))
+			.limit(1)
+			.get(),
+		db
+			.select({ n: chainBlocks.number })
+			.from(chainBlocks)
+			.where(and(eq(chainBlocks.chainId, chainId), gt(chainBlocks.number, block)))
+			.limit(1)
+			.get(),
+	]);
+	return event !== undefined || stored !== undefined;
+}
+
 /** What a rollback past `block` will touch: tokens whose market or holders change, and deposits to reverse. */
 export async function touchedAfter(db: Db, chainId: number, block: number) {
 	const [events, depositRows] = await Promise.all([
@@ -175,11 +194,12 @@ export async function touchedAfter(db: Db, chainId: number, block: number) {
 
 // ── Deposits and credits ────────────────────────────────────────────────────
 
-export function uncreditedDeposits(db: Db, chainId: number, limit = 200) {
+/** Deposits at or below `atOrBelow` (the cursor: rows above it may belong to a chain a reorg drops) not yet credited. */
+export function uncreditedDeposits(db: Db, chainId: number, atOrBelow: number, limit = 200) {
 	return db
 		.select()
 		.from(deposits)
-		.where(and(eq(deposits.chainId, chainId), isNull(deposits.creditedAt)))
+		.where(and(eq(deposits.chainId, chainId), isNull(deposits.creditedAt), lte(deposits.blockNumber, atOrBelow)))
 		.orderBy(asc(deposits.blockNumber), asc(deposits.logIndex))
 		.limit(limit)
 		.all();

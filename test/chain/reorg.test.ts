@@ -1,11 +1,11 @@
 import { env } from "cloudflare:test";
-import { parseEther } from "viem";
+import { parseEther, toFunctionSelector } from "viem";
 import { describe, expect, it } from "vitest";
 import { depositsOf, marketByToken, readCursor, reversalsOf, topHolders } from "../../lib/db/chain.ts";
 import { issueSession } from "../../workers/gateway/session.ts";
 import { db, newKey, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { buy, deposit, isolatedNet, ledger, newAccount, runIndexer, spend, testClient, tokenize } from "./helpers.ts";
+import { buy, deposit, fixture, isolatedNet, ledger, newAccount, runIndexer, spend, testClient, tokenize } from "./helpers.ts";
 
 // Its own anvil node: snapshot/revert rewinds the whole chain.
 const net = () => isolatedNet("reorg");
@@ -136,5 +136,59 @@ describe("indexer: reorgs", () => {
 			);
 			await env.DB.prepare("UPDATE chain_cursor SET last_hash = ? WHERE chain_id = ?").bind(cursor?.lastHash, chainId).run();
 		}
+	});
+
+	it("credits no deposit a stopped run left above the cursor: a reorg of those blocks leaves no phantom credit", async () => {
+		const payer = await newAccount(net(), parseEther("7"));
+		const creator = await newAccount(net(), 0n);
+		await runIndexer(net());
+		const snapshot = await testClient(net()).snapshot();
+		// A tokenization in the same range: its market's recompute (an eth_call, after the range's
+		// writes, before the cursor moves) is where the run is made to fail.
+		const { token } = await tokenize(net(), creator.wallet);
+		await deposit(net(), payer.wallet, parseEther("7"));
+		const faults = `${fixture().isolated.reorg?.faultyRpcUrl}/reorg`;
+		const rules = { fail: [{ method: "eth_call", data: toFunctionSelector("initialVirtualReserves()") }] };
+		expect((await fetch(`${faults}/__faults`, { method: "POST", body: JSON.stringify(rules) })).ok).toBe(true);
+		try {
+			await expect(runIndexer(net(), { RPC_URL: faults })).rejects.toThrow(/injected fault/);
+			// The second run stops at the same point; nothing above the cursor is credited meanwhile.
+			await expect(runIndexer(net(), { RPC_URL: faults })).rejects.toThrow(/injected fault/);
+		} finally {
+			await fetch(`${faults}/__faults`, { method: "DELETE" });
+		}
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+
+		// Those blocks leave the chain before the next run.
+		await testClient(net()).revert({ id: snapshot });
+		await testClient(net()).mine({ blocks: 4 });
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		expect(await depositsOf(db(), payer.address)).toEqual([]);
+		expect(await marketByToken(db(), token)).toBeUndefined();
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+	});
+
+	it("after a run stopped above the cursor, the next run credits the deposit exactly once", async () => {
+		const payer = await newAccount(net(), parseEther("2"));
+		const creator = await newAccount(net(), 0n);
+		await runIndexer(net());
+		await tokenize(net(), creator.wallet);
+		await deposit(net(), payer.wallet, parseEther("2"));
+		const faults = `${fixture().isolated.reorg?.faultyRpcUrl}/reorg`;
+		const rules = { fail: [{ method: "eth_call", data: toFunctionSelector("initialVirtualReserves()") }] };
+		expect((await fetch(`${faults}/__faults`, { method: "POST", body: JSON.stringify(rules) })).ok).toBe(true);
+		try {
+			await expect(runIndexer(net(), { RPC_URL: faults })).rejects.toThrow(/injected fault/);
+		} finally {
+			await fetch(`${faults}/__faults`, { method: "DELETE" });
+		}
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		await runIndexer(net());
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("2"));
+		expect(await depositsOf(db(), payer.address)).toHaveLength(1);
+		expect(await reversalsOf(db(), payer.address)).toEqual([]);
 	});
 });

@@ -132,6 +132,10 @@ export default async function setup(project: TestProject) {
 	]);
 	const nodes = [shared, ...isolatedNodes];
 	const faults = await startRpcFaults(shared.rpcUrl);
+	const isolatedFaults = await Promise.all(isolatedNodes.map((node) => startRpcFaults(node.rpcUrl)));
+	const closeFaults = () => {
+		for (const proxy of [faults, ...isolatedFaults]) proxy.server.close();
+	};
 	try {
 		const deployments: Record<string, Deployment> = {};
 		// One at a time: they share the deployer's nonce.
@@ -140,7 +144,8 @@ export default async function setup(project: TestProject) {
 		for (const [i, name] of ISOLATED_NODES.entries()) {
 			const node = isolatedNodes[i];
 			if (!node) throw new Error("missing node");
-			isolated[name] = { rpcUrl: node.rpcUrl, chainId: 31338 + i, addresses: await deployScenario(node.rpcUrl) };
+			const faultyRpcUrl = isolatedFaults[i]?.url ?? "";
+			isolated[name] = { rpcUrl: node.rpcUrl, faultyRpcUrl, chainId: 31338 + i, addresses: await deployScenario(node.rpcUrl) };
 		}
 		const c = await connect(shared.rpcUrl, ANVIL_KEY_0);
 		const hash = await c.walletClient.deployContract({ abi: verifier.abi, bytecode: verifier.bytecode });
@@ -161,12 +166,12 @@ export default async function setup(project: TestProject) {
 		);
 	} catch (error) {
 		for (const node of nodes) node.process.kill();
-		faults.server.close();
+		closeFaults();
 		throw error;
 	}
 	return async () => {
 		for (const node of nodes) node.process.kill();
-		faults.server.close();
+		closeFaults();
 	};
 }
 

@@ -8,11 +8,15 @@ import type { Env } from "./env.ts";
 // credit id once, so a crash between crediting and marking the row only means
 // the next run credits again and the ledger ignores it.
 
-/** Credits every indexed deposit not yet marked credited; returns how many were newly applied. */
-export async function creditDeposits(env: Env, db: Db, chainId: number): Promise<number> {
+/**
+ * Credits the indexed deposits at or below the cursor (`atOrBelow`) not yet marked credited;
+ * returns how many were newly applied. Rows above the cursor were written by a run that did not
+ * finish: a reorg check never looks at them, so a credit of theirs could never be reversed.
+ */
+export async function creditDeposits(env: Env, db: Db, chainId: number, atOrBelow: number): Promise<number> {
 	let applied = 0;
 	for (;;) {
-		const pending = await uncreditedDeposits(db, chainId);
+		const pending = await uncreditedDeposits(db, chainId, atOrBelow);
 		if (pending.length === 0) return applied;
 		for (const d of pending) {
 			const result = await env.LEDGERS.credit(d.payer, d.creditId, d.amount, depositCreditSource(d.txHash, d.logIndex));

@@ -18,15 +18,16 @@ import { recomputeHolders, recomputeMarkets } from "./derive.ts";
 import type { Env } from "./env.ts";
 import { CONTRACTS, type ContractKind } from "./events/index.ts";
 import type { ApplyContext, ChainLog, EventHandler, Touched } from "./events/types.ts";
-import { checkReorg } from "./reorg.ts";
+import { checkReorg, dropAboveCursor } from "./reorg.ts";
 
 // One indexer run: check for a reorg at the cursor, then apply confirmed blocks
 // in bounded ranges. Per range: the factory's logs first (they reveal new
 // tokens, sales and pairs), then the vault's, tokens', sales' and pairs' logs;
 // all applied in chain order with the blocks' hashes, in D1 batches of at most
-// 50 statements (runBatch); derived state recomputed; deposits credited; and
-// only then the cursor moved. A crash at any point repeats the range, and every
-// write is idempotent.
+// 50 statements (runBatch); derived state recomputed; the cursor moved; and only
+// then the range's deposits credited (never a deposit above the cursor). A crash
+// before the cursor moved leaves rows above it, which the next run undoes first
+// (as a rollback to the cursor) and reads again; every write is idempotent.
 
 /**
  * Block hashes kept behind the cursor. A reorg check walks back through at most
@@ -68,9 +69,12 @@ async function indexOnce(env: Env, db: Db, config: ChainConfig, opts: IndexerRun
 
 	const reorg = await checkReorg(env, db, client, config);
 	if (reorg.forkBlock !== null) result.reorg = { ...reorg, forkBlock: reorg.forkBlock };
+	// Rows above the cursor, from a run that stopped before moving it: undone before anything else.
+	await dropAboveCursor(env, db, client, config);
 
-	// Deposits indexed by a run that stopped before crediting them.
-	result.credited += await creditDeposits(env, db, chainId);
+	// Deposits indexed by a run that stopped after moving the cursor and before crediting them.
+	const start = await readCursor(db, chainId);
+	if (start) result.credited += await creditDeposits(env, db, chainId, start.lastBlock);
 
 	const head = await client.getBlockNumber();
 	const safe = head - config.confirmations;
@@ -168,11 +172,12 @@ async function applyRange(
 
 	await recomputeHolders(db, touched);
 	await recomputeMarkets(db, client, config, touched);
-	const credited = await creditDeposits(env, db, chainId);
 	await runBatch(db, [
 		setCursor(db, chainId, Number(to), end.hash.toLowerCase()),
 		pruneBlocks(db, chainId, Number(to) - KEPT_BLOCKS),
 	]);
+	// Only deposits at or below the cursor: a reorg check can find and reverse those.
+	const credited = await creditDeposits(env, db, chainId, Number(to));
 	return { logs: decoded.length, credited };
 }
 

@@ -1,6 +1,8 @@
 import { type Address, BlockNotFoundError, type PublicClient } from "viem";
 import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
+	anythingAfter,
+	deleteCursor,
 	deleteLogsAfter,
 	marketsOfChain,
 	readCursor,
@@ -80,13 +82,26 @@ export async function checkReorg(env: Env, db: Db, client: PublicClient, config:
 	return { ...(await rollBackTo(env, db, client, config, fork.number, fork.hash)), forkBlock: fork.number };
 }
 
+/**
+ * Undoes the rows above the cursor (or all rows, without one) that a run wrote and stopped
+ * before moving the cursor: a reorg check never looks above the cursor, so such rows would
+ * stay, and a deposit among them be credited, even after a reorg removed their blocks.
+ */
+export async function dropAboveCursor(env: Env, db: Db, client: PublicClient, config: ChainConfig): Promise<void> {
+	const cursor = await readCursor(db, config.chainId);
+	const last = cursor?.lastBlock ?? Number(config.startBlock) - 1;
+	if (!(await anythingAfter(db, config.chainId, last))) return;
+	console.warn(`chain ${config.chainId}: rows above the cursor (block ${last}) from a run that stopped; undoing them`);
+	await rollBackTo(env, db, client, config, last, cursor?.lastHash ?? null);
+}
+
 async function rollBackTo(
 	env: Env,
 	db: Db,
 	client: PublicClient,
 	config: ChainConfig,
 	forkBlock: number,
-	forkHash: string,
+	forkHash: string | null,
 ): Promise<{ reversedDeposits: number; shortfall: bigint }> {
 	const chainId = config.chainId;
 	const doomed = await touchedAfter(db, chainId, forkBlock);
@@ -108,7 +123,10 @@ async function rollBackTo(
 		HANDLERS[name]?.(ctx, { key, address: address as Address, name, args: JSON.parse(args) as Record<string, unknown> });
 	}
 
-	await runBatch(db, [...deleteLogsAfter(db, chainId, forkBlock), setCursor(db, chainId, forkBlock, forkHash)]);
+	await runBatch(db, [
+		...deleteLogsAfter(db, chainId, forkBlock),
+		forkHash ? setCursor(db, chainId, forkBlock, forkHash) : deleteCursor(db, chainId),
+	]);
 	await recomputeHolders(db, touched);
 	await recomputeMarkets(db, client, config, touched);
 	return { reversedDeposits: doomed.deposits.length, shortfall };
