@@ -12,7 +12,7 @@ const net = () => deployment("indexer-rpc-fails");
 const faults = `${fixture().faultyRpcUrl}/indexer-rpc-fails`;
 const vars = { RPC_URL: faults };
 
-async function fail(rules: { after?: string; fail: Array<{ method: string }> }): Promise<void> {
+async function fail(rules: { after?: string; fail: Array<{ method: string; wider?: number; message?: string }> }): Promise<void> {
 	const res = await fetch(`${faults}/__faults`, { method: "POST", body: JSON.stringify(rules) });
 	expect(res.ok).toBe(true);
 }
@@ -44,5 +44,20 @@ describe("indexer: RPC errors", () => {
 		await deposit(net(), payer.wallet, parseEther("1"));
 		await runIndexer(net(), vars);
 		expect((await ledger(payer.address).account()).balance).toBe(parseEther("6"));
+	});
+
+	it("splits a getLogs range the provider refuses as too large, down to what it accepts", async () => {
+		const payer = await newAccount(net(), parseEther("6"));
+		await runIndexer(net(), vars);
+		for (const amount of [1n, 2n, 3n]) await deposit(net(), payer.wallet, parseEther(amount.toString()));
+		const before = (await readCursor(db(), net().chainId))?.lastBlock ?? 0;
+
+		// As Infura answers: a range wider than 2 blocks is refused, on every run.
+		await fail({ fail: [{ method: "eth_getLogs", wider: 2, message: "query returned more than 10000 results" }] });
+		await runIndexer(net(), vars);
+
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("6"));
+		expect(await depositsOf(db(), payer.address)).toHaveLength(3);
+		expect((await readCursor(db(), net().chainId))?.lastBlock).toBeGreaterThanOrEqual(before + 6);
 	});
 });

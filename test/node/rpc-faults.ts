@@ -8,8 +8,9 @@ import type { AddressInfo } from "node:net";
 //
 //   POST <url>/<scope>/__faults   {"after"?: method, "fail": [{"method", "data"?}]}
 //       from the first successful call of `after` on (at once without it), every call of a
-//       listed method fails (HTTP 200, JSON-RPC error -32603), for eth_call only those whose
-//       calldata starts with `data` (a function selector, say)
+//       listed method fails (HTTP 200, JSON-RPC error -32603, or -32005 with `message`), for
+//       eth_call only those whose calldata starts with `data` (a function selector, say), for
+//       eth_getLogs only those spanning more than `wider` blocks (a provider's range cap)
 //   DELETE <url>/<scope>/__faults   clears the scope's rules
 // Anything else under <url>/<scope> is forwarded to the node.
 
@@ -17,6 +18,10 @@ export interface FaultRule {
 	method: string;
 	/** For eth_call: only calls whose calldata starts with this (lower-case hex). */
 	data?: string;
+	/** For eth_getLogs: only calls spanning more than this many blocks. */
+	wider?: number;
+	/** The error's message (code -32005, as providers answer a too large query); "injected fault" (-32603) without. */
+	message?: string;
 }
 
 interface Scope {
@@ -54,10 +59,11 @@ export async function startRpcFaults(target: string): Promise<{ url: string; ser
 		const list = Array.isArray(calls) ? calls : [calls];
 		const failing = rules?.armed ? list.find((call) => rules.fail.some((rule) => matches(rule, call))) : undefined;
 		if (failing) {
+			const rule = rules?.fail.find((r) => matches(r, failing));
 			const error = (call: RpcCall) => ({
 				jsonrpc: "2.0",
 				id: call.id ?? null,
-				error: { code: -32603, message: "injected fault" },
+				error: rule?.message ? { code: -32005, message: rule.message } : { code: -32603, message: "injected fault" },
 			});
 			reply(200, Array.isArray(calls) ? list.map(error) : error(failing));
 			return;
@@ -76,6 +82,11 @@ export async function startRpcFaults(target: string): Promise<{ url: string; ser
 
 function matches(rule: FaultRule, call: RpcCall): boolean {
 	if (call.method !== rule.method) return false;
+	if (rule.wider !== undefined) {
+		const filter = call.params?.[0] as { fromBlock?: string; toBlock?: string } | undefined;
+		const span = Number(filter?.toBlock ?? 0) - Number(filter?.fromBlock ?? 0) + 1;
+		if (span <= rule.wider) return false;
+	}
 	if (rule.data === undefined) return true;
 	const tx = call.params?.[0] as { data?: string; input?: string } | undefined;
 	return (tx?.data ?? tx?.input ?? "").toLowerCase().startsWith(rule.data.toLowerCase());

@@ -131,7 +131,7 @@ async function applyRange(
 	};
 	for (const m of known) track(m.token, m.sale, m.pair);
 
-	const factoryLogs = await client.getLogs({ address: config.addresses.modelFactory, fromBlock: from, toBlock: to });
+	const factoryLogs = await logsOf(client, config.addresses.modelFactory, from, to);
 	const decodedFactory = factoryLogs.flatMap((log) => decode(chainId, "factory", log));
 	for (const log of decodedFactory) {
 		if (log.name !== "ModelTokenized") continue;
@@ -140,7 +140,7 @@ async function applyRange(
 	const others = [...kindOf.entries()]
 		.filter(([, kind]) => kind !== "factory")
 		.map(([address]) => getAddress(address) as Address);
-	const otherLogs = await client.getLogs({ address: others, fromBlock: from, toBlock: to });
+	const otherLogs = await logsOf(client, others, from, to);
 	const decoded = [
 		...decodedFactory,
 		...otherLogs.flatMap((log) => {
@@ -179,6 +179,25 @@ async function applyRange(
 	// Only deposits at or below the cursor: a reorg check can find and reverse those.
 	const credited = await creditDeposits(env, db, chainId, Number(to));
 	return { logs: decoded.length, credited };
+}
+
+/**
+ * How providers refuse a getLogs query too large for them: too many results (Infura "query
+ * returned more than 10000 results", Alchemy "Log response size exceeded") or too many blocks
+ * ("block range is too wide", "exceed maximum block range", QuickNode "limited to a 10,000 range").
+ */
+const TOO_LARGE =
+	/more than [\d,]+ results|response size|too many (results|logs)|block range|range (is )?too (large|wide|big)|limited to (a )?[\d,]+ (block )?range/i;
+
+/** The logs of `address` in [from, to]; a range the provider refuses as too large is halved, down to one block. */
+async function logsOf(client: PublicClient, address: Address | Address[], from: bigint, to: bigint): Promise<Log[]> {
+	try {
+		return await client.getLogs({ address, fromBlock: from, toBlock: to });
+	} catch (error) {
+		if (from >= to || !TOO_LARGE.test(error instanceof Error ? error.message : String(error))) throw error;
+		const mid = from + (to - from) / 2n;
+		return [...(await logsOf(client, address, from, mid)), ...(await logsOf(client, address, mid + 1n, to))];
+	}
 }
 
 /** A decoded log with the handler its contract kind has for it. */
