@@ -636,6 +636,11 @@ export function pendingWithdrawals(db: Db, limit = 20) {
 		.all();
 }
 
+/** Withdrawals whose transaction the settler has sent and not yet seen paid, oldest first. */
+export function sentWithdrawals(db: Db) {
+	return db.select().from(withdrawals).where(eq(withdrawals.state, "sent")).orderBy(asc(withdrawals.requestedAt)).all();
+}
+
 export function updateWithdrawal(db: Db, id: string, set: Partial<WithdrawalRow>) {
 	return db.update(withdrawals).set(set).where(eq(withdrawals.id, id));
 }

@@ -201,4 +201,74 @@ describe("settler: stuck transactions", () => {
 			await anvil.setAutomine(true);
 		}
 	});
+	it("sends no settle behind a pending withdrawal: advances the withdrawal first, then settles once it is paid", async () => {
+		await fundVault(net());
+		const payer = await fundedPayer(net(), parseEther("4"));
+		const res = await callGateway("/v1/account/withdrawals", {
+			headers: await sessionHeader(payer.address),
+			json: { amount: parseEther("4").toString() },
+		});
+		const { id } = res.json() as { id: string };
+		const before = await pacaOf(net(), payer.address);
+		// Usage of an epoch that has not closed when the withdrawal is sent, and has at the next run.
+		const now = Date.now();
+		const { token, epoch } = await modelWithUsage(net(), 1, parseEther("4"), { at: now + 15 * EPOCH_MS });
+		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
+		const vars = { RECEIPT_WAIT_MS: "100", REPLACE_AFTER_SECONDS: "60" };
+		const client = publicClient(net());
+		const settler = net().addresses.settler;
+		const minedNonce = () => client.getTransactionCount({ address: settler, blockTag: "latest" });
+		const withdrawal = () =>
+			env.DB.prepare("SELECT state, tx_hash, nonce FROM withdrawals WHERE id = ?")
+				.bind(id)
+				.first<{ state: string; tx_hash: string; nonce: number }>();
+		const anvil = testClient(net());
+		await anvil.setAutomine(false);
+		try {
+			// The withdrawal is sent, and stays pending below a risen base fee.
+			const first = await runSettler(settlerEnv(net(), vars), now);
+			expect(first.pending).toBeNull();
+			await anvil.setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("800") });
+			await anvil.mine({ blocks: 1 });
+			const sent = await withdrawal();
+			expect(sent?.state).toBe("sent");
+			expect(await client.getTransactionReceipt({ hash: sent?.tx_hash as Hex }).catch(() => null)).toBeNull();
+			const nonce = sent?.nonce ?? -1;
+			expect(await minedNonce()).toBe(nonce);
+
+			// The epoch has closed: the run replaces the stale withdrawal at its nonce and sends no
+			// settle, which would take the next nonce and could not be mined before it.
+			const blocked = await runSettler(settlerEnv(net(), vars), closeAt);
+			expect(blocked.withdrawalPending).toBe(id);
+			expect(blocked.pending).toBeNull();
+			expect(blocked.failed).toBeNull();
+			expect((await epochRow(db(), epoch))?.state ?? null).not.toBe("sent");
+			const replaced = await withdrawal();
+			expect(replaced?.tx_hash).not.toBe(sent?.tx_hash);
+			expect(replaced?.nonce).toBe(nonce);
+
+			// Only the replacement is mined (no settle was out): the next run records the
+			// withdrawal, then sends the settle at the next nonce.
+			await anvil.mine({ blocks: 1 });
+			expect((await client.getTransactionReceipt({ hash: replaced?.tx_hash as Hex })).status).toBe("success");
+			expect(await minedNonce()).toBe(nonce + 1);
+			const resumed = await runSettler(settlerEnv(net(), vars), closeAt + 1_000);
+			expect(resumed.withdrawalsPaid).toBe(1);
+			expect(resumed.withdrawalPending).toBeNull();
+			expect(resumed.pending).toBe(epoch);
+			expect((await epochRow(db(), epoch))?.nonce).toBe(nonce + 1);
+
+			await anvil.mine({ blocks: 1 });
+			expect(await minedNonce()).toBe(nonce + 2);
+			const done = await runSettler(settlerEnv(net(), vars), closeAt + 2_000);
+			expect(done.confirmed).toEqual([epoch]);
+			expect(done.withdrawalsPaid).toBe(0);
+			expect((await withdrawal())?.state).toBe("paid");
+			expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("4"));
+			expect(await settledEvents(net(), epoch)).toHaveLength(1);
+			expect(await settledOnChain(net(), token)).toBe(parseEther("4"));
+		} finally {
+			await anvil.setAutomine(true);
+		}
+	});
 });

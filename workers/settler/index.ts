@@ -19,6 +19,7 @@ export default {
 			`settler: confirmed [${result.confirmed.join(", ")}], empty [${result.empty.join(", ")}]` +
 				(result.pending !== null ? `, epoch ${result.pending} pending` : "") +
 				(result.underfunded ? `, epoch ${result.underfunded.epoch} waits for the vault to be funded` : "") +
+				(result.withdrawalPending !== null ? `, withdrawal ${result.withdrawalPending} pending (no settle sent behind it)` : "") +
 				`, ${result.withdrawalsPaid} withdrawals paid`,
 		);
 		// The withdrawals went ahead; the run still shows as failed in the cron's history.

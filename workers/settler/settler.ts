@@ -27,13 +27,17 @@ import {
 	sendEpoch,
 	waitForReceipt,
 } from "./epoch.ts";
-import { payWithdrawals } from "./withdrawals.ts";
+import { advanceSentWithdrawals, payWithdrawals } from "./withdrawals.ts";
 
-// One settler run: finish the epoch in flight, then close every finished epoch
-// after it, one at a time and in order (a later epoch is never sent while an
+// One settler run: first a withdrawal whose transaction is out (recorded, or replaced
+// at its nonce when stale); then finish the epoch in flight, then close every finished
+// epoch after it, one at a time and in order (a later epoch is never sent while an
 // earlier one is unconfirmed, so none is skipped). Then queued withdrawals: a
 // settlement that fails (the vault refuses it, the RPC errs) stops the epochs, not
-// the payers' withdrawals of their own deposits.
+// the payers' withdrawals of their own deposits. One account, one transaction at a
+// time: no settle is sent while a withdrawal is pending, and no withdrawal while a
+// settle is (a transaction behind a pending one could not be mined before it, and
+// replacing it would not help).
 
 const MAX_STEPS_PER_RUN = 12;
 
@@ -48,6 +52,8 @@ export interface SettlerRunResult {
 	/** The epoch step that failed (epoch null: before one was chosen), and why; the epochs wait, withdrawals do not. */
 	failed: { epoch: number | null; message: string } | null;
 	withdrawalsPaid: number;
+	/** A withdrawal whose transaction is still pending: no settle was sent behind it this run. */
+	withdrawalPending: string | null;
 }
 
 /** A run longer than this is presumed dead and its lease taken over. */
@@ -57,7 +63,18 @@ export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}
 	const db = openDb(env.DB);
 	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
 	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, db, now, hooks));
-	return result ?? { busy: true, confirmed: [], empty: [], pending: null, underfunded: null, failed: null, withdrawalsPaid: 0 };
+	return (
+		result ?? {
+			busy: true,
+			confirmed: [],
+			empty: [],
+			pending: null,
+			underfunded: null,
+			failed: null,
+			withdrawalsPaid: 0,
+			withdrawalPending: null,
+		}
+	);
 }
 
 async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
@@ -81,7 +98,14 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		underfunded: null,
 		failed: null,
 		withdrawalsPaid: 0,
+		withdrawalPending: null,
 	};
+
+	// A withdrawal sent by an earlier run and not yet mined goes first: only here is it
+	// replaced when stale, and while it is pending no settle is sent.
+	const inFlight = await advanceSentWithdrawals(ctx, env);
+	result.withdrawalsPaid = inFlight.paid;
+	result.withdrawalPending = inFlight.pending;
 
 	/** The epoch the current step works on, for the failure report. */
 	let current: number | null = null;
@@ -112,6 +136,8 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 					result.underfunded = { epoch: row.epoch, ...shortfall };
 					break;
 				}
+				// A settle now would take the nonce after the pending withdrawal's: the epoch waits.
+				if (result.withdrawalPending !== null) break;
 				await sendEpoch(ctx, row);
 				row = (await epochRow(ctx.db, row.epoch)) ?? row;
 				await waitForReceipt(ctx, row, settler.receiptWaitMs);
@@ -136,7 +162,7 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 			if (row?.state === "sent") result.pending = current;
 		}
 	}
-	if (result.pending === null) result.withdrawalsPaid = await payWithdrawals(ctx, env);
+	if (result.pending === null && result.withdrawalPending === null) result.withdrawalsPaid += await payWithdrawals(ctx, env);
 	if (result.underfunded) {
 		// What to deposit, after the withdrawals this run paid from the same escrow.
 		const { epoch, needed } = result.underfunded;

@@ -1,6 +1,6 @@
 import { encodeFunctionData, getAddress, type Hex } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { pendingWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
+import { pendingWithdrawals, sentWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
 import { signTx } from "./transactions.ts";
@@ -30,6 +30,38 @@ export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<num
 		if (outcome === "pending") break;
 	}
 	return paid;
+}
+
+/**
+ * Withdrawals whose transaction is out, advanced at the start of a run, before any settle:
+ * recorded when mined, replaced at the same nonce once stale, sent anew when reverted (as
+ * payWithdrawals does). Returns how many were paid, and the id of one whose transaction is
+ * still pending: a settle sent now would take the nonce after it and could not be mined
+ * before it, nor help it along.
+ */
+export async function advanceSentWithdrawals(ctx: SettlerContext, env: Env): Promise<{ paid: number; pending: string | null }> {
+	let paid = 0;
+	for (const w of await sentWithdrawals(ctx.db)) {
+		const outcome = await advance(ctx, env, w).catch(async (error: unknown) => {
+			console.error(`withdrawal ${w.id}: ${(error as Error).message}`);
+			return (await stillOut(ctx, w)) ? ("pending" as const) : ("skipped" as const);
+		});
+		if (outcome === "paid") paid++;
+		if (outcome === "pending") return { paid, pending: w.id };
+	}
+	return { paid, pending: null };
+}
+
+/** After advancing failed: whether the node still holds its transaction at an unused nonce (unknown counts as yes). */
+async function stillOut(ctx: SettlerContext, w: WithdrawalRow): Promise<boolean> {
+	if (w.nonce === null || !w.txHash) return false;
+	try {
+		const latest = await ctx.client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
+		if (latest > w.nonce) return false;
+		return (await ctx.client.getTransaction({ hash: w.txHash as Hex }).catch(() => null)) !== null;
+	} catch {
+		return true;
+	}
 }
 
 async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise<"paid" | "pending" | "skipped"> {
