@@ -61,6 +61,42 @@ function record(seq: number, cost: bigint, hold: bigint, over: Partial<LeaseReco
 
 const amounts = (credit: bigint, requests = 1, tokens = 100) => ({ credit, requests, tokens });
 
+/**
+ * The gateway's env with production delays and the payers' ledgers as the isolate sees them,
+ * except that the sync after `failNextSync()` fails (after `delayMs`), as an overloaded or
+ * reset object's would.
+ */
+function withFailingSync(delayMs: number) {
+	let failNext = false;
+	let failed = 0;
+	const base = testEnv();
+	const env = {
+		...base,
+		...PRODUCTION,
+		ACCOUNT_LEDGER: {
+			getByName(name: string) {
+				const stub = base.ACCOUNT_LEDGER.getByName(name);
+				return {
+					sync: async (input: LeaseSyncInput) => {
+						if (!failNext) return stub.sync(input);
+						failNext = false;
+						failed++;
+						if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+						throw new Error("ledger reset");
+					},
+				};
+			},
+		},
+	} as unknown as typeof base;
+	return {
+		env,
+		failNextSync: () => {
+			failNext = true;
+		},
+		failures: () => failed,
+	};
+}
+
 /** A finished request of model "m" that cost 10 base units, as the request path reports it. */
 function finished(payer: string): FinishedRequest {
 	return {
@@ -353,25 +389,7 @@ describe("the gateway under leases, with production batch delays", () => {
 		const { key, payer } = await newKey({ credit: 10n ** 18n });
 		const keyHash = await hashApiKey(key);
 		// The ledger as the isolate sees it, with one sync that fails after 400 ms (an overloaded or reset object).
-		let failNext = false;
-		const base = testEnv();
-		const env = {
-			...base,
-			...PRODUCTION,
-			ACCOUNT_LEDGER: {
-				getByName(name: string) {
-					const stub = base.ACCOUNT_LEDGER.getByName(name);
-					return {
-						sync: async (input: LeaseSyncInput) => {
-							if (!failNext) return stub.sync(input);
-							failNext = false;
-							await new Promise((r) => setTimeout(r, 400));
-							throw new Error("ledger reset");
-						},
-					};
-				},
-			},
-		} as unknown as typeof base;
+		const { env, failNextSync } = withFailingSync(400);
 		const config = readConfig(env);
 		const ctx = createExecutionContext();
 		const maxCost = 1_000_000n;
@@ -379,7 +397,7 @@ describe("the gateway under leases, with production batch delays", () => {
 		first.finish(ctx, finished(payer));
 		// A request the lease cannot cover syncs at once, taking the finished one along; that sync
 		// fails after the lease's own flush (BATCH_MS) found nothing to send.
-		failNext = true;
+		failNextSync();
 		await expect(
 			admit(env, ctx, config, { keyHash, payer, modelId: "m", maxCost: 1000n * maxCost, maxTokens: 100 }),
 		).rejects.toThrow("ledger reset");
@@ -390,33 +408,16 @@ describe("the gateway under leases, with production batch delays", () => {
 	it("retries the records of a lease closed while they ran (a revoked key) when their sync fails", async () => {
 		const { id: keyId, key, payer } = await newKey({ credit: 10n ** 18n });
 		const keyHash = await hashApiKey(key);
-		let failNext = false;
-		const base = testEnv();
-		const env = {
-			...base,
-			...PRODUCTION,
-			ACCOUNT_LEDGER: {
-				getByName(name: string) {
-					const stub = base.ACCOUNT_LEDGER.getByName(name);
-					return {
-						sync: async (input: LeaseSyncInput) => {
-							if (!failNext) return stub.sync(input);
-							failNext = false;
-							throw new Error("ledger reset");
-						},
-					};
-				},
-			},
-		} as unknown as typeof base;
+		const { env, failNextSync, failures } = withFailingSync(0);
 		const config = readConfig(env);
 		const ctx = createExecutionContext();
 		const running = await admit(env, ctx, config, { keyHash, payer, modelId: "m", maxCost: 1_000_000n, maxTokens: 100 });
 		// Revoked in this isolate while the request runs: its lease closes here at once.
 		forgetKey(keyId);
-		failNext = true;
+		failNextSync();
 		running.finish(ctx, finished(payer));
 		await waitOnExecutionContext(ctx);
-		expect(failNext).toBe(false);
+		expect(failures()).toBe(1);
 		expect((await ledger(payer).account()).totalSpent).toBe(10n);
 	});
 

@@ -63,18 +63,20 @@ export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}
 	const db = openDb(env.DB);
 	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
 	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, db, now, hooks));
-	return (
-		result ?? {
-			busy: true,
-			confirmed: [],
-			empty: [],
-			pending: null,
-			underfunded: null,
-			failed: null,
-			withdrawalsPaid: 0,
-			withdrawalPending: null,
-		}
-	);
+	return result ?? { ...emptyResult(), busy: true };
+}
+
+function emptyResult(): SettlerRunResult {
+	return {
+		busy: false,
+		confirmed: [],
+		empty: [],
+		pending: null,
+		underfunded: null,
+		failed: null,
+		withdrawalsPaid: 0,
+		withdrawalPending: null,
+	};
 }
 
 async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
@@ -90,16 +92,7 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		now,
 		hooks,
 	};
-	const result: SettlerRunResult = {
-		busy: false,
-		confirmed: [],
-		empty: [],
-		pending: null,
-		underfunded: null,
-		failed: null,
-		withdrawalsPaid: 0,
-		withdrawalPending: null,
-	};
+	const result = emptyResult();
 
 	// A withdrawal sent by an earlier run and not yet mined goes first: only here is it
 	// replaced when stale, and while it is pending no settle is sent.
