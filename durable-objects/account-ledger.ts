@@ -201,7 +201,8 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 					credit_id TEXT PRIMARY KEY, amount TEXT NOT NULL, source TEXT NOT NULL, created_at INTEGER NOT NULL
 				);
 				CREATE TABLE IF NOT EXISTS credit_reversals (
-					credit_id TEXT PRIMARY KEY, reversed TEXT NOT NULL, shortfall TEXT NOT NULL, created_at INTEGER NOT NULL
+					credit_id TEXT PRIMARY KEY, reversed TEXT NOT NULL, shortfall TEXT NOT NULL, created_at INTEGER NOT NULL,
+					unbacked_removed TEXT NOT NULL DEFAULT '0'
 				);
 				CREATE TABLE IF NOT EXISTS requests (
 					request_id TEXT PRIMARY KEY,
@@ -224,6 +225,11 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 					.toArray()
 					.map((k) => [k.key_hash, k]),
 			);
+			// Ledgers from before credit_reversals kept how much unbacked credit a reversal removed.
+			const reversalColumns = this.sql.exec<{ name: string }>("PRAGMA table_info(credit_reversals)").toArray();
+			if (!reversalColumns.some((c) => c.name === "unbacked_removed")) {
+				this.sql.exec("ALTER TABLE credit_reversals ADD COLUMN unbacked_removed TEXT NOT NULL DEFAULT '0'");
+			}
 			// Holds of requests in flight when the object last stopped.
 			for (const [name, hold] of await ctx.storage.list<Hold>({ prefix: "hold:" })) {
 				this.holds.set(name.slice("hold:".length), hold);
@@ -290,16 +296,21 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			source,
 			Date.now(),
 		).rowsWritten;
+		let unbackedBack = 0n;
 		if (inserted === 0) {
 			const undone = this.sql
-				.exec<{ reversed: string }>("SELECT reversed FROM credit_reversals WHERE credit_id = ?", creditId)
+				.exec<{ reversed: string; unbacked_removed: string; source: string }>(
+					"SELECT r.reversed, r.unbacked_removed, c.source FROM credit_reversals r JOIN credits c USING (credit_id) WHERE r.credit_id = ?",
+					creditId,
+				)
 				.toArray()[0];
-			// Only a deposit comes back (a reorg); any other id stays used once reversed.
-			if (!undone || !isDeposit(source)) return { applied: false, balance: this.balance };
-			// Credited again: the reversal is undone (a later reorg may reverse the credit once more).
+			// Only a deposit comes back (a reorg), as it was first credited; any other id stays used once reversed.
+			if (!undone || !isDeposit(undone.source)) return { applied: false, balance: this.balance };
+			// Credited again: the reversal is undone (a later reorg may reverse the credit once more),
+			// the unbacked (admin) credit it took off with it too, so that stays out of withdrawals.
 			this.sql.exec("DELETE FROM credit_reversals WHERE credit_id = ?", creditId);
 			amount = BigInt(undone.reversed);
-			if (amount === 0n) return { applied: true, balance: this.balance };
+			unbackedBack = BigInt(undone.unbacked_removed);
 		}
 		if (!isDeposit(source)) this.setUnbacked(this.unbackedLeft + amount);
 		const account = this.totals();
@@ -309,6 +320,10 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			this.balance.toString(),
 			(account.totalCredited + amount).toString(),
 		);
+		if (unbackedBack > 0n) {
+			const unbacked = this.unbackedLeft + unbackedBack;
+			this.setUnbacked(unbacked < this.balance ? unbacked : this.balance);
+		}
 		return { applied: true, balance: this.balance };
 	}
 
@@ -350,21 +365,23 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		// Unbacked credit is part of the balance: a reversed admin credit takes it down, and
 		// whatever was reversed, no more of it is left than the balance (a deposit reversed after
 		// a withdrawal can take the admin credit's share; kept, it would hold back a later deposit).
-		let unbacked = this.unbackedLeft;
+		const unbackedBefore = this.unbackedLeft;
+		let unbacked = unbackedBefore;
 		if (!isDeposit(credited.source)) unbacked -= reversed < unbacked ? reversed : unbacked;
 		if (unbacked > this.balance) unbacked = this.balance > 0n ? this.balance : 0n;
-		if (unbacked !== this.unbackedLeft) this.setUnbacked(unbacked);
+		if (unbacked !== unbackedBefore) this.setUnbacked(unbacked);
 		this.sql.exec(
 			"UPDATE account SET balance = ?, total_credited = ? WHERE id = 1",
 			this.balance.toString(),
 			(account.totalCredited - reversed).toString(),
 		);
 		this.sql.exec(
-			"INSERT INTO credit_reversals (credit_id, reversed, shortfall, created_at) VALUES (?, ?, ?, ?)",
+			"INSERT INTO credit_reversals (credit_id, reversed, shortfall, created_at, unbacked_removed) VALUES (?, ?, ?, ?, ?)",
 			creditId,
 			reversed.toString(),
 			shortfall.toString(),
 			Date.now(),
+			(unbackedBefore - unbacked).toString(),
 		);
 		if (shortfall > 0n) console.warn(`credit ${creditId} reversed with a shortfall of ${shortfall} base units (already spent)`);
 		return { applied: true, amount, reversed, shortfall, balance: this.balance };

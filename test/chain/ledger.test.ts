@@ -28,6 +28,19 @@ describe("AccountLedger.reverseCredit", () => {
 		expect(await ledger(payer).reverseCredit("deposit:flip")).toMatchObject({ applied: true, reversed: 4n * PACA, balance: 0n });
 	});
 
+	it("keeps admin credit out of withdrawals when a reversed deposit comes back", async () => {
+		const { payer } = await newKey({ credit: 0n });
+		const source = depositCreditSource("0xb", 0);
+		await ledger(payer).credit("admin:gift2", 50n * PACA, "admin");
+		await ledger(payer).credit("deposit:0xb#0", 100n * PACA, source);
+		expect(await ledger(payer).lockWithdrawal("0x21", 100n * PACA)).toEqual({ ok: true, available: 0n });
+		// The reorg takes what is left (the admin credit's 50) and the deposit comes back with it.
+		await ledger(payer).reverseCredit("deposit:0xb#0");
+		expect((await ledger(payer).credit("deposit:0xb#0", 100n * PACA, source)).balance).toBe(50n * PACA);
+		// The 50 is the admin credit again: spendable, not withdrawable through the vault.
+		expect(await ledger(payer).account()).toMatchObject({ balance: 50n * PACA, withdrawable: 0n });
+	});
+
 	it("keeps a reversed credit that is no deposit used: crediting it again is refused", async () => {
 		const { payer } = await newKey({ credit: 0n });
 		await ledger(payer).credit("admin:once", 5n * PACA, "admin");
