@@ -146,9 +146,11 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 		res.on("close", () => {
 			aborted = !res.writableFinished;
 		});
+		if (mode === "stream-error" && !prompt.includes("over-long")) return httpError(res, 500);
 		if (mode === "stream-error") {
-			// An error inside a 200 stream, as llama.cpp's server sent one before late 2025
-			// (an SSE `error:` field): a prompt over its context, the request's own fault.
+			// For a prompt saying "over-long": an error inside a 200 stream, as llama.cpp's server
+			// sent one before late 2025 (an SSE `error:` field), the request's own fault; any other
+			// prompt gets a 500 (the upstream's own failure).
 			res.write(
 				`error: ${JSON.stringify({ code: 400, message: "the request exceeds the available context size", type: "invalid_request_error" })}\n\n`,
 			);

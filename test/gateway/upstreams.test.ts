@@ -150,20 +150,32 @@ describe("an upstream's errors are its own failures, the request's are the clien
 		}
 	});
 
-	it("does not count an error event inside a stream that blames the request as the upstream's failure", async () => {
+	it("counts an error event inside a stream that blames the request neither as the upstream's failure nor as its success", async () => {
 		const { key } = await newKey();
 		const marker = crypto.randomUUID();
+		// The stand-in answers "over-long" prompts with such an event, any other with a 500.
 		const model = await newModel({ upstreams: [standIn(":stream-error"), standIn()] });
-		for (let i = 0; i < 4; i++) {
+		const send = async (i: number, overLong: boolean) => {
+			const content = `${marker} ${i}${overLong ? " over-long" : ""}`;
 			const res = await callGateway("/v1/chat/completions", {
 				key,
-				json: { model, stream: true, messages: [{ role: "user", content: `${marker} ${i}` }] },
+				json: { model, stream: true, messages: [{ role: "user", content }] },
 			});
 			expect(res.status).toBe(200);
-			expect(JSON.parse(sseData(res.text)[0] as string).error).toMatchObject({ type: "invalid_request_error" });
-		}
+			return JSON.parse(sseData(res.text)[0] as string);
+		};
+		// Four over-long prompts: no failure of the upstream, its breaker stays closed.
+		for (let i = 0; i < 4; i++) expect((await send(i, true)).error).toMatchObject({ type: "invalid_request_error" });
+		// Two failures, an over-long prompt (no success either: the count goes on), a third failure.
+		await send(4, false);
+		await send(5, false);
+		await send(6, true);
+		await send(7, false);
+		// The breaker is open: the next request goes to the second upstream alone.
+		await send(8, false);
 		const seen = await upstreamRequestsWith(marker);
-		expect(seen.map((r) => r.body.model)).toEqual(Array(4).fill("stand-in:stream-error"));
+		const first = seen.filter((r) => r.body.model === "stand-in:stream-error");
+		expect(first).toHaveLength(8);
 	});
 
 	it("does not count the client's own 400 as the upstream's failure (its breaker stays closed)", async () => {

@@ -134,8 +134,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 						completionTokens: r.completionTokens,
 						usageSource: r.usageSource,
 						response: null,
-						// An error event blaming the request (a prompt over the context) is no upstream failure.
-						upstreams: tried(call, r.outcome !== "upstream_failed" || r.requestFault === true),
+						// An error event blaming the request (a prompt over the context) says nothing of the
+						// upstream's health: it is left out of the breaker's input, neither failure nor success.
+						upstreams: r.requestFault ? tried(call, false).slice(0, -1) : tried(call, r.outcome !== "upstream_failed"),
 					}),
 				),
 			);
