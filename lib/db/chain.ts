@@ -212,6 +212,14 @@ export function markCredited(db: Db, chainId: number, txHash: string, logIndex: 
 		.where(and(eq(deposits.chainId, chainId), eq(deposits.txHash, txHash), eq(deposits.logIndex, logIndex)));
 }
 
+/** Marks a deposit's credit as undone (reversed), so it is credited again if its row stays. */
+export function markUncredited(db: Db, chainId: number, txHash: string, logIndex: number): Statement {
+	return db
+		.update(deposits)
+		.set({ creditedAt: null })
+		.where(and(eq(deposits.chainId, chainId), eq(deposits.txHash, txHash), eq(deposits.logIndex, logIndex)));
+}
+
 /** Records a credit's reversal; the latest one when a credit was reversed, credited again and reversed again. */
 export function recordReversal(db: Db, row: typeof creditReversals.$inferInsert) {
 	const { creditId: _, ...set } = row;

@@ -3,6 +3,7 @@ import { parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { depositsOf } from "../../lib/db/chain.ts";
 import { openDb } from "../../lib/db/client.ts";
+import { reverseDeposits } from "../../workers/indexer/credits.ts";
 import indexer from "../../workers/indexer/index.ts";
 import { runIndexer as runIndexerDirect } from "../../workers/indexer/indexer.ts";
 import { deployment, deposit, indexerEnv, ledger, newAccount, runIndexer, testClient } from "./helpers.ts";
@@ -26,6 +27,19 @@ describe("indexer: deposits", () => {
 		const rows = await depositsOf(openDb(env.DB), payer.address);
 		expect(rows).toHaveLength(1);
 		expect(rows[0]?.amount).toBe(parseEther("25"));
+	});
+
+	it("credits a deposit again when a rollback reversed it, stopped before deleting its row, and the chain came back", async () => {
+		const payer = await newAccount(net());
+		await deposit(net(), payer.wallet, parseEther("7"));
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("7"));
+		const db = openDb(env.DB);
+		// The rollback's first step (credits reversed), then it stopped; the cursor's block is unchanged.
+		await reverseDeposits(indexerEnv(net()) as never, db, await depositsOf(db, payer.address));
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("7"));
 	});
 
 	it("waits for the configured confirmations before crediting", async () => {

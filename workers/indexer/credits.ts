@@ -1,4 +1,4 @@
-import { markCredited, recordReversal, runBatch, uncreditedDeposits } from "../../lib/db/chain.ts";
+import { markCredited, markUncredited, recordReversal, runBatch, uncreditedDeposits } from "../../lib/db/chain.ts";
 import type { Db } from "../../lib/db/client.ts";
 import type { deposits } from "../../lib/db/schema.ts";
 import { depositCreditSource } from "../../lib/money.ts";
@@ -36,14 +36,19 @@ export async function reverseDeposits(env: Env, db: Db, rows: Array<typeof depos
 		const result = await env.LEDGERS.reverseCredit(d.payer, d.creditId);
 		if (!result.applied && result.amount === 0n) continue; // never credited
 		shortfall += result.shortfall;
-		await recordReversal(db, {
-			creditId: d.creditId,
-			chainId: d.chainId,
-			payer: d.payer,
-			amount: d.amount,
-			reversed: result.reversed,
-			shortfall: result.shortfall,
-		});
+		// The row is deleted next; if the rollback stops first and the chain comes back, the
+		// row stays and must be credited again (the ledger applies a reversed deposit again).
+		await runBatch(db, [
+			recordReversal(db, {
+				creditId: d.creditId,
+				chainId: d.chainId,
+				payer: d.payer,
+				amount: d.amount,
+				reversed: result.reversed,
+				shortfall: result.shortfall,
+			}),
+			markUncredited(db, d.chainId, d.txHash, d.logIndex),
+		]);
 	}
 	return shortfall;
 }
