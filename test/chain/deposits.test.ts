@@ -6,7 +6,8 @@ import { openDb } from "../../lib/db/client.ts";
 import { reverseDeposits } from "../../workers/indexer/credits.ts";
 import indexer from "../../workers/indexer/index.ts";
 import { runIndexer as runIndexerDirect } from "../../workers/indexer/indexer.ts";
-import { deployment, deposit, indexerEnv, ledger, newAccount, runIndexer, testClient } from "./helpers.ts";
+import { callGateway } from "../helpers/gateway.ts";
+import { deployment, deposit, indexerEnv, ledger, newAccount, runIndexer, sessionHeader, testClient } from "./helpers.ts";
 
 const net = () => deployment("indexer");
 
@@ -38,8 +39,15 @@ describe("indexer: deposits", () => {
 		// The rollback's first step (credits reversed), then it stopped; the cursor's block is unchanged.
 		await reverseDeposits(indexerEnv(net()) as never, db, await depositsOf(db, payer.address));
 		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		const listed = async () =>
+			(await callGateway("/v1/account/deposits", { headers: await sessionHeader(payer.address) })).json();
+		expect((await listed()).reversed).toHaveLength(1);
 		await runIndexer(net());
 		expect((await ledger(payer.address).account()).balance).toBe(parseEther("7"));
+		// Credited again, it is no longer listed as reversed.
+		const after = await listed();
+		expect(after.data).toMatchObject([{ amount: parseEther("7").toString(), credited: true }]);
+		expect(after.reversed).toEqual([]);
 	});
 
 	it("waits for the configured confirmations before crediting", async () => {

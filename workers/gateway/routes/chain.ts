@@ -104,12 +104,15 @@ export function registerChainRoutes(app: App): void {
 				amount: d.amount.toString(),
 				credited: d.creditedAt !== null,
 			})),
-			reversed: reversals.map((r) => ({
-				credit_id: r.creditId,
-				amount: r.amount.toString(),
-				reversed: r.reversed.toString(),
-				shortfall: r.shortfall.toString(),
-			})),
+			// A deposit a reorg removed and a later one brought back is credited again: not listed as reversed.
+			reversed: reversals
+				.filter((r) => !rows.some((d) => d.creditId === r.creditId && d.creditedAt !== null))
+				.map((r) => ({
+					credit_id: r.creditId,
+					amount: r.amount.toString(),
+					reversed: r.reversed.toString(),
+					shortfall: r.shortfall.toString(),
+				})),
 		});
 	});
 
