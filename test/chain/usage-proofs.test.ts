@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { getAddress, type Hex, parseAbi, parseEther } from "viem";
 import { beforeAll, describe, expect, it } from "vitest";
 import { epochRow } from "../../lib/db/chain.ts";
@@ -104,6 +105,28 @@ describe("GET /v1/account/usage", () => {
 				).toBe(false);
 			}
 		}
+	});
+
+	it("answers 500 instead of proofs that would not verify when the leaves no longer make the epoch's root", async () => {
+		const payer = payers[0] as string;
+		const leaf = await env.DB.prepare("SELECT fee FROM usage_leaves WHERE epoch = ? AND payer = ? LIMIT 1")
+			.bind(epoch, payer)
+			.first<{ fee: string }>();
+		const fee = leaf?.fee ?? "0";
+		const edited = (BigInt(fee) + 1n).toString();
+		const setFee = (from: string, to: string) =>
+			env.DB.prepare("UPDATE usage_leaves SET fee = ? WHERE epoch = ? AND payer = ? AND fee = ?")
+				.bind(to, epoch, payer, from)
+				.run();
+		await setFee(fee, edited);
+		try {
+			const res = await usageOf(payer);
+			expect(res.status).toBe(500);
+			expect(res.json().error.type).toBe("server_error");
+		} finally {
+			await setFee(edited, fee);
+		}
+		expect((await usageOf(payer)).status).toBe(200);
 	});
 
 	it("returns an empty list to a payer without usage in the epoch", async () => {

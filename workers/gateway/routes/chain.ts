@@ -67,6 +67,12 @@ export function registerChainRoutes(app: App): void {
 			} satisfies UsageLeaf,
 		}));
 		const tree = buildUsageTree(leaves.map((l) => l.leaf));
+		if (tree.root !== row.usageRoot) {
+			// The leaves no longer make the root the settle carried (D1 edited or restored apart):
+			// proofs from them would not verify, and the payer must not get them as if they did.
+			console.error(`usage proofs: epoch ${epoch}'s leaves make root ${tree.root}, its row says ${row.usageRoot}`);
+			throw new ApiError("internal_error", `The usage of epoch ${epoch} cannot be proven right now; the operators are told.`);
+		}
 		const mine = leaves.filter((l) => l.leaf.payer === payer.toLowerCase());
 		return c.json({
 			object: "usage_epoch",
