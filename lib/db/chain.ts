@@ -56,12 +56,26 @@ async function releaseLease(db: Db, name: string, holder: string): Promise<void>
 	await db.delete(jobLeases).where(and(eq(jobLeases.name, name), eq(jobLeases.holder, holder)));
 }
 
+/** A held job lease: `renew()` extends it before a step that writes, and throws if another run took it over. */
+export interface JobLease {
+	renew(): Promise<void>;
+}
+
+export class LeaseLost extends Error {}
+
 /** Runs `job` under the lease `name`; returns null without running it when another run holds the lease. */
-export async function withLease<T>(db: Db, name: string, ms: number, job: () => Promise<T>): Promise<T | null> {
+export async function withLease<T>(db: Db, name: string, ms: number, job: (lease: JobLease) => Promise<T>): Promise<T | null> {
 	const holder = crypto.randomUUID();
 	if (!(await acquireLease(db, name, holder, ms))) return null;
+	const lease: JobLease = {
+		async renew() {
+			// A run that outlived its lease (presumed dead) may have been taken over: it must stop
+			// before writing over what the new run does.
+			if (!(await acquireLease(db, name, holder, ms))) throw new LeaseLost(`lost the lease '${name}' to another run`);
+		},
+	};
 	try {
-		return await job();
+		return await job(lease);
 	} finally {
 		await releaseLease(db, name, holder);
 	}

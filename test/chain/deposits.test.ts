@@ -109,4 +109,25 @@ describe("indexer: one run at a time", () => {
 		// Released at the end of the run.
 		expect(await env.DB.prepare("SELECT count(*) AS n FROM job_leases WHERE name = ?").bind(name).first("n")).toBe(0);
 	});
+
+	it("stops a run that outlived its lease and was taken over, before it writes anything", async () => {
+		const payer = await newAccount(net());
+		await deposit(net(), payer.wallet, parseEther("3"));
+		const name = `indexer:${net().chainId}`;
+		const cursorBefore = await env.DB.prepare("SELECT last_block FROM chain_cursor").first("last_block");
+		// While this run reads its range, its lease expires and another run takes it.
+		const takeOver = async () => {
+			await env.DB.prepare("UPDATE job_leases SET holder = 'newer-run', expires_at = ? WHERE name = ?")
+				.bind(Date.now() + 60_000, name)
+				.run();
+		};
+		await expect(runIndexerDirect(indexerEnv(net()), { beforeWrite: takeOver })).rejects.toThrow("lost the lease");
+		expect(await env.DB.prepare("SELECT last_block FROM chain_cursor").first("last_block")).toBe(cursorBefore);
+		expect(await depositsOf(openDb(env.DB), payer.address)).toEqual([]);
+		expect((await ledger(payer.address).account()).balance).toBe(0n);
+		// The newer run's lease is left to it; once it has ended, the next run indexes the deposit.
+		await env.DB.prepare("DELETE FROM job_leases WHERE name = ?").bind(name).run();
+		await runIndexer(net());
+		expect((await ledger(payer.address).account()).balance).toBe(parseEther("3"));
+	});
 });

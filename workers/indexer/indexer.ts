@@ -3,6 +3,7 @@ import { publicClientFor } from "../../lib/chain/client.ts";
 import { type ChainConfig, readChainConfig } from "../../lib/chain/config.ts";
 import {
 	insertEvent,
+	type JobLease,
 	marketsOfChain,
 	pruneBlocks,
 	readCursor,
@@ -39,6 +40,8 @@ const KEPT_BLOCKS = 512;
 export interface IndexerRunOptions {
 	/** Most ranges one run applies (the cron runs again a minute later). */
 	maxRanges?: number;
+	/** Test hook: called after a range's logs were read, before its rows are written. */
+	beforeWrite?(): Promise<void> | void;
 }
 
 export interface IndexerRunResult {
@@ -58,11 +61,17 @@ export async function runIndexer(env: Env, opts: IndexerRunOptions = {}): Promis
 	const config = readChainConfig(env);
 	const db = openDb(env.DB);
 	// One run at a time per chain: a rollback interleaved with another run's writes could undo half of either.
-	const result = await withLease(db, `indexer:${config.chainId}`, LEASE_MS, () => indexOnce(env, db, config, opts));
+	const result = await withLease(db, `indexer:${config.chainId}`, LEASE_MS, (lease) => indexOnce(env, db, config, opts, lease));
 	return result ?? { busy: true, fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
 }
 
-async function indexOnce(env: Env, db: Db, config: ChainConfig, opts: IndexerRunOptions): Promise<IndexerRunResult> {
+async function indexOnce(
+	env: Env,
+	db: Db,
+	config: ChainConfig,
+	opts: IndexerRunOptions,
+	lease: JobLease,
+): Promise<IndexerRunResult> {
 	const client = publicClientFor(config);
 	const chainId = config.chainId;
 	const result: IndexerRunResult = { busy: false, fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
@@ -83,7 +92,10 @@ async function indexOnce(env: Env, db: Db, config: ChainConfig, opts: IndexerRun
 		const from = cursor ? BigInt(cursor.lastBlock) + 1n : config.startBlock;
 		if (from > safe) break;
 		const to = from + config.maxBlockRange - 1n < safe ? from + config.maxBlockRange - 1n : safe;
-		const applied = await applyRange(env, db, client, config, from, to, cursor?.lastHash ?? null);
+		const applied = await applyRange(env, db, client, config, from, to, cursor?.lastHash ?? null, async () => {
+			await opts.beforeWrite?.();
+			await lease.renew();
+		});
 		if (!applied) {
 			// The chain moved under us: undo what the new chain dropped, then carry on from there.
 			const again = await checkReorg(env, db, client, config);
@@ -107,6 +119,7 @@ async function applyRange(
 	from: bigint,
 	to: bigint,
 	parentHash: string | null,
+	beforeWrite: () => Promise<void>,
 ): Promise<{ logs: number; credited: number } | null> {
 	const chainId = config.chainId;
 	const end = await client.getBlock({ blockNumber: to });
@@ -168,6 +181,8 @@ async function applyRange(
 		blocks.set(log.key.blockNumber, log.key.blockHash);
 	}
 	for (const [number, hash] of blocks) statements.push(recordBlock(db, chainId, number, hash));
+	// Reading a range can be slow: the lease is renewed (or the run stops) before any write.
+	await beforeWrite();
 	await runBatch(db, statements);
 
 	await recomputeHolders(db, touched);
