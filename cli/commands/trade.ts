@@ -2,6 +2,7 @@
 // model's Uniswap V2 pool after Singularity. Every trade carries a minimum out and a deadline.
 import type { Abi, Address } from "viem";
 import { modelSaleAbi, modelTokenAbi, uniswapV2Router02Abi } from "../../lib/chain/abis.ts";
+import { formatPaca } from "../../lib/money.ts";
 import {
 	connectSigner,
 	deadlineIn,
@@ -65,10 +66,20 @@ async function plan(
 	quote: bigint,
 ): Promise<TradePlan> {
 	const to = str(values, "to");
+	const minOut = minimumOut(quote, values, 18);
+	// The quote was read just now: a minimum above it would only be refused after an approval was
+	// signed and paid for (the trade's own check), so it is refused here, before anything is signed.
+	if (minOut > quote) {
+		throw new CliError(
+			"revert_SlippageExceeded",
+			`The price moved: the trade would give ${formatPaca(quote)}, below your minimum of ${formatPaca(minOut)}.`,
+			{ hint: "Run it again, or allow more slippage with --slippage <percent>." },
+		);
+	}
 	return {
 		venue,
 		quote,
-		minOut: minimumOut(quote, values, 18),
+		minOut,
 		deadline: await deadlineIn(ctx, parseSeconds(str(values, "deadline"), 1200, "--deadline")),
 		recipient: to ? parseAddress(to, "--to") : ctx.account.address,
 	};

@@ -201,10 +201,15 @@ describe("trading on the IMO curve", () => {
 	});
 
 	test("an impossible minimum out is refused before anything is signed", async () => {
+		const wallet = (await cli(["config", "--json"])).json<{ wallet: { address: Address } }>().wallet.address;
+		const client = createPublicClient({ transport: http(chain.rpcUrl) });
+		const sent = await client.getTransactionCount({ address: wallet });
 		const result = await cli(["buy", token, "1", "--min-out", "999999999"]);
 		expect(result.code).toBe(1);
 		expect(result.stderr).toContain("The price moved");
 		expect(result.stderr).toContain("--slippage");
+		// Not even the approval: it would have cost gas for a trade that could not happen.
+		expect(await client.getTransactionCount({ address: wallet })).toBe(sent);
 	});
 
 	test("not enough PACA: says how much, and where the local faucet is", async () => {
