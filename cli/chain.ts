@@ -12,6 +12,7 @@ import {
 	decodeEventLog,
 	defineChain,
 	getAddress,
+	type Hex,
 	HttpRequestError,
 	http,
 	InsufficientFundsError,
@@ -180,6 +181,7 @@ export interface Call {
  */
 export async function sendTransaction(ctx: SignerContext, label: string, call: Call): Promise<TransactionReceipt> {
 	const step = ctx.out.step(label);
+	let sent: Hex | undefined;
 	try {
 		const abi = [...call.abi, ...ALL_ERRORS] as Abi;
 		step.update("simulating", true);
@@ -192,6 +194,7 @@ export async function sendTransaction(ctx: SignerContext, label: string, call: C
 		} as never);
 		step.update("signing", true);
 		const hash = await ctx.walletClient.writeContract(request as never);
+		sent = hash;
 		step.update(`sent ${hash}, waiting for it to be mined`);
 		const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash, timeout: ctx.local ? 60_000 : 600_000 });
 		if (receipt.status !== "success") {
@@ -202,7 +205,16 @@ export async function sendTransaction(ctx: SignerContext, label: string, call: C
 		step.done(`block ${receipt.blockNumber}, tx ${hash}`);
 		return receipt;
 	} catch (error) {
-		const explained = explainChainError(ctx, error);
+		let explained = explainChainError(ctx, error);
+		if (sent !== undefined && explained.code !== "transaction_reverted") {
+			// Sent, then the wait failed (the RPC went away, a timeout): the transaction may still be
+			// mined, and running the command again could do it twice.
+			explained = new CliError(
+				"transaction_status_unknown",
+				`The transaction ${sent} was sent, but whether it was mined could not be read: ${explained.message}`,
+				{ hint: `Check ${sent} (a block explorer, or \`cast receipt ${sent}\`) before running the command again.`, cause: error },
+			);
+		}
 		step.fail();
 		throw explained;
 	}

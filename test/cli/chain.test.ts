@@ -17,6 +17,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { startRpcFaults } from "../node/rpc-faults.ts";
 import {
 	anvilKey,
 	type Chain,
@@ -353,5 +354,29 @@ describe("pointing elsewhere", () => {
 		const login = await cli(["login", "--home", join(dir.path, "empty-home"), "--rpc", "https://rpc.example.invalid"]);
 		expect(login.code).toBe(1);
 		expect(login.stderr).toContain("MODELDEX_PRIVATE_KEY");
+	});
+});
+
+describe("a transaction whose outcome cannot be read", () => {
+	test("says it was sent, with its hash, and to check it before running the command again", async () => {
+		// The RPC answers everything until the transaction is sent, then fails every receipt lookup.
+		const faults = await startRpcFaults(chain.rpcUrl);
+		try {
+			await fetch(`${faults.url}/cli/__faults`, {
+				method: "POST",
+				body: JSON.stringify({
+					after: "eth_sendRawTransaction",
+					fail: [{ method: "eth_getTransactionReceipt" }],
+				}),
+			});
+			const result = await cli(["faucet", "5", "--json"], { MODELDEX_RPC_URL: `${faults.url}/cli` });
+			expect(result.code).toBe(1);
+			const { error } = result.json<{ error: { code: string; message: string; hint: string } }>();
+			expect(error.code).toBe("transaction_status_unknown");
+			expect(error.message).toMatch(/^The transaction 0x[0-9a-f]{64} was sent/);
+			expect(error.hint).toContain("before running the command again");
+		} finally {
+			faults.server.close();
+		}
 	});
 });
