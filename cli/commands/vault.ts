@@ -140,7 +140,14 @@ async function waitForCredit(
 		}
 	} catch (error) {
 		step.fail();
-		throw error;
+		if (error instanceof CliError && error.code === "credit_timeout") throw error;
+		// The deposit is mined: the user must learn that, not only that the gateway failed, or a
+		// retry deposits the PACA a second time.
+		throw new CliError(
+			"credit_unknown",
+			`The deposit is on chain (${txHash}), but the gateway could not say whether it is credited: ${(error as Error).message}`,
+			{ hint: "Do not deposit again: the PACA is in the vault. Check later with `modeldex balance`.", cause: error },
+		);
 	}
 }
 

@@ -380,3 +380,20 @@ describe("a transaction whose outcome cannot be read", () => {
 		}
 	});
 });
+
+describe("deposit --wait when the gateway fails while waiting", () => {
+	test("says the deposit is on chain, with its hash, and not to deposit again", async () => {
+		// Signed in to a gateway that is not there (the test's gateway URL is a closed port).
+		const wallet = (await cli(["config", "--json"])).json<{ wallet: { address: Address } }>().wallet.address;
+		const sessions = {
+			sessions: { [env.MODELDEX_GATEWAY_URL as string]: { token: "mdxs_test", payer: wallet, expires_at: 4102444800 } },
+		};
+		writeFileSync(join(dir.path, ".modeldex", "session.json"), JSON.stringify(sessions));
+		const result = await cli(["deposit", "1", "--wait", "--json"]);
+		expect(result.code).toBe(1);
+		const { error } = result.json<{ error: { code: string; message: string; hint: string } }>();
+		expect(error.code).toBe("credit_unknown");
+		expect(error.message).toMatch(/^The deposit is on chain \(0x[0-9a-f]{64}\)/);
+		expect(error.hint).toContain("Do not deposit again");
+	});
+});
