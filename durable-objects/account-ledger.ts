@@ -204,6 +204,10 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 					credit_id TEXT PRIMARY KEY, reversed TEXT NOT NULL, shortfall TEXT NOT NULL, created_at INTEGER NOT NULL,
 					unbacked_removed TEXT NOT NULL DEFAULT '0'
 				);
+				CREATE TABLE IF NOT EXISTS withdrawal_locks (
+					withdrawal_id TEXT PRIMARY KEY, amount TEXT NOT NULL, created_at INTEGER NOT NULL
+				);
+				CREATE TABLE IF NOT EXISTS withdrawal_refusals (withdrawal_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
 				CREATE TABLE IF NOT EXISTS requests (
 					request_id TEXT PRIMARY KEY,
 					key_id TEXT NOT NULL, model_id TEXT NOT NULL,
@@ -400,7 +404,6 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		amount: bigint,
 	): Promise<{ ok: boolean; available: bigint; conflict?: "amount" | "refused" }> {
 		if (amount <= 0n) throw new RangeError("withdrawal amount must be positive");
-		this.ensureWithdrawalTable();
 		const existing = this.withdrawalLock(withdrawalId);
 		const available = this.withdrawable();
 		if (existing) return existing.amount === amount ? { ok: true, available } : { ok: false, available, conflict: "amount" };
@@ -424,7 +427,6 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	 * that arrives late cannot strand credit behind a refused request.
 	 */
 	async refuseWithdrawal(withdrawalId: string, amount: bigint): Promise<{ refused: boolean; released: bigint }> {
-		this.ensureWithdrawalTable();
 		const existing = this.withdrawalLock(withdrawalId);
 		if (existing?.amount === amount) return { refused: false, released: 0n };
 		if (existing) {
@@ -472,7 +474,6 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 
 	/** The lock of a withdrawal, or null when this payer never locked it. */
 	withdrawalLock(withdrawalId: string): { amount: bigint; createdAt: number } | null {
-		this.ensureWithdrawalTable();
 		const row = this.sql
 			.exec<{ amount: string; created_at: number }>(
 				"SELECT amount, created_at FROM withdrawal_locks WHERE withdrawal_id = ?",
@@ -484,13 +485,6 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 
 	private withdrawalRefused(withdrawalId: string): boolean {
 		return this.sql.exec("SELECT 1 FROM withdrawal_refusals WHERE withdrawal_id = ?", withdrawalId).toArray().length > 0;
-	}
-
-	private ensureWithdrawalTable(): void {
-		this.sql.exec(`
-			CREATE TABLE IF NOT EXISTS withdrawal_locks (withdrawal_id TEXT PRIMARY KEY, amount TEXT NOT NULL, created_at INTEGER NOT NULL);
-			CREATE TABLE IF NOT EXISTS withdrawal_refusals (withdrawal_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
-		`);
 	}
 
 	account(): AccountSnapshot {
