@@ -136,7 +136,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 						response: null,
 						// An error event blaming the request (a prompt over the context) says nothing of the
 						// upstream's health: it is left out of the breaker's input, neither failure nor success.
-						upstreams: r.requestFault ? tried(call, false).slice(0, -1) : tried(call, r.outcome !== "upstream_failed"),
+						upstreams: tried(call, r.requestFault ? null : r.outcome !== "upstream_failed"),
 					}),
 				),
 			);
@@ -227,12 +227,12 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		// only it, and would generate past a hold sized for max_completion_tokens); OpenAI's own
 		// API gets it as max_completion_tokens instead (callOpenAICompatible), since it refuses
 		// both at once.
-		const limits =
-			endpoint === "chat"
-				? [(body as ChatCompletionRequest).max_completion_tokens, (body as ChatCompletionRequest).max_tokens]
-				: [(body as CompletionRequest).max_tokens];
-		const given = limits.filter((n): n is number => typeof n === "number");
-		maxCompletionTokens = given.length > 0 ? Math.min(...given) : model.maxOutputTokens;
+		const completionLimit = endpoint === "chat" ? (body as ChatCompletionRequest).max_completion_tokens : null;
+		const tokensLimit = (body as ChatCompletionRequest | CompletionRequest).max_tokens;
+		maxCompletionTokens =
+			completionLimit != null && tokensLimit != null
+				? Math.min(completionLimit, tokensLimit)
+				: (completionLimit ?? tokensLimit ?? model.maxOutputTokens);
 		forwardBody.max_tokens = maxCompletionTokens;
 		delete forwardBody.max_completion_tokens;
 		if (endpoint === "chat") {
@@ -373,9 +373,10 @@ function failedAt(err: unknown): Outcome["upstreams"] {
 	return failures.map((f) => ({ position: f.position, ok: false }));
 }
 
-/** The upstreams a call tried: those that failed before it, then the one that answered. */
-function tried(call: UpstreamCall, servedOk: boolean): Outcome["upstreams"] {
-	return [...call.failures.map((f) => ({ position: f.position, ok: false })), { position: call.position, ok: servedOk }];
+/** The upstreams a call tried: those that failed before it, then the one that answered (left out when `servedOk` is null: its answer says nothing of its health). */
+function tried(call: UpstreamCall, servedOk: boolean | null): Outcome["upstreams"] {
+	const failed = call.failures.map((f) => ({ position: f.position, ok: false }));
+	return servedOk === null ? failed : [...failed, { position: call.position, ok: servedOk }];
 }
 
 // ── Texts to count when the upstream reports no usage ──────────────────────

@@ -152,7 +152,7 @@ export function registerChainRoutes(app: App): void {
 			if (lock.conflict === "amount") {
 				// A lock of another amount under this id without its row (D1 restored from a backup):
 				// the row cannot be paid; the settler refuses it and releases that lock.
-				throw idempotencyConflict("This Idempotency-Key was used for a withdrawal of another amount.");
+				throw idempotencyConflict(OTHER_AMOUNT);
 			}
 			// Only this request locks this row, so no lock is left behind when it refuses it.
 			await runBatch(db, [updateWithdrawal(db, id, { state: "refused" })]);
@@ -214,6 +214,7 @@ export function registerChainRoutes(app: App): void {
 }
 
 const REFUSED = "The withdrawal with this Idempotency-Key was refused; retry with a new key.";
+const OTHER_AMOUNT = "This Idempotency-Key was used for a withdrawal of another amount.";
 
 function idempotencyConflict(message: string): ApiError {
 	return new ApiError("idempotency_conflict", message, { param: "Idempotency-Key" });
@@ -230,7 +231,7 @@ async function replayWithdrawal(
 	amount: bigint,
 	ledger: ReturnType<typeof ledgerFor>,
 ): Promise<Response> {
-	if (w.amount !== amount) throw idempotencyConflict("This Idempotency-Key was used for a withdrawal of another amount.");
+	if (w.amount !== amount) throw idempotencyConflict(OTHER_AMOUNT);
 	if (w.state === "refused") throw idempotencyConflict(REFUSED);
 	if (w.state === "requested" && (await ledger.withdrawalLock(w.id))?.amount !== w.amount) {
 		throw idempotencyConflict("The withdrawal with this Idempotency-Key is still being requested; retry shortly.");

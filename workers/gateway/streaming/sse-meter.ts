@@ -74,7 +74,6 @@ export function meterSseStream(
 			// Unreachable in practice; the promise must settle all the same.
 			tally = { promptTokens: 0, completionTokens: 0, usageSource: "counted", outcome, finishReason: null };
 		}
-		if (inspector.upstreamErrorType === "invalid_request_error") tally.requestFault = true;
 		resolveResult(tally);
 	}
 
@@ -445,6 +444,8 @@ function isTokenCount(value: unknown): value is number {
  * parse; JSON escapes the quotes of such words inside generated text.
  */
 const MAY_MATTER = /"usage"\s*:\s*\{|"error"|"finish_reason"\s*:\s*"|\[DONE\]|^error:|^event: ?error/m;
+/** An SSE `error:` field or an `event: error` line (errorOfEvent reads them; most events have neither). */
+const ERROR_FIELD = /^error:|^event: ?error/m;
 
 /**
  * Chunk texts kept for counting are parsed into their delivered text and dropped once they
@@ -486,7 +487,7 @@ export class ChunkInspector {
 			return { forward: event, done: false };
 		}
 		const data = sseData(text);
-		const fieldError = errorOfEvent(text, data);
+		const fieldError = ERROR_FIELD.test(text) ? errorOfEvent(text, data) : null;
 		if (fieldError) {
 			// An error the SDKs would not see (a field they ignore): said in OpenAI's words.
 			this.upstreamSentError = true;
@@ -548,7 +549,15 @@ export class ChunkInspector {
 			completionTokens = 0;
 			for (const pieces of this.delivered.values()) completionTokens += Math.ceil(pieces.join("").length / 4);
 		}
-		return { promptTokens, completionTokens, usageSource: "counted", outcome, finishReason };
+		const requestFault = this.upstreamErrorType === "invalid_request_error";
+		return {
+			promptTokens,
+			completionTokens,
+			usageSource: "counted",
+			outcome,
+			finishReason,
+			...(requestFault && { requestFault }),
+		};
 	}
 
 	/** A mark for everything inspected so far, taken before the write that carries it. */

@@ -21,13 +21,37 @@ export function callOpenAICompatible(
 		if (!secret) throw new UpstreamMisconfigured("its API key secret is not set");
 		headers.authorization = `Bearer ${secret}`;
 	}
-	const url = `${upstream.baseUrl.replace(/\/+$/, "")}${path}`;
-	let sent = upstream.upstreamModel ? { ...body, model: upstream.upstreamModel } : body;
-	if (sent.max_tokens !== undefined && completionLimitField(upstream.baseUrl) === "max_completion_tokens") {
-		const { max_tokens, ...rest } = sent;
-		sent = { ...rest, max_completion_tokens: max_tokens };
+	const target = targetOf(upstream, upstream.baseUrl);
+	const rename = target.limitField === "max_completion_tokens" && body.max_tokens !== undefined;
+	// One copy, and only when something changes (the body is shared by the fallback attempts).
+	let sent = body;
+	if (upstream.upstreamModel || rename) {
+		sent = { ...body };
+		if (upstream.upstreamModel) sent.model = upstream.upstreamModel;
+		if (rename) {
+			sent.max_completion_tokens = sent.max_tokens;
+			delete sent.max_tokens;
+		}
 	}
-	return fetch(url, { method: "POST", headers, body: JSON.stringify(sent), signal });
+	return fetch(`${target.base}${path}`, { method: "POST", headers, body: JSON.stringify(sent), signal });
+}
+
+/** What a request needs of an upstream row's URL, worked out once per row (the model cache keeps the rows). */
+interface Target {
+	/** The base URL without trailing slashes. */
+	base: string;
+	limitField: "max_tokens" | "max_completion_tokens";
+}
+
+const targets = new WeakMap<UpstreamRecord, Target>();
+
+function targetOf(upstream: UpstreamRecord, baseUrl: string): Target {
+	let target = targets.get(upstream);
+	if (!target) {
+		target = { base: baseUrl.replace(/\/+$/, ""), limitField: completionLimitField(baseUrl) };
+		targets.set(upstream, target);
+	}
+	return target;
 }
 
 /**
@@ -37,18 +61,9 @@ export function callOpenAICompatible(
  * llama.cpp) read max_tokens, some of them only that.
  */
 export function completionLimitField(baseUrl: string): "max_tokens" | "max_completion_tokens" {
-	let field = limitFields.get(baseUrl);
-	if (field === undefined) {
-		let host = "";
-		try {
-			host = new URL(baseUrl).hostname;
-		} catch {}
-		field = host === "api.openai.com" || host.endsWith(".openai.azure.com") ? "max_completion_tokens" : "max_tokens";
-		if (limitFields.size >= 1024) limitFields.clear();
-		limitFields.set(baseUrl, field);
-	}
-	return field;
+	let host = "";
+	try {
+		host = new URL(baseUrl).hostname;
+	} catch {}
+	return host === "api.openai.com" || host.endsWith(".openai.azure.com") ? "max_completion_tokens" : "max_tokens";
 }
-
-/** completionLimitField by base URL (a URL parse per request would be wasted). */
-const limitFields = new Map<string, "max_tokens" | "max_completion_tokens">();
