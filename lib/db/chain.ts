@@ -493,13 +493,15 @@ export function modelsWithUnassignedUsage(db: Db, opts: { endMs?: number; limit?
 	return (opts.limit === undefined ? query : query.limit(opts.limit)).all();
 }
 
+/** Model ids bound in one statement, leaving room for the others (D1 caps bound parameters at 100). */
+const MODEL_IDS_PER_STATEMENT = 90;
+
 /**
  * Assigns to `epoch` every usage row of `modelIds` created before `endMs` that
  * no epoch holds yet (usage of other models waits for a later epoch).
  */
 export async function assignUsage(db: Db, epoch: number, endMs: number, modelIds: string[]): Promise<void> {
-	// Bound parameters per statement are capped (100 on D1).
-	for (const ids of chunksOf(modelIds, 90)) {
+	for (const ids of chunksOf(modelIds, MODEL_IDS_PER_STATEMENT)) {
 		await db.run(sql`
 			INSERT INTO ${usageEpochs} (request_id, epoch)
 			SELECT u.request_id, ${epoch} FROM ${usage} u
@@ -516,8 +518,7 @@ export async function assignUsage(db: Db, epoch: number, endMs: number, modelIds
 /** Usage of `modelIds` created before `endMs` that no epoch holds. */
 export async function unassignedUsageOf(db: Db, endMs: number, modelIds: string[]) {
 	const rows: Array<{ modelId: string; fee: bigint }> = [];
-	// Bound parameters per statement are capped (100 on D1).
-	for (const ids of chunksOf(modelIds, 90)) {
+	for (const ids of chunksOf(modelIds, MODEL_IDS_PER_STATEMENT)) {
 		rows.push(
 			...(await db
 				.select({ modelId: usage.modelId, fee: usage.fee })

@@ -73,6 +73,8 @@ export interface SettlerContext {
 	account: PrivateKeyAccount;
 	now: number;
 	hooks: SettlerHooks;
+	/** isRegistered answers of this run, by token (choosing the epoch and preparing it ask alike). */
+	registered: Map<string, Promise<boolean>>;
 }
 
 export interface EpochModel {
@@ -205,12 +207,20 @@ function settleCall(row: EpochRow): Hex {
 
 /** Whether the vault knows the token (it reverts a settle that names one it does not). */
 export function isRegistered(ctx: SettlerContext, token: string | null): Promise<boolean> {
-	return ctx.client.readContract({
-		address: ctx.chain.addresses.revenueVault,
-		abi: revenueVaultAbi,
-		functionName: "isRegistered",
-		args: [getAddress(token ?? "")],
-	});
+	const key = token ?? "";
+	let answer = ctx.registered.get(key);
+	if (!answer) {
+		answer = ctx.client.readContract({
+			address: ctx.chain.addresses.revenueVault,
+			abi: revenueVaultAbi,
+			functionName: "isRegistered",
+			args: [getAddress(key)],
+		});
+		ctx.registered.set(key, answer);
+		// A failed read is asked again, not remembered.
+		answer.catch(() => ctx.registered.delete(key));
+	}
+	return answer;
 }
 
 /** What the vault's escrow lacks to pay the epoch's fees, or null when it holds enough. */

@@ -91,6 +91,7 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		account: wallet.account,
 		now,
 		hooks,
+		registered: new Map(),
 	};
 	const result = emptyResult();
 

@@ -20,16 +20,7 @@ import { signTx } from "./transactions.ts";
 const ORPHAN_AFTER_MS = 10 * 60_000;
 
 export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<number> {
-	let paid = 0;
-	for (const w of await pendingWithdrawals(ctx.db)) {
-		const outcome = await advance(ctx, env, w).catch((error: unknown) => {
-			console.error(`withdrawal ${w.id}: ${(error as Error).message}`);
-			return "skipped" as const;
-		});
-		if (outcome === "paid") paid++;
-		if (outcome === "pending") break;
-	}
-	return paid;
+	return (await advanceEach(ctx, env, await pendingWithdrawals(ctx.db), false)).paid;
 }
 
 /**
@@ -40,11 +31,25 @@ export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<num
  * before it, nor help it along.
  */
 export async function advanceSentWithdrawals(ctx: SettlerContext, env: Env): Promise<{ paid: number; pending: string | null }> {
+	return advanceEach(ctx, env, await sentWithdrawals(ctx.db), true);
+}
+
+/**
+ * Advances `rows` in order, stopping at the first still pending (one transaction at a time). A
+ * row whose step fails is skipped, or, with `failedMayBeOut`, counts as pending while its
+ * transaction may still be out.
+ */
+async function advanceEach(
+	ctx: SettlerContext,
+	env: Env,
+	rows: WithdrawalRow[],
+	failedMayBeOut: boolean,
+): Promise<{ paid: number; pending: string | null }> {
 	let paid = 0;
-	for (const w of await sentWithdrawals(ctx.db)) {
+	for (const w of rows) {
 		const outcome = await advance(ctx, env, w).catch(async (error: unknown) => {
 			console.error(`withdrawal ${w.id}: ${(error as Error).message}`);
-			return (await stillOut(ctx, w)) ? ("pending" as const) : ("skipped" as const);
+			return failedMayBeOut && (await stillOut(ctx, w)) ? ("pending" as const) : ("skipped" as const);
 		});
 		if (outcome === "paid") paid++;
 		if (outcome === "pending") return { paid, pending: w.id };
