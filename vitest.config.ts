@@ -47,6 +47,10 @@ export default defineConfig(async () => {
 		],
 		test: {
 			include: ["test/gateway/**/*.test.ts", "test/chain/**/*.test.ts"],
+			// test/chain runs real nodes, and its fault tests wait out viem's retries of an injected RPC
+			// error: 5 s (the default) is tight on a loaded 2-core CI box, where one took 4.7 s and
+			// another timed out.
+			testTimeout: 30_000,
 			globalSetup: ["./test/node/global-setup.ts", "./test/node/anvil-setup.ts"],
 			setupFiles: ["./test/helpers/apply-migrations.ts"],
 		},
