@@ -221,6 +221,50 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 1, completion_tokens: 4 });
 	});
 
+	it.each([
+		["in pieces, as current models stream it", ":tools", '{"city": "Paris"}'],
+		["whole, with its arguments as an object (older models)", ":tools-whole", '{"city":"Paris"}'],
+	])("streams a Workers AI function call %s as OpenAI tool_call deltas", async (_how, suffix, args) => {
+		const { key, payer } = await newKey();
+		const model = await workersAI(`@cf/test/stand-in${suffix}`);
+		const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, tools, messages: [{ role: "user", content: "weather in Paris?" }] },
+		});
+		expect(res.status).toBe(200);
+		expect(sseData(res.text).at(-1)).toBe("[DONE]");
+		const calls = sseChunks(res.text).flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
+		// OpenAI's shape: the first delta of a call carries its index, id, type and name; later ones add arguments.
+		expect(calls[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_weather" } });
+		expect(calls[0].id).toEqual(expect.any(String));
+		expect(calls.every((c: { index: number }) => c.index === 0)).toBe(true);
+		expect(calls.map((c: { function: { arguments?: string } }) => c.function.arguments ?? "").join("")).toBe(args);
+		const finishes = sseChunks(res.text).flatMap((c) =>
+			c.choices.map((choice: { finish_reason: string | null }) => choice.finish_reason),
+		);
+		expect(finishes.filter((f) => f !== null)).toEqual(["tool_calls"]);
+		expect(await spent(payer)).toBe(fee(3, 6));
+	});
+
+	it("passes a Workers AI stream in OpenAI's chunk format through, reasoning and finish reason included", async () => {
+		const { key, payer } = await newKey();
+		const model = await workersAI("@cf/test/stand-in:openai-shaped");
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, max_tokens: 4, messages: [{ role: "user", content: "hi you" }] },
+		});
+		expect(res.status).toBe(200);
+		const chunks = sseChunks(res.text);
+		expect(chunks.map((c) => c.choices[0]?.delta?.reasoning_content ?? "").join("")).toBe("Thinking it over.");
+		expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe("Workers AI stand-in reply");
+		const finishes = chunks.flatMap((c) => c.choices.map((choice: { finish_reason: string | null }) => choice.finish_reason));
+		expect(finishes.filter((f) => f !== null)).toEqual(["length"]);
+		// The gateway's own id and model name, as in its other streams; no usage chunk (not asked for).
+		expect(chunks.every((c) => c.model === model && c.object === "chat.completion.chunk" && c.usage === undefined)).toBe(true);
+		expect(await spent(payer)).toBe(fee(2, 4));
+	});
+
 	it("answers a Workers AI function call as OpenAI tool_calls (arguments as a JSON string)", async () => {
 		const { key, payer } = await newKey();
 		const model = await workersAI("@cf/test/stand-in:tools");

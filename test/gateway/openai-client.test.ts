@@ -58,6 +58,26 @@ describe("the official openai client against the gateway", () => {
 		);
 	});
 
+	it("assembles a function call streamed from Workers AI", async () => {
+		const { key } = await newKey();
+		const model = await newModel({
+			upstreams: [{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/stand-in:tools", apiKeySecret: null }],
+		});
+		const { openai, settled } = client(key);
+		const stream = openai.chat.completions.stream({
+			model,
+			tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }],
+			messages: [{ role: "user", content: "weather in Paris?" }],
+		});
+		const completion = await stream.finalChatCompletion();
+		await settled();
+		const [choice] = completion.choices;
+		expect(choice?.finish_reason).toBe("tool_calls");
+		expect(choice?.message.tool_calls).toEqual([
+			{ id: expect.any(String), type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } },
+		]);
+	});
+
 	it("surfaces an upstream that died mid-stream as an APIError", async () => {
 		const { key } = await newKey();
 		const model = await newModel({ behaviour: ":die-midstream" });

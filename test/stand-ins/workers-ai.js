@@ -6,8 +6,10 @@
 // SLOW_MS to answer a non-stream run (as a model generating a long answer does);
 // ":silent-stream" returns a stream that never sends anything; ":stall" streams three
 // words, then nothing for a minute (the gateway's timeouts must give up on them first);
-// ":tools" answers a non-stream run with a function call, ":openai-shaped" in OpenAI's
-// chat.completion shape (as some Workers AI models do).
+// ":tools" answers with a function call (streamed in pieces, as current models stream
+// them), ":tools-whole" streams it in one event with its arguments as an object (as older
+// models do), ":openai-shaped" answers in OpenAI's chat.completion shape, or streams
+// OpenAI's chunks with reasoning before the answer (as some Workers AI models do).
 import { WorkerEntrypoint } from "cloudflare:workers";
 
 const REPLY = "Workers AI stand-in reply for tests only";
@@ -55,6 +57,48 @@ export class WorkersAIStandIn extends WorkerEntrypoint {
 		const stallThenFail = (controller) =>
 			setTimeout(() => controller.error(new Error("stand-in stalled stream gave up")), STALL_MS);
 		if (model.endsWith(":silent-stream")) return new ReadableStream({ start: stallThenFail });
+		const name = inputs.tools?.[0]?.function?.name ?? inputs.tools?.[0]?.name ?? "tool";
+		const events = (list) =>
+			new ReadableStream({
+				start(controller) {
+					for (const event of list) controller.enqueue(encoder.encode(`data: ${JSON.stringify(event)}\n\n`));
+					controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+					controller.close();
+				},
+			});
+		if (model.endsWith(":tools")) {
+			// Workers AI's streamed function call: the call's id and name first, then the
+			// arguments in pieces, then a finalizing entry with everything null.
+			return events([
+				{ response: "", tool_calls: [{ id: "chatcmpl-tool-7f3a", type: "function", index: 0, function: { name } }] },
+				{ response: "", tool_calls: [{ index: 0, function: { arguments: '{"city": ' } }] },
+				{ response: "", tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] },
+				{ response: "", tool_calls: [{ id: null, type: null, index: 0, function: { name: null, arguments: null } }] },
+				{ response: "", usage: { ...usage, completion_tokens: 6, total_tokens: usage.prompt_tokens + 6 } },
+			]);
+		}
+		if (model.endsWith(":tools-whole")) {
+			return events([
+				{ response: "", tool_calls: [{ name, arguments: { city: "Paris" } }] },
+				{ response: "", usage: { ...usage, completion_tokens: 6, total_tokens: usage.prompt_tokens + 6 } },
+			]);
+		}
+		if (model.endsWith(":openai-shaped")) {
+			const chunk = (choices, extra = {}) => ({
+				id: "chatcmpl-standin",
+				object: "chat.completion.chunk",
+				created: 1,
+				model,
+				choices,
+				...extra,
+			});
+			return events([
+				chunk([{ index: 0, delta: { role: "assistant", reasoning_content: "Thinking it over." }, finish_reason: null }]),
+				...out.map((w, i) => chunk([{ index: 0, delta: { content: i === 0 ? w : ` ${w}` }, finish_reason: null }])),
+				chunk([{ index: 0, delta: {}, finish_reason: "length" }]),
+				chunk([], { usage }),
+			]);
+		}
 		return new ReadableStream({
 			start(controller) {
 				for (const [i, w] of out.entries()) {

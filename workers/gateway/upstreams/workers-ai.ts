@@ -17,6 +17,15 @@ interface WorkersAIText {
 	usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number };
 }
 
+/** One event of a Workers AI stream: its own format, or (some models) OpenAI's chunk. */
+interface WorkersAIStreamEvent extends Omit<WorkersAIText, "choices" | "tool_calls"> {
+	tool_calls?: Array<
+		(NonNullable<WorkersAIText["tool_calls"]>[number] & { index?: number; id?: string | null; name?: string | null }) | null
+	>;
+	choices?: Array<{ finish_reason?: string | null } | null>;
+	finish_reason?: string | null;
+}
+
 interface WorkersAIEmbedding {
 	data?: number[][];
 	usage?: { prompt_tokens?: number };
@@ -115,18 +124,44 @@ export async function callWorkersAI(
 	const decoder = new TextDecoder();
 	let buffer = "";
 	let usage: WorkersAIText["usage"];
+	/** The assistant role goes with the first delta, as in OpenAI's streams (the SDKs' stream helpers require it). */
+	let role: { role?: "assistant" } = { role: "assistant" };
+	/** Tool calls begun, by index: the first delta of each carries its id, type and name. */
+	const toolCalls = new Set<number>();
+	/** The model's own finish reason, if it gave one (natively or in OpenAI's chunks). */
+	let finishReason: string | null = null;
+	/** The model streamed OpenAI's chunks, finish reason included: nothing to add at the end. */
+	let finishSent = false;
 	const translate = (line: string, controller: TransformStreamDefaultController<Uint8Array>) => {
 		if (!line.startsWith("data:")) return;
 		const data = line.slice(5).trim();
 		if (data === "[DONE]" || data === "") return;
-		const event = JSON.parse(data) as WorkersAIText;
+		const event = JSON.parse(data) as WorkersAIStreamEvent;
 		if (event.usage) usage = event.usage;
-		if (event.response) {
-			const choice = chat
-				? { index: 0, delta: { content: event.response }, finish_reason: null }
-				: { index: 0, text: event.response, finish_reason: null };
-			controller.enqueue(encoder.encode(chunk({ choices: [choice] })));
+		if (Array.isArray(event.choices)) {
+			// Models that stream OpenAI's chunks (content, reasoning, tool calls, finish reason):
+			// their choices go through under the gateway's id and model name; usage comes at the end.
+			if (event.choices.length === 0) return;
+			if (event.choices.some((c) => c?.finish_reason != null)) finishSent = true;
+			controller.enqueue(encoder.encode(chunk({ choices: event.choices })));
+			return;
 		}
+		if (typeof event.finish_reason === "string" && event.finish_reason) finishReason = event.finish_reason;
+		const calls = chat ? toolCallDeltas(event.tool_calls, toolCalls) : [];
+		if (!event.response && calls.length === 0) return;
+		const choice = chat
+			? {
+					index: 0,
+					delta: {
+						...role,
+						...(event.response ? { content: event.response } : {}),
+						...(calls.length > 0 ? { tool_calls: calls } : {}),
+					},
+					finish_reason: null,
+				}
+			: { index: 0, text: event.response, finish_reason: null };
+		role = {};
+		controller.enqueue(encoder.encode(chunk({ choices: [choice] })));
 	};
 	// Once AI.run has returned the stream, nothing else listens to the signal: the stream
 	// itself fails when the attempt is aborted (first-byte or total timeout, or the client
@@ -152,8 +187,11 @@ export async function callWorkersAI(
 			flush(controller) {
 				signal.removeEventListener("abort", abort);
 				translate(buffer.trimEnd(), controller);
-				const finish = chat ? { index: 0, delta: {}, finish_reason: "stop" } : { index: 0, text: "", finish_reason: "stop" };
-				controller.enqueue(encoder.encode(chunk({ choices: [finish] })));
+				if (!finishSent) {
+					const reason = finishReason ?? (toolCalls.size > 0 ? "tool_calls" : "stop");
+					const finish = chat ? { index: 0, delta: {}, finish_reason: reason } : { index: 0, text: "", finish_reason: reason };
+					controller.enqueue(encoder.encode(chunk({ choices: [finish] })));
+				}
 				if (usage) controller.enqueue(encoder.encode(chunk({ choices: [], usage: openAIUsage(usage) })));
 				controller.enqueue(encoder.encode("data: [DONE]\n\n"));
 			},
@@ -166,6 +204,37 @@ function openAIUsage(usage: NonNullable<WorkersAIText["usage"]>) {
 	const prompt = usage.prompt_tokens ?? 0;
 	const completion = usage.completion_tokens ?? 0;
 	return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: usage.total_tokens ?? prompt + completion };
+}
+
+/**
+ * A streamed event's tool calls as OpenAI's `delta.tool_calls`. Workers AI streams a call as
+ * its id, type and name first, then its arguments in pieces, then a finalizing entry with
+ * everything null (skipped); older models send the whole call at once, arguments as an
+ * object. OpenAI's first delta of a call carries its index, id, type and name, the later
+ * ones its index and more arguments.
+ */
+function toolCallDeltas(calls: WorkersAIStreamEvent["tool_calls"], begun: Set<number>) {
+	const deltas: Array<Record<string, unknown>> = [];
+	for (const [position, call] of (calls ?? []).entries()) {
+		if (typeof call !== "object" || call === null) continue;
+		const fn = call.function ?? call;
+		const name = typeof fn.name === "string" && fn.name !== "" ? fn.name : null;
+		const args =
+			fn.arguments === undefined || fn.arguments === null || fn.arguments === ""
+				? null
+				: typeof fn.arguments === "string"
+					? fn.arguments
+					: JSON.stringify(fn.arguments);
+		const index = typeof call.index === "number" ? call.index : position;
+		if (begun.has(index)) {
+			if (args !== null) deltas.push({ index, function: { arguments: args } });
+			continue;
+		}
+		if (!call.id && name === null && args === null) continue;
+		begun.add(index);
+		deltas.push({ index, ...openAIToolCall({ ...call, function: { name: name ?? "", arguments: args ?? "" } }) });
+	}
+	return deltas;
 }
 
 /** A Workers AI tool call in OpenAI's shape: an id, and the arguments as a JSON string. */
