@@ -41,7 +41,8 @@ export function objectBindings(scriptName?: string) {
 	};
 }
 
-export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat"] };
+/** As wrangler.toml deploys the gateway. */
+export const COMPAT = { compatibilityDate: "2026-11-01", compatibilityFlags: ["nodejs_compat", "enable_request_signal"] };
 /** workerd's own output (its warnings, Workers' console) goes to stderr: stdout is the report. */
 const logsToStderr = {
 	handleStructuredLogs: ({ message }: { message: string }) => process.stderr.write(`${message}\n`),

@@ -27,6 +27,8 @@ interface Received {
 	path: string;
 	headers: Record<string, string | string[] | undefined>;
 	body: unknown;
+	/** The gateway closed the connection before the answer was complete (it aborted the request). */
+	abandoned: boolean;
 }
 
 /** How long ":slow-answer" takes to send a non-stream answer (headers included). */
@@ -68,7 +70,11 @@ export async function startStandInUpstream(options: StandInOptions = {}): Promis
 		} catch {
 			return sendJson(res, 400, { error: { message: "bad json", type: "invalid_request_error" } });
 		}
-		received.push({ path, headers: req.headers, body });
+		const seen: Received = { path, headers: req.headers, body, abandoned: false };
+		received.push(seen);
+		res.on("close", () => {
+			seen.abandoned = !res.writableFinished;
+		});
 		if (serviceTimeMs > 0) await sleep(serviceTimeMs);
 
 		const model = String(body.model ?? "stand-in");

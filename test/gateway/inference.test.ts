@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { countTokens } from "../../workers/gateway/streaming/tokens.ts";
 import { completionLimitField } from "../../workers/gateway/upstreams/openai-compatible.ts";
@@ -134,6 +134,35 @@ describe("streaming chat completions", () => {
 		expect(row?.completionTokens).toBeLessThan(REPLY_WORDS.length);
 		expect(row?.fee).toBe(fee(row?.promptTokens ?? 0, row?.completionTokens ?? 0));
 		expect(await spent(payer)).toBe(row?.fee);
+	});
+
+	it.each([
+		["a non-stream client goes away", ":slow-answer", false],
+		["a stream's client goes away before the first byte", ":hang", true],
+	])("aborts the upstream when %s, and charges the prompt only", async (_who, behaviour, stream) => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ behaviour });
+		const marker = crypto.randomUUID();
+		const client = new AbortController();
+		const started = Date.now();
+		const call = callGateway("/v1/chat/completions", {
+			key,
+			signal: client.signal,
+			json: { model, stream, max_tokens: 14, messages: [{ role: "user", content: `three words ${marker}` }] },
+		});
+		// The stand-in answers after 1 s, or never; the client leaves once the gateway is waiting on it.
+		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
+		client.abort();
+		await call;
+		await vi.waitFor(async () => expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(true));
+		expect(Date.now() - started).toBeLessThan(1_000);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		// Nothing of the answer reached the client; the upstream had the prompt.
+		expect(row).toMatchObject({ status: "ok", completionTokens: 0, usageSource: "counted" });
+		expect(row?.promptTokens).toBeGreaterThan(0);
+		expect(await spent(payer)).toBe(fee(row?.promptTokens ?? 0, 0));
+		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
 	});
 
 	it("ends with an SSE error event and charges delivered tokens only when the upstream dies mid-stream", async () => {

@@ -52,9 +52,15 @@ export async function newModel(
 }
 
 /** What the stand-in upstream received whose text contains `marker`. */
-export async function upstreamRequestsWith(marker: string): Promise<Array<{ path: string; body: Record<string, unknown> }>> {
+export async function upstreamRequestsWith(
+	marker: string,
+): Promise<Array<{ path: string; body: Record<string, unknown>; abandoned: boolean }>> {
 	const base = env.STAND_IN_URL.replace(/\/v1$/, "");
-	const all = (await (await fetch(`${base}/__requests`)).json()) as Array<{ path: string; body: Record<string, unknown> }>;
+	const all = (await (await fetch(`${base}/__requests`)).json()) as Array<{
+		path: string;
+		body: Record<string, unknown>;
+		abandoned: boolean;
+	}>;
 	return all.filter((r) => JSON.stringify(r.body).includes(marker));
 }
 

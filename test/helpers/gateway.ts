@@ -32,7 +32,13 @@ export async function openGateway(path: string, init: GatewayInit = {}) {
 	}
 	const ctx = createExecutionContext();
 	const response = await worker.fetch(
-		new Request(`https://gateway.test${path}`, { method: init.method ?? (body ? "POST" : "GET"), headers, body }),
+		new Request(`https://gateway.test${path}`, {
+			method: init.method ?? (body ? "POST" : "GET"),
+			headers,
+			body,
+			// The incoming request's signal: aborting it is the client going away (enable_request_signal).
+			...(init.signal ? { signal: init.signal } : {}),
+		}),
 		init.env ? { ...(env as TestEnv), ...init.env } : (env as TestEnv),
 		ctx,
 	);

@@ -92,9 +92,11 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	c.set("requestId", requestId);
 
 	let settled = false;
+	let markSettled = () => {};
 	const settle = (outcome: Outcome) => {
 		if (settled) return;
 		settled = true;
+		markSettled();
 		const free = outcome.status === "error" && outcome.completionTokens === 0;
 		admission.finish(c.executionCtx, {
 			modelId: model.id,
@@ -111,15 +113,42 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		});
 	};
 
+	// A client that goes away before the answer begins (the request's signal, with the
+	// enable_request_signal flag) is settled from the signal: the runtime may cancel the
+	// handler then, so the handler's own settle might never run. It pays for its prompt, which
+	// the upstream had, and nothing of the answer; callUpstreams aborts the upstream through
+	// the same signal. The waitUntil keeps the invocation alive until the request is settled,
+	// so the charge's batch is scheduled whatever the handler's fate. Once a stream's first
+	// chunk is in, the stream meter sees the client go and charges what was delivered.
+	const client = c.req.raw.signal;
+	const leftEarly = () =>
+		settle({
+			status: "ok",
+			promptTokens: countTokens(plan.promptText()),
+			completionTokens: 0,
+			usageSource: "counted",
+			response: null,
+			upstreams: [],
+		});
+	client.addEventListener("abort", leftEarly, { once: true });
+	c.executionCtx.waitUntil(
+		new Promise<void>((resolve) => {
+			markSettled = resolve;
+		}),
+	);
+	if (client.aborted) leftEarly();
+
 	// Every admitted request is finished exactly once, whatever happens from here on:
 	// an error before the response costs nothing and releases the hold.
 	const forward = async (): Promise<Response> => {
 		const call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
 			stream: plan.stream,
 			timeouts: config.timeouts,
+			clientSignal: client,
 		});
 
 		if (plan.stream && call.stream) {
+			client.removeEventListener("abort", leftEarly);
 			const metered = meterSseStream(call.stream, {
 				kind: endpoint === "chat" ? "chat" : "completion",
 				clientWantsUsage: plan.clientWantsUsage,

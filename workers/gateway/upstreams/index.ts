@@ -53,7 +53,17 @@ export async function callUpstreams(
 	model: ModelRecord,
 	path: UpstreamPath,
 	body: Record<string, unknown>,
-	opts: { stream: boolean; timeouts: UpstreamTimeouts; now?: number },
+	opts: {
+		stream: boolean;
+		timeouts: UpstreamTimeouts;
+		now?: number;
+		/**
+		 * The client's request signal: when the client goes away the attempt is aborted and no
+		 * other upstream is tried. A non-stream exchange stays tied to it until its body is read;
+		 * a stream's ends with its first chunk (from there the stream meter sees the client go).
+		 */
+		clientSignal?: AbortSignal;
+	},
 ): Promise<UpstreamCall> {
 	const timeouts = opts.timeouts;
 	const now = opts.now ?? Date.now();
@@ -64,9 +74,13 @@ export async function callUpstreams(
 	const order = healthy.length > 0 ? healthy : model.upstreams;
 	let lastError: ApiError | null = null;
 
+	const client = opts.clientSignal;
 	for (const upstream of order) {
+		if (client?.aborted) throw withFailures(clientGone(), failures);
 		const attempt = new AbortController();
 		const deadline = new Deadline(attempt, timeouts, opts.stream);
+		const leave = () => attempt.abort(new ClientGone());
+		client?.addEventListener("abort", leave, { once: true });
 		let response: Response;
 		try {
 			response = await callOne(env, upstream, path, body, attempt.signal);
@@ -75,6 +89,8 @@ export async function callUpstreams(
 				if (opts.stream && response.body) {
 					deadline.enter("first-byte");
 					stream = await firstChunk(response);
+					// A failed read must mean the upstream failed, not that the client left.
+					client?.removeEventListener("abort", leave);
 				}
 				deadline.enter("body");
 				return {
@@ -88,6 +104,9 @@ export async function callUpstreams(
 			}
 		} catch (err) {
 			deadline.end();
+			client?.removeEventListener("abort", leave);
+			// Not this upstream's failure: nothing for its breaker, and nobody to answer.
+			if (attempt.signal.reason instanceof ClientGone) throw withFailures(clientGone(), failures);
 			let reason: string;
 			if (err instanceof UpstreamMisconfigured) {
 				reason = "configuration";
@@ -105,6 +124,7 @@ export async function callUpstreams(
 			failures.push({ position: upstream.position, reason });
 			continue;
 		}
+		client?.removeEventListener("abort", leave);
 		if (CLIENT_ERRORS.has(response.status)) {
 			deadline.enter("body");
 			const rejected = await rejectedByUpstream(response);
@@ -121,6 +141,17 @@ export async function callUpstreams(
 		await response.body?.cancel().catch(() => {});
 	}
 	throw withFailures(lastError ?? new ApiError("upstream_unavailable", "No upstream could serve the request."), failures);
+}
+
+/** Why an attempt was aborted when the client went away. */
+class ClientGone extends Error {
+	constructor() {
+		super("the client went away");
+	}
+}
+
+function clientGone(): ApiError {
+	return new ApiError("upstream_error", "The client closed the request before the upstream answered.");
 }
 
 /** Statuses that say the request itself is wrong (its content), whichever upstream gets it. */
