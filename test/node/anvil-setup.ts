@@ -27,6 +27,7 @@ const SHARED_DEPLOYMENTS = [
 	"indexer",
 	"settler",
 	"settler-crash",
+	"settler-lease",
 	"proofs",
 	"e2e",
 	"withdrawals",

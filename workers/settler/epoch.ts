@@ -10,6 +10,7 @@ import {
 	feeTotals,
 	insertEpoch,
 	insertLeaves,
+	type JobLease,
 	modelsOfEpoch,
 	modelsWithUnassignedUsage,
 	runBatch,
@@ -73,6 +74,12 @@ export interface SettlerContext {
 	account: PrivateKeyAccount;
 	now: number;
 	hooks: SettlerHooks;
+	/**
+	 * The run's job lease, renewed before every D1 write and every transaction: a run that
+	 * outlived it (presumed dead) may have been taken over, and must not record or send
+	 * behind the new run. Renewing then throws LeaseLost, which ends the run.
+	 */
+	lease: JobLease;
 	/** isRegistered answers of this run, by token (choosing the epoch and preparing it ask alike). */
 	registered: Map<string, Promise<boolean>>;
 }
@@ -116,6 +123,7 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 	// Assigning is idempotent (rows already in an epoch are skipped). A run stopped
 	// after this and before the epoch's row is written leaves assigned usage with no
 	// epoch: the next run closes that epoch first (epochAssignedButUnrecorded).
+	await ctx.lease.renew();
 	await assignUsage(db, epoch, endMs, [...assigned, ...fresh.slice(0, room)]);
 	const rows = await usageOfEpoch(db, epoch);
 	const aggregate = aggregateEpoch(epoch, rows);
@@ -269,6 +277,8 @@ export async function sendEpoch(ctx: SettlerContext, row: EpochRow, replace = fa
 			: {}),
 	});
 	const hashes = [...(JSON.parse(row.txHashes) as Hex[]), tx.hash];
+	// Signing read the chain (gas, nonce, fees): a run taken over meanwhile must not send a second settle.
+	await ctx.lease.renew();
 	await updateEpoch(ctx.db, row.epoch, {
 		state: "sent",
 		nonce: tx.nonce,
@@ -287,7 +297,7 @@ export type SentStatus = "confirmed" | "pending" | "resend";
 
 /** Reads the chain for a sent epoch and records what it finds. */
 export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<SentStatus> {
-	const { client, db } = ctx;
+	const { client } = ctx;
 	const hashes = (JSON.parse(row.txHashes) as Hex[]).slice().reverse();
 	for (const hash of hashes) {
 		const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
@@ -302,7 +312,7 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		console.error(
 			`epoch ${row.epoch}: settle ${hash} reverted; preparing to send again (at nonce ${row.nonce}: ${row.txHashes})`,
 		);
-		await resend(db, row.epoch);
+		await resend(ctx, row.epoch);
 		return "resend";
 	}
 	if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
@@ -313,13 +323,14 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		console.warn(
 			`epoch ${row.epoch}: nonce ${row.nonce} was used by another transaction; sending again (dropped: ${row.txHashes})`,
 		);
-		await resend(db, row.epoch);
+		await resend(ctx, row.epoch);
 		return "resend";
 	}
 	const last = hashes[0];
 	const known = last ? await client.getTransaction({ hash: last }).catch(() => null) : null;
 	if (!known && row.rawTx) {
 		// The node lost it (restart, eviction): the same signed bytes, the same hash.
+		await ctx.lease.renew();
 		await client.sendRawTransaction({ serializedTransaction: row.rawTx as Hex }).catch((e: unknown) => {
 			console.warn(`epoch ${row.epoch}: rebroadcast failed: ${(e as Error).message}`);
 		});
@@ -337,8 +348,9 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
  * dropped (the caller logs them). Kept, a reverted one would be found again by waitForReceipt
  * and checkSent while the new settle is pending, and sent again at every step.
  */
-function resend(db: Db, epoch: number) {
-	return updateEpoch(db, epoch, { state: "prepared", nonce: null, txHashes: "[]" });
+async function resend(ctx: SettlerContext, epoch: number): Promise<void> {
+	await ctx.lease.renew();
+	await updateEpoch(ctx.db, epoch, { state: "prepared", nonce: null, txHashes: "[]" });
 }
 
 /** If the vault already has `epoch`, records the transaction that settled it. */
@@ -365,6 +377,7 @@ export async function confirmFromChain(ctx: SettlerContext, epoch: number): Prom
 }
 
 async function markConfirmed(ctx: SettlerContext, epoch: number, hash: Hex, block: bigint, gasUsed: bigint): Promise<void> {
+	await ctx.lease.renew();
 	await updateEpoch(ctx.db, epoch, {
 		state: "confirmed",
 		confirmedTx: hash,

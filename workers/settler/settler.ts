@@ -5,6 +5,8 @@ import { parsePrivateKey, readChainConfig } from "../../lib/chain/config.ts";
 import {
 	epochAssignedButUnrecorded,
 	epochRow,
+	type JobLease,
+	LeaseLost,
 	lastEpoch,
 	modelsWithUnassignedUsage,
 	releaseUnrecordedEpoch,
@@ -37,7 +39,9 @@ import { advanceSentWithdrawals, payWithdrawals } from "./withdrawals.ts";
 // the payers' withdrawals of their own deposits. One account, one transaction at a
 // time: no settle is sent while a withdrawal is pending, and no withdrawal while a
 // settle is (a transaction behind a pending one could not be mined before it, and
-// replacing it would not help).
+// replacing it would not help). One run at a time holds the settler's lease, renewed
+// before every D1 write and transaction: a run that outlived it and was taken over
+// stops there, with nothing more recorded or sent.
 
 const MAX_STEPS_PER_RUN = 12;
 
@@ -62,7 +66,7 @@ const LEASE_MS = 10 * 60_000;
 export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}): Promise<SettlerRunResult> {
 	const db = openDb(env.DB);
 	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
-	const result = await withLease(db, "settler", LEASE_MS, () => settleOnce(env, db, now, hooks));
+	const result = await withLease(db, "settler", LEASE_MS, (lease) => settleOnce(env, db, now, hooks, lease));
 	return result ?? { ...emptyResult(), busy: true };
 }
 
@@ -79,7 +83,7 @@ function emptyResult(): SettlerRunResult {
 	};
 }
 
-async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): Promise<SettlerRunResult> {
+async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, lease: JobLease): Promise<SettlerRunResult> {
 	const chain = readChainConfig(env);
 	const settler = readSettlerConfig(env);
 	const wallet = walletClientFor(chain, parsePrivateKey(env.SETTLER_PRIVATE_KEY, "SETTLER_PRIVATE_KEY"));
@@ -91,6 +95,7 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 		account: wallet.account,
 		now,
 		hooks,
+		lease,
 		registered: new Map(),
 	};
 	const result = emptyResult();
@@ -144,7 +149,8 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks): P
 			}
 		}
 	} catch (err) {
-		if (typeof err === "object" && err !== null && crashes.has(err)) throw err;
+		// A crash ends the run; so does a lease lost to another run, which now does the epochs and withdrawals.
+		if (err instanceof LeaseLost || (typeof err === "object" && err !== null && crashes.has(err))) throw err;
 		result.failed = { epoch: current, message: describeFailure(err) };
 		console.error(
 			`settler: ${current === null ? "choosing the next epoch" : `epoch ${current}`} failed, and waits for the next run: ${result.failed.message}`,
@@ -235,6 +241,7 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 			// into the next epoch closed. No double payment: the fee totals went back with the
 			// restore too (they move with the epoch row), and the vault pays only what its
 			// cumulative totals lack, so what it already paid for this usage is not paid again.
+			await ctx.lease.renew();
 			await runBatch(ctx.db, releaseUnrecordedEpoch(ctx.db, next));
 			console.warn(
 				`settler: usage assigned to epoch ${next}, which D1 has no row for, but the vault settled through epoch ${onChain} ` +

@@ -1,6 +1,6 @@
 import { encodeFunctionData, getAddress, type Hex } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { pendingWithdrawals, sentWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
+import { LeaseLost, pendingWithdrawals, sentWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
 import { signTx } from "./transactions.ts";
@@ -48,6 +48,8 @@ async function advanceEach(
 	let paid = 0;
 	for (const w of rows) {
 		const outcome = await advance(ctx, env, w).catch(async (error: unknown) => {
+			// Taken over: the new run pays the rest; this one sends and records nothing more.
+			if (error instanceof LeaseLost) throw error;
 			console.error(`withdrawal ${w.id}: ${(error as Error).message}`);
 			return failedMayBeOut && (await stillOut(ctx, w)) ? ("pending" as const) : ("skipped" as const);
 		});
@@ -73,6 +75,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 	const { client, db } = ctx;
 	const vault = ctx.chain.addresses.revenueVault;
 	const markPaid = async (txHash: string | null) => {
+		await ctx.lease.renew();
 		await updateWithdrawal(db, w.id, { state: "paid", paidAt: ctx.now, ...(txHash ? { txHash } : {}) });
 		return "paid" as const;
 	};
@@ -100,6 +103,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 			// Refused in the ledger first: it releases a lock of another amount (unpaid: the vault
 			// was asked above) and no lock can be taken for this id afterwards, so refusing the row
 			// never strands credit. A matching lock that appeared meanwhile is paid on the next run.
+			await ctx.lease.renew();
 			const { refused, released } = await env.LEDGERS.refuseWithdrawal(w.payer, w.id, w.amount);
 			if (refused) {
 				console.warn(
@@ -117,6 +121,9 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		args: [getAddress(w.payer), w.amount, w.id as Hex],
 	});
 	const tx = await signTx(ctx, { to: vault, data, ...(replace ? { replace } : {}) });
+	// The reads before this (the vault, the ledger's lock, signing) can be slow: a run taken over
+	// meanwhile must not record its transaction over the new run's, nor send a second one for this id.
+	await ctx.lease.renew();
 	await updateWithdrawal(db, w.id, {
 		state: "sent",
 		nonce: tx.nonce,
