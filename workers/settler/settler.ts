@@ -65,7 +65,7 @@ const LEASE_MS = 10 * 60_000;
 
 export async function runSettler(env: Env, now: number, hooks: SettlerHooks = {}): Promise<SettlerRunResult> {
 	const db = openDb(env.DB);
-	// Overlapping runs would be safe (every step reads the chain first) but could waste a transaction.
+	// One run at a time: a second would race this one for the same nonce and epochs.
 	const result = await withLease(db, "settler", LEASE_MS, (lease) => settleOnce(env, db, now, hooks, lease));
 	return result ?? { ...emptyResult(), busy: true };
 }
