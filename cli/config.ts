@@ -7,7 +7,7 @@
 //   chain id       --chain-id        MODELDEX_CHAIN_ID        the addresses file's, checked against the RPC
 //   state dir      --home            MODELDEX_HOME            ./.modeldex
 //   addresses      --addresses       MODELDEX_ADDRESSES       <home>/addresses.json
-//   private key    --key-file        MODELDEX_PRIVATE_KEY     <home>/wallet.json (created on first use, local chains only)
+//   private key    --key-file        MODELDEX_PRIVATE_KEY     <home>/wallet.json (local chains only; created on first use)
 //   Hugging Face   --hf-endpoint     MODELDEX_HF_ENDPOINT     https://huggingface.co  (token: HF_TOKEN)
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -149,9 +149,9 @@ export function walletFile(config: Config): string {
 }
 
 /**
- * The signing key: --key-file, then MODELDEX_PRIVATE_KEY, then <home>/wallet.json. That file is
- * created on first use only when the chain is local (a development key with no value); for a
- * remote chain the user has to bring a key.
+ * The signing key: --key-file, then MODELDEX_PRIVATE_KEY, then <home>/wallet.json for a local chain
+ * only. That file is a development key, unencrypted (made here on first use, or by `npm start`); a
+ * remote chain signs only with a key the user named, even when the file is there.
  */
 export function loadWallet(config: Config, env: Env = process.env): Wallet {
 	if (config.keyFile) {
@@ -172,13 +172,24 @@ export function loadWallet(config: Config, env: Env = process.env): Wallet {
 		};
 	}
 	const file = walletFile(config);
-	if (existsSync(file)) {
-		return { account: privateKeyToAccount(parseKey(readFileSync(file, "utf8"), file)), source: file, created: false };
-	}
 	if (!isLocalUrl(config.rpcUrl)) {
+		if (existsSync(file)) {
+			throw new CliError(
+				"no_private_key",
+				`No key chosen for ${config.rpcUrl}: ${file} is the development wallet for local chains, and that RPC is not local.`,
+				{
+					hint:
+						"Set MODELDEX_PRIVATE_KEY=0x... or pass --key-file <file> with the key for this chain\n" +
+						`(--key-file ${file} if you do mean that one; it is stored unencrypted).`,
+				},
+			);
+		}
 		throw new CliError("no_private_key", `No wallet: ${config.rpcUrl} is not a local chain, so no development key is made up.`, {
 			hint: "Set MODELDEX_PRIVATE_KEY=0x... or pass --key-file <file> with your key.",
 		});
+	}
+	if (existsSync(file)) {
+		return { account: privateKeyToAccount(parseKey(readFileSync(file, "utf8"), file)), source: file, created: false };
 	}
 	const privateKey = generatePrivateKey();
 	const account = privateKeyToAccount(privateKey);

@@ -50,7 +50,7 @@ const GLOBAL_HELP: Array<[string, string]> = [
 	["--rpc <url>", "chain RPC URL (MODELDEX_RPC_URL; default http://127.0.0.1:8545)"],
 	["--chain-id <id>", "expected chain id (MODELDEX_CHAIN_ID)"],
 	["--addresses <file>", "deployed addresses (MODELDEX_ADDRESSES; default <home>/addresses.json)"],
-	["--key-file <file>", "private key file (else MODELDEX_PRIVATE_KEY, else <home>/wallet.json, made for local chains)"],
+	["--key-file <file>", "private key file (else MODELDEX_PRIVATE_KEY, else <home>/wallet.json: local chains only)"],
 	["--home <dir>", "state directory for wallet, session, addresses (MODELDEX_HOME; default ./.modeldex)"],
 	["--hf-endpoint <url>", "Hugging Face API (MODELDEX_HF_ENDPOINT; default https://huggingface.co; token: HF_TOKEN)"],
 	["--json", "print the result as JSON on stdout (amounts as base-unit strings); progress stays on stderr"],

@@ -355,6 +355,20 @@ describe("pointing elsewhere", () => {
 		expect(login.code).toBe(1);
 		expect(login.stderr).toContain("MODELDEX_PRIVATE_KEY");
 	});
+
+	test("a remote chain with only the development wallet in home: refuses to sign with it until the key is named", async () => {
+		const devWallet = join(dir.path, ".modeldex", "wallet.json");
+		const refused = await cli(["login", "--json", "--rpc", "https://rpc.example.invalid"]);
+		expect(refused.code).toBe(1);
+		const { error } = refused.json<{ error: { code: string; message: string; hint: string } }>();
+		expect(error.code).toBe("no_private_key");
+		expect(error.message).toContain(`${devWallet} is the development wallet for local chains`);
+		expect(error.hint).toContain(`--key-file ${devWallet}`);
+		// Named with --key-file, the same file is used: login gets as far as the (absent) gateway.
+		const named = await cli(["login", "--json", "--rpc", "https://rpc.example.invalid", "--key-file", devWallet]);
+		expect(named.code).toBe(1);
+		expect(named.json<{ error: { code: string } }>().error.code).toBe("gateway_unreachable");
+	});
 });
 
 describe("a transaction whose outcome cannot be read", () => {

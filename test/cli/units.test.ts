@@ -76,6 +76,36 @@ describe("configuration", () => {
 			dir.remove();
 		}
 	});
+
+	test("a remote RPC does not sign with the development wallet unless the key is named", () => {
+		const dir = tempDir("wallet-remote");
+		try {
+			const dev = loadWallet(resolveConfig({}, {}, dir.path), {});
+			const file = join(dir.path, ".modeldex", "wallet.json");
+			const remote = resolveConfig({ rpc: "https://rpc.example" }, {}, dir.path);
+			let refused: unknown;
+			try {
+				loadWallet(remote, {});
+			} catch (error) {
+				refused = error;
+			}
+			expect(refused).toBeInstanceOf(CliError);
+			expect(refused).toMatchObject({ code: "no_private_key" });
+			expect((refused as CliError).message).toContain(`${file} is the development wallet for local chains`);
+			expect((refused as CliError).hint).toContain("MODELDEX_PRIVATE_KEY=0x...");
+			expect((refused as CliError).hint).toContain(`--key-file ${file}`);
+
+			// Named explicitly, it is used: the file by --key-file, or any key by MODELDEX_PRIVATE_KEY.
+			const named = resolveConfig({ rpc: "https://rpc.example", "key-file": file }, {}, dir.path);
+			expect(loadWallet(named, {}).account.address).toBe(dev.account.address);
+			const key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+			expect(loadWallet(remote, { MODELDEX_PRIVATE_KEY: key }).account.address).toBe(
+				"0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+			);
+		} finally {
+			dir.remove();
+		}
+	});
 });
 
 describe("arguments", () => {
