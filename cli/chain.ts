@@ -19,6 +19,7 @@ import {
 	isAddress,
 	type PrivateKeyAccount,
 	type PublicClient,
+	TimeoutError,
 	type TransactionReceipt,
 	type Transport,
 	type WalletClient,
@@ -50,8 +51,8 @@ export interface SignerContext extends ChainContext {
 	walletClient: WalletClient<Transport, Chain, PrivateKeyAccount>;
 }
 
-function unreachableChain(config: Config, error: unknown): CliError {
-	return new CliError("chain_unreachable", `Cannot reach the chain RPC at ${config.rpcUrl}.`, {
+function unreachableChain(config: Config, error: unknown, note?: string): CliError {
+	return new CliError("chain_unreachable", `Cannot reach the chain RPC at ${config.rpcUrl}.${note ? ` ${note}` : ""}`, {
 		hint: isLocalUrl(config.rpcUrl)
 			? "Start the local stack (`npm start`, or `npx anvil` and deploy with `node scripts/deploy-contracts.ts`), or point --rpc / MODELDEX_RPC_URL at a node."
 			: "Check the URL given to --rpc / MODELDEX_RPC_URL and your connection.",
@@ -150,7 +151,30 @@ export async function connectSigner(config: Config, out: Output): Promise<Signer
 	return { ...ctx, wallet, account: wallet.account, walletClient };
 }
 
+/** The RPC did not answer (refused, reset, timed out, an HTTP error status), as opposed to answering with an error. */
+function isTransportError(error: unknown): boolean {
+	if (isConnectionError(error)) return true;
+	return error instanceof BaseError && error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null;
+}
+
+/**
+ * An RPC failure that no command explained (a read outside its own error handling, when the node
+ * went away or timed out): an operational error, not a bug. It says whether this run had sent
+ * anything before, so the user knows whether running the command again could do something twice.
+ * (Not a send itself: sendTransaction explains those, and never lets one through unexplained.)
+ */
+export function explainRpcFailure(config: Config, error: unknown): CliError | null {
+	if (!(error instanceof BaseError) || !isTransportError(error)) return null;
+	const note = sentThisRun.length
+		? `Before that, it sent ${sentThisRun.join(", ")}: check ${sentThisRun.length > 1 ? "them" : "it"} before running the command again.`
+		: "Nothing was sent.";
+	return unreachableChain(config, error, note);
+}
+
 // ── Transactions ────────────────────────────────────────────────────────────
+
+/** Every transaction this run has sent, for an error that comes after them. */
+const sentThisRun: Hex[] = [];
 
 /** Every custom error of the project's ABIs, so a revert from any contract in a call decodes by name. */
 const ALL_ERRORS: AbiError[] = (() => {
@@ -195,6 +219,7 @@ export async function sendTransaction(ctx: SignerContext, label: string, call: C
 		step.update("signing", true);
 		const hash = await ctx.walletClient.writeContract(request as never);
 		sent = hash;
+		sentThisRun.push(hash);
 		step.update(`sent ${hash}, waiting for it to be mined`);
 		const receipt = await ctx.publicClient.waitForTransactionReceipt({ hash, timeout: ctx.local ? 60_000 : 600_000 });
 		if (receipt.status !== "success") {
@@ -321,13 +346,7 @@ export function explainChainError(ctx: ChainContext | SignerContext, error: unkn
 			cause: error,
 		});
 	}
-	if (
-		error instanceof HttpRequestError ||
-		isConnectionError(error) ||
-		(error instanceof BaseError && error.walk((e) => e instanceof HttpRequestError))
-	) {
-		return unreachableChain(ctx.config, error);
-	}
+	if (isTransportError(error)) return unreachableChain(ctx.config, error);
 	const message = error instanceof BaseError ? error.shortMessage : error instanceof Error ? error.message : String(error);
 	return new CliError("chain_error", message, { cause: error });
 }

@@ -2,6 +2,7 @@
 // modeldex: the command line of the Modeldex exchange. `modeldex help` lists the commands.
 // Runs on Node >= 22.18 (TypeScript type stripping); every import names its .ts file.
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+import { explainRpcFailure } from "./chain.ts";
 import { keys, login, logout } from "./commands/account.ts";
 import { claim } from "./commands/claim.ts";
 import type { Command, Values } from "./commands/common.ts";
@@ -10,8 +11,8 @@ import { tokenize } from "./commands/tokenize.ts";
 import { buy, sell } from "./commands/trade.ts";
 import { deposit, withdraw } from "./commands/vault.ts";
 import { balance, configCommand, faucet } from "./commands/wallet.ts";
-import { type GlobalFlags, resolveConfig } from "./config.ts";
-import { CliError, EXIT, usageError } from "./errors.ts";
+import { type Config, type GlobalFlags, resolveConfig } from "./config.ts";
+import { CliError, EXIT, isConnectionError, usageError } from "./errors.ts";
 import { Output } from "./output.ts";
 
 const COMMANDS: Command[] = [
@@ -98,6 +99,24 @@ function version(): string {
 	return "modeldex 0.1.0";
 }
 
+/** An error no command explained. The chain or the network failing on the way is not a bug in modeldex. */
+function explainUncaught(error: unknown, config: Config | undefined): CliError {
+	if (error instanceof CliError) return error;
+	const rpc = config ? explainRpcFailure(config, error) : null;
+	if (rpc) return rpc;
+	const message = (error as Error)?.message ?? String(error);
+	if (isConnectionError(error) || (error as { name?: unknown })?.name === "TimeoutError") {
+		return new CliError("network_error", `A network request failed: ${message}.`, {
+			hint: "Check your connection and where the CLI points (`modeldex config`), then try again.",
+			cause: error,
+		});
+	}
+	return new CliError("internal", `Unexpected failure: ${message}`, {
+		hint: "This is a bug in modeldex; rerun with MODELDEX_DEBUG=1 for details and report it.",
+		cause: error,
+	});
+}
+
 async function main(argv: string[]): Promise<number> {
 	// First pass: find the command name (global options may come before it).
 	const loose = parseArgs({ args: argv, options: GLOBAL_OPTIONS, strict: false, allowPositionals: true });
@@ -123,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
 		return EXIT.usage;
 	}
 	const command = COMMANDS.find((c) => c.name === name);
+	let config: Config | undefined;
 	try {
 		if (!command) {
 			const near = COMMANDS.filter((c) => c.name.startsWith(name.slice(0, 2))).map((c) => c.name);
@@ -159,23 +179,15 @@ async function main(argv: string[]): Promise<number> {
 				`Usage: modeldex ${command.usage}  (see \`modeldex ${command.name} --help\`)`,
 			);
 		}
-		const config = resolveConfig(parsed.values as GlobalFlags);
+		config = resolveConfig(parsed.values as GlobalFlags);
 		await command.run({ config, out, args, values: parsed.values });
 		return 0;
 	} catch (error) {
-		if (error instanceof CliError) {
-			out.error(error);
-			if (process.env.MODELDEX_DEBUG && error.cause)
-				process.stderr.write(`${(error.cause as Error)?.stack ?? String(error.cause)}\n`);
-			return error.exitCode;
-		}
-		out.error(
-			new CliError("internal", `Unexpected failure: ${(error as Error)?.message ?? String(error)}`, {
-				hint: "This is a bug in modeldex; rerun with MODELDEX_DEBUG=1 for details and report it.",
-			}),
-		);
-		if (process.env.MODELDEX_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
-		return EXIT.failure;
+		const explained = explainUncaught(error, config);
+		out.error(explained);
+		if (process.env.MODELDEX_DEBUG && explained.cause)
+			process.stderr.write(`${(explained.cause as Error)?.stack ?? String(explained.cause)}\n`);
+		return explained.exitCode;
 	}
 }
 

@@ -27,6 +27,7 @@ import {
 	runCli,
 	startChain,
 	startHfServer,
+	startRpcThatGoesAway,
 	tempDir,
 	writeAddressesInto,
 } from "./helpers.ts";
@@ -392,6 +393,31 @@ describe("a transaction whose outcome cannot be read", () => {
 		} finally {
 			faults.server.close();
 		}
+	});
+});
+
+describe("the RPC goes away in the middle of a command", () => {
+	test("a read no command step handles: says the RPC cannot be reached and that nothing was sent, not 'a bug'", async () => {
+		// It answers connecting (chain id, code) and the model check (the first eth_call), then its
+		// port is closed: claim's next reads of the model (sale, name, symbol, creator) find nothing there.
+		const rpc = await startRpcThatGoesAway(chain.rpcUrl, "eth_call");
+		const result = await cli(["claim", token, "--json"], { MODELDEX_RPC_URL: rpc.url });
+		expect(result.code).toBe(1);
+		const { error } = result.json<{ error: { code: string; message: string; hint: string } }>();
+		expect(error.code).toBe("chain_unreachable");
+		expect(error.message).toBe(`Cannot reach the chain RPC at ${rpc.url}. Nothing was sent.`);
+		expect(error.hint).not.toContain("bug");
+
+		// Now nothing listens at that URL from the start: the same error, from connecting.
+		const closed = await cli(["claim", token], { MODELDEX_RPC_URL: rpc.url });
+		expect(closed.code).toBe(1);
+		expect(closed.stderr).toContain(`error: Cannot reach the chain RPC at ${rpc.url}.`);
+
+		const again = await startRpcThatGoesAway(chain.rpcUrl, "eth_call");
+		const human = await cli(["claim", token], { MODELDEX_RPC_URL: again.url });
+		expect(human.code).toBe(1);
+		expect(human.stderr).toContain(`error: Cannot reach the chain RPC at ${again.url}. Nothing was sent.`);
+		expect(human.stderr).not.toContain("bug");
 	});
 });
 

@@ -210,6 +210,36 @@ export async function startChain(): Promise<Chain> {
 	}
 }
 
+/**
+ * A JSON-RPC proxy in front of `target` that goes away (stops listening, drops its connections) once
+ * it has answered `calls` calls of `method`: a node that is there when a command connects and gone
+ * for its next read, so that read meets a port with nothing listening.
+ */
+export async function startRpcThatGoesAway(target: string, method: string, calls = 1): Promise<{ url: string }> {
+	let answered = 0;
+	const server: Server = createServer((req, res) => {
+		const chunks: Buffer[] = [];
+		req.on("data", (chunk: Buffer) => chunks.push(chunk));
+		req.on("end", async () => {
+			const body = Buffer.concat(chunks).toString("utf8");
+			const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
+			const text = await upstream.text();
+			const parsed = JSON.parse(body) as { method?: string } | Array<{ method?: string }>;
+			const matched = (Array.isArray(parsed) ? parsed : [parsed]).some((call) => call.method === method);
+			if (matched && ++answered >= calls) {
+				res.once("finish", () => {
+					server.close();
+					server.closeAllConnections();
+				});
+			}
+			res.writeHead(upstream.status, { "content-type": "application/json" });
+			res.end(text);
+		});
+	});
+	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+	return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
 /** Writes the addresses file where the CLI looks by default: <dir>/.modeldex/addresses.json. */
 export function writeAddressesInto(dir: string, addresses: Addresses): string {
 	return writeAddresses(addresses, join(dir, ".modeldex", "addresses.json"));
