@@ -116,7 +116,12 @@ export class Gateway {
 		} catch (error) {
 			throw this.unreachable(error);
 		}
-		const text = await response.text();
+		let text: string;
+		try {
+			text = await response.text();
+		} catch (error) {
+			throw this.answerLost(method, path, error);
+		}
 		let body: unknown;
 		try {
 			body = text ? JSON.parse(text) : null;
@@ -160,6 +165,22 @@ export class Gateway {
 			);
 		}
 		return new CliError("gateway_error", `Request to ${this.baseUrl} failed: ${(error as Error).message}`, { cause: error });
+	}
+
+	/** The answer broke off (connection lost, timed out) after the gateway had the request: it may have acted on it. */
+	private answerLost(method: string, path: string, error: unknown): CliError {
+		const timeout = (error as { name?: string }).name === "TimeoutError";
+		return new CliError(
+			"gateway_answer_lost",
+			`The gateway at ${this.baseUrl} stopped answering ${method} ${path} midway${timeout ? " (timed out)" : ""}.`,
+			{
+				hint:
+					method === "GET"
+						? "Try again; check the gateway (its logs) if it keeps happening."
+						: "It may have done it before the answer was lost: check (e.g. `modeldex withdraw --list`, `modeldex keys list`) before trying again.",
+				cause: error,
+			},
+		);
 	}
 }
 

@@ -131,6 +131,27 @@ describe("before signing in", () => {
 		expect(result.stderr).toContain("Cannot reach the Modeldex gateway");
 		expect(result.stderr).toContain("--gateway");
 	});
+
+	test("a gateway whose answer breaks off midway: says so and to try again, not 'a bug'", async () => {
+		// Headers and half of the promised body, then the connection is dropped.
+		const broken = createServer((_req, res) => {
+			res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+			res.write('{"object":"list","data":[');
+			setTimeout(() => res.destroy(), 50);
+		});
+		await new Promise<void>((resolve) => broken.listen(0, "127.0.0.1", resolve));
+		try {
+			const url = `http://127.0.0.1:${(broken.address() as AddressInfo).port}`;
+			const result = await cli(["models", "--json"], { MODELDEX_GATEWAY_URL: url });
+			expect(result.code).toBe(1);
+			const { error } = result.json<{ error: { code: string; message: string; hint: string } }>();
+			expect(error.code).toBe("gateway_answer_lost");
+			expect(error.message).toBe(`The gateway at ${url} stopped answering GET /v1/models midway.`);
+			expect(error.hint).toContain("Try again");
+		} finally {
+			broken.close();
+		}
+	});
 });
 
 describe("login and keys", () => {
