@@ -236,7 +236,7 @@ export const withdraw: Command = {
 			"operator: pay with RevenueVault.payWithdrawal from your key (needs SETTLER_ROLE; the gateway's ledger is not debited)",
 		],
 		["--payer <address>", "with --settler: who is paid (default: your wallet)"],
-		["--id <text>", "with --settler: idempotency id, paid at most once (default: random)"],
+		["--id <text>", "with --settler: idempotency id, paid at most once (default: random, shown before sending)"],
 	],
 	arity: [0, 1],
 	async run({ config, out, args, values }) {
@@ -331,6 +331,8 @@ export const withdraw: Command = {
 				});
 			}
 			out.warn("--settler pays on chain only: the gateway's ledger for this payer is not debited.");
+			// Before sending: if the outcome is lost (or the run killed), the same id is the safe retry.
+			out.info(`Withdrawal id ${withdrawalId} (paid at most once: to retry this withdrawal, pass it with --id).`);
 			const receipt = await sendTransaction(ctx, `Paying a withdrawal of ${paca(amount)} to ${payer}`, {
 				address: ctx.addresses.revenueVault,
 				abi: revenueVaultAbi as Abi,
@@ -347,7 +349,15 @@ export const withdraw: Command = {
 				],
 			);
 		} catch (error) {
-			throw explainChainError(ctx, error);
+			const explained = explainChainError(ctx, error);
+			if (explained.code !== "transaction_status_unknown") throw explained;
+			// A new (random) id on the next run would pay a second time if this one was mined.
+			throw new CliError(explained.code, explained.message, {
+				hint:
+					`${explained.hint}\nOr run it again with the same id, which the vault pays at most once (a new id could pay twice):\n` +
+					`  modeldex withdraw ${args[0]} --settler --payer ${payer} --id ${withdrawalId}`,
+				cause: error,
+			});
 		}
 	},
 };

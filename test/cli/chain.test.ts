@@ -394,6 +394,46 @@ describe("a transaction whose outcome cannot be read", () => {
 			faults.server.close();
 		}
 	});
+
+	test("withdraw --settler: shows its id before sending, and the retry it suggests pays at most once", async () => {
+		const wallet = (await cli(["config", "--json"])).json<{ wallet: { address: Address } }>().wallet.address;
+		const asSettler = { MODELDEX_PRIVATE_KEY: anvilKey(0) };
+		const pub = createPublicClient({ transport: http(chain.rpcUrl) });
+		const pacaOf = () =>
+			pub.readContract({ address: chain.addresses.paca, abi: modelTokenAbi, functionName: "balanceOf", args: [wallet] });
+		const before = await pacaOf();
+		const faults = await startRpcFaults(chain.rpcUrl);
+		let id: string;
+		try {
+			await fetch(`${faults.url}/withdraw/__faults`, {
+				method: "POST",
+				body: JSON.stringify({ after: "eth_sendRawTransaction", fail: [{ method: "eth_getTransactionReceipt" }] }),
+			});
+			// No --id: a random one, which a plain second run would not reuse.
+			const lost = await cli(["withdraw", "1", "--settler", "--payer", wallet, "--json"], {
+				...asSettler,
+				MODELDEX_RPC_URL: `${faults.url}/withdraw`,
+			});
+			expect(lost.code).toBe(1);
+			const { error } = lost.json<{ error: { code: string; hint: string } }>();
+			expect(error.code).toBe("transaction_status_unknown");
+			const retry = /modeldex withdraw 1 --settler --payer (0x[0-9a-fA-F]{40}) --id (0x[0-9a-f]{64})/.exec(error.hint);
+			expect(retry?.[1]).toBe(wallet);
+			id = retry?.[2] ?? "";
+			// Named on stderr before the transaction went out.
+			const shown = lost.stderr.indexOf(`Withdrawal id ${id}`);
+			expect(shown).toBeGreaterThanOrEqual(0);
+			expect(shown).toBeLessThan(lost.stderr.indexOf("sent 0x"));
+		} finally {
+			faults.server.close();
+		}
+		// It was mined (the outcome was only unreadable); the suggested retry does not pay again.
+		expect((await pacaOf()) - before).toBe(parseEther("1"));
+		const again = await cli(["withdraw", "1", "--settler", "--payer", wallet, "--id", id], asSettler);
+		expect(again.code).toBe(1);
+		expect(again.stderr).toContain(`Withdrawal ${id} has already been paid`);
+		expect((await pacaOf()) - before).toBe(parseEther("1"));
+	});
 });
 
 describe("the RPC goes away in the middle of a command", () => {
