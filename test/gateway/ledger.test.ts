@@ -1,5 +1,5 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { findRoutableModel, upsertModel } from "../../lib/db/models.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { keyHashOf, planRequest } from "../../workers/gateway/inference.ts";
@@ -124,6 +124,64 @@ describe("Idempotency-Key", () => {
 		expect(second.headers.get("x-request-id")).toBe(first.headers.get("x-request-id"));
 		expect((await ledger(payer).account()).totalSpent).toBe(spentOnce);
 		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+	});
+
+	it("finishes a non-stream request whose client went away, so the retry gets its answer, charged once", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ behaviour: ":slow-answer" });
+		const marker = crypto.randomUUID();
+		const init = {
+			key,
+			headers: { "idempotency-key": `gone-${marker}` },
+			json: { model, max_tokens: 5, messages: [{ role: "user", content: marker }] },
+		};
+		const client = new AbortController();
+		const first = callGateway("/v1/chat/completions", { ...init, signal: client.signal });
+		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
+		client.abort();
+		await first;
+		// The upstream was left to answer, and the answer kept for the key.
+		expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(false);
+		const spentOnce = (await ledger(payer).account()).totalSpent;
+		expect(spentOnce).toBeGreaterThan(0n);
+		const retry = await callGateway("/v1/chat/completions", init);
+		expect(retry.status).toBe(200);
+		expect(retry.headers.get("idempotent-replayed")).toBe("true");
+		expect(retry.json().choices[0].message.content).toBe("This reply comes from the");
+		expect((await ledger(payer).account()).totalSpent).toBe(spentOnce);
+		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+	});
+
+	it("leaves the key free when a stream's client goes away before the first byte: nothing charged, the retry runs", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ behaviour: ":hang" });
+		const marker = crypto.randomUUID();
+		const init = {
+			key,
+			headers: { "idempotency-key": `gone-stream-${marker}` },
+			json: { model, stream: true, messages: [{ role: "user", content: marker }] },
+		};
+		const client = new AbortController();
+		const first = callGateway("/v1/chat/completions", { ...init, signal: client.signal });
+		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
+		client.abort();
+		await first;
+		await vi.waitFor(async () => expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(true));
+		expect((await ledger(payer).account()).totalSpent).toBe(0n);
+		// A streamed body is not kept, so a used-up key could never give the retry an answer: it runs again.
+		await upsertModel(db(), {
+			id: model,
+			displayName: model,
+			inputPricePerM: 2_000_000_000_000_000n,
+			outputPricePerM: 6_000_000_000_000_000n,
+			upstreams: [standIn()],
+		});
+		forgetModel(model);
+		const retry = await callGateway("/v1/chat/completions", init);
+		expect(retry.status).toBe(200);
+		expect(retry.text).toContain("[DONE]");
+		expect(await upstreamRequestsWith(marker)).toHaveLength(2);
+		expect((await ledger(payer).account()).totalSpent).toBeGreaterThan(0n);
 	});
 
 	it("leaves the key free after a request that failed and cost nothing: the retry runs, and is charged once when it succeeds", async () => {

@@ -115,28 +115,38 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 
 	// A client that goes away before the answer begins (the request's signal, with the
 	// enable_request_signal flag) is settled from the signal: the runtime may cancel the
-	// handler then, so the handler's own settle might never run. It pays for its prompt, which
-	// the upstream had, and nothing of the answer; callUpstreams aborts the upstream through
-	// the same signal. The waitUntil keeps the invocation alive until the request is settled,
-	// so the charge's batch is scheduled whatever the handler's fate. Once a stream's first
-	// chunk is in, the stream meter sees the client go and charges what was delivered.
-	const client = c.req.raw.signal;
+	// handler then, so the handler's own settle might never run. The waitUntil keeps the
+	// invocation alive until the request is settled, so its charge's batch is scheduled
+	// whatever the handler's fate. Once a stream's first chunk is in, the stream meter sees
+	// the client go and charges what was delivered.
+	// - A non-stream request with an Idempotency-Key runs to the end: the client's retry
+	//   gets the stored answer, charged once.
+	// - Otherwise callUpstreams aborts the upstream through the signal. Without a key the
+	//   request pays for its prompt, which the upstream had, and nothing of the answer. With
+	//   a key (a stream: its body is never kept) it costs nothing, which leaves the key free
+	//   for the retry; a used-up key could never give the retry an answer.
+	const runsToEnd = idempotencyKey !== null && !plan.stream;
+	const client = runsToEnd ? undefined : c.req.raw.signal;
 	const leftEarly = () =>
-		settle({
-			status: "ok",
-			promptTokens: countTokens(plan.promptText()),
-			completionTokens: 0,
-			usageSource: "counted",
-			response: null,
-			upstreams: [],
-		});
-	client.addEventListener("abort", leftEarly, { once: true });
+		settle(
+			idempotencyKey
+				? failure([])
+				: {
+						status: "ok",
+						promptTokens: countTokens(plan.promptText()),
+						completionTokens: 0,
+						usageSource: "counted",
+						response: null,
+						upstreams: [],
+					},
+		);
+	client?.addEventListener("abort", leftEarly, { once: true });
 	c.executionCtx.waitUntil(
 		new Promise<void>((resolve) => {
 			markSettled = resolve;
 		}),
 	);
-	if (client.aborted) leftEarly();
+	if (client?.aborted) leftEarly();
 
 	// Every admitted request is finished exactly once, whatever happens from here on:
 	// an error before the response costs nothing and releases the hold.
@@ -148,7 +158,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		});
 
 		if (plan.stream && call.stream) {
-			client.removeEventListener("abort", leftEarly);
+			client?.removeEventListener("abort", leftEarly);
 			const metered = meterSseStream(call.stream, {
 				kind: endpoint === "chat" ? "chat" : "completion",
 				clientWantsUsage: plan.clientWantsUsage,
