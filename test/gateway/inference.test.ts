@@ -165,6 +165,22 @@ describe("streaming chat completions", () => {
 		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
 	});
 
+	it("charges nothing when the client left before any upstream had the request", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		const client = new AbortController();
+		client.abort();
+		await callGateway("/v1/chat/completions", {
+			key,
+			signal: client.signal,
+			json: { model, messages: [{ role: "user", content: `three words ${marker}` }] },
+		});
+		expect(await upstreamRequestsWith(marker)).toHaveLength(0);
+		expect(await spent(payer)).toBe(0n);
+		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
+	});
+
 	it("ends with an SSE error event and charges delivered tokens only when the upstream dies mid-stream", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel({ behaviour: ":die-midstream" });
@@ -314,6 +330,24 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		});
 		expect(choice.message.tool_calls[0].id).toMatch(/^call_/);
 		expect(await spent(payer)).toBe(fee(3, 3));
+	});
+
+	it("ends a Workers AI stream cut off before its end with an error event, charging what was delivered", async () => {
+		const { key, payer } = await newKey();
+		const model = await workersAI("@cf/test/stand-in:cut");
+		const res = await callGateway("/v1/chat/completions", {
+			key,
+			json: { model, stream: true, messages: [{ role: "user", content: "hi you" }] },
+		});
+		const events = sseData(res.text);
+		expect(JSON.parse(events.at(-1) as string).error).toMatchObject({ code: "upstream_error" });
+		const chunks = sseChunks(res.text.slice(0, res.text.lastIndexOf("data:")));
+		expect(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("")).toBe("Workers AI stand-in");
+		expect(chunks.every((c) => c.choices[0]?.finish_reason == null)).toBe(true);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row).toMatchObject({ usageSource: "counted", completionTokens: countTokens("Workers AI stand-in") });
+		expect(await spent(payer)).toBe(row?.fee);
 	});
 
 	it("embeds through Workers AI and counts the tokens it does not report", async () => {

@@ -152,6 +152,43 @@ describe("Idempotency-Key", () => {
 		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
 	});
 
+	it("gives up on an upstream that outlives its gone client by UPSTREAM_CLIENT_GONE_TIMEOUT_MS, free, so the retry runs", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ behaviour: ":hang" });
+		const marker = crypto.randomUUID();
+		const init = {
+			key,
+			headers: { "idempotency-key": `outlived-${marker}` },
+			json: { model, messages: [{ role: "user", content: marker }] },
+		};
+		const client = new AbortController();
+		const first = callGateway("/v1/chat/completions", {
+			...init,
+			signal: client.signal,
+			env: { UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "300" },
+		});
+		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
+		client.abort();
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		// Still waiting for the answer the retry will want.
+		expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(false);
+		await first;
+		await vi.waitFor(async () => expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(true));
+		expect((await ledger(payer).account()).totalSpent).toBe(0n);
+		await upsertModel(db(), {
+			id: model,
+			displayName: model,
+			inputPricePerM: 2_000_000_000_000_000n,
+			outputPricePerM: 6_000_000_000_000_000n,
+			upstreams: [standIn()],
+		});
+		forgetModel(model);
+		const retry = await callGateway("/v1/chat/completions", init);
+		expect(retry.status).toBe(200);
+		expect(retry.headers.get("idempotent-replayed")).toBeNull();
+		expect(await upstreamRequestsWith(marker)).toHaveLength(2);
+	});
+
 	it("leaves the key free when a stream's client goes away before the first byte: nothing charged, the retry runs", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel({ behaviour: ":hang" });

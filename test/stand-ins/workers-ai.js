@@ -6,6 +6,7 @@
 // SLOW_MS to answer a non-stream run (as a model generating a long answer does);
 // ":silent-stream" returns a stream that never sends anything; ":stall" streams three
 // words, then nothing for a minute (the gateway's timeouts must give up on them first);
+// ":cut" streams three words and ends, without a finish or [DONE] (a connection cut off);
 // ":tools" answers with a function call (streamed in pieces, as current models stream
 // them), ":tools-whole" streams it in one event with its arguments as an object (as older
 // models do), ":openai-shaped" answers in OpenAI's chat.completion shape, or streams
@@ -103,6 +104,7 @@ export class WorkersAIStandIn extends WorkerEntrypoint {
 			start(controller) {
 				for (const [i, w] of out.entries()) {
 					if (model.endsWith(":stall") && i === 3) return stallThenFail(controller);
+					if (model.endsWith(":cut") && i === 3) return controller.close();
 					controller.enqueue(encoder.encode(`data: ${JSON.stringify({ response: i === 0 ? w : ` ${w}`, p: "abc" })}\n\n`));
 				}
 				controller.enqueue(encoder.encode(`data: ${JSON.stringify({ response: "", usage })}\n\n`));

@@ -38,6 +38,7 @@ export type Env = Omit<
 		UPSTREAM_HEADERS_TIMEOUT_MS?: string;
 		UPSTREAM_FIRST_BYTE_TIMEOUT_MS?: string;
 		UPSTREAM_TOTAL_TIMEOUT_MS?: string;
+		UPSTREAM_CLIENT_GONE_TIMEOUT_MS?: string;
 		/** Local stack only: the cron Workers' Jobs entrypoints (routes/jobs.ts). */
 		JOBS_INDEXER?: { run(): Promise<unknown> };
 		JOBS_SETTLER?: { run(): Promise<unknown> };
@@ -54,6 +55,8 @@ const ConfigSchema = z.object({
 	UPSTREAM_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 	UPSTREAM_FIRST_BYTE_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
 	UPSTREAM_TOTAL_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
+	// The runtime ends a request's work 30 s after its client disconnects.
+	UPSTREAM_CLIENT_GONE_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
 });
 
 export type Config = {
@@ -63,6 +66,8 @@ export type Config = {
 	batchMs: number;
 	leaseIdleMs: number;
 	timeouts: { headersMs: number; firstByteMs: number; totalMs: number };
+	/** How long a request that outlives its client (Idempotency-Key, non-stream) still waits for its upstream. */
+	clientGoneMs: number;
 };
 
 // An isolate sees the same env object on every request: parse it once, not per request.
@@ -94,5 +99,6 @@ function parseConfig(env: Env): Config {
 			firstByteMs: d.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
 			totalMs: d.UPSTREAM_TOTAL_TIMEOUT_MS,
 		},
+		clientGoneMs: d.UPSTREAM_CLIENT_GONE_TIMEOUT_MS,
 	};
 }

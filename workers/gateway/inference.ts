@@ -15,7 +15,7 @@ import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingReque
 import { meterSseStream } from "./streaming/sse-meter.ts";
 import { countTokens } from "./streaming/tokens.ts";
 import { learnBreakerState } from "./upstreams/breaker.ts";
-import { callUpstreams, type UpstreamCall } from "./upstreams/index.ts";
+import { callUpstreams, type UpstreamCall, type UpstreamProgress } from "./upstreams/index.ts";
 import type { UpstreamPath } from "./upstreams/openai-compatible.ts";
 
 // The metered request path shared by chat completions, completions and embeddings:
@@ -117,36 +117,44 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	// enable_request_signal flag) is settled from the signal: the runtime may cancel the
 	// handler then, so the handler's own settle might never run. The waitUntil keeps the
 	// invocation alive until the request is settled, so its charge's batch is scheduled
-	// whatever the handler's fate. Once a stream's first chunk is in, the stream meter sees
-	// the client go and charges what was delivered.
-	// - A non-stream request with an Idempotency-Key runs to the end: the client's retry
-	//   gets the stored answer, charged once.
-	// - Otherwise callUpstreams aborts the upstream through the signal. Without a key the
-	//   request pays for its prompt, which the upstream had, and nothing of the answer. With
-	//   a key (a stream: its body is never kept) it costs nothing, which leaves the key free
-	//   for the retry; a used-up key could never give the retry an answer.
-	const runsToEnd = idempotencyKey !== null && !plan.stream;
-	const client = runsToEnd ? undefined : c.req.raw.signal;
+	// whatever the handler's fate. Once the answer has begun, the request is finished as
+	// usual (a non-stream answer's headers come once it is generated; a stream's client is
+	// the stream meter's from its first chunk, charged for what was delivered).
+	// - A non-stream request with an Idempotency-Key outlives its client, for up to
+	//   clientGoneMs (the runtime ends the work 30 s after a disconnect): the retry then gets
+	//   the stored answer, charged once.
+	// - Otherwise the upstream is aborted (callUpstreams) and no other is tried. The request
+	//   pays for its prompt if an upstream had it, and nothing of the answer. With an
+	//   Idempotency-Key (a stream, whose body is never kept, or past clientGoneMs) it costs
+	//   nothing, which leaves the key free for the retry: a used-up key could give no answer.
+	const progress: UpstreamProgress = { failures: [], waiting: false };
+	const gone = new AbortController();
 	const leftEarly = () =>
 		settle(
-			idempotencyKey
-				? failure([])
-				: {
+			progress.waiting && !idempotencyKey
+				? {
 						status: "ok",
 						promptTokens: countTokens(plan.promptText()),
 						completionTokens: 0,
 						usageSource: "counted",
 						response: null,
-						upstreams: [],
-					},
+						upstreams: failedAt(progress),
+					}
+				: failure(failedAt(progress)),
 		);
-	client?.addEventListener("abort", leftEarly, { once: true });
+	gone.signal.addEventListener("abort", leftEarly, { once: true });
+	const client = c.req.raw.signal;
+	const clientLeft = () => {
+		if (idempotencyKey !== null && !plan.stream) setTimeout(() => gone.abort(), config.clientGoneMs);
+		else gone.abort();
+	};
+	client.addEventListener("abort", clientLeft, { once: true });
 	c.executionCtx.waitUntil(
 		new Promise<void>((resolve) => {
 			markSettled = resolve;
 		}),
 	);
-	if (client?.aborted) leftEarly();
+	if (client.aborted) clientLeft();
 
 	// Every admitted request is finished exactly once, whatever happens from here on:
 	// an error before the response costs nothing and releases the hold.
@@ -154,11 +162,14 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		const call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
 			stream: plan.stream,
 			timeouts: config.timeouts,
-			clientSignal: client,
+			clientSignal: gone.signal,
+			progress,
 		});
+		// The answer has begun: it is finished as usual, whether or not the client stays.
+		gone.signal.removeEventListener("abort", leftEarly);
+		client.removeEventListener("abort", clientLeft);
 
 		if (plan.stream && call.stream) {
-			client?.removeEventListener("abort", leftEarly);
 			const metered = meterSseStream(call.stream, {
 				kind: endpoint === "chat" ? "chat" : "completion",
 				clientWantsUsage: plan.clientWantsUsage,

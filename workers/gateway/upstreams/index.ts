@@ -38,6 +38,14 @@ export interface UpstreamCall {
 	failures: Array<{ position: number; reason: string }>;
 }
 
+/** Where a call stands, kept up to date for the caller (which may have to settle the request before the call ends). */
+export interface UpstreamProgress {
+	/** Attempts that failed so far, in order (the breaker's input). */
+	failures: Array<{ position: number; reason: string }>;
+	/** An upstream has the request and has not begun its answer (a stream's first chunk, a non-stream answer's headers). */
+	waiting: boolean;
+}
+
 /**
  * Tries the model's upstreams in order. A failure before the first byte (a stream's
  * first chunk, a non-stream answer's headers) moves on to the next upstream: network,
@@ -58,16 +66,18 @@ export async function callUpstreams(
 		timeouts: UpstreamTimeouts;
 		now?: number;
 		/**
-		 * The client's request signal: when the client goes away the attempt is aborted and no
-		 * other upstream is tried. A non-stream exchange stays tied to it until its body is read;
-		 * a stream's ends with its first chunk (from there the stream meter sees the client go).
+		 * Aborted when the client has gone: the attempt waiting on an upstream is aborted and no
+		 * other upstream is tried. Only until the answer begins: a non-stream answer's headers
+		 * come once it is generated, and a stream's client is the stream meter's from its first chunk.
 		 */
 		clientSignal?: AbortSignal;
+		progress?: UpstreamProgress;
 	},
 ): Promise<UpstreamCall> {
 	const timeouts = opts.timeouts;
 	const now = opts.now ?? Date.now();
-	const failures: UpstreamCall["failures"] = [];
+	const progress = opts.progress ?? { failures: [], waiting: false };
+	const failures = progress.failures;
 	if (model.upstreams.length === 0)
 		throw withFailures(new ApiError("upstream_unavailable", `The model '${model.id}' has no upstream configured.`), failures);
 	const healthy = model.upstreams.filter((u) => breakerAllows(model.id, u.position, now));
@@ -82,6 +92,7 @@ export async function callUpstreams(
 		const leave = () => attempt.abort(new ClientGone());
 		client?.addEventListener("abort", leave, { once: true });
 		let response: Response;
+		progress.waiting = true;
 		try {
 			response = await callOne(env, upstream, path, body, attempt.signal);
 			if (response.ok) {
@@ -89,9 +100,10 @@ export async function callUpstreams(
 				if (opts.stream && response.body) {
 					deadline.enter("first-byte");
 					stream = await firstChunk(response);
-					// A failed read must mean the upstream failed, not that the client left.
-					client?.removeEventListener("abort", leave);
 				}
+				// The answer has begun: from here a failed read means the upstream failed, not that the client left.
+				progress.waiting = false;
+				client?.removeEventListener("abort", leave);
 				deadline.enter("body");
 				return {
 					response,
@@ -104,6 +116,7 @@ export async function callUpstreams(
 			}
 		} catch (err) {
 			deadline.end();
+			progress.waiting = false;
 			client?.removeEventListener("abort", leave);
 			// Not this upstream's failure: nothing for its breaker, and nobody to answer.
 			if (attempt.signal.reason instanceof ClientGone) throw withFailures(clientGone(), failures);
@@ -124,6 +137,7 @@ export async function callUpstreams(
 			failures.push({ position: upstream.position, reason });
 			continue;
 		}
+		progress.waiting = false;
 		client?.removeEventListener("abort", leave);
 		if (CLIENT_ERRORS.has(response.status)) {
 			deadline.enter("body");

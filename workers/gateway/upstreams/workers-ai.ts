@@ -22,7 +22,7 @@ interface WorkersAIStreamEvent extends Omit<WorkersAIText, "choices" | "tool_cal
 	tool_calls?: Array<
 		(NonNullable<WorkersAIText["tool_calls"]>[number] & { index?: number; id?: string | null; name?: string | null }) | null
 	>;
-	choices?: Array<{ finish_reason?: string | null } | null>;
+	choices?: Array<{ index?: number; finish_reason?: string | null; delta?: { role?: string; tool_calls?: unknown[] } } | null>;
 	finish_reason?: string | null;
 }
 
@@ -125,16 +125,21 @@ export async function callWorkersAI(
 	let buffer = "";
 	let usage: WorkersAIText["usage"];
 	/** The assistant role goes with the first delta, as in OpenAI's streams (the SDKs' stream helpers require it). */
-	let role: { role?: "assistant" } = { role: "assistant" };
+	let role: { role?: "assistant" } = chat ? { role: "assistant" } : {};
 	/** Tool calls begun, by index: the first delta of each carries its id, type and name. */
-	const toolCalls = new Set<number>();
+	const toolCalls = new ToolCallIndexes();
 	/** The model's own finish reason, if it gave one (natively or in OpenAI's chunks). */
 	let finishReason: string | null = null;
 	/** The model streamed OpenAI's chunks, finish reason included: nothing to add at the end. */
 	let finishSent = false;
+	/** Workers AI ends a whole stream with [DONE]; without it (and no finish reason) the stream was cut off. */
+	let done = false;
+	/** Choices of OpenAI-shaped chunks that have had their first delta (which gets the role if it lacks one). */
+	const begunChoices = new Set<unknown>();
 	const translate = (line: string, controller: TransformStreamDefaultController<Uint8Array>) => {
 		if (!line.startsWith("data:")) return;
 		const data = line.slice(5).trim();
+		if (data === "[DONE]") done = true;
 		if (data === "[DONE]" || data === "") return;
 		const event = JSON.parse(data) as WorkersAIStreamEvent;
 		if (event.usage) usage = event.usage;
@@ -142,8 +147,17 @@ export async function callWorkersAI(
 			// Models that stream OpenAI's chunks (content, reasoning, tool calls, finish reason):
 			// their choices go through under the gateway's id and model name; usage comes at the end.
 			if (event.choices.length === 0) return;
-			if (event.choices.some((c) => c?.finish_reason != null)) finishSent = true;
-			controller.enqueue(encoder.encode(chunk({ choices: event.choices })));
+			const choices = event.choices.map((choice) => {
+				if (choice?.finish_reason != null) finishSent = true;
+				const delta = choice?.delta;
+				if (!chat || !choice || typeof delta !== "object" || delta === null) return choice;
+				if (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) toolCalls.sawAny = true;
+				if (begunChoices.has(choice.index ?? 0)) return choice;
+				begunChoices.add(choice.index ?? 0);
+				return delta.role ? choice : { ...choice, delta: { role: "assistant", ...delta } };
+			});
+			role = {};
+			controller.enqueue(encoder.encode(chunk({ choices })));
 			return;
 		}
 		if (typeof event.finish_reason === "string" && event.finish_reason) finishReason = event.finish_reason;
@@ -187,9 +201,15 @@ export async function callWorkersAI(
 			flush(controller) {
 				signal.removeEventListener("abort", abort);
 				translate(buffer.trimEnd(), controller);
+				// Cut off: no finish, usage or [DONE], so the stream meter sees an incomplete answer
+				// (an error event for the client, a charge for what was delivered).
+				if (!done && !finishSent && finishReason === null) return;
 				if (!finishSent) {
-					const reason = finishReason ?? (toolCalls.size > 0 ? "tool_calls" : "stop");
-					const finish = chat ? { index: 0, delta: {}, finish_reason: reason } : { index: 0, text: "", finish_reason: reason };
+					const reason = finishReason ?? (toolCalls.sawAny ? "tool_calls" : "stop");
+					// An answer with no delta before this one still tells the client its role.
+					const finish = chat
+						? { index: 0, delta: { ...role }, finish_reason: reason }
+						: { index: 0, text: "", finish_reason: reason };
 					controller.enqueue(encoder.encode(chunk({ choices: [finish] })));
 				}
 				if (usage) controller.enqueue(encoder.encode(chunk({ choices: [], usage: openAIUsage(usage) })));
@@ -213,9 +233,9 @@ function openAIUsage(usage: NonNullable<WorkersAIText["usage"]>) {
  * object. OpenAI's first delta of a call carries its index, id, type and name, the later
  * ones its index and more arguments.
  */
-function toolCallDeltas(calls: WorkersAIStreamEvent["tool_calls"], begun: Set<number>) {
+function toolCallDeltas(calls: WorkersAIStreamEvent["tool_calls"], begun: ToolCallIndexes) {
 	const deltas: Array<Record<string, unknown>> = [];
-	for (const [position, call] of (calls ?? []).entries()) {
+	for (const call of calls ?? []) {
 		if (typeof call !== "object" || call === null) continue;
 		const fn = call.function ?? call;
 		const name = typeof fn.name === "string" && fn.name !== "" ? fn.name : null;
@@ -225,16 +245,42 @@ function toolCallDeltas(calls: WorkersAIStreamEvent["tool_calls"], begun: Set<nu
 				: typeof fn.arguments === "string"
 					? fn.arguments
 					: JSON.stringify(fn.arguments);
-		const index = typeof call.index === "number" ? call.index : position;
+		if (!call.id && name === null && args === null) continue; // the finalizing entry
+		// Without an index, an entry naming a call (an id or a name) starts the next one, and
+		// arguments alone continue the last.
+		const index =
+			typeof call.index === "number" ? call.index : call.id || name !== null ? begun.next() : (begun.last ?? begun.next());
 		if (begun.has(index)) {
 			if (args !== null) deltas.push({ index, function: { arguments: args } });
 			continue;
 		}
-		if (!call.id && name === null && args === null) continue;
 		begun.add(index);
 		deltas.push({ index, ...openAIToolCall({ ...call, function: { name: name ?? "", arguments: args ?? "" } }) });
 	}
 	return deltas;
+}
+
+/** The tool calls a stream has begun, by OpenAI index. */
+class ToolCallIndexes {
+	private readonly begun = new Set<number>();
+	/** The stream had a tool call (native or in OpenAI's chunks): the default finish reason is tool_calls. */
+	sawAny = false;
+	last: number | null = null;
+
+	has(index: number): boolean {
+		return this.begun.has(index);
+	}
+
+	add(index: number): void {
+		this.begun.add(index);
+		this.last = index;
+		this.sawAny = true;
+	}
+
+	/** The index after every one begun. */
+	next(): number {
+		return this.begun.size === 0 ? 0 : Math.max(...this.begun) + 1;
+	}
 }
 
 /** A Workers AI tool call in OpenAI's shape: an id, and the arguments as a JSON string. */
