@@ -20,7 +20,9 @@ import {IModelSale} from "./interfaces/IModelSale.sol";
 ///        claimable(a)       = (balance(a) * revenuePerShare(t) + correction(a)) / SCALE
 ///      A transfer between two accruing holders leaves shareSupply unchanged, so the accumulator is
 ///      not written: only the two corrections change (2 storage writes over a plain ERC-20).
-///      Moving tokens in or out of an excluded address (sale, pair, dead, zero) checkpoints first.
+///      Moving tokens in or out of an excluded address (sale, pair, dead, zero, the vault and this token)
+///      checkpoints first. Those addresses cannot call claim(), so revenue accrued to them would stay
+///      here forever; excluded, their share goes to the holders who can.
 ///      Storage is packed so a transfer reads 4 extra slots and a notification touches 2 (drip, supply+accumulator).
 contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelToken {
     using SafeERC20 for IERC20;
@@ -117,8 +119,9 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
 
     /// @inheritdoc IModelToken
     /// @dev No exclusion check here (it costs two cold reads): none of the excluded addresses can call
-    ///      this. The sale has no code path to it, a Uniswap V2 pair cannot make arbitrary calls, and
-    ///      nobody holds a key for the dead or zero address. claimable() still reports 0 for them.
+    ///      this. The sale, the vault and this token have no code path to it, a Uniswap V2 pair cannot
+    ///      make arbitrary calls, and nobody holds a key for the dead or zero address. claimable() still
+    ///      reports 0 for them.
     function claim() external nonReentrant returns (uint256 amount) {
         amount = _claimable(msg.sender, _currentRevenuePerShare());
         if (amount == 0) return 0;
@@ -183,8 +186,10 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
         if (to == pair_ && !launched) revert TransferToPairBeforeLaunch();
         super._update(from, to, value);
 
-        bool fromExcluded = from == address(0) || from == sale_ || from == pair_ || from == DEAD;
-        bool toExcluded = to == address(0) || to == sale_ || to == pair_ || to == DEAD;
+        bool fromExcluded = from == address(0) || from == sale_ || from == pair_ || from == DEAD
+            || from == address(this) || from == vault;
+        bool toExcluded =
+            to == address(0) || to == sale_ || to == pair_ || to == DEAD || to == address(this) || to == vault;
         if (fromExcluded && toExcluded) return;
 
         uint256 rps;
@@ -204,7 +209,8 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
     // ---------------------------------------------------------------- internals
 
     function _isExcluded(address account) internal view returns (bool) {
-        return account == sale || account == pair || account == DEAD || account == address(0);
+        return account == sale || account == pair || account == DEAD || account == address(0)
+            || account == address(this) || account == vault;
     }
 
     function _claimable(address account, uint256 rps) internal view returns (uint256) {

@@ -7,7 +7,8 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 /// @notice ERC-20 share of one tokenized model with built-in PACA revenue sharing.
 /// @dev Revenue notified by the RevenueVault drips linearly over `dripPeriod` into a cumulative
 ///      revenue-per-share accumulator. Holders accrue in proportion to balance x time; the sale,
-///      the Uniswap V2 pair and the dead address are excluded from the share supply.
+///      the Uniswap V2 pair, the dead address, the RevenueVault and the token itself cannot claim and
+///      are excluded from the share supply.
 interface IModelToken is IERC20 {
     /// @notice Initial allocation and wiring of a freshly cloned token.
     struct TokenInit {
@@ -49,7 +50,8 @@ interface IModelToken is IERC20 {
 
     function claimable(address account) external view returns (uint256);
     function isExcluded(address account) external view returns (bool);
-    /// @notice Sum of balances that accrue revenue (total supply minus sale, pair, dead, burnt).
+    /// @notice Sum of balances that accrue revenue (total supply minus sale, pair, dead, vault, this
+    ///         token and burnt).
     function shareSupply() external view returns (uint256);
     function revenuePerShare() external view returns (uint256);
     function creator() external view returns (address);

@@ -64,12 +64,16 @@ contract MarketInvariantTest is ModeldexTest {
         assertLe(owed, paca.balanceOf(address(token)));
     }
 
-    /// @dev The sale, the pair and the dead address never accrue and are outside the share supply.
+    /// @dev The sale, the pair, the dead address, the vault and the token itself never accrue and are
+    ///      outside the share supply.
     function invariant_excludedNeverAccrue() public view {
         assertEq(token.claimable(address(sale)), 0);
         assertEq(token.claimable(token.pair()), 0);
         assertEq(token.claimable(DEAD), 0);
-        uint256 excluded = token.balanceOf(address(sale)) + token.balanceOf(token.pair()) + token.balanceOf(DEAD);
+        assertEq(token.claimable(address(vault)), 0);
+        assertEq(token.claimable(address(token)), 0);
+        uint256 excluded = token.balanceOf(address(sale)) + token.balanceOf(token.pair()) + token.balanceOf(DEAD)
+            + token.balanceOf(address(vault)) + token.balanceOf(address(token));
         assertEq(token.shareSupply(), token.totalSupply() - excluded);
     }
 

@@ -131,6 +131,14 @@ contract MarketHandler is Test {
         token.transfer(address(0xdEaD), amount);
     }
 
+    /// @dev Tokens sent by mistake to addresses that can never claim: the vault and the token itself.
+    function sendToNonClaimer(uint256 seed, uint256 amount, bool toVault) external {
+        address from = _actor(seed);
+        amount = bound(amount, 0, token.balanceOf(from) / 10);
+        vm.prank(from);
+        token.transfer(toVault ? address(vault) : address(token), amount);
+    }
+
     // ---------------------------------------------------------------- revenue
 
     function deposit(uint256 seed, uint256 amount) external {
