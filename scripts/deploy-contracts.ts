@@ -18,7 +18,9 @@ import {
 	createPublicClient,
 	createWalletClient,
 	defineChain,
+	encodePacked,
 	getAddress,
+	getCreate2Address,
 	type Hex,
 	http,
 	keccak256,
@@ -27,7 +29,7 @@ import {
 	type WalletClient,
 } from "viem";
 import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
-import { localPacaAbi, modelFactoryAbi, revenueVaultAbi, uniswapV2Router02Abi } from "../lib/chain/abis.ts";
+import { localPacaAbi, modelFactoryAbi, revenueVaultAbi, uniswapV2FactoryAbi, uniswapV2Router02Abi } from "../lib/chain/abis.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -115,6 +117,46 @@ export function uniswapPairInitCodeHash(): Hex {
 	return keccak256(uniswapArtifact("v2-core", "UniswapV2Pair").bytecode);
 }
 
+/** The two addresses whose pair ModelFactory's constructor uses to check the init code hash (its PROBE_TOKEN0/1). */
+const PROBE_TOKENS = ["0x0000000000000000000000000000000000000001", "0x0000000000000000000000000000000000000002"] as const;
+
+/**
+ * Fails before anything is deployed when `pairInitCodeHash` is not the one of `uniswapV2Factory`
+ * (e.g. the mainnet V2 default given with a fork's factory). ModelFactory's constructor makes the
+ * same check and would revert, with less to go on: where the factory puts (or would put) the probe
+ * pair against where the hash predicts it.
+ */
+export async function checkPairInitCodeHash(c: Clients, uniswapV2Factory: Address, pairInitCodeHash: Hex): Promise<void> {
+	const v2 = { address: uniswapV2Factory, abi: uniswapV2FactoryAbi } as const;
+	let pair = await c.publicClient.readContract({ ...v2, functionName: "getPair", args: [...PROBE_TOKENS] });
+	if (pair === "0x0000000000000000000000000000000000000000") {
+		try {
+			({ result: pair } = await c.publicClient.simulateContract({
+				...v2,
+				functionName: "createPair",
+				args: [...PROBE_TOKENS],
+				account: c.account,
+			}));
+		} catch (error) {
+			throw new Error(
+				`cannot check PAIR_INIT_CODE_HASH against the Uniswap V2 factory ${uniswapV2Factory}: createPair of two test addresses fails (${(error as Error).message.split("\n")[0]})`,
+			);
+		}
+	}
+	const derived = getCreate2Address({
+		from: uniswapV2Factory,
+		salt: keccak256(encodePacked(["address", "address"], [...PROBE_TOKENS])),
+		bytecodeHash: pairInitCodeHash,
+	});
+	if (getAddress(pair) !== derived) {
+		throw new Error(
+			`PAIR_INIT_CODE_HASH ${pairInitCodeHash} is not the pair init code hash of the Uniswap V2 factory ${uniswapV2Factory}: ` +
+				`it deploys the pair of ${PROBE_TOKENS.join(" and ")} at ${getAddress(pair)}, the hash predicts ${derived}. ` +
+				"Set PAIR_INIT_CODE_HASH to that factory's hash (keccak256 of its pair creation code).",
+		);
+	}
+}
+
 export type Clients = {
 	account: PrivateKeyAccount;
 	chain: Chain;
@@ -180,11 +222,16 @@ export async function deployModeldex(opts: DeployOptions): Promise<Addresses> {
 		return address;
 	};
 
+	const pairInitCodeHash = opts.pairInitCodeHash ?? uniswapPairInitCodeHash();
+	let uniswapV2Factory = opts.uniswapV2Factory ? getAddress(opts.uniswapV2Factory) : undefined;
+	// A given factory is checked before anything is deployed; one deployed here, once it exists.
+	if (uniswapV2Factory) await checkPairInitCodeHash(c, uniswapV2Factory, pairInitCodeHash);
+
 	const paca = opts.pacaAddress ? getAddress(opts.pacaAddress) : await step("LocalPaca (stand-in)", foundryArtifact("LocalPaca"));
 
-	let uniswapV2Factory = opts.uniswapV2Factory ? getAddress(opts.uniswapV2Factory) : undefined;
 	if (!uniswapV2Factory) {
 		uniswapV2Factory = await step("UniswapV2Factory", uniswapArtifact("v2-core", "UniswapV2Factory"), [deployer]);
+		await checkPairInitCodeHash(c, uniswapV2Factory, pairInitCodeHash);
 	}
 	let uniswapV2Router02 = opts.uniswapV2Router02 ? getAddress(opts.uniswapV2Router02) : undefined;
 	let weth: Address;
@@ -197,7 +244,6 @@ export async function deployModeldex(opts: DeployOptions): Promise<Addresses> {
 			weth,
 		]);
 	}
-	const pairInitCodeHash = opts.pairInitCodeHash ?? uniswapPairInitCodeHash();
 
 	// The deployer administers the vault until the roles are wired, then hands over if asked to.
 	const revenueVault = await step("RevenueVault", foundryArtifact("RevenueVault"), [

@@ -32,6 +32,9 @@ contract ModelFactory is AccessControl, IModelFactory {
     uint256 public constant MAX_GRADUATION_THRESHOLD = 1e28;
     uint32 public constant MIN_DRIP_PERIOD = 1 hours;
     uint32 public constant MAX_DRIP_PERIOD = 90 days;
+    /// @dev Any two distinct non-zero addresses: their pair only serves to check pairInitCodeHash.
+    address internal constant PROBE_TOKEN0 = address(1);
+    address internal constant PROBE_TOKEN1 = address(2);
 
     address public immutable paca;
     address public immutable uniswapFactory;
@@ -65,6 +68,13 @@ contract ModelFactory is AccessControl, IModelFactory {
                 || d.treasury == address(0)
                 || d.admin == address(0)
         ) revert ZeroAddress();
+        // With a wrong hash the token would guard an address Uniswap never deploys to and every
+        // graduation would revert, locking the raise in the sale: check the hash against a pair this
+        // Uniswap factory really deployed (creating it once if nobody did).
+        address probe = IUniswapV2Factory(d.uniswapFactory).getPair(PROBE_TOKEN0, PROBE_TOKEN1);
+        if (probe == address(0)) probe = IUniswapV2Factory(d.uniswapFactory).createPair(PROBE_TOKEN0, PROBE_TOKEN1);
+        address derived = _pairAddress(d.uniswapFactory, d.pairInitCodeHash, PROBE_TOKEN0, PROBE_TOKEN1);
+        if (probe != derived) revert PairInitCodeHashMismatch(d.pairInitCodeHash, probe, derived);
         paca = d.paca;
         uniswapFactory = d.uniswapFactory;
         pairInitCodeHash = d.pairInitCodeHash;
@@ -213,16 +223,22 @@ contract ModelFactory is AccessControl, IModelFactory {
         sale = Clones.predictDeterministicAddress(saleImplementation, key);
     }
 
-    /// @dev UniswapV2Library.pairFor: CREATE2 by the factory with salt keccak256(token0, token1).
     function _pairFor(address token) internal view returns (address) {
         (address token0, address token1) = token < paca ? (token, paca) : (paca, token);
+        return _pairAddress(uniswapFactory, pairInitCodeHash, token0, token1);
+    }
+
+    /// @dev UniswapV2Library.pairFor: CREATE2 by the factory with salt keccak256(token0, token1).
+    function _pairAddress(address factory, bytes32 initCodeHash, address token0, address token1)
+        internal
+        pure
+        returns (address)
+    {
         return address(
             uint160(
                 uint256(
                     keccak256(
-                        abi.encodePacked(
-                            hex"ff", uniswapFactory, keccak256(abi.encodePacked(token0, token1)), pairInitCodeHash
-                        )
+                        abi.encodePacked(hex"ff", factory, keccak256(abi.encodePacked(token0, token1)), initCodeHash)
                     )
                 )
             )

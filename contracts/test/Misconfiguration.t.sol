@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IUniswapV2Factory} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Factory.sol";
 import {IUniswapV2Pair} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Pair.sol";
 import {ModeldexTest} from "./utils/ModeldexTest.sol";
 import {LocalPaca} from "../src/LocalPaca.sol";
@@ -68,30 +69,75 @@ contract MisconfigurationTest is ModeldexTest {
         paca.faucet(alice, limit + 1);
     }
 
-    /// @dev A factory configured with the wrong pair init code hash guards the wrong address:
-    ///      graduation must fail loudly (and be retryable once fixed), never seed an unguarded pool.
-    function test_RevertWhen_graduatingWithWrongPairInitCodeHash() public {
-        ModelFactory wrong = new ModelFactory(
+    /// @dev With the wrong pair init code hash the token would guard an address Uniswap never deploys
+    ///      to, and every graduation would revert PairMismatch with the raise locked in the sale (it is
+    ///      Closed: no buy, no sell, and the hash is immutable). Such a factory cannot be deployed.
+    function test_RevertWhen_factoryConstructedWithWrongPairInitCodeHash() public {
+        bytes32 wrongHash = keccak256("not the pair");
+        address probe = uniswapFactory.getPair(address(1), address(2)); // made by the factory in setUp
+        address derived = address(
+            uint160(
+                uint256(
+                    keccak256(
+                        abi.encodePacked(
+                            hex"ff", address(uniswapFactory), keccak256(abi.encodePacked(address(1), address(2))), wrongHash
+                        )
+                    )
+                )
+            )
+        );
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelFactory.PairInitCodeHashMismatch.selector, wrongHash, probe, derived)
+        );
+        new ModelFactory(
             ModelFactory.Deployment({
                 paca: address(paca),
                 uniswapFactory: address(uniswapFactory),
-                pairInitCodeHash: keccak256("not the pair"),
+                pairInitCodeHash: wrongHash,
                 vault: IRevenueVault(address(vault)),
                 treasury: treasury,
                 admin: admin
             })
         );
-        vm.startPrank(admin);
-        vault.grantRole(vault.REGISTRAR_ROLE(), address(wrong));
-        vm.stopPrank();
-        (address t, address s) = wrong.tokenize(_params("org/model"));
-        ModelSale sale = ModelSale(s);
+    }
 
+    /// @dev On a fresh Uniswap factory the check creates its probe pair; on one that has it (a second
+    ///      deployment, or a public factory where someone created it) it only reads it.
+    function test_constructor_checksPairInitCodeHashAgainstProbePair() public {
+        address probe = uniswapFactory.getPair(address(1), address(2));
+        assertTrue(probe != address(0));
+        uint256 pairs = uniswapFactory.allPairsLength();
+        new ModelFactory(
+            ModelFactory.Deployment({
+                paca: address(paca),
+                uniswapFactory: address(uniswapFactory),
+                pairInitCodeHash: pairInitCodeHash,
+                vault: IRevenueVault(address(vault)),
+                treasury: treasury,
+                admin: admin
+            })
+        );
+        assertEq(uniswapFactory.allPairsLength(), pairs);
+        assertEq(uniswapFactory.getPair(address(1), address(2)), probe);
+    }
+
+    /// @dev The sale still checks the pair it graduates into (defence in depth): with a pair address
+    ///      the token does not guard, graduation fails loudly rather than seeding an unguarded pool.
+    function test_RevertWhen_graduatingIntoPairTheTokenDoesNotGuard() public {
+        (ModelToken token, ModelSale sale) = _tokenize("org/model");
+        address other = makeAddr("not the guarded pair");
+        vm.mockCall(
+            address(uniswapFactory),
+            abi.encodeWithSelector(IUniswapV2Factory.getPair.selector, address(token), address(paca)),
+            abi.encode(other)
+        );
         _buyOut(sale, alice); // the buy itself succeeds, graduation fails and is reported
         assertEq(uint8(sale.state()), uint8(IModelSale.State.Closed));
-        address actual = factory.pairFor(t); // where Uniswap really puts it (correct hash)
-        vm.expectRevert(abi.encodeWithSelector(IModelSale.PairMismatch.selector, ModelToken(t).pair(), actual));
+        vm.expectRevert(abi.encodeWithSelector(IModelSale.PairMismatch.selector, token.pair(), other));
         sale.graduate();
+        vm.clearMockedCalls();
+        sale.graduate();
+        assertEq(uint8(sale.state()), uint8(IModelSale.State.Graduated));
     }
 
     function test_RevertWhen_pairAlreadyHasLiquidity() public {

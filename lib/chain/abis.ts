@@ -132,6 +132,27 @@ export const modelFactoryAbi = [
 	},
 	{
 		"type": "error",
+		"name": "PairInitCodeHashMismatch",
+		"inputs": [
+			{
+				"name": "pairInitCodeHash",
+				"type": "bytes32",
+				"internalType": "bytes32"
+			},
+			{
+				"name": "pair",
+				"type": "address",
+				"internalType": "address"
+			},
+			{
+				"name": "derived",
+				"type": "address",
+				"internalType": "address"
+			}
+		]
+	},
+	{
+		"type": "error",
 		"name": "UnknownModel",
 		"inputs": [
 			{

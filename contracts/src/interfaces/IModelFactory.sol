@@ -60,6 +60,9 @@ interface IModelFactory {
     error UnknownModel(address token);
     error InvalidLaunchConfig();
     error ZeroAddress();
+    /// @notice `pairInitCodeHash` is not the one of the given Uniswap V2 factory: it put a pair at
+    ///         `pair`, where the hash predicts `derived`.
+    error PairInitCodeHashMismatch(bytes32 pairInitCodeHash, address pair, address derived);
 
     function tokenize(TokenizeParams calldata params) external returns (address token, address sale);
     function setPricing(address token, uint128 inputPricePer1M, uint128 outputPricePer1M) external;
