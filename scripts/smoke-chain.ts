@@ -1,5 +1,5 @@
 // End-to-end smoke test of the contracts on a real anvil, through viem and scripts/deploy-contracts.ts:
-// deploy -> tokenize -> buy -> deposit -> settle -> (7 days) -> claim -> withdrawal -> graduate -> pool swap.
+// deploy -> tokenize -> buy -> deposit -> settle -> (7 days, well past the drip) -> claim -> withdrawal -> graduate -> pool swap.
 //
 //   npm run build:contracts && node scripts/smoke-chain.ts        (starts and stops its own anvil)
 //   SMOKE_RPC_URL=http://127.0.0.1:8545 node scripts/smoke-chain.ts   (uses a running anvil instead)

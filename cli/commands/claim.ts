@@ -63,7 +63,6 @@ export const claim: Command = {
 					0n;
 				transactions.push(receipt.transactionHash);
 			}
-			const days = Number(dripPeriod) / 86_400;
 			out.result(
 				{
 					model: model.id,
@@ -79,7 +78,7 @@ export const claim: Command = {
 					holderClaimed + creatorClaimed === 0n
 						? [
 								`Nothing to claim from ${model.symbol} for ${me} yet.`,
-								`Revenue reaches holders after each settlement and drips over ${days % 1 === 0 ? days : days.toFixed(2)} days; hold ${model.symbol} and claim later.`,
+								`Revenue reaches holders after each settlement and drips over ${duration(Number(dripPeriod))}; hold ${model.symbol} and claim later.`,
 							]
 						: [
 								...(holderClaimed > 0n ? [`Claimed ${paca(holderClaimed)} of ${model.symbol} holder revenue.`] : []),
@@ -91,3 +90,15 @@ export const claim: Command = {
 		}
 	},
 };
+
+/** A drip period as a person says it: "1 hour", "7 days", "90 minutes". */
+function duration(seconds: number): string {
+	const unit =
+		seconds % 86_400 === 0
+			? { name: "day", seconds: 86_400 }
+			: seconds % 3_600 === 0
+				? { name: "hour", seconds: 3_600 }
+				: { name: "minute", seconds: 60 };
+	const count = seconds / unit.seconds;
+	return `${Number.isInteger(count) ? count : count.toFixed(1)} ${unit.name}${count === 1 ? "" : "s"}`;
+}

@@ -91,7 +91,8 @@ contract ModelFactory is AccessControl, IModelFactory {
                 liquidityBps: 1_250,
                 tradeFeeBps: 100,
                 protocolFeeShareBps: 5_000,
-                revenueDripPeriod: 7 days
+                // One settlement epoch (the settler's EPOCH_SECONDS): see ModelToken.notifyRevenue.
+                revenueDripPeriod: 1 hours
             })
         );
         emit TreasuryUpdated(d.treasury);

@@ -98,7 +98,12 @@ contract ModelToken is ERC20, Initializable, ReentrancyGuardTransient, IModelTok
 
     /// @inheritdoc IModelToken
     /// @dev Restarts the drip: undripped remainder + carry + `amount` spread over a fresh period.
-    ///      The vault's ModelSettled event is the record of the notification (no event here, for gas).
+    ///      The period is one settlement epoch, so a settlement arrives about when the previous drip
+    ///      ends and the remainder it stretches is small (a settlement 10 minutes early into a 1-hour
+    ///      drip stretches 1/6 of one epoch's revenue). With a period of many epochs every settlement
+    ///      would stretch most of what is undripped again, and payouts would decay exponentially
+    ///      instead of ending. The vault's ModelSettled event is the record of the notification (no
+    ///      event here, for gas).
     function notifyRevenue(uint256 amount) external {
         if (msg.sender != vault) revert NotRevenueVault(msg.sender);
         _checkpoint();

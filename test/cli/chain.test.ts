@@ -247,6 +247,7 @@ describe("vault: deposit, claim, withdraw", () => {
 		const nothing = await cli(["claim", token]);
 		expectOk(nothing);
 		expect(nothing.stdout).toContain("Nothing to claim");
+		expect(nothing.stdout).toContain("drips over 1 hour;");
 
 		// The settler (deployer) settles 10 PACA of fees for the model; then a week passes.
 		const settler = createWalletClient({ account: privateKeyToAccount(anvilKey(0)), transport: http(chain.rpcUrl) });

@@ -24,7 +24,7 @@ interface IModelFactory {
         uint16 liquidityBps; // default 1250 (12.5 %); the rest of the supply is sold on the curve
         uint16 tradeFeeBps; // default 100 (1 %)
         uint16 protocolFeeShareBps; // share of the trade fee to the treasury, default 5000
-        uint32 revenueDripPeriod; // default 7 days
+        uint32 revenueDripPeriod; // default 1 hour: one settlement epoch
     }
 
     struct ModelInfo {
