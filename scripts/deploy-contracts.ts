@@ -54,6 +54,11 @@ export interface DeployOptions {
 	admin?: Address;
 	/** Receives trade fees and graduation leftovers. Default: the admin. */
 	treasury?: Address;
+	/**
+	 * The vault's epoch length in seconds: it refuses to settle an epoch after the one following the
+	 * current. The settler's EPOCH_SECONDS must not be shorter. Default 3600, the settler's default.
+	 */
+	epochSeconds?: number;
 	/** Vault fee split, each capped at 1000 (10 %) on chain. Defaults 500 and 1000. */
 	protocolFeeBps?: number;
 	creatorFeeBps?: number;
@@ -214,6 +219,10 @@ export async function deployModeldex(opts: DeployOptions): Promise<Addresses> {
 	const treasury = opts.treasury ? getAddress(opts.treasury) : admin;
 	const protocolFeeBps = opts.protocolFeeBps ?? 500;
 	const creatorFeeBps = opts.creatorFeeBps ?? 1_000;
+	const epochSeconds = opts.epochSeconds ?? 3_600;
+	if (!Number.isInteger(epochSeconds) || epochSeconds < 1 || epochSeconds > 0xffffffff) {
+		throw new Error(`epochSeconds must be a whole number of seconds (the settler's EPOCH_SECONDS), not ${epochSeconds}`);
+	}
 	let startBlock = Number.POSITIVE_INFINITY;
 	const step = async (label: string, artifact: Artifact, args: readonly unknown[] = []) => {
 		const { address, block } = await deploy(c, artifact, args);
@@ -251,6 +260,7 @@ export async function deployModeldex(opts: DeployOptions): Promise<Addresses> {
 		deployer,
 		protocolFeeBps,
 		creatorFeeBps,
+		epochSeconds,
 	]);
 	const modelFactory = await step("ModelFactory", foundryArtifact("ModelFactory"), [
 		{ paca, uniswapFactory: uniswapV2Factory, pairInitCodeHash, vault: revenueVault, treasury, admin },
@@ -347,6 +357,7 @@ async function main() {
 		guardian: optionalAddress("GUARDIAN_ADDRESS"),
 		admin: optionalAddress("ADMIN_ADDRESS"),
 		treasury: optionalAddress("TREASURY_ADDRESS"),
+		epochSeconds: process.env.EPOCH_SECONDS ? Number(process.env.EPOCH_SECONDS) : undefined,
 		log: (line) => console.log(line),
 	});
 	console.log(`wrote ${writeAddresses(addresses, out)}`);

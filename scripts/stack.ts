@@ -107,10 +107,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			log("• compiling the contracts (first start only)");
 			await run("npm", ["run", "build:contracts", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
 		}
+		const epochSeconds = options.epochSeconds ?? 60;
 		const addressesFile = join(state, "addresses.json");
 		let addresses = existsSync(addressesFile) ? readAddresses(addressesFile) : null;
 		if (!addresses || (await rpc(rpcUrl, "eth_getCode", [addresses.modelFactory, "latest"])) === "0x") {
-			addresses = await deployModeldex({ rpcUrl, privateKey: DEV_ACCOUNTS.deployer, chainId: 31337 });
+			addresses = await deployModeldex({ rpcUrl, privateKey: DEV_ACCOUNTS.deployer, chainId: 31337, epochSeconds });
 			writeAddresses(addresses, addressesFile);
 			log(`• contracts deployed (PACA stand-in, Uniswap V2, factory, vault): ${addressesFile}`);
 		} else {
@@ -144,7 +145,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			settler: {
 				...chainVars,
 				SETTLER_PRIVATE_KEY: DEV_ACCOUNTS.deployer,
-				EPOCH_SECONDS: String(options.epochSeconds ?? 60),
+				EPOCH_SECONDS: String(epochSeconds),
 				// Past the meters' flush to D1, and the batches before it.
 				SETTLE_GRACE_SECONDS: String(Math.ceil(METER_FLUSH_DELAY_MS / 1000) + 3),
 				RECEIPT_WAIT_MS: "5000",

@@ -26,6 +26,8 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     uint256 internal constant BPS = 10_000;
 
     IERC20 public immutable paca;
+    /// @inheritdoc IRevenueVault
+    uint32 public immutable epochLength;
 
     /// @dev One slot per model, the only storage settle touches per model.
     struct ModelAccount {
@@ -50,9 +52,11 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     mapping(uint64 epoch => bytes32 root) public usageRoot;
     mapping(bytes32 withdrawalId => bool) public withdrawalPaid;
 
-    constructor(IERC20 paca_, address admin, uint16 protocolFeeBps_, uint16 creatorFeeBps_) {
+    constructor(IERC20 paca_, address admin, uint16 protocolFeeBps_, uint16 creatorFeeBps_, uint32 epochLength_) {
         if (address(paca_) == address(0) || admin == address(0)) revert ZeroAddress();
+        if (epochLength_ == 0) revert ZeroEpochLength();
         paca = paca_;
+        epochLength = epochLength_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setFeeSplit(protocolFeeBps_, creatorFeeBps_);
     }
@@ -105,6 +109,14 @@ contract RevenueVault is AccessControl, Pausable, ReentrancyGuardTransient, IRev
     {
         uint64 last = lastSettledEpoch;
         if (epoch <= last) revert EpochNotIncreasing(epoch, last);
+        // Epochs only increase, so one far ahead (a huge number, milliseconds for seconds) would block
+        // every settle until its time, in a vault nobody can upgrade. The settler closes only epochs
+        // that ended; the one after the current epoch is let through for a settler clock ahead of the
+        // chain's. Epochs skipped after downtime are in the past and pass.
+        {
+            uint256 current = block.timestamp / epochLength;
+            if (epoch > current + 1) revert EpochInFuture(epoch, current);
+        }
         if (models.length != cumulativeFees.length) revert LengthMismatch();
         uint256 protocolBps = protocolFeeBps;
         uint256 creatorBps = creatorFeeBps;

@@ -120,6 +120,48 @@ contract RevenueVaultTest is ModeldexTest {
         _settleOne(4, address(token), 2e18);
     }
 
+    /// @dev A settler bug (a huge epoch, milliseconds instead of hours) must not block settlement: epochs
+    ///      only increase and the vault cannot be upgraded, so such an epoch is refused, and the next
+    ///      real epoch still settles.
+    function test_RevertWhen_settleEpochInFuture() public {
+        _deposit(payer, 1_000e18);
+        uint64 current = uint64(block.timestamp / EPOCH_SECONDS);
+        vm.expectRevert(abi.encodeWithSelector(IRevenueVault.EpochInFuture.selector, type(uint64).max, current));
+        _settleOne(type(uint64).max, address(token), 1e18);
+        uint64 inMilliseconds = uint64(block.timestamp * 1000 / EPOCH_SECONDS);
+        vm.expectRevert(abi.encodeWithSelector(IRevenueVault.EpochInFuture.selector, inMilliseconds, current));
+        _settleOne(inMilliseconds, address(token), 1e18);
+        vm.expectRevert(abi.encodeWithSelector(IRevenueVault.EpochInFuture.selector, current + 2, current));
+        _settleOne(current + 2, address(token), 1e18);
+
+        _settleOne(current - 1, address(token), 1e18);
+        assertEq(vault.lastSettledEpoch(), current - 1);
+        assertEq(vault.settledFees(address(token)), 1e18);
+    }
+
+    /// @dev The epoch after the current one passes (a settler clock a little ahead of the chain's), and
+    ///      the epoch range moves with time.
+    function test_settle_acceptsTheNextEpochAndMovesWithTime() public {
+        _deposit(payer, 1_000e18);
+        uint64 current = uint64(block.timestamp / EPOCH_SECONDS);
+        _settleOne(current + 1, address(token), 1e18);
+        vm.expectRevert(abi.encodeWithSelector(IRevenueVault.EpochInFuture.selector, current + 2, current));
+        _settleOne(current + 2, address(token), 2e18);
+        vm.warp(block.timestamp + EPOCH_SECONDS);
+        _settleOne(current + 2, address(token), 2e18);
+        assertEq(vault.lastSettledEpoch(), current + 2);
+    }
+
+    /// @dev After downtime the settler jumps to the epoch of the oldest usage waiting, skipping many.
+    function test_settle_jumpsOverEpochsSkippedDuringDowntime() public {
+        _deposit(payer, 1_000e18);
+        uint64 current = uint64(block.timestamp / EPOCH_SECONDS);
+        _settleOne(current - 30 days / EPOCH_SECONDS, address(token), 1e18);
+        _settleOne(current - 1, address(token), 3e18);
+        assertEq(vault.lastSettledEpoch(), current - 1);
+        assertEq(vault.settledFees(address(token)), 3e18);
+    }
+
     function test_RevertWhen_settleEpochZero() public {
         vm.expectRevert(abi.encodeWithSelector(IRevenueVault.EpochNotIncreasing.selector, 0, 0));
         _settleOne(0, address(token), 0);
@@ -332,7 +374,12 @@ contract RevenueVaultTest is ModeldexTest {
 
     function test_RevertWhen_constructorFeeAboveCap() public {
         vm.expectRevert(abi.encodeWithSelector(IRevenueVault.FeeTooHigh.selector, 2_000, 1_000));
-        new RevenueVaultHarness(address(paca), admin, 2_000, 0);
+        new RevenueVaultHarness(address(paca), admin, 2_000, 0, EPOCH_SECONDS);
+    }
+
+    function test_RevertWhen_constructorEpochLengthZero() public {
+        vm.expectRevert(IRevenueVault.ZeroEpochLength.selector);
+        new RevenueVaultHarness(address(paca), admin, 0, 0, 0);
     }
 }
 
@@ -340,5 +387,7 @@ import {RevenueVault} from "../src/RevenueVault.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 contract RevenueVaultHarness is RevenueVault {
-    constructor(address paca_, address admin_, uint16 p, uint16 c) RevenueVault(IERC20(paca_), admin_, p, c) {}
+    constructor(address paca_, address admin_, uint16 p, uint16 c, uint32 e)
+        RevenueVault(IERC20(paca_), admin_, p, c, e)
+    {}
 }

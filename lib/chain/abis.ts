@@ -2587,6 +2587,11 @@ export const revenueVaultAbi = [
 				"name": "creatorFeeBps_",
 				"type": "uint16",
 				"internalType": "uint16"
+			},
+			{
+				"name": "epochLength_",
+				"type": "uint32",
+				"internalType": "uint32"
 			}
 		],
 		"stateMutability": "nonpayable"
@@ -2637,6 +2642,22 @@ export const revenueVaultAbi = [
 		"type": "error",
 		"name": "EnforcedPause",
 		"inputs": []
+	},
+	{
+		"type": "error",
+		"name": "EpochInFuture",
+		"inputs": [
+			{
+				"name": "epoch",
+				"type": "uint64",
+				"internalType": "uint64"
+			},
+			{
+				"name": "currentEpoch",
+				"type": "uint256",
+				"internalType": "uint256"
+			}
+		]
 	},
 	{
 		"type": "error",
@@ -2758,6 +2779,11 @@ export const revenueVaultAbi = [
 	{
 		"type": "error",
 		"name": "ZeroAmount",
+		"inputs": []
+	},
+	{
+		"type": "error",
+		"name": "ZeroEpochLength",
 		"inputs": []
 	},
 	{
@@ -3186,6 +3212,19 @@ export const revenueVaultAbi = [
 		],
 		"outputs": [],
 		"stateMutability": "nonpayable"
+	},
+	{
+		"type": "function",
+		"name": "epochLength",
+		"inputs": [],
+		"outputs": [
+			{
+				"name": "",
+				"type": "uint32",
+				"internalType": "uint32"
+			}
+		],
+		"stateMutability": "view"
 	},
 	{
 		"type": "function",

@@ -35,6 +35,10 @@ interface IRevenueVault {
     error ZeroAddress();
     /// @notice Epochs must strictly increase.
     error EpochNotIncreasing(uint64 epoch, uint64 lastSettledEpoch);
+    /// @notice The epoch is after the one following `currentEpoch` (block.timestamp / epochLength):
+    ///         settled, it would block every settle until its time.
+    error EpochInFuture(uint64 epoch, uint256 currentEpoch);
+    error ZeroEpochLength();
     error LengthMismatch();
     error UnknownModel(address model);
     error ModelAlreadyRegistered(address model);
@@ -64,6 +68,9 @@ interface IRevenueVault {
     function isRegistered(address model) external view returns (bool);
     function usageRoot(uint64 epoch) external view returns (bytes32);
     function lastSettledEpoch() external view returns (uint64);
+    /// @notice Seconds per settlement epoch: epoch n covers [n * epochLength, (n + 1) * epochLength) in
+    ///         unix time. The settler's EPOCH_SECONDS must not be shorter.
+    function epochLength() external view returns (uint32);
     function withdrawalPaid(bytes32 withdrawalId) external view returns (bool);
     function escrowBalance() external view returns (uint256);
     function totalDeposited() external view returns (uint128);

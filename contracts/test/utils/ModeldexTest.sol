@@ -21,6 +21,7 @@ abstract contract ModeldexTest is Test {
     address internal constant DEAD = 0x000000000000000000000000000000000000dEaD;
     uint16 internal constant PROTOCOL_FEE_BPS = 500;
     uint16 internal constant CREATOR_FEE_BPS = 1_000;
+    uint32 internal constant EPOCH_SECONDS = 1 hours; // the settler's epoch
 
     address internal admin = makeAddr("admin");
     address internal treasury = makeAddr("treasury");
@@ -48,7 +49,7 @@ abstract contract ModeldexTest is Test {
         );
         pairInitCodeHash = keccak256(_artifactCode(V2_CORE_BUILD, "UniswapV2Pair"));
 
-        vault = new RevenueVault(IERC20(address(paca)), admin, PROTOCOL_FEE_BPS, CREATOR_FEE_BPS);
+        vault = new RevenueVault(IERC20(address(paca)), admin, PROTOCOL_FEE_BPS, CREATOR_FEE_BPS, EPOCH_SECONDS);
         factory = new ModelFactory(
             ModelFactory.Deployment({
                 paca: address(paca),
