@@ -27,7 +27,10 @@ export interface ChainFixture {
 	chainId: number;
 	/** One independent deployment per test scenario on the shared node. */
 	deployments: Record<string, Deployment>;
-	/** Nodes of their own, by scenario ("reorg": snapshot/revert; "stuck": automine off), each with a rpc-faults proxy. */
+	/**
+	 * Nodes of their own, by scenario ("reorg": snapshot/revert; "stuck": automine off; "confirmations": blocks mined
+	 * on demand, snapshot/revert), each with a rpc-faults proxy.
+	 */
 	isolated: Record<string, { rpcUrl: string; faultyRpcUrl: string; chainId: number; addresses: Deployment }>;
 	/** UsageProofCheck: MerkleProof.verify against RevenueVault.usageRoot(epoch). */
 	usageProofCheck: `0x${string}`;

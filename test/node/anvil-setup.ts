@@ -39,8 +39,8 @@ const SHARED_DEPLOYMENTS = [
 	"many-unknown",
 	"indexer-rpc-fails",
 ] as const;
-/** Scenarios that rewind or stall the whole node (snapshot/revert, automine off) get a node each. */
-const ISOLATED_NODES = ["reorg", "stuck"] as const;
+/** Scenarios that rewind or stall the whole node (snapshot/revert, automine off, mining on demand) get a node each. */
+const ISOLATED_NODES = ["reorg", "stuck", "confirmations"] as const;
 
 async function freePort(): Promise<number> {
 	return new Promise((resolve, reject) => {

@@ -23,11 +23,11 @@ import {
 import { batch, type Db } from "../../lib/db/client.ts";
 import type { SettlerConfig } from "./env.ts";
 import { aggregateEpoch } from "./merkle.ts";
-import { signTx } from "./transactions.ts";
+import { isFinal, signTx } from "./transactions.ts";
 
 // One epoch's settlement as a state machine in D1:
 //
-//   (none) ──prepare──▶ prepared ──sign, record, broadcast──▶ sent ──receipt──▶ confirmed
+//   (none) ──prepare──▶ prepared ──sign, record, broadcast──▶ sent ──receipt, CONFIRMATIONS deep──▶ confirmed
 //                          ▲                                   │
 //                          └── reverted / nonce taken by another tx
 //   (none) ──prepare, no usage──▶ empty
@@ -39,9 +39,11 @@ import { signTx } from "./transactions.ts";
 // transaction *before* it is broadcast, so a crash can only leave a transaction
 // that D1 knows about. Whatever the state, the chain is read before acting:
 // if the vault already has this epoch (lastSettledEpoch >= epoch), the settlement
-// is looked up in the vault's Settled logs and recorded, never sent again. The
-// vault itself pays only cumulative differences, so even a duplicate send of the
-// same epoch would revert (EpochNotIncreasing) rather than pay twice.
+// is looked up in the vault's Settled logs, never sent again, and recorded once
+// it is CONFIRMATIONS deep. Until then (its receipt or log is too recent: a reorg
+// can still drop it) the epoch stays as it is and the run returns it as pending.
+// The vault itself pays only cumulative differences, so even a duplicate send of
+// the same epoch would revert (EpochNotIncreasing) rather than pay twice.
 
 /**
  * A hook that throws stands for the Worker dying at that point (the tests' crash
@@ -303,23 +305,34 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
 		if (!receipt) continue;
 		if (receipt.status === "success") {
-			const head = await client.getBlockNumber();
-			if (head - receipt.blockNumber < ctx.chain.confirmations) return "pending";
+			// Mined, not yet CONFIRMATIONS deep: pending, neither recorded nor replaced.
+			if (!(await isFinal(ctx, receipt.blockNumber))) return "pending";
 			await markConfirmed(ctx, row.epoch, hash, receipt.blockNumber, receipt.gasUsed);
 			return "confirmed";
 		}
-		if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
+		const settled = await confirmFromChain(ctx, row.epoch);
+		if (settled) return settled;
+		// Sent again at once, though the revert may not be CONFIRMATIONS deep yet. That is safe: the
+		// revert spent the old nonce, and should a reorg drop it, the old settle may be mined again,
+		// and succeed, besides the new one. But the vault takes an epoch once (the later of the two
+		// reverts, EpochNotIncreasing), and the one that settled it is found by its Settled log (as
+		// just above, on a later check) and recorded only once that is deep: nothing is final before.
 		console.error(
 			`epoch ${row.epoch}: settle ${hash} reverted; preparing to send again (at nonce ${row.nonce}: ${row.txHashes})`,
 		);
 		await resend(ctx, row.epoch);
 		return "resend";
 	}
-	if (await confirmFromChain(ctx, row.epoch)) return "confirmed";
+	// No listed settle was mined, but the vault may have the epoch (from a settle a resend dropped
+	// from the list): recorded once deep, pending until then; its nonce is spent, so nothing is
+	// sent again or replaced meanwhile.
+	const settled = await confirmFromChain(ctx, row.epoch);
+	if (settled) return settled;
 
 	const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
 	if (row.nonce !== null && latestNonce > row.nonce) {
-		// The nonce was used by a transaction that is none of ours for this epoch.
+		// The nonce was used by a transaction that is none of ours for this epoch. Acted on at once,
+		// as after a revert (that transaction may be shallow too): the vault takes the epoch once.
 		console.warn(
 			`epoch ${row.epoch}: nonce ${row.nonce} was used by another transaction; sending again (dropped: ${row.txHashes})`,
 		);
@@ -353,11 +366,15 @@ async function resend(ctx: SettlerContext, epoch: number): Promise<void> {
 	await updateEpoch(ctx.db, epoch, { state: "prepared", nonce: null, txHashes: "[]" });
 }
 
-/** If the vault already has `epoch`, records the transaction that settled it. */
-export async function confirmFromChain(ctx: SettlerContext, epoch: number): Promise<boolean> {
+/**
+ * If the vault already has `epoch`, records the transaction that settled it ("confirmed") once its
+ * Settled log is CONFIRMATIONS deep; "pending" while it is not (recorded by a later run, or never
+ * if a reorg drops it: the epoch is then sent again); null when the vault does not have it.
+ */
+export async function confirmFromChain(ctx: SettlerContext, epoch: number): Promise<"confirmed" | "pending" | null> {
 	const vault = ctx.chain.addresses.revenueVault;
 	const last = await ctx.client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "lastSettledEpoch" });
-	if (last < BigInt(epoch)) return false;
+	if (last < BigInt(epoch)) return null;
 	const logs = await ctx.client.getContractEvents({
 		address: vault,
 		abi: revenueVaultAbi,
@@ -372,8 +389,9 @@ export async function confirmFromChain(ctx: SettlerContext, epoch: number): Prom
 		);
 	}
 	const receipt = await ctx.client.getTransactionReceipt({ hash: log.transactionHash });
+	if (!(await isFinal(ctx, receipt.blockNumber))) return "pending";
 	await markConfirmed(ctx, epoch, log.transactionHash, receipt.blockNumber, receipt.gasUsed);
-	return true;
+	return "confirmed";
 }
 
 async function markConfirmed(ctx: SettlerContext, epoch: number, hash: Hex, block: bigint, gasUsed: bigint): Promise<void> {

@@ -32,9 +32,10 @@ import {
 import { advanceSentWithdrawals, payWithdrawals } from "./withdrawals.ts";
 
 // One settler run: first a withdrawal whose transaction is out (recorded, or replaced
-// at its nonce when stale); then finish the epoch in flight, then close every finished
-// epoch after it, one at a time and in order (a later epoch is never sent while an
-// earlier one is unconfirmed, so none is skipped). Then queued withdrawals: a
+// at its nonce when stale); then finish the epoch in flight (confirmed once its receipt
+// or Settled log is CONFIRMATIONS deep), then close every finished epoch after it, one
+// at a time and in order (a later epoch is never sent while an earlier one is
+// unconfirmed, so none is skipped). Then queued withdrawals: a
 // settlement that fails (the vault refuses it, the RPC errs) stops the epochs, not
 // the payers' withdrawals of their own deposits. One account, one transaction at a
 // time: no settle is sent while a withdrawal is pending, and no withdrawal while a
@@ -124,9 +125,16 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 			}
 			current = row.epoch;
 			if (row.state === "prepared") {
-				if (await confirmFromChain(ctx, row.epoch)) {
+				const settled = await confirmFromChain(ctx, row.epoch);
+				if (settled === "confirmed") {
 					result.confirmed.push(row.epoch);
 					continue;
+				}
+				if (settled === "pending") {
+					// Settled (by a settle whose "sent" D1 lost, say), not yet CONFIRMATIONS deep: the
+					// epoch stays prepared, nothing is sent for it, and a later run records it.
+					result.pending = row.epoch;
+					break;
 				}
 				// Fees beyond the escrow mean credit no deposit backs (an admin's) was spent: the
 				// settle would revert. Leave it waiting and go on to the withdrawals.

@@ -1,8 +1,9 @@
 import { type Address, type Hex, keccak256 } from "viem";
 import type { SettlerContext } from "./epoch.ts";
 
-// Signing for the settler's transactions. Signed locally (the key never leaves
-// the Worker), so the hash is known before broadcast and recorded first.
+// Signing for the settler's transactions, and when a mined one is final. Signed
+// locally (the key never leaves the Worker), so the hash is known before broadcast
+// and recorded first.
 
 export interface SignedTx {
 	raw: Hex;
@@ -52,4 +53,13 @@ export async function signTx(ctx: SettlerContext, request: TxRequest): Promise<S
 
 function max(a: bigint, b: bigint): bigint {
 	return a > b ? a : b;
+}
+
+/**
+ * Whether what was mined in `block` is final for D1: CONFIRMATIONS blocks under the head (head - block >=
+ * confirmations), as deep as the indexer reads. Shallower, a reorg of the newest blocks can still drop it,
+ * and D1 would keep an epoch confirmed or a withdrawal paid that the chain no longer has.
+ */
+export async function isFinal(ctx: SettlerContext, block: bigint): Promise<boolean> {
+	return (await ctx.client.getBlockNumber()) - block >= ctx.chain.confirmations;
 }
