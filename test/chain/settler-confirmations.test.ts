@@ -1,27 +1,135 @@
 import { env } from "cloudflare:test";
 import { type Hex, parseEther } from "viem";
 import { describe, expect, it } from "vitest";
+import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { epochRow } from "../../lib/db/chain.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
-import { isolatedNet, publicClient, settlerEnv, testClient } from "./helpers.ts";
+import { callGateway } from "../helpers/gateway.ts";
+import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient } from "./helpers.ts";
 import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 // A node of its own: blocks are mined here only when a test says so (anvil mines one per
 // transaction, none otherwise), so a transaction's depth is known, and snapshot/revert stands
-// for a reorg of the newest blocks. The settler records a settle as final only CONFIRMATIONS
-// (here 2) blocks deep: head - block >= 2.
+// for a reorg of the newest blocks. The settler records a settle or a payment as final only
+// CONFIRMATIONS (here 2) blocks deep: head - block >= 2.
 
 const net = () => isolatedNet("confirmations");
 const VARS = { CONFIRMATIONS: "2", RECEIPT_WAIT_MS: "2000", REPLACE_AFTER_SECONDS: "60" };
 
 const client = () => publicClient(net());
 const anvil = () => testClient(net());
+const vault = () => ({ address: net().addresses.revenueVault, abi: revenueVaultAbi }) as const;
 const settlerNonce = (blockTag: "latest" | "pending") =>
 	client().getTransactionCount({ address: net().addresses.settler, blockTag });
 
+async function requestWithdrawal(payer: string, amount: bigint): Promise<Hex> {
+	const res = await callGateway("/v1/account/withdrawals", {
+		headers: await sessionHeader(payer),
+		json: { amount: amount.toString() },
+	});
+	expect(res.status).toBe(201);
+	return (res.json() as { id: Hex }).id;
+}
+
+function withdrawal(id: string) {
+	return env.DB.prepare("SELECT state, tx_hash, nonce FROM withdrawals WHERE id = ?")
+		.bind(id)
+		.first<{ state: string; tx_hash: string | null; nonce: number | null }>();
+}
+
+const paidOnChain = (id: Hex) => client().readContract({ ...vault(), functionName: "withdrawalPaid", args: [id] });
+
+async function paymentsOf(id: Hex) {
+	return client().getContractEvents({ ...vault(), eventName: "WithdrawalPaid", args: { withdrawalId: id }, fromBlock: 0n });
+}
+
 // The tests run in order on one node and one D1.
 describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () => {
+	it("keeps a mined withdrawal sent until its payment is CONFIRMATIONS deep, sending nothing for it meanwhile", async () => {
+		const payer = await fundedPayer(net(), parseEther("6"));
+		const ids = [
+			await requestWithdrawal(payer.address, parseEther("2")),
+			await requestWithdrawal(payer.address, parseEther("4")),
+		];
+		const before = await pacaOf(net(), payer.address);
+		const now = Date.now();
+
+		// Both payments are mined, in two blocks (the second is not held back by the first being
+		// shallow), and neither is recorded paid.
+		const first = await runSettler(settlerEnv(net(), VARS), now);
+		expect(first.withdrawalsPaid).toBe(0);
+		expect(first.withdrawalPending).toBeNull();
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("6"));
+		const sent = await Promise.all(ids.map(withdrawal));
+		for (const [i, id] of ids.entries()) {
+			expect(await paidOnChain(id)).toBe(true);
+			expect(sent[i]?.state).toBe("sent");
+		}
+		const nonce = await settlerNonce("pending");
+
+		// Long after REPLACE_AFTER_SECONDS, at the same depth: still sent, nothing replaced or sent again.
+		const second = await runSettler(settlerEnv(net(), VARS), now + 10 * 60_000);
+		expect(second.withdrawalsPaid).toBe(0);
+		expect(second.withdrawalPending).toBeNull();
+		expect(await Promise.all(ids.map(withdrawal))).toEqual(sent);
+		expect(await settlerNonce("pending")).toBe(nonce);
+
+		// One block more: the first payment is 2 deep, the second 1.
+		await anvil().mine({ blocks: 1 });
+		const third = await runSettler(settlerEnv(net(), VARS), now + 11 * 60_000);
+		expect(third.withdrawalsPaid).toBe(1);
+		expect((await withdrawal(ids[0] as Hex))?.state).toBe("paid");
+		expect((await withdrawal(ids[1] as Hex))?.state).toBe("sent");
+
+		await anvil().mine({ blocks: 1 });
+		const fourth = await runSettler(settlerEnv(net(), VARS), now + 12 * 60_000);
+		expect(fourth.withdrawalsPaid).toBe(1);
+		expect(await Promise.all(ids.map(async (id) => (await withdrawal(id))?.state))).toEqual(["paid", "paid"]);
+		expect(await Promise.all(ids.map(async (id) => (await withdrawal(id))?.tx_hash))).toEqual(sent.map((w) => w?.tx_hash));
+		expect(await settlerNonce("pending")).toBe(nonce);
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("6"));
+	});
+
+	it("pays a withdrawal again, once, when a reorg drops its payment before it was deep", async () => {
+		const payer = await fundedPayer(net(), parseEther("3"));
+		const id = await requestWithdrawal(payer.address, parseEther("3"));
+		const before = await pacaOf(net(), payer.address);
+		const now = Date.now();
+		const snapshot = await anvil().snapshot();
+
+		const first = await runSettler(settlerEnv(net(), VARS), now);
+		expect(first.withdrawalsPaid).toBe(0);
+		const sent = await withdrawal(id);
+		expect(sent?.state).toBe("sent");
+		expect(await paidOnChain(id)).toBe(true);
+
+		// The reorg: the payment's block leaves the chain (and the node forgets the transaction).
+		await anvil().revert({ id: snapshot });
+		expect(await paidOnChain(id)).toBe(false);
+		expect(await settlerNonce("latest")).toBe(sent?.nonce);
+		expect(
+			await client()
+				.getTransactionReceipt({ hash: sent?.tx_hash as Hex })
+				.catch(() => null),
+		).toBeNull();
+
+		// Once stale, the payment is sent again at its nonce: exactly one transaction, which pays the id.
+		const second = await runSettler(settlerEnv(net(), VARS), now + 61_000);
+		expect(second.withdrawalsPaid).toBe(0);
+		expect((await withdrawal(id))?.state).toBe("sent");
+		expect(await settlerNonce("pending")).toBe((sent?.nonce ?? -1) + 1);
+		expect(await paidOnChain(id)).toBe(true);
+
+		await anvil().mine({ blocks: 2 });
+		const third = await runSettler(settlerEnv(net(), VARS), now + 62_000);
+		expect(third.withdrawalsPaid).toBe(1);
+		expect((await withdrawal(id))?.state).toBe("paid");
+		expect(await settlerNonce("pending")).toBe((sent?.nonce ?? -1) + 1);
+		expect(await paymentsOf(id)).toHaveLength(1);
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
+	});
+
 	it("confirms an epoch it finds settled on chain only once the Settled log is CONFIRMATIONS deep, sending nothing meanwhile", async () => {
 		await fundVault(net());
 		const { token, epoch } = await modelWithUsage(net(), 1, parseEther("1"));

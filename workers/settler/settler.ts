@@ -31,11 +31,11 @@ import {
 } from "./epoch.ts";
 import { advanceSentWithdrawals, payWithdrawals } from "./withdrawals.ts";
 
-// One settler run: first a withdrawal whose transaction is out (recorded, or replaced
-// at its nonce when stale); then finish the epoch in flight (confirmed once its receipt
-// or Settled log is CONFIRMATIONS deep), then close every finished epoch after it, one
-// at a time and in order (a later epoch is never sent while an earlier one is
-// unconfirmed, so none is skipped). Then queued withdrawals: a
+// One settler run: first a withdrawal whose transaction is out (recorded once
+// CONFIRMATIONS deep, or replaced at its nonce when stale); then finish the epoch in
+// flight (confirmed once its receipt or Settled log is CONFIRMATIONS deep), then close
+// every finished epoch after it, one at a time and in order (a later epoch is never
+// sent while an earlier one is unconfirmed, so none is skipped). Then queued withdrawals: a
 // settlement that fails (the vault refuses it, the RPC errs) stops the epochs, not
 // the payers' withdrawals of their own deposits. One account, one transaction at a
 // time: no settle is sent while a withdrawal is pending, and no withdrawal while a

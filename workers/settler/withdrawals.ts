@@ -3,7 +3,7 @@ import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { LeaseLost, pendingWithdrawals, sentWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
-import { signTx } from "./transactions.ts";
+import { isFinal, signTx } from "./transactions.ts";
 
 // Queued withdrawals of unused credit (requested through the gateway, which
 // locks the amount in the payer's AccountLedger first). For each one: if the
@@ -12,6 +12,10 @@ import { signTx } from "./transactions.ts";
 // most once, so resending after a crash, or a replacement racing the original,
 // can never pay twice; the D1 row only avoids needless transactions. One
 // transaction at a time, so a stuck one never leaves a nonce gap behind it.
+// "paid" is recorded only once the payment is CONFIRMATIONS deep: until then a
+// reorg can drop it, and the row stays "sent" (neither replaced nor sent again:
+// its nonce is spent), to be recorded, or paid again if it left the chain, by a
+// later run.
 
 /**
  * Requests whose ledger lock never appeared (the gateway stopped in between), or is of
@@ -25,19 +29,20 @@ export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<num
 
 /**
  * Withdrawals whose transaction is out, advanced at the start of a run, before any settle:
- * recorded when mined, replaced at the same nonce once stale, sent anew when reverted (as
- * payWithdrawals does). Returns how many were paid, and the id of one whose transaction is
- * still pending: a settle sent now would take the nonce after it and could not be mined
- * before it, nor help it along.
+ * recorded once mined CONFIRMATIONS deep, replaced at the same nonce once stale, sent anew when
+ * reverted (as payWithdrawals does). Returns how many were paid, and the id of one whose
+ * transaction is still pending: a settle sent now would take the nonce after it and could not be
+ * mined before it, nor help it along.
  */
 export async function advanceSentWithdrawals(ctx: SettlerContext, env: Env): Promise<{ paid: number; pending: string | null }> {
 	return advanceEach(ctx, env, await sentWithdrawals(ctx.db), true);
 }
 
 /**
- * Advances `rows` in order, stopping at the first still pending (one transaction at a time). A
- * row whose step fails is skipped, or, with `failedMayBeOut`, counts as pending while its
- * transaction may still be out.
+ * Advances `rows` in order, stopping at the first still pending (one transaction at a time); a
+ * payment mined but not yet deep ("mined") does not stop it, its nonce being spent. A row whose
+ * step fails is skipped, or, with `failedMayBeOut`, counts as pending while its transaction may
+ * still be out.
  */
 async function advanceEach(
 	ctx: SettlerContext,
@@ -71,7 +76,11 @@ async function stillOut(ctx: SettlerContext, w: WithdrawalRow): Promise<boolean>
 	}
 }
 
-async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise<"paid" | "pending" | "skipped"> {
+/**
+ * One withdrawal's next step: "paid" once recorded, "mined" when paid by a payment not yet
+ * CONFIRMATIONS deep (the row stays "sent"), "pending" while its transaction waits to be mined.
+ */
+async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise<"paid" | "mined" | "pending" | "skipped"> {
 	const { client, db } = ctx;
 	const vault = ctx.chain.addresses.revenueVault;
 	const markPaid = async (txHash: string | null) => {
@@ -79,14 +88,29 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		await updateWithdrawal(db, w.id, { state: "paid", paidAt: ctx.now, ...(txHash ? { txHash } : {}) });
 		return "paid" as const;
 	};
-	if (await client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "withdrawalPaid", args: [w.id as Hex] })) {
-		return markPaid(null);
+	/** Recorded when `block` is deep; until then "mined", and the row stays as it is. */
+	const paidIn = async (block: bigint, txHash: string | null) =>
+		(await isFinal(ctx, block)) ? markPaid(txHash) : ("mined" as const);
+	const paidAt = (blockNumber?: bigint) =>
+		client.readContract({
+			address: vault,
+			abi: revenueVaultAbi,
+			functionName: "withdrawalPaid",
+			args: [w.id as Hex],
+			blockNumber,
+		});
+	if (await paidAt()) {
+		// Paid at the head: final once the vault says so CONFIRMATIONS blocks below it too (whichever
+		// transaction paid: the listed one, or one it replaced at the same nonce).
+		const deep = (await client.getBlockNumber()) - ctx.chain.confirmations;
+		return deep > 0n && (await paidAt(deep)) ? markPaid(null) : "mined";
 	}
 
 	let replace: { nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined;
 	if (w.state === "sent" && w.txHash && w.nonce !== null) {
 		const receipt = await client.getTransactionReceipt({ hash: w.txHash as Hex }).catch(() => null);
-		if (receipt?.status === "success") return markPaid(w.txHash);
+		// Mined since the vault was read: recorded once deep, as above.
+		if (receipt?.status === "success") return paidIn(receipt.blockNumber, w.txHash);
 		const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
 		if (!receipt && latestNonce <= w.nonce) {
 			// Still pending: leave it, or replace it once it has waited too long.
@@ -94,7 +118,10 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 			if (!stale || w.maxFeePerGas === null || w.maxPriorityFeePerGas === null) return "pending";
 			replace = { nonce: w.nonce, maxFeePerGas: w.maxFeePerGas, maxPriorityFeePerGas: w.maxPriorityFeePerGas };
 		}
-		// Otherwise it reverted, or its nonce went to another transaction: send anew below.
+		// Otherwise it reverted, or its nonce went to another transaction: send anew below, at once,
+		// though that may not be CONFIRMATIONS deep yet. Safe: should a reorg drop the revert, the old
+		// payment may be mined again besides the new one, but the vault pays an id once (the other
+		// reverts), and whichever paid is recorded above only once deep.
 	}
 
 	const lock = await env.LEDGERS.withdrawalLock(w.payer, w.id);
@@ -136,7 +163,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 	const deadline = Date.now() + ctx.settler.receiptWaitMs;
 	for (;;) {
 		const receipt = await client.getTransactionReceipt({ hash: tx.hash }).catch(() => null);
-		if (receipt?.status === "success") return markPaid(tx.hash);
+		if (receipt?.status === "success") return paidIn(receipt.blockNumber, tx.hash);
 		if (receipt || Date.now() >= deadline) return "pending";
 		await new Promise((r) => setTimeout(r, 250));
 	}
