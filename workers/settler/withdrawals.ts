@@ -103,7 +103,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		// Paid at the head: final once the vault says so CONFIRMATIONS blocks below it too (whichever
 		// transaction paid: the listed one, or one it replaced at the same nonce).
 		const deep = (await client.getBlockNumber()) - ctx.chain.confirmations;
-		return deep > 0n && (await paidAt(deep)) ? markPaid(null) : "mined";
+		return deep >= 0n && (await paidAt(deep)) ? markPaid(null) : "mined";
 	}
 
 	let replace: { nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined;
@@ -120,8 +120,8 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		}
 		// Otherwise it reverted, or its nonce went to another transaction: send anew below, at once,
 		// though that may not be CONFIRMATIONS deep yet. Safe: should a reorg drop the revert, the old
-		// payment may be mined again besides the new one, but the vault pays an id once (the other
-		// reverts), and whichever paid is recorded above only once deep.
+		// payment may be mined again besides the new one, but the vault pays an id once (the second
+		// of the two pays nothing), and whichever paid is recorded above only once deep.
 	}
 
 	const lock = await env.LEDGERS.withdrawalLock(w.payer, w.id);
