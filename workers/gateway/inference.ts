@@ -115,11 +115,12 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 
 	// A client that goes away before the answer begins (the request's signal, with the
 	// enable_request_signal flag) is settled from the signal: the runtime may cancel the
-	// handler then, so the handler's own settle might never run. The waitUntil keeps the
-	// invocation alive until the request is settled, so its charge's batch is scheduled
-	// whatever the handler's fate. Once the answer has begun, the request is finished as
-	// usual (a non-stream answer's headers come once it is generated; a stream's client is
-	// the stream meter's from its first chunk, charged for what was delivered).
+	// handler then, so the handler's own settle might never run. A waitUntil, registered
+	// then (most clients stay: nothing per request), keeps the invocation alive until the
+	// request is settled, so its charge's batch is scheduled whatever the handler's fate.
+	// Once the answer has begun, the request is finished as usual (a non-stream answer's
+	// headers come once it is generated; a stream's client is the stream meter's from its
+	// first chunk, charged for what was delivered).
 	// - A non-stream request with an Idempotency-Key outlives its client, for up to
 	//   clientGoneMs (the runtime ends the work 30 s after a disconnect): the retry then gets
 	//   the stored answer, charged once.
@@ -128,7 +129,6 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	//   Idempotency-Key (a stream, whose body is never kept, or past clientGoneMs) it costs
 	//   nothing, which leaves the key free for the retry: a used-up key could give no answer.
 	const progress: UpstreamProgress = { failures: [], waiting: false };
-	const gone = new AbortController();
 	const leftEarly = () =>
 		settle(
 			progress.waiting && !idempotencyKey
@@ -142,19 +142,27 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 					}
 				: failure(failedAt(progress)),
 		);
-	gone.signal.addEventListener("abort", leftEarly, { once: true });
 	const client = c.req.raw.signal;
+	// What the upstream attempts watch: the client's signal, or one that follows it clientGoneMs later.
+	const outlived = idempotencyKey !== null && !plan.stream ? new AbortController() : null;
+	const watched = outlived ? outlived.signal : client;
 	const clientLeft = () => {
-		if (idempotencyKey !== null && !plan.stream) setTimeout(() => gone.abort(), config.clientGoneMs);
-		else gone.abort();
+		if (!settled) {
+			c.executionCtx.waitUntil(
+				new Promise<void>((resolve) => {
+					markSettled = resolve;
+				}),
+			);
+		}
+		if (outlived) setTimeout(() => outlived.abort(), config.clientGoneMs);
 	};
+	// In this order: the waitUntil is registered before leftEarly settles.
 	client.addEventListener("abort", clientLeft, { once: true });
-	c.executionCtx.waitUntil(
-		new Promise<void>((resolve) => {
-			markSettled = resolve;
-		}),
-	);
-	if (client.aborted) clientLeft();
+	watched.addEventListener("abort", leftEarly, { once: true });
+	if (client.aborted) {
+		clientLeft();
+		if (!outlived) leftEarly();
+	}
 
 	// Every admitted request is finished exactly once, whatever happens from here on:
 	// an error before the response costs nothing and releases the hold.
@@ -162,12 +170,12 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		const call = await callUpstreams(c.env, model, PATHS[endpoint], plan.forwardBody, {
 			stream: plan.stream,
 			timeouts: config.timeouts,
-			clientSignal: gone.signal,
+			clientSignal: watched,
 			progress,
 		});
 		// The answer has begun: it is finished as usual, whether or not the client stays.
-		gone.signal.removeEventListener("abort", leftEarly);
 		client.removeEventListener("abort", clientLeft);
+		watched.removeEventListener("abort", leftEarly);
 
 		if (plan.stream && call.stream) {
 			const metered = meterSseStream(call.stream, {
