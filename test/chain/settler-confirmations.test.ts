@@ -7,7 +7,7 @@ import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient } from "./helpers.ts";
-import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
+import { EPOCH_MS, fundVault, killedAfterBroadcast, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 // A node of its own: blocks are mined here only when a test says so (anvil mines one per
 // transaction, none otherwise), so a transaction's depth is known, and snapshot/revert stands
@@ -176,16 +176,7 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
 		const snapshot = await anvil().snapshot();
 
-		await expect(
-			runSettler(settlerEnv(net(), VARS), closeAt, {
-				async afterBroadcast(e) {
-					await env.DB.prepare("UPDATE settler_epochs SET state = 'prepared', nonce = NULL, tx_hashes = '[]' WHERE epoch = ?")
-						.bind(e)
-						.run();
-					throw new Error("killed");
-				},
-			}),
-		).rejects.toThrow("killed");
+		await expect(runSettler(settlerEnv(net(), VARS), closeAt, killedAfterBroadcast)).rejects.toThrow("killed");
 		const found = await runSettler(settlerEnv(net(), VARS), closeAt);
 		expect(found.pending).toBe(epoch);
 		expect(found.confirmed).toEqual([]);

@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { getAddress, type Hex, parseEther } from "viem";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { upsertModel } from "../../lib/db/models.ts";
@@ -8,6 +9,16 @@ import { deposit, type Net, newAccount, publicClient, tokenize } from "./helpers
 // Fixtures of the settler tests: models with usage rows in D1, a funded vault, on-chain reads.
 
 export const EPOCH_MS = 60_000;
+
+/** Hooks of a settler run killed right after broadcasting a settle, its D1 write of "sent" lost too. */
+export const killedAfterBroadcast = {
+	async afterBroadcast(epoch: number) {
+		await env.DB.prepare("UPDATE settler_epochs SET state = 'prepared', nonce = NULL, tx_hashes = '[]' WHERE epoch = ?")
+			.bind(epoch)
+			.run();
+		throw new Error("killed");
+	},
+};
 
 /** A tokenized model (registered in D1 unless `withoutToken`) and `n` usage rows of `fee` each, created `at`. */
 export async function modelWithUsage(net: Net, n: number, fee: bigint, opts: { at?: number; withoutToken?: boolean } = {}) {

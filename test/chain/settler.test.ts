@@ -5,7 +5,7 @@ import { epochRow } from "../../lib/db/chain.ts";
 import { runSettler as runSettlerDirect } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { deployment, settlerEnv } from "./helpers.ts";
-import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
+import { EPOCH_MS, fundVault, killedAfterBroadcast, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
 
 // The settler's state lives in this file's D1; the tests run in order on one deployment.
 
@@ -18,16 +18,7 @@ describe("settler: crash safety", () => {
 		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
 
 		// Killed right after the broadcast; the D1 write of "sent" is lost too.
-		await expect(
-			runSettlerDirect(settlerEnv(net()), closeAt, {
-				async afterBroadcast(e) {
-					await env.DB.prepare("UPDATE settler_epochs SET state = 'prepared', nonce = NULL, tx_hashes = '[]' WHERE epoch = ?")
-						.bind(e)
-						.run();
-					throw new Error("killed");
-				},
-			}),
-		).rejects.toThrow("killed");
+		await expect(runSettlerDirect(settlerEnv(net()), closeAt, killedAfterBroadcast)).rejects.toThrow("killed");
 
 		const result = await runSettlerDirect(settlerEnv(net()), closeAt);
 		expect(result.confirmed).toEqual([epoch]);

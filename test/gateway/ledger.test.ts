@@ -10,6 +10,31 @@ import { callGateway, flushMeter, usageRowsForModel } from "../helpers/gateway.t
 
 const ledger = (payer: string) => ledgerFor(testEnv(), payer);
 
+/** The model's upstream recovers: it is the plain stand-in from the gateway's next request on. */
+async function recover(model: string) {
+	await upsertModel(db(), {
+		id: model,
+		displayName: model,
+		inputPricePerM: 2_000_000_000_000_000n,
+		outputPricePerM: 6_000_000_000_000_000n,
+		upstreams: [standIn()],
+	});
+	forgetModel(model);
+}
+
+/**
+ * A chat request whose client goes away once the upstream has it (its body carries `marker`);
+ * `meanwhile` runs after the client left, before the gateway is done with the request.
+ */
+async function leavesOnceForwarded(init: Parameters<typeof callGateway>[1], marker: string, meanwhile?: () => Promise<void>) {
+	const client = new AbortController();
+	const done = callGateway("/v1/chat/completions", { ...init, signal: client.signal });
+	await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
+	client.abort();
+	await meanwhile?.();
+	await done;
+}
+
 /** The hold the gateway will place for `body`, computed the way the gateway does. */
 async function holdFor(modelId: string, body: ChatCompletionRequest): Promise<bigint> {
 	const model = await findRoutableModel(db(), modelId);
@@ -135,11 +160,7 @@ describe("Idempotency-Key", () => {
 			headers: { "idempotency-key": `gone-${marker}` },
 			json: { model, max_tokens: 5, messages: [{ role: "user", content: marker }] },
 		};
-		const client = new AbortController();
-		const first = callGateway("/v1/chat/completions", { ...init, signal: client.signal });
-		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
-		client.abort();
-		await first;
+		await leavesOnceForwarded(init, marker);
 		// The upstream was left to answer, and the answer kept for the key.
 		expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(false);
 		const spentOnce = (await ledger(payer).account()).totalSpent;
@@ -161,28 +182,14 @@ describe("Idempotency-Key", () => {
 			headers: { "idempotency-key": `outlived-${marker}` },
 			json: { model, messages: [{ role: "user", content: marker }] },
 		};
-		const client = new AbortController();
-		const first = callGateway("/v1/chat/completions", {
-			...init,
-			signal: client.signal,
-			env: { UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "300" },
+		await leavesOnceForwarded({ ...init, env: { UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "300" } }, marker, async () => {
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			// Still waiting for the answer the retry will want.
+			expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(false);
 		});
-		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
-		client.abort();
-		await new Promise((resolve) => setTimeout(resolve, 100));
-		// Still waiting for the answer the retry will want.
-		expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(false);
-		await first;
 		await vi.waitFor(async () => expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(true));
 		expect((await ledger(payer).account()).totalSpent).toBe(0n);
-		await upsertModel(db(), {
-			id: model,
-			displayName: model,
-			inputPricePerM: 2_000_000_000_000_000n,
-			outputPricePerM: 6_000_000_000_000_000n,
-			upstreams: [standIn()],
-		});
-		forgetModel(model);
+		await recover(model);
 		const retry = await callGateway("/v1/chat/completions", init);
 		expect(retry.status).toBe(200);
 		expect(retry.headers.get("idempotent-replayed")).toBeNull();
@@ -198,22 +205,11 @@ describe("Idempotency-Key", () => {
 			headers: { "idempotency-key": `gone-stream-${marker}` },
 			json: { model, stream: true, messages: [{ role: "user", content: marker }] },
 		};
-		const client = new AbortController();
-		const first = callGateway("/v1/chat/completions", { ...init, signal: client.signal });
-		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
-		client.abort();
-		await first;
+		await leavesOnceForwarded(init, marker);
 		await vi.waitFor(async () => expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(true));
 		expect((await ledger(payer).account()).totalSpent).toBe(0n);
 		// A streamed body is not kept, so a used-up key could never give the retry an answer: it runs again.
-		await upsertModel(db(), {
-			id: model,
-			displayName: model,
-			inputPricePerM: 2_000_000_000_000_000n,
-			outputPricePerM: 6_000_000_000_000_000n,
-			upstreams: [standIn()],
-		});
-		forgetModel(model);
+		await recover(model);
 		const retry = await callGateway("/v1/chat/completions", init);
 		expect(retry.status).toBe(200);
 		expect(retry.text).toContain("[DONE]");
@@ -240,14 +236,7 @@ describe("Idempotency-Key", () => {
 		expect((await ledger(payer).account()).totalSpent).toBe(0n);
 
 		// The upstream recovers: the retry runs, is charged, and from then on the key replays it.
-		await upsertModel(db(), {
-			id: model,
-			displayName: model,
-			inputPricePerM: 2_000_000_000_000_000n,
-			outputPricePerM: 6_000_000_000_000_000n,
-			upstreams: [standIn()],
-		});
-		forgetModel(model);
+		await recover(model);
 		const ok = await callGateway("/v1/chat/completions", init);
 		expect(ok.status).toBe(200);
 		expect(ok.headers.get("idempotent-replayed")).toBeNull();
