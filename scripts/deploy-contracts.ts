@@ -56,7 +56,7 @@ export interface DeployOptions {
 	treasury?: Address;
 	/**
 	 * The vault's epoch length in seconds: it refuses to settle an epoch after the one following the
-	 * current. The settler's EPOCH_SECONDS must not be shorter. Default 3600, the settler's default.
+	 * current. The settler's EPOCH_SECONDS must equal it. Default 3600, the settler's default.
 	 */
 	epochSeconds?: number;
 	/** Vault fee split, each capped at 1000 (10 %) on chain. Defaults 500 and 1000. */

@@ -38,7 +38,10 @@ const SHARED_DEPLOYMENTS = [
 	"settle-rpc-fails",
 	"many-unknown",
 	"indexer-rpc-fails",
+	"epoch-length",
 ] as const;
+/** Deployments whose vault has the production epoch length (1 h) rather than deployScenario's 1 s. */
+const HOUR_EPOCHS: ReadonlySet<string> = new Set(["epoch-length"]);
 /** Scenarios that rewind or stall the whole node (snapshot/revert, automine off, mining on demand) get a node each. */
 const ISOLATED_NODES = ["reorg", "stuck", "confirmations"] as const;
 
@@ -120,11 +123,11 @@ async function compileUsageProofCheck(): Promise<{ abi: unknown[]; bytecode: Hex
  * the tests run the settler (60 s epochs) on clocks up to an hour ahead of the chain's. Epochs of 60 s seen
  * as 1 s epochs are far in the past, so the bound never gets in the way here (contracts/test covers it).
  */
-async function deployScenario(rpcUrl: string): Promise<Deployment> {
+async function deployScenario(rpcUrl: string, epochSeconds = 1): Promise<Deployment> {
 	const settlerKey = generatePrivateKey();
 	const settler = privateKeyToAccount(settlerKey).address;
 	await createTestClient({ mode: "anvil", transport: http(rpcUrl) }).setBalance({ address: settler, value: parseEther("1000") });
-	const addresses = await deployModeldex({ rpcUrl, privateKey: ANVIL_KEY_0, settler, epochSeconds: 1 });
+	const addresses = await deployModeldex({ rpcUrl, privateKey: ANVIL_KEY_0, settler, epochSeconds });
 	return { ...addresses, settlerKey };
 }
 
@@ -145,7 +148,8 @@ export default async function setup(project: TestProject) {
 	try {
 		const deployments: Record<string, Deployment> = {};
 		// One at a time: they share the deployer's nonce.
-		for (const name of SHARED_DEPLOYMENTS) deployments[name] = await deployScenario(shared.rpcUrl);
+		for (const name of SHARED_DEPLOYMENTS)
+			deployments[name] = await deployScenario(shared.rpcUrl, HOUR_EPOCHS.has(name) ? 3600 : 1);
 		const isolated: ChainFixture["isolated"] = {};
 		for (const [i, name] of ISOLATED_NODES.entries()) {
 			const node = isolatedNodes[i];

@@ -177,6 +177,9 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 	};
 	// The leaves, in as many batches as they take, replacing any a stopped run of this
 	// epoch left (with different usage, perhaps: rows that arrived since were assigned too).
+	// Reading the usage can be slow: a run taken over meanwhile must not replace the leaves
+	// of the epoch the new run prepared (they would no longer match the root it settles).
+	await ctx.lease.renew();
 	await runBatch(db, [
 		deleteLeavesOfEpoch(db, epoch),
 		...insertLeaves(
@@ -195,6 +198,7 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 	await crashPoint(ctx.hooks.afterLeaves && (() => ctx.hooks.afterLeaves?.(epoch)));
 	// Then the epoch and the fee totals it moves, in one transaction: a run stopped before
 	// this leaves no epoch row, so the next run prepares the epoch again from the start.
+	await ctx.lease.renew();
 	await batch(db, [insertEpoch(db, row), ...setFeeTotals(db, totals)]);
 	const stored = await epochRow(db, epoch);
 	if (!stored) throw new Error(`epoch ${epoch} missing right after it was prepared`);

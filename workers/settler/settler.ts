@@ -117,6 +117,7 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 				const next = await nextEpochToClose(ctx);
 				if (next === null) break;
 				current = next;
+				await checkVaultTakes(ctx, next);
 				row = await prepareEpoch(ctx, next);
 				if (row.state === "empty") {
 					result.empty.push(row.epoch);
@@ -259,4 +260,26 @@ async function nextEpochToClose(ctx: SettlerContext): Promise<number | null> {
 		next = onChain + 1;
 	}
 	return next <= latestClosable ? next : null;
+}
+
+/**
+ * The vault refuses an epoch past the one after its current (block.timestamp / its epochLength,
+ * + 1). A settler whose EPOCH_SECONDS is shorter than the vault's numbers its epochs past that:
+ * refused here, before anything is prepared. Prepared, the epoch would be the first one every
+ * later run takes up, and the vault would refuse it every time, even after EPOCH_SECONDS is put
+ * right (the epoch row and the fee totals keep its number).
+ */
+async function checkVaultTakes(ctx: SettlerContext, epoch: number): Promise<void> {
+	const length = await ctx.client.readContract({
+		address: ctx.chain.addresses.revenueVault,
+		abi: revenueVaultAbi,
+		functionName: "epochLength",
+	});
+	const current = Math.floor(ctx.now / 1000 / length);
+	if (epoch > current + 1) {
+		throw new Error(
+			`epoch ${epoch} is past what the vault takes (its current epoch is ${current}): the vault's epoch length is ` +
+				`${length} s and this settler's EPOCH_SECONDS ${ctx.settler.epochMs / 1000}; they must be equal. Nothing was prepared.`,
+		);
+	}
 }

@@ -69,7 +69,7 @@ interface IRevenueVault {
     function usageRoot(uint64 epoch) external view returns (bytes32);
     function lastSettledEpoch() external view returns (uint64);
     /// @notice Seconds per settlement epoch: epoch n covers [n * epochLength, (n + 1) * epochLength) in
-    ///         unix time. The settler's EPOCH_SECONDS must not be shorter.
+    ///         unix time. The settler's EPOCH_SECONDS must equal it.
     function epochLength() external view returns (uint32);
     function withdrawalPaid(bytes32 withdrawalId) external view returns (bool);
     function escrowBalance() external view returns (uint256);
