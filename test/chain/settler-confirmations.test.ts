@@ -202,4 +202,26 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect(await settledEvents(net(), epoch)).toHaveLength(1);
 		expect(await settledOnChain(net(), token)).toBe(parseEther("2"));
 	});
+
+	it("pays queued withdrawals behind a settle that is mined but not yet deep (its nonce is spent)", async () => {
+		await fundVault(net());
+		const payer = await fundedPayer(net(), parseEther("1"));
+		const id = await requestWithdrawal(payer.address, parseEther("1"));
+		const { epoch } = await modelWithUsage(net(), 1, parseEther("1"), { at: Date.now() + 10 * EPOCH_MS });
+		const nonce = await settlerNonce("pending");
+
+		const run = await runSettler(settlerEnv(net(), VARS), (epoch + 1) * EPOCH_MS + 1_000);
+		expect(run.pending).toBe(epoch);
+		expect((await epochRow(db(), epoch))?.state).toBe("sent");
+		// The settle, then the payment at the next nonce, in the same run.
+		expect(await settlerNonce("pending")).toBe(nonce + 2);
+		expect(await paidOnChain(id)).toBe(true);
+		expect((await withdrawal(id))?.state).toBe("sent");
+
+		await anvil().mine({ blocks: 2 });
+		const done = await runSettler(settlerEnv(net(), VARS), (epoch + 1) * EPOCH_MS + 2_000);
+		expect(done.confirmed).toEqual([epoch]);
+		expect(done.withdrawalsPaid).toBe(1);
+		expect((await withdrawal(id))?.state).toBe("paid");
+	});
 });

@@ -299,7 +299,8 @@ export async function sendEpoch(ctx: SettlerContext, row: EpochRow, replace = fa
 	return tx.hash;
 }
 
-export type SentStatus = "confirmed" | "pending" | "resend";
+/** "mined": the settle is in a block, not yet CONFIRMATIONS deep (its nonce is spent either way). */
+export type SentStatus = "confirmed" | "mined" | "pending" | "resend";
 
 /** Reads the chain for a sent epoch and records what it finds. */
 export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<SentStatus> {
@@ -309,8 +310,8 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
 		if (!receipt) continue;
 		if (receipt.status === "success") {
-			// Mined, not yet CONFIRMATIONS deep: pending, neither recorded nor replaced.
-			if (!(await isFinal(ctx, receipt.blockNumber))) return "pending";
+			// Mined, not yet CONFIRMATIONS deep: neither recorded nor replaced.
+			if (!(await isFinal(ctx, receipt.blockNumber))) return "mined";
 			await markConfirmed(ctx, row.epoch, hash, receipt.blockNumber, receipt.gasUsed);
 			return "confirmed";
 		}
@@ -372,10 +373,10 @@ async function resend(ctx: SettlerContext, epoch: number): Promise<void> {
 
 /**
  * If the vault already has `epoch`, records the transaction that settled it ("confirmed") once its
- * Settled log is CONFIRMATIONS deep; "pending" while it is not (recorded by a later run, or never
+ * Settled log is CONFIRMATIONS deep; "mined" while it is not (recorded by a later run, or never
  * if a reorg drops it: the epoch is then sent again); null when the vault does not have it.
  */
-export async function confirmFromChain(ctx: SettlerContext, epoch: number): Promise<"confirmed" | "pending" | null> {
+export async function confirmFromChain(ctx: SettlerContext, epoch: number): Promise<"confirmed" | "mined" | null> {
 	const vault = ctx.chain.addresses.revenueVault;
 	const last = await ctx.client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "lastSettledEpoch" });
 	if (last < BigInt(epoch)) return null;
@@ -393,7 +394,7 @@ export async function confirmFromChain(ctx: SettlerContext, epoch: number): Prom
 		);
 	}
 	const receipt = await ctx.client.getTransactionReceipt({ hash: log.transactionHash });
-	if (!(await isFinal(ctx, receipt.blockNumber))) return "pending";
+	if (!(await isFinal(ctx, receipt.blockNumber))) return "mined";
 	await markConfirmed(ctx, epoch, log.transactionHash, receipt.blockNumber, receipt.gasUsed);
 	return "confirmed";
 }

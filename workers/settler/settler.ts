@@ -40,7 +40,7 @@ import { advanceSentWithdrawals, payWithdrawals } from "./withdrawals.ts";
 // the payers' withdrawals of their own deposits. One account, one transaction at a
 // time: no settle is sent while a withdrawal is pending, and no withdrawal while a
 // settle is (a transaction behind a pending one could not be mined before it, and
-// replacing it would not help). One run at a time holds the settler's lease, renewed
+// replacing it would not help); one mined, if not yet CONFIRMATIONS deep, is not pending. One run at a time holds the settler's lease, renewed
 // before every D1 write and transaction: a run that outlived it and was taken over
 // stops there, with nothing more recorded or sent.
 
@@ -109,6 +109,11 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 
 	/** The epoch the current step works on, for the failure report. */
 	let current: number | null = null;
+	/**
+	 * The pending epoch's settle is mined, only not yet CONFIRMATIONS deep: its nonce is spent, so
+	 * withdrawals may go out behind it (without this, every run that sends a settle paid none).
+	 */
+	let settleMined = false;
 	try {
 		for (let step = 0; step < MAX_STEPS_PER_RUN; step++) {
 			current = null;
@@ -131,10 +136,11 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 					result.confirmed.push(row.epoch);
 					continue;
 				}
-				if (settled === "pending") {
+				if (settled === "mined") {
 					// Settled (by a settle whose "sent" D1 lost, say), not yet CONFIRMATIONS deep: the
 					// epoch stays prepared, nothing is sent for it, and a later run records it.
 					result.pending = row.epoch;
+					settleMined = true;
 					break;
 				}
 				// Fees beyond the escrow mean credit no deposit backs (an admin's) was spent: the
@@ -152,8 +158,9 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 			}
 			const status = await checkSent(ctx, row);
 			if (status === "confirmed") result.confirmed.push(row.epoch);
-			if (status === "pending") {
+			if (status === "pending" || status === "mined") {
 				result.pending = row.epoch;
+				settleMined = status === "mined";
 				break;
 			}
 		}
@@ -171,7 +178,9 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 			if (row?.state === "sent") result.pending = current;
 		}
 	}
-	if (result.pending === null && result.withdrawalPending === null) result.withdrawalsPaid += await payWithdrawals(ctx, env);
+	if ((result.pending === null || settleMined) && result.withdrawalPending === null) {
+		result.withdrawalsPaid += await payWithdrawals(ctx, env);
+	}
 	if (result.underfunded) {
 		// What to deposit, after the withdrawals this run paid from the same escrow.
 		const { epoch, needed } = result.underfunded;
