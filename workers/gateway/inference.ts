@@ -173,8 +173,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			clientSignal: watched,
 			progress,
 		});
-		// The answer has begun: it is finished as usual, whether or not the client stays.
-		client.removeEventListener("abort", clientLeft);
+		// The answer has begun: it is finished as usual, whether or not the client stays (and
+		// clientLeft stays, to keep the invocation alive while a non-stream body is read).
 		watched.removeEventListener("abort", leftEarly);
 
 		if (plan.stream && call.stream) {
