@@ -332,6 +332,25 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		expect(await spent(payer)).toBe(fee(3, 3));
 	});
 
+	it("finishes a non-stream Workers AI request whose client went away, and charges it as generated", async () => {
+		const { key, payer } = await newKey();
+		const model = await workersAI("@cf/test/stand-in:slow");
+		const client = new AbortController();
+		const call = callGateway("/v1/chat/completions", {
+			key,
+			signal: client.signal,
+			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
+		});
+		// The stand-in answers after 1 s; the binding cannot be stopped, so the answer is generated anyway.
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		client.abort();
+		await call;
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row).toMatchObject({ status: "ok", usageSource: "upstream", promptTokens: 2, completionTokens: 3 });
+		expect(await spent(payer)).toBe(fee(2, 3));
+	});
+
 	it("ends a Workers AI stream cut off before its end with an error event, charging what was delivered", async () => {
 		const { key, payer } = await newKey();
 		const model = await workersAI("@cf/test/stand-in:cut");

@@ -123,7 +123,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	// first chunk, charged for what was delivered).
 	// - A non-stream request with an Idempotency-Key outlives its client, for up to
 	//   clientGoneMs (the runtime ends the work 30 s after a disconnect): the retry then gets
-	//   the stored answer, charged once.
+	//   the stored answer, charged once. So does one whose upstreams are all Workers AI: the
+	//   binding cannot be stopped, so the answer is generated (and billed to the operator)
+	//   whether or not the client stays, and it is charged as generated.
 	// - Otherwise the upstream is aborted (callUpstreams) and no other is tried. The request
 	//   pays for its prompt if an upstream had it, and nothing of the answer. With an
 	//   Idempotency-Key (a stream, whose body is never kept, or past clientGoneMs) it costs
@@ -144,7 +146,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		);
 	const client = c.req.raw.signal;
 	// What the upstream attempts watch: the client's signal, or one that follows it clientGoneMs later.
-	const outlived = idempotencyKey !== null && !plan.stream ? new AbortController() : null;
+	const outlives = !plan.stream && (idempotencyKey !== null || model.upstreams.every((u) => u.kind === "workers-ai"));
+	const outlived = outlives ? new AbortController() : null;
 	const watched = outlived ? outlived.signal : client;
 	const clientLeft = () => {
 		if (!settled) {
