@@ -258,6 +258,13 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
 			return new Response("expected a WebSocket upgrade", { status: 426 });
 		}
+		// The gateway names the model (the object's name), so a model never called yet is named
+		// in the first message too; recordBatch stores the same id otherwise.
+		const named = request.headers.get(MODEL_HEADER);
+		if (named && !this.modelIdStored) {
+			this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", named);
+			this.modelIdStored = true;
+		}
 		const { 0: client, 1: server } = new WebSocketPair();
 		this.ctx.acceptWebSocket(server);
 		server.send(stringifyStats(this.stats()));
@@ -461,6 +468,9 @@ function toCounters(r: LogRow): MeterCounters {
 		fees: BigInt(r.fee),
 	};
 }
+
+/** The header the gateway's /live route names the model with (the meter is reached only through bindings). */
+export const MODEL_HEADER = "x-modeldex-model";
 
 /**
  * The public shape of a meter's numbers, shared by GET /v1/models/{id}/stats and the

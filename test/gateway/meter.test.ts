@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { ModelMeter } from "../../durable-objects/model-meter.ts";
 import { usageHourly } from "../../lib/db/schema.ts";
 import { db, newKey, newModel } from "../helpers/fixtures.ts";
-import { callGateway, flushMeter, meterOf, usageRowsForModel } from "../helpers/gateway.ts";
+import { callGateway, flushMeter, meterOf, openGateway, usageRowsForModel } from "../helpers/gateway.ts";
 
 /** A finished request as the gateway would send it to the meter. */
 function usageRecord(payer = "0xabc", fee = 8n) {
@@ -286,6 +286,19 @@ describe("GET /v1/models/{id}/live", () => {
 		expect(plain.status).toBe(400);
 		const missing = await callGateway("/v1/models/nobody/none/live", { headers: { upgrade: "websocket" } });
 		expect(missing.status).toBe(404);
+	});
+
+	it("names the model from the first message, before it has ever been called", async () => {
+		const model = await newModel();
+		const { response, done } = await openGateway(`/v1/models/${model}/live`, { headers: { upgrade: "websocket" } });
+		const ws = response.webSocket as WebSocket;
+		ws.accept();
+		const first = new Promise<{ model: string; total: { requests: number } }>((resolve) =>
+			ws.addEventListener("message", (e) => resolve(JSON.parse(e.data as string)), { once: true }),
+		);
+		expect(await first).toMatchObject({ model, total: { requests: 0 } });
+		ws.close();
+		await done();
 	});
 
 	it("uses hibernatable sockets (the meter holds them through the runtime, not in memory)", async () => {

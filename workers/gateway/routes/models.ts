@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { publicStats } from "../../../durable-objects/model-meter.ts";
+import { MODEL_HEADER, publicStats } from "../../../durable-objects/model-meter.ts";
 import { type CatalogModel, findEnabledModel, listEnabledModels } from "../../../lib/db/catalog.ts";
 import type { App } from "../app.ts";
 import { pathId } from "../body.ts";
@@ -34,7 +34,9 @@ export function registerModelRoutes(app: App): void {
 			if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
 				throw new ApiError("invalid_request", "This endpoint is a WebSocket: connect with an Upgrade: websocket request.");
 			}
-			return meter().fetch(c.req.raw);
+			const upgrade = new Request(c.req.raw);
+			upgrade.headers.set(MODEL_HEADER, id);
+			return meter().fetch(upgrade);
 		}
 		return c.json(toModelObject(row));
 	});
