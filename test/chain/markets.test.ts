@@ -96,6 +96,12 @@ describe("indexer: markets", () => {
 		const trades = await callGateway(`/v1/markets/${repoId}/trades?limit=5`);
 		expect(trades.json().data.map((t: { side: string }) => t.side)).toEqual(["buy", "buy"]);
 		expect((await callGateway("/v1/markets/no-such/model")).status).toBe(404);
+		// A limit that is not a whole number from 1 to 100 is the client's error, named.
+		for (const bad of ["2.5", "abc", "0", "101", "-5"]) {
+			const refused = await callGateway(`/v1/markets/${repoId}/holders?limit=${bad}`);
+			expect(refused.status).toBe(400);
+			expect(refused.json().error).toMatchObject({ code: "invalid_request", param: "limit" });
+		}
 	});
 
 	it("documents the chain routes in /openapi.json", async () => {

@@ -180,7 +180,7 @@ export function registerChainRoutes(app: App): void {
 		const db = c.get("db");
 		const market = await marketByModel(db, id);
 		if (!market) throw new ApiError("model_not_found", `The model '${id}' has no indexed token.`, { param: "id" });
-		const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 20) || 20, 1), 100);
+		const limit = listLimit(c.req.query("limit"));
 		if (view === "trades") {
 			const trades = await recentTrades(db, market.token, limit);
 			return c.json({
@@ -410,4 +410,14 @@ function documentChainRoutes(app: App): void {
 			responses: { 200: { description: "A list" }, 404: error("No indexed token for this model") },
 		});
 	}
+}
+
+/** `?limit=`: 20 unless given; a whole number from 1 to 100 (else the client hears why, not a 500 or a silent 20). */
+function listLimit(raw: string | undefined): number {
+	if (raw === undefined) return 20;
+	const limit = /^\d{1,3}$/.test(raw) ? Number(raw) : 0;
+	if (limit < 1 || limit > 100) {
+		throw new ApiError("invalid_request", `'limit' must be a whole number from 1 to 100, not '${raw}'.`, { param: "limit" });
+	}
+	return limit;
 }
