@@ -376,7 +376,10 @@ export function setHolder(db: Db, token: string, account: string, balance: bigin
 /** The dead address graduation burns LP tokens to; like the sale and the pair, not a holder. */
 const DEAD_ADDRESS = "0x000000000000000000000000000000000000dead";
 
-/** Holders that share revenue: the sale, the pool pair and the dead address are left out (the token excludes them too). */
+/**
+ * Holders that share revenue: the sale, the pool pair and the dead address are left out (the token
+ * excludes them too; the token itself and the RevenueVault, which it also excludes, get no row).
+ */
 export async function holderCount(db: Db, token: string, excluded: string[]): Promise<number> {
 	const row = await db
 		.select({ n: sql<number>`count(*)` })

@@ -39,6 +39,16 @@ describe("indexer: markets", () => {
 			functionName: "transfer",
 			args: [getAddress(friend.address), 1000n],
 		});
+		// Tokens sent to the token contract itself or to the vault: neither can claim (the token
+		// excludes both from its share supply), so neither is a holder.
+		for (const to of [token, net().addresses.revenueVault]) {
+			await send(net(), trader.wallet, {
+				address: token,
+				abi: modelTokenAbi,
+				functionName: "transfer",
+				args: [getAddress(to), 7n],
+			});
+		}
 		await runIndexer(net());
 		const funded = await marketByToken(db(), token);
 		expect(funded?.raised).toBeGreaterThan(0n);
@@ -95,6 +105,10 @@ describe("indexer: markets", () => {
 		expect(BigInt(res.json().market_cap)).toBeGreaterThan(0n);
 		const trades = await callGateway(`/v1/markets/${repoId}/trades?limit=5`);
 		expect(trades.json().data.map((t: { side: string }) => t.side)).toEqual(["buy", "buy"]);
+		const top = (await callGateway(`/v1/markets/${repoId}/holders?limit=100`)).json();
+		expect(top.holders).toBe(3);
+		expect(top.data.map((h: { account: string }) => h.account)).not.toContain(token.toLowerCase());
+		expect(top.data.map((h: { account: string }) => h.account)).not.toContain(net().addresses.revenueVault.toLowerCase());
 		expect((await callGateway("/v1/markets/no-such/model")).status).toBe(404);
 		// A limit that is not a whole number from 1 to 100 is the client's error, named.
 		for (const bad of ["2.5", "abc", "0", "101", "-5"]) {

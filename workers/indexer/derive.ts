@@ -47,10 +47,20 @@ interface TokenizedArgs {
 	config: { totalSupply: string; graduationThreshold: string };
 }
 
-export async function recomputeHolders(db: Db, touched: Touched): Promise<void> {
+/**
+ * Each touched (token, account)'s balance from its transfers. The token contract itself and the
+ * RevenueVault are kept out (no row): the token excludes both from its share supply (they cannot
+ * claim), so neither is a holder, in the count or the top-holders list.
+ */
+export async function recomputeHolders(db: Db, config: ChainConfig, touched: Touched): Promise<void> {
 	const statements: Statement[] = [];
+	const vault = config.addresses.revenueVault.toLowerCase();
 	for (const pair of touched.holders) {
 		const [token = "", account = ""] = pair.split("|");
+		if (account === token || account === vault) {
+			statements.push(setHolder(db, token, account, 0n));
+			continue;
+		}
 		let balance = 0n;
 		for (const t of await transfersOf(db, token, account)) {
 			if (t.to === account) balance += t.value;

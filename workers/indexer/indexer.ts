@@ -185,7 +185,7 @@ async function applyRange(
 	await beforeWrite();
 	await runBatch(db, statements);
 
-	await recomputeHolders(db, touched);
+	await recomputeHolders(db, config, touched);
 	await recomputeMarkets(db, client, config, touched);
 	await runBatch(db, [
 		setCursor(db, chainId, Number(to), end.hash.toLowerCase()),

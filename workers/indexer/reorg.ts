@@ -127,7 +127,7 @@ async function rollBackTo(
 		...deleteLogsAfter(db, chainId, forkBlock),
 		forkHash ? setCursor(db, chainId, forkBlock, forkHash) : deleteCursor(db, chainId),
 	]);
-	await recomputeHolders(db, touched);
+	await recomputeHolders(db, config, touched);
 	await recomputeMarkets(db, client, config, touched);
 	return { reversedDeposits: doomed.deposits.length, shortfall };
 }
