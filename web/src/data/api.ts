@@ -71,6 +71,9 @@ export interface Deposit {
 	credited: boolean;
 }
 
+/** The latest `count` deposits, newest first: the API already sends them newest first (by block). */
+export const latestDeposits = (deposits: Deposit[], count = 5) => deposits.slice(0, count);
+
 /** An API failure in words a person can act on; `code` is the API's error code when it sent one. */
 export class ApiProblem extends Error {
 	constructor(

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { Address } from "viem";
-import { type ApiKey, api, type Model } from "../data/api.ts";
+import { type ApiKey, api, latestDeposits, type Model } from "../data/api.ts";
 import {
 	claim,
 	contractsOf,
@@ -237,18 +237,13 @@ function SignedIn({ session }: { session: string }) {
 				<>
 					<h3>Deposits</h3>
 					<ul class="rows" data-testid="deposit-list">
-						{deposits.data
-							.slice(-5)
-							.reverse()
-							.map((d) => (
-								<li key={`${d.tx_hash}-${d.block_number}`}>
-									<Paca value={d.amount} />
-									<span class={`badge ${d.credited ? "ok" : "warn"}`}>
-										{d.credited ? "credited" : "waiting for confirmations"}
-									</span>
-									<small class="muted">block {d.block_number}</small>
-								</li>
-							))}
+						{latestDeposits(deposits.data).map((d) => (
+							<li key={`${d.tx_hash}-${d.block_number}`}>
+								<Paca value={d.amount} />
+								<span class={`badge ${d.credited ? "ok" : "warn"}`}>{d.credited ? "credited" : "waiting for confirmations"}</span>
+								<small class="muted">block {d.block_number}</small>
+							</li>
+						))}
 					</ul>
 				</>
 			)}
