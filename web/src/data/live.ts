@@ -31,8 +31,8 @@ export function useLiveStats(modelId: string): { stats: ModelStats | null; statu
 		});
 		socket.addEventListener("close", () => setStatus(opened ? "reconnecting" : "connecting"));
 		socket.addEventListener("message", (event) => {
-			const message = toStats(String(event.data));
-			if (message && (message.model === modelId || message.model === null)) setStats({ ...message, model: modelId });
+			const message = liveStatsFor(String(event.data), modelId);
+			if (message) setStats(message);
 		});
 		const ping = setInterval(() => {
 			if (socket.readyState === ReconnectingWebSocket.OPEN) socket.send("ping");
@@ -43,6 +43,18 @@ export function useLiveStats(modelId: string): { stats: ModelStats | null; statu
 		};
 	}, [modelId]);
 	return { stats, status, reconnects };
+}
+
+/**
+ * A feed message as this model's stats, or null when it is not one. The socket is per
+ * model already: a message naming no model counts as this one's, and so does the empty
+ * name a meter sends until the model's first recorded call (a fresh model would
+ * otherwise show "…" under a "Live" badge until someone calls it).
+ */
+export function liveStatsFor(text: string, modelId: string): ModelStats | null {
+	const message = toStats(text);
+	if (!message || (message.model !== null && message.model !== "" && message.model !== modelId)) return null;
+	return { ...message, model: modelId };
 }
 
 type RawCounters = Partial<
