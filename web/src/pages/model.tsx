@@ -4,6 +4,7 @@ import { type LiveStatus, useLiveStats } from "../data/live.ts";
 import { loadMarket } from "../data/market.ts";
 import { useAsync } from "../data/use-async.ts";
 import { formatCount, formatExact, shortAddress } from "../format.ts";
+import { callSnippets } from "../snippets.ts";
 import { Card, CopyButton, ErrorNote, Paca, Unavailable } from "../ui/bits.tsx";
 import { lazyComponent } from "../ui/lazy.tsx";
 import { UsageChart } from "../ui/usage-chart.tsx";
@@ -259,19 +260,7 @@ function LiveBadge({ status, reconnects }: { status: LiveStatus; reconnects: num
 }
 
 function HowToCall({ model }: { model: Model }) {
-	const base = `${location.origin}/v1`;
-	const curl = `curl ${base}/chat/completions \\
-  -H "Authorization: Bearer $MODELDEX_API_KEY" \\
-  -H "Content-Type: application/json" \\
-  -d '{"model": "${model.id}", "messages": [{"role": "user", "content": "Hello"}]}'`;
-	const node = `import OpenAI from "openai";
-
-const client = new OpenAI({ baseURL: "${base}", apiKey: process.env.MODELDEX_API_KEY });
-const reply = await client.chat.completions.create({
-  model: "${model.id}",
-  messages: [{ role: "user", content: "Hello" }],
-});
-console.log(reply.choices[0].message.content);`;
+	const { curl, node } = callSnippets(`${location.origin}/v1`, model.id);
 	return (
 		<Card title="Call it" id="call">
 			<p>
