@@ -8,6 +8,7 @@ import {
 	createClient,
 	custom,
 	type Hash,
+	type ReplacementReason,
 	UserRejectedRequestError,
 } from "viem";
 import { getBlock, getChainId, readContract, signMessage, waitForTransactionReceipt, writeContract } from "viem/actions";
@@ -94,7 +95,20 @@ async function sendAndWait(write: Omit<Write, "account" | "chain">): Promise<Has
 	const account = requireAddress();
 	try {
 		const hash = await writeContract(client(), { ...write, account, chain: null } as Write);
-		const receipt = await waitForTransactionReceipt(client(), { hash, pollingInterval: 500 });
+		// A wallet's "Cancel" or "Speed up" sends another transaction with the same nonce, and
+		// the wait resolves with that one's receipt: a cancel (a 0-value self-transfer) succeeds
+		// too. Only a repriced copy of the same call did what was asked.
+		let replaced = null as ReplacementReason | null; // set in the callback, which TypeScript does not follow
+		const receipt = await waitForTransactionReceipt(client(), {
+			hash,
+			pollingInterval: 500,
+			onReplaced: (replacement) => {
+				replaced = replacement.reason;
+			},
+		});
+		if (replaced === "cancelled") throw new WalletProblem("The transaction was cancelled in your wallet: nothing was done.");
+		if (replaced === "replaced")
+			throw new WalletProblem("Your wallet replaced the transaction with a different one: this one was not done.");
 		if (receipt.status !== "success") throw new WalletProblem("The transaction was mined but failed (reverted).");
 		return hash;
 	} catch (error) {
