@@ -170,10 +170,30 @@ export async function quote(token: Address, side: "buy" | "sell", amount: bigint
 			functionName: "quoteBuy",
 			args: [amount],
 		});
-		return { state, out, paid, fee };
+		return { token, side, amount, state, out, paid, fee };
 	}
 	const [out, fee] = await readContract(c, { address: sale, abi: modelSaleAbi, functionName: "quoteSell", args: [amount] });
-	return { state, out, paid: amount, fee };
+	return { token, side, amount, state, out, paid: amount, fee };
+}
+
+/** A curve quote, with the inputs it was computed for. */
+export type Quote = Awaited<ReturnType<typeof quote>>;
+
+/**
+ * The quote to trade on: one computed for exactly the token, side and amount on screen,
+ * and none while a new one loads. The previous amount's quote, or the other side's (its
+ * `out` in the other unit), would set minOut and the confirmation from numbers that no
+ * longer apply.
+ */
+export function quoteToTrade(
+	q: { data: Quote | null | undefined; loading: boolean },
+	token: Address | undefined,
+	side: "buy" | "sell",
+	amount: bigint | null,
+): Quote | null {
+	const current = q.data;
+	if (q.loading || !current || amount === null) return null;
+	return current.token === token && current.side === side && current.amount === amount ? current : null;
 }
 
 /** Approves `spender` for exactly `amount` of `asset` when the allowance is short. */

@@ -1,7 +1,17 @@
 import { useState } from "preact/hooks";
 import { formatUnits } from "viem";
 import type { Model } from "../data/api.ts";
-import { claim, quote, readHolding, SALE_OPEN, SALE_STATE, trade, useOnChainChange, walletErrorMessage } from "../data/chain.ts";
+import {
+	claim,
+	quote,
+	quoteToTrade,
+	readHolding,
+	SALE_OPEN,
+	SALE_STATE,
+	trade,
+	useOnChainChange,
+	walletErrorMessage,
+} from "../data/chain.ts";
 import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
@@ -90,6 +100,7 @@ export function TradePanel({ model }: { model: Model }) {
 		() => (token && wallet.address && amount ? quote(token.address, side, amount) : Promise.resolve(null)),
 		[token?.address, wallet.address, side, amount?.toString()],
 	);
+	const current = quoteToTrade(q, token?.address, side, amount);
 	if (!token) return null;
 	if (token.imo_status === "graduated") {
 		return (
@@ -100,20 +111,20 @@ export function TradePanel({ model }: { model: Model }) {
 			</Card>
 		);
 	}
-	const minOut = q.data ? (q.data.out * BigInt(10_000 - slippage)) / 10_000n : null;
-	const closed = q.data && q.data.state !== SALE_OPEN;
+	const minOut = current ? (current.out * BigInt(10_000 - slippage)) / 10_000n : null;
+	const closed = current && current.state !== SALE_OPEN;
 
 	const submit = async (event: Event) => {
 		event.preventDefault();
-		if (!wallet.address || !amount || minOut === null) return;
+		if (!wallet.address || !amount || !current || minOut === null) return;
 		setError(null);
 		setDone(null);
 		try {
 			await trade({ token: token.address, account: wallet.address, side, amount, minOut, onStep: setStep });
 			setDone(
 				side === "buy"
-					? `Bought. At least ${formatAmount(minOut)} tokens (about ${formatAmount(q.data?.out ?? 0n)}) are in your wallet.`
-					: `Sold. At least ${formatAmount(minOut)} PACA (about ${formatAmount(q.data?.out ?? 0n)}) are in your wallet.`,
+					? `Bought. At least ${formatAmount(minOut)} tokens (about ${formatAmount(current.out)}) are in your wallet.`
+					: `Sold. At least ${formatAmount(minOut)} PACA (about ${formatAmount(current.out)}) are in your wallet.`,
 			);
 			setText("");
 			q.reload();
@@ -186,25 +197,26 @@ export function TradePanel({ model }: { model: Model }) {
 						{inputError && <p class="note error">{inputError}</p>}
 						{q.error && <ErrorNote error={new Error(walletErrorMessage(q.error))} />}
 						{closed && (
-							<p class="note error">This IMO is {SALE_STATE[q.data?.state ?? 0]?.toLowerCase()}: the curve no longer trades.</p>
+							<p class="note error">This IMO is {SALE_STATE[current?.state ?? 0]?.toLowerCase()}: the curve no longer trades.</p>
 						)}
-						{q.data && amount && !closed && (
+						{amount !== null && !current && q.loading && <p class="muted">Getting a price…</p>}
+						{current && !closed && (
 							<p class="muted">
 								{side === "buy" ? (
 									<>
-										You get about <strong>{formatAmount(q.data.out)}</strong> tokens (at least {formatAmount(minOut ?? 0n)} at{" "}
-										{bpsText(slippage)} slippage); fee <Paca value={q.data.fee} />.
+										You get about <strong>{formatAmount(current.out)}</strong> tokens (at least {formatAmount(minOut ?? 0n)} at{" "}
+										{bpsText(slippage)} slippage); fee <Paca value={current.fee} />.
 									</>
 								) : (
 									<>
-										You get about <Paca value={q.data.out} /> (at least <Paca value={minOut ?? 0n} />
-										); fee <Paca value={q.data.fee} />.
+										You get about <Paca value={current.out} /> (at least <Paca value={minOut ?? 0n} />
+										); fee <Paca value={current.fee} />.
 									</>
 								)}
 							</p>
 						)}
 					</div>
-					<button type="submit" disabled={!amount || !q.data || Boolean(closed) || step !== null || q.data.out === 0n}>
+					<button type="submit" disabled={!current || Boolean(closed) || step !== null || current.out === 0n}>
 						{step ?? (side === "buy" ? "Buy" : "Sell")}
 					</button>
 					<DoneNote message={done} />
