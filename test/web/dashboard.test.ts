@@ -151,6 +151,42 @@ describe("dashboard in Chromium", () => {
 		await page.close();
 	});
 
+	it("moving to another model's page shows none of the first model's numbers while the second loads", async () => {
+		const QUIET = "webtest/quiet-chat";
+		await stack.admin("PUT", `/v1/admin/models/${QUIET}`, {
+			display_name: "Quiet Chat 1B",
+			input_price_per_m: (PACA / 10n).toString(),
+			output_price_per_m: (PACA / 10n).toString(),
+			hf_repo: QUIET,
+			upstreams: [{ kind: "openai", base_url: stack.upstream.url, upstream_model: "stand-in" }],
+		});
+		await callModel("so the first model has a count of its own");
+		const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await expect.poll(() => page.getByTestId("live-requests").textContent(), { timeout: 15_000 }).toMatch(/^[1-9]\d*$/);
+		// Hold the second model's catalogue entry, so the page is caught between the two.
+		let release = () => {};
+		const held = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		await page.route(`**/v1/models/${QUIET}`, async (route) => {
+			await held;
+			await route.continue();
+		});
+		await page.evaluate((href) => {
+			history.pushState(null, "", href);
+			dispatchEvent(new PopStateEvent("popstate"));
+		}, `/models/${QUIET}`);
+		await expect.poll(() => page.locator("main h1").textContent()).toBe(`Loading ${QUIET}…`);
+		expect(await page.getByTestId("live-requests").count()).toBe(0);
+		release();
+		await expect.poll(() => page.locator("main h1").textContent()).toBe("Quiet Chat 1B");
+		await expect.poll(() => page.getByTestId("live-status").textContent(), { timeout: 15_000 }).toBe("Live");
+		// Never called: its own zero, not the first model's count.
+		await expect.poll(() => page.getByTestId("live-requests").textContent(), { timeout: 5_000 }).toBe("0");
+		await page.close();
+	});
+
 	it("fits a phone screen and is usable from the keyboard", async () => {
 		const page = await chromium.browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
 		await page.goto(stack.origin);

@@ -39,7 +39,8 @@ export function App() {
 			</header>
 			<main id="main">
 				{route.page === "models" && <ModelsPage />}
-				{route.page === "model" && <ModelPage id={route.id} />}
+				{/* Keyed by id: one model's data, trade panel and live feed never show under another's address. */}
+				{route.page === "model" && <ModelPage key={route.id} id={route.id} />}
 				{route.page === "wallet" && <WalletPage />}
 				{route.page === "missing" && (
 					<>

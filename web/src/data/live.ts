@@ -17,6 +17,10 @@ export function useLiveStats(modelId: string): { stats: ModelStats | null; statu
 	const [status, setStatus] = useState<LiveStatus>("connecting");
 	const [reconnects, setReconnects] = useState(0);
 	useEffect(() => {
+		// Another model's counters, status and reconnects are not this one's.
+		setStats(null);
+		setStatus("connecting");
+		setReconnects(0);
 		const scheme = location.protocol === "https:" ? "wss" : "ws";
 		const socket = new ReconnectingWebSocket(`${scheme}://${location.host}${modelPath(modelId)}/live`, [], {
 			minReconnectionDelay: 500,
