@@ -53,14 +53,12 @@ export class InputProblem extends Error {}
 
 /** What a person typed, as base units; throws an InputProblem in plain words. */
 export function parseAmount(text: string, decimals = PACA_DECIMALS): bigint {
-	let trimmed = text.trim();
+	const trimmed = text.trim();
 	if (trimmed === "") throw new InputProblem("Enter an amount.");
-	// A comma only as a thousands separator: "1,5" is a European 1.5, and reading it as 15 would spend ten times over.
-	if (trimmed.includes(",")) {
-		if (!/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(trimmed))
-			throw new InputProblem(`"${text}" is not a number we can read. Use a dot for decimals, like 1.5.`);
-		trimmed = trimmed.replace(/,/g, "");
-	}
+	// No comma at all: "1,5" and "1,500" are a European 1.5 as often as a 15 or a 1500, and
+	// reading them either way could spend ten or a thousand times what was meant.
+	if (trimmed.includes(","))
+		throw new InputProblem(`"${text}" has a comma. Write the amount without commas, with a dot for decimals, like 1500 or 1.5.`);
 	if (!/^\d*\.?\d*$/.test(trimmed) || trimmed === ".")
 		throw new InputProblem(`"${text}" is not a number. Use digits and one dot, like 12.5.`);
 	const fraction = trimmed.split(".")[1] ?? "";
