@@ -17,6 +17,7 @@ const DB_NAME = "modeldex";
 
 const SECRETS: Record<string, string[]> = {
 	gateway: [
+		"CHAIN_ID var: the chain the contracts are on, the indexer's CHAIN_ID (wrangler.toml; the dashboard checks wallets against it)",
 		"ADMIN_TOKEN (bearer token for /v1/admin/*)",
 		"SESSION_SECRET (HMAC key for SIWE session tokens, 32+ random bytes)",
 		"UPSTREAM_KEY_<NAME> (one per upstream that needs a bearer key; the model's upstream names it)",

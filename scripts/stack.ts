@@ -137,6 +137,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 		};
 		const vars = {
 			gateway: {
+				// Served as GET /v1/chain: the dashboard has the wallet switch to it before a transaction.
+				CHAIN_ID: chainVars.CHAIN_ID,
 				ADMIN_TOKEN: secrets.adminToken,
 				SESSION_SECRET: secrets.sessionSecret,
 				...(options.upstreamApiKey ? { UPSTREAM_KEY_DEMO: options.upstreamApiKey } : {}),

@@ -38,11 +38,14 @@ export interface ChainConfig {
 	maxBlockRange: bigint;
 }
 
+/** CHAIN_ID: the EIP-155 id of the chain the contracts are on (the gateway serves it to the dashboard as GET /v1/chain). */
+export const ChainIdVar = z.coerce.number().int().positive();
+
 const IntString = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
 const ChainEnv = z.object({
 	RPC_URL: z.url(),
-	CHAIN_ID: z.coerce.number().int().positive().optional(),
+	CHAIN_ID: ChainIdVar.optional(),
 	CHAIN_ADDRESSES: z.string().min(2),
 	START_BLOCK: z.coerce.number().int().nonnegative().optional(),
 	CONFIRMATIONS: IntString(2),

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { AccountLedger } from "../../durable-objects/account-ledger.ts";
 import type { ModelMeter } from "../../durable-objects/model-meter.ts";
+import { ChainIdVar } from "../../lib/chain/config.ts";
 
 // Bindings come from `wrangler types` (types/gateway-env.d.ts); the Durable Object
 // namespaces are narrowed here so RPC calls are typed. Secrets are listed once, here.
@@ -20,6 +21,7 @@ export type Env = Omit<
 	GatewayEnv,
 	| "MODEL_METER"
 	| "ACCOUNT_LEDGER"
+	| "CHAIN_ID"
 	| "MAX_BODY_BYTES"
 	| "KEY_REQUESTS_PER_MINUTE"
 	| "KEY_TOKENS_PER_MINUTE"
@@ -30,6 +32,8 @@ export type Env = Omit<
 	Secrets & {
 		MODEL_METER: DurableObjectNamespace<ModelMeter>;
 		ACCOUNT_LEDGER: DurableObjectNamespace<AccountLedger>;
+		/** The chain the contracts are on (EIP-155 id); the dashboard has wallets switch to it before writing. */
+		CHAIN_ID?: string;
 		MAX_BODY_BYTES?: string;
 		KEY_REQUESTS_PER_MINUTE?: string;
 		KEY_TOKENS_PER_MINUTE?: string;
@@ -47,6 +51,7 @@ export type Env = Omit<
 	};
 
 const ConfigSchema = z.object({
+	CHAIN_ID: ChainIdVar.optional(),
 	MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
 	KEY_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(600),
 	KEY_TOKENS_PER_MINUTE: z.coerce.number().int().positive().default(200_000),
@@ -60,6 +65,8 @@ const ConfigSchema = z.object({
 });
 
 export type Config = {
+	/** The deployment's chain (CHAIN_ID), null when not set. */
+	chainId: number | null;
 	maxBodyBytes: number;
 	keyRequestsPerMinute: number;
 	keyTokensPerMinute: number;
@@ -89,6 +96,7 @@ function parseConfig(env: Env): Config {
 	}
 	const d = parsed.data;
 	return {
+		chainId: d.CHAIN_ID ?? null,
 		maxBodyBytes: d.MAX_BODY_BYTES,
 		keyRequestsPerMinute: d.KEY_REQUESTS_PER_MINUTE,
 		keyTokensPerMinute: d.KEY_TOKENS_PER_MINUTE,

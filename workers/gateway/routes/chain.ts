@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { type Address, keccak256, stringToHex } from "viem";
 import { buildUsageTree, USAGE_LEAF_ENCODING, type UsageLeaf } from "../../../lib/chain/usage-tree.ts";
@@ -30,6 +30,7 @@ import { BaseUnits } from "./account.ts";
 // Read API over the chain index (workers/indexer) and the settlement records
 // (workers/settler). Money leaves as decimal strings of PACA base units.
 //
+//   GET /v1/chain                     the chain the contracts are on (CHAIN_ID), for wallets to switch to
 //   GET /v1/account/usage?epoch=N     the signed-in payer's leaves of epoch N with Merkle proofs
 //   GET /v1/account/deposits          the payer's indexed deposits (and credits undone by reorgs)
 //   POST /v1/account/withdrawals      {amount}: locks unused credit; the settler pays it from the vault
@@ -44,6 +45,16 @@ const WithdrawalBody = z.strictObject({ amount: BaseUnits });
 
 export function registerChainRoutes(app: App): void {
 	documentChainRoutes(app);
+
+	app.openapi(
+		createRoute({
+			method: "get",
+			path: "/v1/chain",
+			summary: "The chain Modeldex's contracts are on: send transactions only from a wallet on it",
+			responses: { 200: { description: "The chain", content: { "application/json": { schema: ChainObject } } } },
+		}),
+		(c) => c.json({ object: "chain" as const, chain_id: readConfig(c.env).chainId }, 200),
+	);
 
 	app.get("/v1/account/usage", async (c) => {
 		const { payer } = await requireSession(c.env, c.req.header("authorization"));
@@ -300,6 +311,17 @@ const Amount = z
 	.string()
 	.openapi({ description: "PACA base units (18 decimals) as a decimal string", example: "1000000000000000000" });
 const AddressString = z.string().openapi({ example: "0x5fbdb2315678afecb367f032d93f642f64180aa3" });
+
+const ChainObject = z
+	.object({
+		object: z.literal("chain"),
+		chain_id: z.number().int().nullable().openapi({
+			example: 31337,
+			description:
+				"EIP-155 chain id of the deployment (the gateway's CHAIN_ID); null when the operator has not set it. The same deployer key gives the same contract addresses on every chain, so check a wallet's chain before sending.",
+		}),
+	})
+	.openapi("Chain");
 
 const UsageEpoch = z
 	.object({
