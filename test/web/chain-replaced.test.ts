@@ -9,6 +9,8 @@ let replacement: "cancelled" | "replaced" | "repriced" | null = null;
 
 vi.mock("viem/actions", async (importOriginal) => ({
 	...(await importOriginal<typeof import("viem/actions")>()),
+	// The wallet is on the deployment's chain (test/web/chain-switch.test.ts: when it is not).
+	getChainId: vi.fn(async () => 31337),
 	writeContract: vi.fn(async () => HASH),
 	waitForTransactionReceipt: vi.fn(
 		async (_client: unknown, opts: { onReplaced?: (r: { reason: string; transactionReceipt: unknown }) => void }) => {
@@ -30,6 +32,7 @@ const { claim } = await import("../../web/src/data/chain.ts");
 describe("a contract write the wallet replaced", () => {
 	beforeEach(() => {
 		vi.stubGlobal("dispatchEvent", () => true);
+		vi.stubGlobal("fetch", async () => Response.json({ object: "chain", chain_id: 31337 }));
 	});
 
 	it("fails in plain words when the wallet cancelled it, though the cancel was mined", async () => {

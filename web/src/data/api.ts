@@ -122,6 +122,18 @@ export const api = {
 	model: (id: string) => request<Model>(modelPath(id)),
 	stats: (id: string) => request<ModelStats>(`${modelPath(id)}/stats`),
 	usage: (id: string, hours = 24) => request<{ data: HourPoint[] }>(`${modelPath(id)}/usage?hours=${hours}`).then((r) => r.data),
+	/**
+	 * The chain the contracts are on (the gateway's CHAIN_ID); null when the gateway does not
+	 * say (unset, or a gateway from before GET /v1/chain).
+	 */
+	chainId: () =>
+		request<{ chain_id: number | null }>("/v1/chain").then(
+			(r) => (Number.isSafeInteger(r.chain_id) && (r.chain_id as number) > 0 ? r.chain_id : null),
+			(error: unknown) => {
+				if (error instanceof ApiProblem && error.status === 404 && error.code === "not_found") return null;
+				throw error;
+			},
+		),
 	nonce: () => request<{ nonce: string }>("/v1/auth/nonce").then((r) => r.nonce),
 	verify: (message: string, signature: string) =>
 		request<{ token: string; payer: string; expires_at: number }>("/v1/auth/verify", {

@@ -2,20 +2,31 @@ import { useEffect } from "preact/hooks";
 import {
 	type Address,
 	BaseError,
+	type Chain,
+	ChainMismatchError,
 	type Client,
 	ContractFunctionRevertedError,
 	ContractFunctionZeroDataError,
 	createClient,
 	custom,
+	defineChain,
 	type Hash,
 	type ReplacementReason,
 	UserRejectedRequestError,
 } from "viem";
-import { getBlock, getChainId, readContract, signMessage, waitForTransactionReceipt, writeContract } from "viem/actions";
+import {
+	getBlock,
+	getChainId,
+	readContract,
+	signMessage,
+	switchChain,
+	waitForTransactionReceipt,
+	writeContract,
+} from "viem/actions";
 import { createSiweMessage } from "viem/siwe";
 import { localPacaAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi } from "../../../lib/chain/abis.ts";
 import { api } from "./api.ts";
-import { provider, providerErrorMessage, requireAddress, saveSession, WalletProblem } from "./wallet.ts";
+import { provider, providerErrorMessage, requireAddress, saveSession, WalletProblem, walletChainId } from "./wallet.ts";
 
 // Contract reads and writes, sign-in, and wallet errors in words: everything that
 // needs viem's heavier parts, loaded only with the wallet features (pages/trade.tsx,
@@ -62,6 +73,9 @@ export async function signInWithEthereum(): Promise<void> {
 export function walletErrorMessage(error: unknown): string {
 	if (error instanceof BaseError) {
 		if (error.walk((e) => e instanceof UserRejectedRequestError)) return "You declined the request in your wallet.";
+		if (error.walk((e) => e instanceof ChainMismatchError)) {
+			return "Your wallet changed network before sending: nothing was sent. Try again.";
+		}
 		const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
 		if (reverted instanceof ContractFunctionRevertedError) {
 			const name = reverted.data?.errorName;
@@ -88,13 +102,108 @@ const REVERT_WORDS: Record<string, string> = {
 	GraduationOutOfGas: "not enough gas was given to complete the graduation; send it again with more gas",
 };
 
+// ── The deployment's chain ──────────────────────────────────────────────────
+// One deployer key gives the same contract addresses on every chain, so a wallet on a
+// testnet where the team also deployed reads plausible numbers and would send real
+// transactions there. Every write first makes sure the wallet is on the chain the gateway
+// names (GET /v1/chain).
+
+let deployment: Promise<number | null> | null = null;
+
+/** The chain the contracts are on, asked of the gateway once (again after a failure); null when it does not say. */
+export function deploymentChainId(): Promise<number | null> {
+	if (!deployment) {
+		const asked = api.chainId();
+		asked.catch(() => {
+			if (deployment === asked) deployment = null;
+		});
+		deployment = asked;
+	}
+	return deployment;
+}
+
+const CHAIN_NAMES: Record<number, string> = {
+	1: "Ethereum",
+	10: "OP Mainnet",
+	137: "Polygon",
+	8453: "Base",
+	42161: "Arbitrum One",
+	84532: "Base Sepolia",
+	11155111: "Sepolia",
+	31337: "the local development chain",
+};
+
+/** A chain in words: its name when well known, always its id (what a wallet's network settings show). */
+export const chainName = (id: number) =>
+	CHAIN_NAMES[id] ? `${CHAIN_NAMES[id]} (chain id ${id})` : `the network with chain id ${id}`;
+
+/**
+ * Makes sure the wallet is on `expected` before anything is sent: asks it to switch
+ * (wallet_switchEthereumChain) when it is not, and throws a WalletProblem naming the
+ * network when it will not. `expected` null (the gateway does not say): no check.
+ */
+export async function ensureWalletChain(c: Client, expected: number | null): Promise<void> {
+	if (expected === null) return;
+	const current = await getChainId(c);
+	if (current === expected) return;
+	const target = chainName(expected);
+	try {
+		await switchChain(c, { id: expected });
+	} catch (error) {
+		const declined = error instanceof BaseError && error.walk((e) => e instanceof UserRejectedRequestError);
+		const unknown =
+			(error as { code?: unknown }).code === 4902 ||
+			(error instanceof BaseError && error.walk((e) => (e as { code?: unknown }).code === 4902));
+		const why = declined
+			? "you declined the switch"
+			: unknown
+				? "your wallet does not know that network yet: add it in the wallet"
+				: walletErrorMessage(error).replace(/\.$/, "");
+		throw new WalletProblem(
+			`Switch your wallet to ${target}, where Modeldex runs: it is on ${chainName(current)} (${why}). Nothing was sent.`,
+		);
+	}
+	const now = await getChainId(c);
+	if (now !== expected) {
+		throw new WalletProblem(
+			`Switch your wallet to ${target}, where Modeldex runs: it is still on ${chainName(now)}. Nothing was sent.`,
+		);
+	}
+}
+
+/** The wallet is on the deployment's chain (or the gateway does not name one); else a WalletProblem. */
+async function onDeploymentChain(): Promise<number | null> {
+	try {
+		const expected = await deploymentChainId();
+		await ensureWalletChain(client(), expected);
+		return expected;
+	} catch (error) {
+		throw new WalletProblem(walletErrorMessage(error));
+	}
+}
+
+/** What viem needs of a chain to check the wallet's again as it sends, and to put its id in the transaction. */
+function chainOf(id: number): Chain {
+	return defineChain({
+		id,
+		name: chainName(id),
+		nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+		rpcUrls: { default: { http: [] } },
+	});
+}
+
 type Write = Parameters<typeof writeContract>[1];
 
-/** Sends a contract write from the connected account and waits for it to be mined; failures become a WalletProblem. */
+/**
+ * Sends a contract write from the connected account, on the deployment's chain only, and
+ * waits for it to be mined; failures become a WalletProblem.
+ */
 async function sendAndWait(write: Omit<Write, "account" | "chain">): Promise<Hash> {
 	const account = requireAddress();
+	const chainId = await onDeploymentChain();
 	try {
-		const hash = await writeContract(client(), { ...write, account, chain: null } as Write);
+		const chain = chainId === null ? null : chainOf(chainId);
+		const hash = await writeContract(client(), { ...write, account, chain } as Write);
 		// A wallet's "Cancel" or "Speed up" sends another transaction with the same nonce, and
 		// the wait resolves with that one's receipt: a cancel (a 0-value self-transfer) succeeds
 		// too. Only a repriced copy of the same call did what was asked.
@@ -123,10 +232,13 @@ export interface ModelContracts {
 	vault: Address;
 }
 
+// Per chain: a token's address can hold another contract, or the same one with other
+// wiring, on another network the wallet moves to.
 const known = new Map<string, Promise<ModelContracts>>();
 
 export function contractsOf(token: Address): Promise<ModelContracts> {
-	let found = known.get(token);
+	const key = `${walletChainId()}:${token.toLowerCase()}`;
+	let found = known.get(key);
 	if (!found) {
 		const c = client();
 		found = Promise.all([
@@ -134,8 +246,8 @@ export function contractsOf(token: Address): Promise<ModelContracts> {
 			readContract(c, { address: token, abi: modelTokenAbi, functionName: "paca" }),
 			readContract(c, { address: token, abi: modelTokenAbi, functionName: "vault" }),
 		]).then(([sale, paca, vault]) => ({ token, sale, paca, vault }));
-		found.catch(() => known.delete(token));
-		known.set(token, found);
+		found.catch(() => known.delete(key));
+		known.set(key, found);
 	}
 	return found;
 }
@@ -227,6 +339,8 @@ export async function trade(opts: {
 	minOut: bigint;
 	onStep: (step: string) => void;
 }) {
+	// Before the allowance and deadline are read: on another chain they would be that chain's.
+	await onDeploymentChain();
 	const { sale, paca } = await contractsOf(opts.token);
 	const { account, amount, minOut, onStep } = opts;
 	if (opts.side === "buy") {
@@ -257,6 +371,7 @@ export async function claim(token: Address) {
 }
 
 export async function deposit(opts: { token: Address; account: Address; amount: bigint; onStep: (s: string) => void }) {
+	await onDeploymentChain();
 	const { paca, vault } = await contractsOf(opts.token);
 	await ensureAllowance(paca, opts.account, vault, opts.amount, opts.onStep);
 	opts.onStep("Confirm the deposit in your wallet…");

@@ -109,6 +109,9 @@ export async function connectWallet(): Promise<void> {
 	}
 }
 
+/** The chain the wallet last said it is on (eth_chainId, chainChanged); null before it answered. */
+export const walletChainId = (): number | null => state.chainId;
+
 export function requireAddress(): Address {
 	if (!state.address) throw new WalletProblem("Connect your wallet first.");
 	return state.address;

@@ -1,0 +1,135 @@
+import { SwitchChainError, UserRejectedRequestError } from "viem";
+import { getChainId, readContract, switchChain, writeContract } from "viem/actions";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+// The wallet page's contract writes go out only from a wallet on the deployment's chain
+// (GET /v1/chain): the same deployer key gives the same contract addresses on a testnet and
+// on mainnet, so a wallet on the other one would send real transactions there. viem's
+// actions, the browser wallet and the gateway are stood in.
+
+const HASH = `0x${"11".repeat(32)}`;
+const TOKEN = `0x${"22".repeat(20)}` as const;
+const ACCOUNT = `0x${"33".repeat(20)}` as const;
+const DEPLOYMENT = 31337;
+
+/** The chain the stand-in wallet is on, and what it does when asked to switch. */
+let walletChain = DEPLOYMENT;
+let onSwitch: (id: number) => void = (id) => {
+	walletChain = id;
+};
+
+vi.mock("viem/actions", async (importOriginal) => ({
+	...(await importOriginal<typeof import("viem/actions")>()),
+	getChainId: vi.fn(async () => walletChain),
+	switchChain: vi.fn(async (_client: unknown, { id }: { id: number }) => onSwitch(id)),
+	readContract: vi.fn(async (_client: unknown, { functionName }: { functionName: string }) =>
+		functionName === "allowance" || functionName === "balanceOf" ? 0n : `0x${"44".repeat(20)}`,
+	),
+	getBlock: vi.fn(async () => ({ timestamp: 1n })),
+	writeContract: vi.fn(async () => HASH),
+	waitForTransactionReceipt: vi.fn(async () => ({ status: "success", transactionHash: HASH })),
+}));
+vi.mock("../../web/src/data/wallet.ts", async (importOriginal) => ({
+	...(await importOriginal<typeof import("../../web/src/data/wallet.ts")>()),
+	provider: () => ({ request: async () => null }),
+	requireAddress: () => ACCOUNT,
+	walletChainId: () => walletChain,
+}));
+
+const { claim, contractsOf, deposit, ensureWalletChain, trade } = await import("../../web/src/data/chain.ts");
+
+const gateway = vi.fn(async (_path: string) => Response.json({ object: "chain", chain_id: DEPLOYMENT }));
+
+beforeEach(() => {
+	vi.clearAllMocks();
+	vi.stubGlobal("dispatchEvent", () => true);
+	vi.stubGlobal("fetch", gateway);
+	walletChain = DEPLOYMENT;
+	onSwitch = (id) => {
+		walletChain = id;
+	};
+});
+
+describe("a contract write from a wallet on another chain", () => {
+	it("sends nothing, and says which network to switch to, when the wallet declines to switch", async () => {
+		walletChain = 1;
+		onSwitch = () => {
+			throw new UserRejectedRequestError(new Error("User rejected the request."));
+		};
+		await expect(claim(TOKEN)).rejects.toThrow(
+			"Switch your wallet to the local development chain (chain id 31337), where Modeldex runs: it is on Ethereum (chain id 1) (you declined the switch). Nothing was sent.",
+		);
+		expect(switchChain).toHaveBeenCalledWith(expect.anything(), { id: DEPLOYMENT });
+		expect(writeContract).not.toHaveBeenCalled();
+	});
+
+	it("sends nothing when the wallet does not know the network", async () => {
+		walletChain = 11155111;
+		onSwitch = () => {
+			throw new SwitchChainError(new Error("Unrecognized chain ID"));
+		};
+		await expect(claim(TOKEN)).rejects.toThrow(/chain id 31337.*does not know that network.*Nothing was sent/);
+		expect(writeContract).not.toHaveBeenCalled();
+	});
+
+	it("sends nothing when the wallet says it switched but is still on the other chain", async () => {
+		walletChain = 8453;
+		onSwitch = () => {};
+		await expect(claim(TOKEN)).rejects.toThrow(/still on Base \(chain id 8453\)\. Nothing was sent/);
+		expect(writeContract).not.toHaveBeenCalled();
+	});
+
+	it("reads nothing on the other chain before a trade or deposit it will not send", async () => {
+		walletChain = 1;
+		onSwitch = () => {
+			throw new UserRejectedRequestError(new Error("User rejected the request."));
+		};
+		const onStep = vi.fn();
+		await expect(trade({ token: TOKEN, account: ACCOUNT, side: "buy", amount: 5n, minOut: 1n, onStep })).rejects.toThrow(
+			/Switch your wallet/,
+		);
+		await expect(deposit({ token: TOKEN, account: ACCOUNT, amount: 5n, onStep })).rejects.toThrow(/Switch your wallet/);
+		expect(readContract).not.toHaveBeenCalled();
+		expect(writeContract).not.toHaveBeenCalled();
+		expect(onStep).not.toHaveBeenCalled();
+	});
+
+	it("sends on the deployment's chain once the wallet switched, with that chain for viem to check again", async () => {
+		walletChain = 1;
+		await expect(claim(TOKEN)).resolves.toBeUndefined();
+		expect(switchChain).toHaveBeenCalledTimes(1);
+		expect(writeContract).toHaveBeenCalledTimes(1);
+		expect(vi.mocked(writeContract).mock.calls[0]?.[1]).toMatchObject({ chain: { id: DEPLOYMENT }, account: ACCOUNT });
+	});
+
+	it("asks nothing of a wallet already on the deployment's chain, and asks the gateway only once", async () => {
+		await claim(TOKEN);
+		await claim(TOKEN);
+		expect(switchChain).not.toHaveBeenCalled();
+		expect(writeContract).toHaveBeenCalledTimes(2);
+		// Earlier tests of this file already asked it: the answer is kept.
+		expect(gateway).not.toHaveBeenCalled();
+	});
+});
+
+describe("ensureWalletChain", () => {
+	const client = {} as Parameters<typeof ensureWalletChain>[0];
+
+	it("checks nothing when the gateway names no chain", async () => {
+		walletChain = 1;
+		await ensureWalletChain(client, null);
+		expect(getChainId).not.toHaveBeenCalled();
+	});
+});
+
+describe("contractsOf", () => {
+	it("reads a token's contracts again on another chain", async () => {
+		walletChain = 1;
+		await contractsOf(TOKEN);
+		await contractsOf(TOKEN);
+		expect(readContract).toHaveBeenCalledTimes(3);
+		walletChain = 5;
+		await contractsOf(TOKEN);
+		expect(readContract).toHaveBeenCalledTimes(6);
+	});
+});
