@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 
 export interface Async<T> {
 	data: T | undefined;
@@ -7,7 +7,10 @@ export interface Async<T> {
 	reload: () => void;
 }
 
-/** Loads `load()` when `deps` change; keeps the last data while reloading, so a refresh does not flash. */
+/**
+ * Loads `load()` when `deps` change; keeps the last data while reloading, so a refresh does
+ * not flash. Data loaded for other deps (another account, token or chain) is dropped at once.
+ */
 export function useAsync<T>(load: () => Promise<T>, deps: unknown[], refreshMs?: number): Async<T> {
 	const [state, setState] = useState<{ data: T | undefined; error: Error | null; loading: boolean }>({
 		data: undefined,
@@ -16,10 +19,13 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[], refreshMs?:
 	});
 	const [round, setRound] = useState(0);
 	const reload = useCallback(() => setRound((n) => n + 1), []);
+	const loadedFor = useRef<unknown[] | null>(null);
 	// The caller's deps decide when `load` changes meaning.
 	useEffect(() => {
 		let current = true;
-		setState((s) => ({ ...s, loading: true }));
+		const sameDeps = loadedFor.current?.length === deps.length && deps.every((d, i) => Object.is(d, loadedFor.current?.[i]));
+		loadedFor.current = deps;
+		setState((s) => (sameDeps ? { ...s, loading: true } : { data: undefined, error: null, loading: true }));
 		load().then(
 			(data) => current && setState({ data, error: null, loading: false }),
 			(error: unknown) =>

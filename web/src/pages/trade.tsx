@@ -85,7 +85,8 @@ export function TradePanel({ model }: { model: Model }) {
 	}
 	const holding = useAsync(
 		() => (token && wallet.address ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
-		[token?.address, wallet.address],
+		// The chain too: after the wallet changes network, that network's numbers, not these.
+		[token?.address, wallet.address, wallet.chainId],
 	);
 	useOnChainChange(holding.reload);
 	const available = holding.data ? (side === "buy" ? holding.data.pacaBalance : holding.data.balance) : null;
@@ -98,7 +99,7 @@ export function TradePanel({ model }: { model: Model }) {
 	}
 	const q = useAsync(
 		() => (token && wallet.address && amount ? quote(token.address, side, amount) : Promise.resolve(null)),
-		[token?.address, wallet.address, side, amount?.toString()],
+		[token?.address, wallet.address, wallet.chainId, side, amount?.toString()],
 	);
 	const current = quoteToTrade(q, token?.address, side, amount);
 	if (!token) return null;
@@ -232,7 +233,8 @@ export function HoldingPanel({ model }: { model: Model }) {
 	const token = model.token;
 	const holding = useAsync(
 		() => (token && wallet.address ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
-		[token?.address, wallet.address],
+		// The chain too: after the wallet changes network, that network's numbers, not these.
+		[token?.address, wallet.address, wallet.chainId],
 		5_000,
 	);
 	useOnChainChange(holding.reload);

@@ -39,9 +39,9 @@ export function WalletPage() {
 			<ErrorNote error={models.error} onRetry={models.reload} />
 			{wallet.address && (
 				<>
-					<Holdings account={wallet.address} models={tokenized} />
+					<Holdings account={wallet.address} chainId={wallet.chainId} models={tokenized} />
 					<div class="grid">
-						<DepositCard account={wallet.address} anyToken={tokenized[0]?.token?.address ?? null} />
+						<DepositCard account={wallet.address} chainId={wallet.chainId} anyToken={tokenized[0]?.token?.address ?? null} />
 						<AccountCard wallet={wallet} />
 					</div>
 				</>
@@ -50,7 +50,7 @@ export function WalletPage() {
 	);
 }
 
-function Holdings({ account, models }: { account: Address; models: Model[] }) {
+function Holdings({ account, chainId, models }: { account: Address; chainId: number | null; models: Model[] }) {
 	return (
 		<Card title="Your models" id="holdings">
 			{models.length === 0 ? (
@@ -69,7 +69,7 @@ function Holdings({ account, models }: { account: Address; models: Model[] }) {
 					</thead>
 					<tbody>
 						{models.map((m) => (
-							<HoldingRow key={m.id} account={account} model={m} />
+							<HoldingRow key={m.id} account={account} chainId={chainId} model={m} />
 						))}
 					</tbody>
 				</table>
@@ -78,9 +78,10 @@ function Holdings({ account, models }: { account: Address; models: Model[] }) {
 	);
 }
 
-function HoldingRow({ account, model }: { account: Address; model: Model }) {
+function HoldingRow({ account, chainId, model }: { account: Address; chainId: number | null; model: Model }) {
 	const token = model.token?.address as Address;
-	const holding = useAsync(() => readHolding(token, account), [token, account], 5_000);
+	// The chain too: after the wallet changes network, that network's numbers, not these.
+	const holding = useAsync(() => readHolding(token, account), [token, account, chainId], 5_000);
 	useOnChainChange(holding.reload);
 	const { busy, error, run } = useAction();
 	return (
@@ -115,10 +116,10 @@ function HoldingRow({ account, model }: { account: Address; model: Model }) {
 	);
 }
 
-function DepositCard({ account, anyToken }: { account: Address; anyToken: Address | null }) {
+function DepositCard({ account, chainId, anyToken }: { account: Address; chainId: number | null; anyToken: Address | null }) {
 	const paca = useAsync(
 		async () => (anyToken ? readPacaBalance((await contractsOf(anyToken)).paca, account) : null),
-		[anyToken, account],
+		[anyToken, account, chainId],
 		10_000,
 	);
 	useOnChainChange(paca.reload);
