@@ -351,6 +351,28 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		expect(await spent(payer)).toBe(fee(2, 3));
 	});
 
+	it("starts no fallback for a Workers AI request after its client went away", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({
+			upstreams: [
+				{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/stand-in:slow-fail", apiKeySecret: null },
+				{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/stand-in:slow", apiKeySecret: null },
+			],
+		});
+		const client = new AbortController();
+		const call = callGateway("/v1/chat/completions", {
+			key,
+			signal: client.signal,
+			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
+		});
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		client.abort();
+		await call;
+		// The first upstream failed after the client left: nobody could get a fallback's answer.
+		expect(await spent(payer)).toBe(0n);
+		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
+	});
+
 	it("ends a Workers AI stream cut off before its end with an error event, charging what was delivered", async () => {
 		const { key, payer } = await newKey();
 		const model = await workersAI("@cf/test/stand-in:cut");

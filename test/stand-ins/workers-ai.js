@@ -21,6 +21,10 @@ const words = (text) => text.split(/\s+/).filter(Boolean).length;
 export class WorkersAIStandIn extends WorkerEntrypoint {
 	async run(model, inputs) {
 		if (model.endsWith(":fail")) throw new Error("AiError: 5007: stand-in failure");
+		if (model.endsWith(":slow-fail")) {
+			await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+			throw new Error("AiError: 3040: stand-in failure after a while");
+		}
 		if (inputs.text !== undefined) {
 			const texts = Array.isArray(inputs.text) ? inputs.text : [inputs.text];
 			return {

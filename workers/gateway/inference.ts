@@ -146,7 +146,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		);
 	const client = c.req.raw.signal;
 	// What the upstream attempts watch: the client's signal, or one that follows it clientGoneMs later.
-	const outlives = !plan.stream && (idempotencyKey !== null || model.upstreams.every((u) => u.kind === "workers-ai"));
+	const workersAIOnly = model.upstreams.length > 0 && model.upstreams.every((u) => u.kind === "workers-ai");
+	const outlives = !plan.stream && (idempotencyKey !== null || workersAIOnly);
 	const outlived = outlives ? new AbortController() : null;
 	const watched = outlived ? outlived.signal : client;
 	const clientLeft = () => {
@@ -174,6 +175,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			stream: plan.stream,
 			timeouts: config.timeouts,
 			clientSignal: watched,
+			// Without an Idempotency-Key no retry can replay an answer: only the attempt in flight
+			// when the client left outlives it (a Workers AI one cannot be stopped), not a fallback.
+			...(idempotencyKey === null ? { noNewAttemptsAfter: client } : {}),
 			progress,
 		});
 		// The answer has begun: it is finished as usual, whether or not the client stays (and

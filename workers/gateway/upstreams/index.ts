@@ -71,6 +71,11 @@ export async function callUpstreams(
 		 * come once it is generated, and a stream's client is the stream meter's from its first chunk.
 		 */
 		clientSignal?: AbortSignal;
+		/**
+		 * The client's own signal when attempts outlive it (clientSignal follows it later): once
+		 * it has aborted, no new attempt starts, since nobody is left to receive the answer.
+		 */
+		noNewAttemptsAfter?: AbortSignal;
 		progress?: UpstreamProgress;
 	},
 ): Promise<UpstreamCall> {
@@ -86,7 +91,7 @@ export async function callUpstreams(
 
 	const client = opts.clientSignal;
 	for (const upstream of order) {
-		if (client?.aborted) throw withFailures(clientGone(), failures);
+		if (client?.aborted || opts.noNewAttemptsAfter?.aborted) throw withFailures(clientGone(), failures);
 		const attempt = new AbortController();
 		const deadline = new Deadline(attempt, timeouts, opts.stream);
 		const leave = () => attempt.abort(new ClientGone());
