@@ -1,6 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../workers/gateway/index.ts";
+import { newKey, newModel } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 
 // GET /v1/chain: the deployment's chain (CHAIN_ID), which the dashboard has the wallet
@@ -27,9 +28,17 @@ describe("GET /v1/chain", () => {
 		expect(await res.json()).toEqual({ object: "chain", chain_id: null });
 	});
 
-	it("answers an error, not a wrong or missing chain, when CHAIN_ID is malformed", async () => {
+	it("answers an error, not a wrong or missing chain, when CHAIN_ID is malformed, and inference still works", async () => {
 		const res = await callGateway("/v1/chain", { env: { CHAIN_ID: "mainnet" } });
 		expect(res.status).toBe(500);
+		const { key } = await newKey();
+		const model = await newModel();
+		const chat = await callGateway("/v1/chat/completions", {
+			key,
+			env: { CHAIN_ID: "mainnet" },
+			json: { model, messages: [{ role: "user", content: "hi" }] },
+		});
+		expect(chat.status).toBe(200);
 	});
 
 	it("is documented in /openapi.json", async () => {

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import type { AccountLedger } from "../../durable-objects/account-ledger.ts";
 import type { ModelMeter } from "../../durable-objects/model-meter.ts";
-import { ChainIdVar } from "../../lib/chain/config.ts";
 
 // Bindings come from `wrangler types` (types/gateway-env.d.ts); the Durable Object
 // namespaces are narrowed here so RPC calls are typed. Secrets are listed once, here.
@@ -51,7 +50,6 @@ export type Env = Omit<
 	};
 
 const ConfigSchema = z.object({
-	CHAIN_ID: ChainIdVar.optional(),
 	MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
 	KEY_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(600),
 	KEY_TOKENS_PER_MINUTE: z.coerce.number().int().positive().default(200_000),
@@ -65,8 +63,6 @@ const ConfigSchema = z.object({
 });
 
 export type Config = {
-	/** The deployment's chain (CHAIN_ID), null when not set. */
-	chainId: number | null;
 	maxBodyBytes: number;
 	keyRequestsPerMinute: number;
 	keyTokensPerMinute: number;
@@ -96,7 +92,6 @@ function parseConfig(env: Env): Config {
 	}
 	const d = parsed.data;
 	return {
-		chainId: d.CHAIN_ID ?? null,
 		maxBodyBytes: d.MAX_BODY_BYTES,
 		keyRequestsPerMinute: d.KEY_REQUESTS_PER_MINUTE,
 		keyTokensPerMinute: d.KEY_TOKENS_PER_MINUTE,
