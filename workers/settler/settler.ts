@@ -110,8 +110,9 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 	/** The epoch the current step works on, for the failure report. */
 	let current: number | null = null;
 	/**
-	 * The pending epoch's settle is mined, only not yet CONFIRMATIONS deep: its nonce is spent, so
-	 * withdrawals may go out behind it (without this, every run that sends a settle paid none).
+	 * The pending epoch's settle (one D1 recorded as sent) is mined, only not yet CONFIRMATIONS
+	 * deep: its nonce is spent, and a reorg that dropped it would have it rebroadcast from its
+	 * signed bytes, so withdrawals may go out behind it (else every run that sent a settle paid none).
 	 */
 	let settleMined = false;
 	try {
@@ -138,9 +139,10 @@ async function settleOnce(env: Env, db: Db, now: number, hooks: SettlerHooks, le
 				}
 				if (settled === "mined") {
 					// Settled (by a settle whose "sent" D1 lost, say), not yet CONFIRMATIONS deep: the
-					// epoch stays prepared, nothing is sent for it, and a later run records it.
+					// epoch stays prepared, nothing is sent for it, and a later run records it. Withdrawals
+					// wait: D1 kept no signed bytes of that settle, so were a reorg to drop it and the node
+					// forget it, a withdrawal behind it would wait on a nonce nothing fills.
 					result.pending = row.epoch;
-					settleMined = true;
 					break;
 				}
 				// Fees beyond the escrow mean credit no deposit backs (an admin's) was spent: the
