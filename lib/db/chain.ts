@@ -377,14 +377,15 @@ export function setHolder(db: Db, token: string, account: string, balance: bigin
 const DEAD_ADDRESS = "0x000000000000000000000000000000000000dead";
 
 /**
- * Holders that share revenue: the sale, the pool pair and the dead address are left out (the token
- * excludes them too; the token itself and the RevenueVault, which it also excludes, get no row).
+ * Holders that share revenue: the sale, the pool pair, the dead address and the token contract
+ * itself are left out (the token excludes them too). The RevenueVault, which it also excludes,
+ * gets no row from the indexer; the indexer's count also names it, for rows from before that.
  */
 export async function holderCount(db: Db, token: string, excluded: string[]): Promise<number> {
 	const row = await db
 		.select({ n: sql<number>`count(*)` })
 		.from(holders)
-		.where(and(eq(holders.token, token), notInArray(holders.account, [...excluded, DEAD_ADDRESS])))
+		.where(and(eq(holders.token, token), notInArray(holders.account, [...excluded, token, DEAD_ADDRESS])))
 		.get();
 	return row?.n ?? 0;
 }
@@ -393,7 +394,9 @@ export function topHolders(db: Db, token: string, limit: number, excluded: strin
 	return db
 		.select({ account: holders.account, balance: holders.balance })
 		.from(holders)
-		.where(and(eq(holders.token, token.toLowerCase()), notInArray(holders.account, [...excluded, DEAD_ADDRESS])))
+		.where(
+			and(eq(holders.token, token.toLowerCase()), notInArray(holders.account, [...excluded, token.toLowerCase(), DEAD_ADDRESS])),
+		)
 		.orderBy(desc(holders.balanceKey))
 		.limit(limit)
 		.all();

@@ -100,7 +100,7 @@ async function recomputeMarket(db: Db, client: PublicClient, config: ChainConfig
 		graduatedEvent(db, chainId, sale),
 		latestPricing(db, chainId, token),
 		latestModelSettlement(db, token),
-		holderCount(db, token, [sale, pair]),
+		holderCount(db, token, [sale, pair, config.addresses.revenueVault.toLowerCase()]),
 		latestSync(db, chainId, pair),
 	]);
 	const prices = pricing ? (JSON.parse(pricing.args) as { inputPricePer1M: string; outputPricePer1M: string }) : args.params;
