@@ -85,9 +85,9 @@ describe("a contract write from a wallet on another chain", () => {
 			throw new UserRejectedRequestError(new Error("User rejected the request."));
 		};
 		const onStep = vi.fn();
-		await expect(trade({ token: TOKEN, account: ACCOUNT, side: "buy", amount: 5n, minOut: 1n, onStep })).rejects.toThrow(
-			/Switch your wallet/,
-		);
+		await expect(
+			trade({ token: TOKEN, account: ACCOUNT, side: "buy", amount: 5n, minOut: 1n, quotedOn: 1, onStep }),
+		).rejects.toThrow(/Switch your wallet/);
 		await expect(deposit({ token: TOKEN, account: ACCOUNT, amount: 5n, onStep })).rejects.toThrow(/Switch your wallet/);
 		expect(readContract).not.toHaveBeenCalled();
 		expect(writeContract).not.toHaveBeenCalled();
@@ -100,6 +100,20 @@ describe("a contract write from a wallet on another chain", () => {
 		expect(switchChain).toHaveBeenCalledTimes(1);
 		expect(writeContract).toHaveBeenCalledTimes(1);
 		expect(vi.mocked(writeContract).mock.calls[0]?.[1]).toMatchObject({ chain: { id: DEPLOYMENT }, account: ACCOUNT });
+	});
+
+	it("sends no trade whose price was quoted on the network the wallet just left", async () => {
+		walletChain = 1;
+		const onStep = vi.fn();
+		// The quote (and minOut) came from chain 1; the wallet is switched to the deployment's.
+		await expect(
+			trade({ token: TOKEN, account: ACCOUNT, side: "buy", amount: 5n, minOut: 1n, quotedOn: 1, onStep }),
+		).rejects.toThrow(/changed networks after the price was quoted/);
+		expect(switchChain).toHaveBeenCalledTimes(1);
+		expect(writeContract).not.toHaveBeenCalled();
+		// Quoted again on the deployment's chain, it goes out.
+		await trade({ token: TOKEN, account: ACCOUNT, side: "buy", amount: 5n, minOut: 1n, quotedOn: DEPLOYMENT, onStep });
+		expect(vi.mocked(writeContract).mock.calls.at(-1)?.[1]).toMatchObject({ functionName: "buy" });
 	});
 
 	it("asks nothing of a wallet already on the deployment's chain, and asks the gateway only once", async () => {

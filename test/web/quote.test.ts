@@ -8,6 +8,7 @@ const TOKEN = `0x${"aa".repeat(20)}` as const;
 const OTHER_TOKEN = `0x${"bb".repeat(20)}` as const;
 const PACA = 10n ** 18n;
 const quoted: Quote = {
+	chainId: 31337,
 	token: TOKEN,
 	side: "buy",
 	amount: 10n * PACA,

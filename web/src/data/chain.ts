@@ -26,7 +26,7 @@ import {
 import { createSiweMessage } from "viem/siwe";
 import { localPacaAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi } from "../../../lib/chain/abis.ts";
 import { api } from "./api.ts";
-import { provider, providerErrorMessage, requireAddress, saveSession, WalletProblem, walletChainId } from "./wallet.ts";
+import { provider, providerErrorMessage, requireAddress, saveSession, WalletProblem } from "./wallet.ts";
 
 // Contract reads and writes, sign-in, and wallet errors in words: everything that
 // needs viem's heavier parts, loaded only with the wallet features (pages/trade.tsx,
@@ -236,11 +236,13 @@ export interface ModelContracts {
 // wiring, on another network the wallet moves to.
 const known = new Map<string, Promise<ModelContracts>>();
 
-export function contractsOf(token: Address): Promise<ModelContracts> {
-	const key = `${walletChainId()}:${token.toLowerCase()}`;
+export async function contractsOf(token: Address): Promise<ModelContracts> {
+	const c = client();
+	// The wallet's chain as read now: walletChainId() follows chainChanged events, which can
+	// come after a switch has already resolved.
+	const key = `${await getChainId(c)}:${token.toLowerCase()}`;
 	let found = known.get(key);
 	if (!found) {
-		const c = client();
 		found = Promise.all([
 			readContract(c, { address: token, abi: modelTokenAbi, functionName: "sale" }),
 			readContract(c, { address: token, abi: modelTokenAbi, functionName: "paca" }),
@@ -272,8 +274,10 @@ export function readPacaBalance(paca: Address, account: Address): Promise<bigint
 }
 
 export async function quote(token: Address, side: "buy" | "sell", amount: bigint) {
-	const { sale } = await contractsOf(token);
 	const c = client();
+	// The chain the price is read on: a trade sent on another (after a switch) must not use it.
+	const chainId = await getChainId(c);
+	const { sale } = await contractsOf(token);
 	const state = await readContract(c, { address: sale, abi: modelSaleAbi, functionName: "state" });
 	if (side === "buy") {
 		const [out, paid, fee] = await readContract(c, {
@@ -282,10 +286,10 @@ export async function quote(token: Address, side: "buy" | "sell", amount: bigint
 			functionName: "quoteBuy",
 			args: [amount],
 		});
-		return { token, side, amount, state, out, paid, fee };
+		return { chainId, token, side, amount, state, out, paid, fee };
 	}
 	const [out, fee] = await readContract(c, { address: sale, abi: modelSaleAbi, functionName: "quoteSell", args: [amount] });
-	return { token, side, amount, state, out, paid: amount, fee };
+	return { chainId, token, side, amount, state, out, paid: amount, fee };
 }
 
 /** A curve quote, with the inputs it was computed for. */
@@ -337,10 +341,16 @@ export async function trade(opts: {
 	side: "buy" | "sell";
 	amount: bigint;
 	minOut: bigint;
+	/** The chain the quote that set minOut was read on. */
+	quotedOn: number;
 	onStep: (step: string) => void;
 }) {
 	// Before the allowance and deadline are read: on another chain they would be that chain's.
 	await onDeploymentChain();
+	// A switch just now means minOut came from the other network's price: too loose, or too tight.
+	if ((await getChainId(client())) !== opts.quotedOn) {
+		throw new WalletProblem("Your wallet changed networks after the price was quoted: check the new price, then send again.");
+	}
 	const { sale, paca } = await contractsOf(opts.token);
 	const { account, amount, minOut, onStep } = opts;
 	if (opts.side === "buy") {

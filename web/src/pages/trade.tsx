@@ -121,7 +121,15 @@ export function TradePanel({ model }: { model: Model }) {
 		setError(null);
 		setDone(null);
 		try {
-			await trade({ token: token.address, account: wallet.address, side, amount, minOut, onStep: setStep });
+			await trade({
+				token: token.address,
+				account: wallet.address,
+				side,
+				amount,
+				minOut,
+				quotedOn: current.chainId,
+				onStep: setStep,
+			});
 			setDone(
 				side === "buy"
 					? `Bought. At least ${formatAmount(minOut)} tokens (about ${formatAmount(current.out)}) are in your wallet.`
