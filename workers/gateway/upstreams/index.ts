@@ -106,9 +106,6 @@ export async function callUpstreams(
 					deadline.enter("first-byte");
 					stream = await firstChunk(response);
 				}
-				// The answer has begun: from here a failed read means the upstream failed, not that the client left.
-				progress.waiting = false;
-				client?.removeEventListener("abort", leave);
 				deadline.enter("body");
 				return {
 					response,
@@ -121,8 +118,6 @@ export async function callUpstreams(
 			}
 		} catch (err) {
 			deadline.end();
-			progress.waiting = false;
-			client?.removeEventListener("abort", leave);
 			// Not this upstream's failure: nothing for its breaker, and nobody to answer.
 			if (attempt.signal.reason instanceof ClientGone) throw withFailures(clientGone(), failures);
 			let reason: string;
@@ -141,9 +136,12 @@ export async function callUpstreams(
 			}
 			failures.push({ position: upstream.position, reason });
 			continue;
+		} finally {
+			// The attempt answered (a stream's first chunk is in), failed or was refused: from here a
+			// failed read means the upstream failed, not that the client left.
+			progress.waiting = false;
+			client?.removeEventListener("abort", leave);
 		}
-		progress.waiting = false;
-		client?.removeEventListener("abort", leave);
 		if (CLIENT_ERRORS.has(response.status)) {
 			deadline.enter("body");
 			const rejected = await rejectedByUpstream(response);
