@@ -146,8 +146,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		);
 	const client = c.req.raw.signal;
 	// What the upstream attempts watch: the client's signal, or one that follows it clientGoneMs later.
-	const workersAIOnly = model.upstreams.length > 0 && model.upstreams.every((u) => u.kind === "workers-ai");
-	const outlives = !plan.stream && (idempotencyKey !== null || workersAIOnly);
+	const outlives = !plan.stream && (idempotencyKey !== null || servedOnlyByWorkersAI(model));
 	const outlived = outlives ? new AbortController() : null;
 	const watched = outlived ? outlived.signal : client;
 	const clientLeft = () => {
@@ -177,7 +176,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			clientSignal: watched,
 			// Without an Idempotency-Key no retry can replay an answer: only the attempt in flight
 			// when the client left outlives it (a Workers AI one cannot be stopped), not a fallback.
-			...(idempotencyKey === null ? { noNewAttemptsAfter: client } : {}),
+			noNewAttemptsAfter: idempotencyKey === null ? client : undefined,
 			progress,
 		});
 		// The answer has begun: it is finished as usual, whether or not the client stays (and
@@ -426,6 +425,11 @@ function replay(requestId: string, stored: StoredResponse | null): Response {
 		status: stored.status,
 		headers: { "content-type": stored.contentType, "idempotent-replayed": "true", "x-request-id": requestId },
 	});
+}
+
+/** Every upstream is Workers AI, whose binding cannot be stopped once it runs (a model with none is not). */
+function servedOnlyByWorkersAI(model: ModelRecord): boolean {
+	return model.upstreams.length > 0 && model.upstreams.every((u) => u.kind === "workers-ai");
 }
 
 /** A request that failed before producing anything: it costs nothing. */
