@@ -171,7 +171,10 @@ export async function ensureWalletChain(c: Client, expected: number | null): Pro
 	}
 }
 
-/** The wallet is on the deployment's chain (or the gateway does not name one); else a WalletProblem. */
+/**
+ * The wallet is on the deployment's chain, whose id it returns (null: the gateway does not
+ * name one, and nothing was checked); else a WalletProblem.
+ */
 async function onDeploymentChain(): Promise<number | null> {
 	try {
 		const expected = await deploymentChainId();
@@ -236,11 +239,11 @@ export interface ModelContracts {
 // wiring, on another network the wallet moves to.
 const known = new Map<string, Promise<ModelContracts>>();
 
-export async function contractsOf(token: Address): Promise<ModelContracts> {
+export async function contractsOf(token: Address, chainId?: number): Promise<ModelContracts> {
 	const c = client();
-	// The wallet's chain as read now: walletChainId() follows chainChanged events, which can
-	// come after a switch has already resolved.
-	const key = `${await getChainId(c)}:${token.toLowerCase()}`;
+	// The wallet's chain as read now (by the caller, or here): walletChainId() follows
+	// chainChanged events, which can come after a switch has already resolved.
+	const key = `${chainId ?? (await getChainId(c))}:${token.toLowerCase()}`;
 	let found = known.get(key);
 	if (!found) {
 		found = Promise.all([
@@ -277,7 +280,7 @@ export async function quote(token: Address, side: "buy" | "sell", amount: bigint
 	const c = client();
 	// The chain the price is read on: a trade sent on another (after a switch) must not use it.
 	const chainId = await getChainId(c);
-	const { sale } = await contractsOf(token);
+	const { sale } = await contractsOf(token, chainId);
 	const state = await readContract(c, { address: sale, abi: modelSaleAbi, functionName: "state" });
 	if (side === "buy") {
 		const [out, paid, fee] = await readContract(c, {
@@ -346,12 +349,12 @@ export async function trade(opts: {
 	onStep: (step: string) => void;
 }) {
 	// Before the allowance and deadline are read: on another chain they would be that chain's.
-	await onDeploymentChain();
+	const chainId = (await onDeploymentChain()) ?? (await getChainId(client()));
 	// A switch just now means minOut came from the other network's price: too loose, or too tight.
-	if ((await getChainId(client())) !== opts.quotedOn) {
+	if (chainId !== opts.quotedOn) {
 		throw new WalletProblem("Your wallet changed networks after the price was quoted: check the new price, then send again.");
 	}
-	const { sale, paca } = await contractsOf(opts.token);
+	const { sale, paca } = await contractsOf(opts.token, chainId);
 	const { account, amount, minOut, onStep } = opts;
 	if (opts.side === "buy") {
 		await ensureAllowance(paca, account, sale, amount, onStep);
@@ -381,8 +384,8 @@ export async function claim(token: Address) {
 }
 
 export async function deposit(opts: { token: Address; account: Address; amount: bigint; onStep: (s: string) => void }) {
-	await onDeploymentChain();
-	const { paca, vault } = await contractsOf(opts.token);
+	const chainId = (await onDeploymentChain()) ?? undefined;
+	const { paca, vault } = await contractsOf(opts.token, chainId);
 	await ensureAllowance(paca, opts.account, vault, opts.amount, opts.onStep);
 	opts.onStep("Confirm the deposit in your wallet…");
 	await sendAndWait({ address: vault, abi: revenueVaultAbi, functionName: "deposit", args: [opts.account, opts.amount] });
