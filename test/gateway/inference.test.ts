@@ -4,6 +4,7 @@ import { countTokens } from "../../workers/gateway/streaming/tokens.ts";
 import { completionLimitField } from "../../workers/gateway/upstreams/openai-compatible.ts";
 import { newKey, newModel, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
 import {
+	callAndLeave,
 	callGateway,
 	chatRepeatedly,
 	flushMeter,
@@ -20,6 +21,10 @@ const IN_PRICE = 2_000_000_000_000_000n;
 const OUT_PRICE = 6_000_000_000_000_000n;
 const fee = (prompt: number, completion: number) =>
 	(BigInt(prompt) * IN_PRICE + BigInt(completion) * OUT_PRICE + 999_999n) / 1_000_000n;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A chat request of two prompt words and at most three answer tokens. */
+const hiYou = (model: string) => ({ model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] });
 
 async function spent(payer: string) {
 	return (await ledgerFor(testEnv(), payer).account()).totalSpent;
@@ -143,17 +148,13 @@ describe("streaming chat completions", () => {
 		const { key, payer } = await newKey();
 		const model = await newModel({ behaviour });
 		const marker = crypto.randomUUID();
-		const client = new AbortController();
 		const started = Date.now();
-		const call = callGateway("/v1/chat/completions", {
-			key,
-			signal: client.signal,
-			json: { model, stream, max_tokens: 14, messages: [{ role: "user", content: `three words ${marker}` }] },
-		});
 		// The stand-in answers after 1 s, or never; the client leaves once the gateway is waiting on it.
-		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
-		client.abort();
-		await call;
+		await callAndLeave(
+			"/v1/chat/completions",
+			{ key, json: { model, stream, max_tokens: 14, messages: [{ role: "user", content: `three words ${marker}` }] } },
+			() => vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1)),
+		);
 		await vi.waitFor(async () => expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(true));
 		expect(Date.now() - started).toBeLessThan(1_000);
 		await flushMeter(model);
@@ -335,16 +336,8 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 	it("finishes a non-stream Workers AI request whose client went away, and charges it as generated", async () => {
 		const { key, payer } = await newKey();
 		const model = await workersAI("@cf/test/stand-in:slow");
-		const client = new AbortController();
-		const call = callGateway("/v1/chat/completions", {
-			key,
-			signal: client.signal,
-			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
-		});
 		// The stand-in answers after 1 s; the binding cannot be stopped, so the answer is generated anyway.
-		await new Promise((resolve) => setTimeout(resolve, 200));
-		client.abort();
-		await call;
+		await callAndLeave("/v1/chat/completions", { key, json: hiYou(model) }, () => sleep(200));
 		await flushMeter(model);
 		const [row] = await usageRowsForModel(model);
 		expect(row).toMatchObject({ status: "ok", usageSource: "upstream", promptTokens: 2, completionTokens: 3 });
@@ -359,15 +352,7 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 				{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/stand-in:slow", apiKeySecret: null },
 			],
 		});
-		const client = new AbortController();
-		const call = callGateway("/v1/chat/completions", {
-			key,
-			signal: client.signal,
-			json: { model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] },
-		});
-		await new Promise((resolve) => setTimeout(resolve, 200));
-		client.abort();
-		await call;
+		await callAndLeave("/v1/chat/completions", { key, json: hiYou(model) }, () => sleep(200));
 		// The first upstream failed after the client left: nobody could get a fallback's answer.
 		expect(await spent(payer)).toBe(0n);
 		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);

@@ -6,7 +6,7 @@ import { keyHashOf, planRequest } from "../../workers/gateway/inference.ts";
 import { forgetModel } from "../../workers/gateway/model-cache.ts";
 import type { ChatCompletionRequest } from "../../workers/gateway/schemas/inference.ts";
 import { db, newKey, newModel, newPayer, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
-import { callGateway, flushMeter, usageRowsForModel } from "../helpers/gateway.ts";
+import { callAndLeave, callGateway, flushMeter, usageRowsForModel } from "../helpers/gateway.ts";
 
 const ledger = (payer: string) => ledgerFor(testEnv(), payer);
 
@@ -26,13 +26,9 @@ async function recover(model: string) {
  * A chat request whose client goes away once the upstream has it (its body carries `marker`);
  * `meanwhile` runs after the client left, before the gateway is done with the request.
  */
-async function leavesOnceForwarded(init: Parameters<typeof callGateway>[1], marker: string, meanwhile?: () => Promise<void>) {
-	const client = new AbortController();
-	const done = callGateway("/v1/chat/completions", { ...init, signal: client.signal });
-	await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
-	client.abort();
-	await meanwhile?.();
-	await done;
+function leavesOnceForwarded(init: Parameters<typeof callGateway>[1], marker: string, meanwhile?: () => Promise<void>) {
+	const forwarded = () => vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
+	return callAndLeave("/v1/chat/completions", init ?? {}, forwarded, meanwhile);
 }
 
 /** The hold the gateway will place for `body`, computed the way the gateway does. */

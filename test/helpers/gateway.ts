@@ -15,6 +15,25 @@ export async function callGateway(path: string, init: GatewayInit = {}) {
 	return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
 }
 
+/**
+ * Calls the gateway as a client that goes away once `leaveWhen` resolves: the request's
+ * signal aborts, as the runtime's does on a disconnect. `meanwhile` runs after it left,
+ * before the gateway is done with the request.
+ */
+export async function callAndLeave(
+	path: string,
+	init: GatewayInit,
+	leaveWhen: () => Promise<unknown>,
+	meanwhile?: () => Promise<void>,
+) {
+	const client = new AbortController();
+	const done = callGateway(path, { ...init, signal: client.signal });
+	await leaveWhen();
+	client.abort();
+	await meanwhile?.();
+	return done;
+}
+
 /** `env` overrides some of the gateway's vars for this call (e.g. production batch delays). */
 type GatewayInit = RequestInit & { key?: string; json?: unknown; env?: Record<string, string> };
 
