@@ -148,10 +148,7 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 	 * storage transaction for the lot. Returns how many were new.
 	 */
 	async recordBatch(modelId: string, usages: UsageRecord[]): Promise<{ recorded: number; breaker: BreakerState }> {
-		if (!this.modelIdStored) {
-			this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
-			this.modelIdStored = true;
-		}
+		this.nameModel(modelId);
 		const now = Date.now();
 		let recorded = 0;
 		let batch = zero();
@@ -261,14 +258,18 @@ export class ModelMeter extends DurableObject<Cloudflare.Env> {
 		// The gateway names the model (the object's name), so a model never called yet is named
 		// in the first message too; recordBatch stores the same id otherwise.
 		const named = request.headers.get(MODEL_HEADER);
-		if (named && !this.modelIdStored) {
-			this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", named);
-			this.modelIdStored = true;
-		}
+		if (named) this.nameModel(named);
 		const { 0: client, 1: server } = new WebSocketPair();
 		this.ctx.acceptWebSocket(server);
 		server.send(stringifyStats(this.stats()));
 		return new Response(null, { status: 101, webSocket: client });
+	}
+
+	/** Stores the model's id (the object's name) once per object lifetime; the first one stored stays. */
+	private nameModel(modelId: string): void {
+		if (this.modelIdStored) return;
+		this.sql.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('model_id', ?)", modelId);
+		this.modelIdStored = true;
 	}
 
 	override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
