@@ -12,22 +12,14 @@ import {ModelSale} from "../src/ModelSale.sol";
 import {IModelFactory} from "../src/interfaces/IModelFactory.sol";
 import {IModelToken} from "../src/interfaces/IModelToken.sol";
 import {IModelSale} from "../src/interfaces/IModelSale.sol";
-import {IRevenueVault} from "../src/interfaces/IRevenueVault.sol";
 
 /// @notice Revert paths that only a wrong deployment or direct (non-factory) use can reach.
 contract MisconfigurationTest is ModeldexTest {
     function test_RevertWhen_factoryConstructedWithZeroAddress() public {
         vm.expectRevert(IModelFactory.ZeroAddress.selector);
-        new ModelFactory(
-            ModelFactory.Deployment({
-                paca: address(0),
-                uniswapFactory: address(uniswapFactory),
-                pairInitCodeHash: pairInitCodeHash,
-                vault: IRevenueVault(address(vault)),
-                treasury: treasury,
-                admin: admin
-            })
-        );
+        ModelFactory.Deployment memory d = _deployment();
+        d.paca = address(0);
+        new ModelFactory(d);
     }
 
     function test_RevertWhen_tokenInitializedWithBadAllocation() public {
@@ -89,16 +81,9 @@ contract MisconfigurationTest is ModeldexTest {
         vm.expectRevert(
             abi.encodeWithSelector(IModelFactory.PairInitCodeHashMismatch.selector, wrongHash, probe, derived)
         );
-        new ModelFactory(
-            ModelFactory.Deployment({
-                paca: address(paca),
-                uniswapFactory: address(uniswapFactory),
-                pairInitCodeHash: wrongHash,
-                vault: IRevenueVault(address(vault)),
-                treasury: treasury,
-                admin: admin
-            })
-        );
+        ModelFactory.Deployment memory d = _deployment();
+        d.pairInitCodeHash = wrongHash;
+        new ModelFactory(d);
     }
 
     /// @dev On a fresh Uniswap factory the check creates its probe pair; on one that has it (a second
@@ -107,16 +92,7 @@ contract MisconfigurationTest is ModeldexTest {
         address probe = uniswapFactory.getPair(address(1), address(2));
         assertTrue(probe != address(0));
         uint256 pairs = uniswapFactory.allPairsLength();
-        new ModelFactory(
-            ModelFactory.Deployment({
-                paca: address(paca),
-                uniswapFactory: address(uniswapFactory),
-                pairInitCodeHash: pairInitCodeHash,
-                vault: IRevenueVault(address(vault)),
-                treasury: treasury,
-                admin: admin
-            })
-        );
+        new ModelFactory(_deployment());
         assertEq(uniswapFactory.allPairsLength(), pairs);
         assertEq(uniswapFactory.getPair(address(1), address(2)), probe);
     }

@@ -39,6 +39,18 @@ abstract contract ModeldexTest is Test {
     RevenueVault internal vault;
     ModelFactory internal factory;
 
+    /// @dev The factory's wiring in these tests; a test that needs a misconfigured one changes a field.
+    function _deployment() internal view returns (ModelFactory.Deployment memory) {
+        return ModelFactory.Deployment({
+            paca: address(paca),
+            uniswapFactory: address(uniswapFactory),
+            pairInitCodeHash: pairInitCodeHash,
+            vault: IRevenueVault(address(vault)),
+            treasury: treasury,
+            admin: admin
+        });
+    }
+
     function setUp() public virtual {
         vm.warp(1_750_000_000);
         paca = new LocalPaca();
@@ -50,16 +62,7 @@ abstract contract ModeldexTest is Test {
         pairInitCodeHash = keccak256(_artifactCode(V2_CORE_BUILD, "UniswapV2Pair"));
 
         vault = new RevenueVault(IERC20(address(paca)), admin, PROTOCOL_FEE_BPS, CREATOR_FEE_BPS, EPOCH_SECONDS);
-        factory = new ModelFactory(
-            ModelFactory.Deployment({
-                paca: address(paca),
-                uniswapFactory: address(uniswapFactory),
-                pairInitCodeHash: pairInitCodeHash,
-                vault: IRevenueVault(address(vault)),
-                treasury: treasury,
-                admin: admin
-            })
-        );
+        factory = new ModelFactory(_deployment());
         vm.startPrank(admin);
         vault.grantRole(vault.REGISTRAR_ROLE(), address(factory));
         vault.grantRole(vault.SETTLER_ROLE(), settler);
