@@ -29,6 +29,13 @@ import { learnBreakerState } from "./upstreams/breaker.ts";
 // Meter records are batched per model the same way, after the ledger has said
 // what each request was charged (the meter records exactly that).
 //
+// When the isolate has no request in flight, what is waiting goes at once (a
+// millisecond after the last response), if its lease or model has sent nothing for
+// `batchMs`: then the work lands in a pause between requests instead of at a
+// moment that may fall in the middle of the next one, and holders' counters move
+// sooner. A busy isolate is never idle, and batches as before; either way a lease
+// or model sends at most about once per `batchMs`, and nothing waits longer than it did.
+//
 // Workers constraint: I/O (a Durable Object stub) belongs to the request that
 // made it, so every flush runs in the waitUntil of a request that asked for it,
 // and shared state here is plain data.
@@ -92,6 +99,8 @@ class Lease {
 	pending: Pending[] = [];
 	/** When the scheduled flush is due (0: none; see claimFlush). */
 	flushDueAt = 0;
+	/** When the last sync was sent (the batch interval counts from it). */
+	lastSentAt = 0;
 	refreshing = false;
 	/** What the last admission would have asked for (the size of a top-up). */
 	lastWant: LeaseAmounts = { credit: 0n, requests: 0, tokens: 0 };
@@ -166,6 +175,9 @@ class Lease {
 
 const leases = new Map<string, Lease>();
 
+/** Requests admitted in this isolate and not finished yet (0: the isolate is idle). */
+let unfinished = 0;
+
 /**
  * Admits one request under the key's lease in this isolate, syncing with the
  * ledger first only when there is no lease or it cannot cover the request.
@@ -215,6 +227,7 @@ function admitUnder(
 	req: { maxCost: bigint; maxTokens: number },
 ): Admission {
 	const seq = ++lease.seq;
+	unfinished++;
 	lease.inFlight.set(seq, { hold: req.maxCost, tokens: req.maxTokens });
 	lease.used.credit += req.maxCost;
 	lease.used.requests += 1;
@@ -243,6 +256,7 @@ function admitUnder(
 		finish(finishCtx, outcome) {
 			if (finished) return;
 			finished = true;
+			unfinished--;
 			const admitted = lease.inFlight.get(seq);
 			lease.inFlight.delete(seq);
 			const hold = admitted?.hold ?? req.maxCost;
@@ -275,7 +289,10 @@ function admitUnder(
 						console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
 					}),
 				);
-			} else scheduleFlush(env, finishCtx, config, lease);
+			} else {
+				scheduleFlush(env, finishCtx, config, lease);
+				if (unfinished === 0) flushWhileIdle(env, finishCtx, config);
+			}
 		},
 	};
 }
@@ -318,6 +335,7 @@ async function sync(
 	const batch = lease.pending;
 	lease.pending = [];
 	const issued = lease.seq;
+	lease.lastSentAt = Date.now();
 	let result: LeaseSyncResult;
 	try {
 		result = await ledgerFor(env, lease.payer).sync({
@@ -353,6 +371,7 @@ async function sync(
 	for (const [i, p] of batch.entries()) {
 		enqueueUsage(env, ctx, config, p.record.modelId, { ...p.usage, fee: result.charges[i] ?? 0n });
 	}
+	if (batch.length > 0 && unfinished === 0) sendIdleMeterBatches(env, ctx, config);
 	return result;
 }
 
@@ -363,17 +382,48 @@ function scheduleFlush(env: Env, ctx: Deferrer, config: Config, lease: Lease): v
 		(async () => {
 			await sleep(config.batchMs);
 			lease.flushDueAt = 0;
-			if (lease.pending.length === 0 && lease.reportedIssued === lease.seq) return;
-			try {
-				// The batch asks for a top-up once the lease is half used.
-				await sync(env, ctx, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
-			} catch (err) {
-				// sync() has scheduled the retry.
-				console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
-				return;
-			}
-			await closeWhenIdle(env, ctx, config, lease);
+			await flushLease(env, ctx, config, lease);
 		})(),
+	);
+}
+
+/** Sends what the lease has to report, if anything; then returns it once it stays idle. */
+async function flushLease(env: Env, ctx: Deferrer, config: Config, lease: Lease): Promise<void> {
+	if (!hasReport(lease)) return;
+	try {
+		// The batch asks for a top-up once the lease is half used.
+		await sync(env, ctx, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
+	} catch (err) {
+		// sync() has scheduled the retry.
+		console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
+		return;
+	}
+	await closeWhenIdle(env, ctx, config, lease);
+}
+
+/** Finished requests, or admissions, the ledger has not heard of yet. */
+function hasReport(lease: Lease): boolean {
+	return lease.pending.length > 0 || lease.reportedIssued !== lease.seq;
+}
+
+/**
+ * The isolate has no request in flight: the leases with something to report go now
+ * (their meter batches follow from their syncs), those that sent nothing for `batchMs`.
+ * A millisecond on, so the response that made it idle is out first; not if a request
+ * came meanwhile. The others' scheduled flushes still run.
+ */
+function flushWhileIdle(env: Env, ctx: Deferrer, config: Config): void {
+	ctx.waitUntil(
+		sleep(1).then(() => {
+			if (unfinished !== 0) return;
+			const now = Date.now();
+			const flushes: Promise<void>[] = [];
+			for (const lease of leases.values()) {
+				if (hasReport(lease) && now >= lease.lastSentAt + config.batchMs) flushes.push(flushLease(env, ctx, config, lease));
+			}
+			sendIdleMeterBatches(env, ctx, config);
+			return Promise.all(flushes);
+		}),
 	);
 }
 
@@ -417,7 +467,7 @@ const meterQueues = new Map<string, MeterQueue>();
 export function enqueueUsage(env: Env, ctx: Deferrer, config: Config, modelId: string, usage: UsageRecord): void {
 	let queue = meterQueues.get(modelId);
 	if (!queue) {
-		queue = { usages: [], flushDueAt: 0 };
+		queue = { usages: [], flushDueAt: 0, lastSentAt: 0 };
 		meterQueues.set(modelId, queue);
 	}
 	queue.usages.push(usage);
@@ -425,7 +475,17 @@ export function enqueueUsage(env: Env, ctx: Deferrer, config: Config, modelId: s
 	else scheduleMeterBatch(env, ctx, config, modelId, queue);
 }
 
-type MeterQueue = { usages: UsageRecord[]; flushDueAt: number };
+type MeterQueue = { usages: UsageRecord[]; flushDueAt: number; lastSentAt: number };
+
+/** The isolate is idle: every model's waiting records go now, where the model sent nothing for `batchMs`. */
+function sendIdleMeterBatches(env: Env, ctx: Deferrer, config: Config): void {
+	const now = Date.now();
+	for (const [modelId, queue] of meterQueues) {
+		if (queue.usages.length > 0 && now >= queue.lastSentAt + config.batchMs) {
+			ctx.waitUntil(sendMeterBatch(env, ctx, config, modelId, queue));
+		}
+	}
+}
 
 function scheduleMeterBatch(env: Env, ctx: Deferrer, config: Config, modelId: string, queue: MeterQueue): void {
 	if (!claimFlush(queue, config.batchMs)) return;
@@ -442,6 +502,7 @@ async function sendMeterBatch(env: Env, ctx: Deferrer, config: Config, modelId: 
 	const usages = queue.usages;
 	queue.usages = [];
 	if (usages.length === 0) return;
+	queue.lastSentAt = Date.now();
 	try {
 		const { breaker } = await env.MODEL_METER.getByName(modelId).recordBatch(modelId, usages);
 		learnBreakerState(modelId, breaker);

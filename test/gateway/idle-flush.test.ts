@@ -1,0 +1,148 @@
+import { createExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { type LeaseSyncInput, parseLeaseRequestId } from "../../durable-objects/lease-protocol.ts";
+import type { UsageRecord } from "../../durable-objects/model-meter.ts";
+import { hashApiKey } from "../../lib/keys.ts";
+import { readConfig } from "../../workers/gateway/env.ts";
+import { admit, type FinishedRequest } from "../../workers/gateway/leases.ts";
+import { newKey, testEnv } from "../helpers/fixtures.ts";
+
+// When the isolate goes idle (workers/gateway/leases.ts, flushWhileIdle), what waits for
+// a batch goes at once, within the batch interval's bound: a lease or model sends at most
+// about once per BATCH_MS. A file of its own: "idle" is the isolate's, and another file's
+// requests left in flight would make it busy for good. Leases here are never returned
+// (LEASE_IDLE_MS a minute), so a test's lease stays the one it made quiet.
+
+const BATCH_MS = 1_000;
+
+/** The gateway's env with a one-second batch interval, and every ledger sync and meter batch it sends, timed. */
+function observedEnv() {
+	const base = testEnv();
+	const syncs: Array<{ at: number; seqs: number[] }> = [];
+	const batches: Array<{ at: number; requestIds: string[] }> = [];
+	const env = {
+		...base,
+		BATCH_MS: String(BATCH_MS),
+		LEASE_IDLE_MS: "60000",
+		ACCOUNT_LEDGER: {
+			getByName(name: string) {
+				const stub = base.ACCOUNT_LEDGER.getByName(name);
+				return {
+					sync: (input: LeaseSyncInput) => {
+						syncs.push({ at: Date.now(), seqs: input.records.map((r) => r.seq) });
+						return stub.sync(input);
+					},
+				};
+			},
+		},
+		MODEL_METER: {
+			getByName(name: string) {
+				const stub = base.MODEL_METER.getByName(name);
+				return {
+					recordBatch: (modelId: string, usages: UsageRecord[]) => {
+						batches.push({ at: Date.now(), requestIds: usages.map((u) => u.requestId) });
+						return stub.recordBatch(modelId, usages);
+					},
+				};
+			},
+		},
+	} as unknown as typeof base;
+	return { env, syncs, batches };
+}
+
+function finished(payer: string, modelId: string): FinishedRequest {
+	return {
+		modelId,
+		payer,
+		promptTokens: 1,
+		completionTokens: 1,
+		cost: 10n,
+		status: "ok",
+		usageSource: "upstream",
+		createdAt: Date.now(),
+		upstreams: [],
+	};
+}
+
+const seqOf = (requestId: string) => parseLeaseRequestId(requestId).seq;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` holds (or `ms` pass); returns when it first held, or null. */
+async function within(ms: number, check: () => boolean): Promise<number | null> {
+	const end = Date.now() + ms;
+	while (Date.now() < end) {
+		if (check()) return Date.now();
+		await sleep(5);
+	}
+	return check() ? Date.now() : null;
+}
+
+async function quietLease() {
+	const { key, payer } = await newKey({ credit: 10n ** 18n });
+	const keyHash = await hashApiKey(key);
+	const observed = observedEnv();
+	const config = readConfig(observed.env);
+	const ctx = createExecutionContext();
+	const modelId = `idle-${crypto.randomUUID()}`;
+	const req = { keyHash, payer, modelId, maxCost: 1_000_000n, maxTokens: 100 };
+	// The lease is opened (one sync) and its first request reported by the scheduled flush;
+	// then it sends nothing for a whole batch interval.
+	(await admit(observed.env, ctx, config, req)).finish(ctx, finished(payer, modelId));
+	await sleep(2 * BATCH_MS + 200);
+	return { ...observed, config, ctx, req, payer, modelId };
+}
+
+describe("flushes when the isolate is idle", () => {
+	it("reports a request, and meters it, right after it finishes when nothing else runs", async () => {
+		const { env, syncs, batches, config, ctx, req, payer, modelId } = await quietLease();
+		const admission = await admit(env, ctx, config, req);
+		const { seq } = parseLeaseRequestId(admission.requestId);
+		const syncsBefore = syncs.length;
+		const end = Date.now();
+		admission.finish(ctx, finished(payer, modelId));
+		// Before: the batch interval's timer, a second after the admission.
+		const synced = await within(BATCH_MS / 2, () => syncs.slice(syncsBefore).some((s) => s.seqs.includes(seq)));
+		expect(synced, "reported to the ledger within half a batch interval").not.toBeNull();
+		const metered = await within(BATCH_MS / 2, () => batches.some((b) => b.requestIds.includes(admission.requestId)));
+		expect(metered, "sent to the meter within half a batch interval").not.toBeNull();
+		expect((metered as number) - end).toBeLessThan(BATCH_MS / 2);
+		// Sent once: the scheduled flush, a batch interval after the admission, found nothing left.
+		await sleep(BATCH_MS + 300);
+		expect(syncs.filter((s) => s.seqs.includes(seq))).toHaveLength(1);
+		expect(batches.filter((b) => b.requestIds.includes(admission.requestId))).toHaveLength(1);
+	});
+
+	it("keeps a finished request for its batch while another is in flight, then sends both together", async () => {
+		const { env, syncs, config, ctx, req, payer, modelId } = await quietLease();
+		const a = await admit(env, ctx, config, req);
+		const b = await admit(env, ctx, config, req);
+		const syncsBefore = syncs.length;
+		a.finish(ctx, finished(payer, modelId));
+		await sleep(150);
+		expect(
+			syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(a.requestId))),
+			"not sent while b runs",
+		).toBe(false);
+		b.finish(ctx, finished(payer, modelId));
+		const synced = await within(BATCH_MS / 2, () =>
+			syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(a.requestId)) && s.seqs.includes(seqOf(b.requestId))),
+		);
+		expect(synced, "both in one sync once the isolate is idle, before the batch timer").not.toBeNull();
+	});
+
+	it("sends a lease at most once per batch interval, idle or not", async () => {
+		const { env, syncs, config, ctx, req, payer, modelId } = await quietLease();
+		const first = await admit(env, ctx, config, req);
+		first.finish(ctx, finished(payer, modelId));
+		const firstAt = await within(BATCH_MS / 2, () => syncs.some((s) => s.seqs.includes(seqOf(first.requestId))));
+		expect(firstAt).not.toBeNull();
+		// Idle again right after: this one waits for the batch interval since the last sync.
+		const second = await admit(env, ctx, config, req);
+		second.finish(ctx, finished(payer, modelId));
+		const early = await within(BATCH_MS / 2, () => syncs.some((s) => s.seqs.includes(seqOf(second.requestId))));
+		expect(early, "not sent within half a batch interval of the last sync").toBeNull();
+		const late = await within(BATCH_MS * 2, () => syncs.some((s) => s.seqs.includes(seqOf(second.requestId))));
+		expect(late, "sent with the batch").not.toBeNull();
+		expect((late as number) - (firstAt as number)).toBeGreaterThanOrEqual(BATCH_MS - 50);
+	});
+});
