@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IUniswapV2Factory} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Factory.sol";
+import {IUniswapV2Pair} from "@uniswap/v2-core/contracts/interfaces/IUniswapV2Pair.sol";
 import {ModelToken} from "./ModelToken.sol";
 import {ModelSale} from "./ModelSale.sol";
 import {IModelFactory} from "./interfaces/IModelFactory.sol";
@@ -32,7 +33,8 @@ contract ModelFactory is AccessControl, IModelFactory {
     uint256 public constant MAX_GRADUATION_THRESHOLD = 1e28;
     uint32 public constant MIN_DRIP_PERIOD = 1 hours;
     uint32 public constant MAX_DRIP_PERIOD = 90 days;
-    /// @dev Any two distinct non-zero addresses: their pair only serves to check pairInitCodeHash.
+    /// @dev Any two distinct non-zero addresses, sorted: their pair only serves to check pairInitCodeHash
+    ///      on a Uniswap factory that has no pair yet.
     address internal constant PROBE_TOKEN0 = address(1);
     address internal constant PROBE_TOKEN1 = address(2);
 
@@ -70,11 +72,21 @@ contract ModelFactory is AccessControl, IModelFactory {
         ) revert ZeroAddress();
         // With a wrong hash the token would guard an address Uniswap never deploys to and every
         // graduation would revert, locking the raise in the sale: check the hash against a pair this
-        // Uniswap factory really deployed (creating it once if nobody did).
-        address probe = IUniswapV2Factory(d.uniswapFactory).getPair(PROBE_TOKEN0, PROBE_TOKEN1);
-        if (probe == address(0)) probe = IUniswapV2Factory(d.uniswapFactory).createPair(PROBE_TOKEN0, PROBE_TOKEN1);
-        address derived = _pairAddress(d.uniswapFactory, d.pairInitCodeHash, PROBE_TOKEN0, PROBE_TOKEN1);
-        if (probe != derived) revert PairInitCodeHashMismatch(d.pairInitCodeHash, probe, derived);
+        // Uniswap factory really deployed. That is its first pair; only a factory without any gets
+        // one, of two fixed addresses, so a shared factory is not left a junk pair.
+        IUniswapV2Factory uniswap = IUniswapV2Factory(d.uniswapFactory);
+        address pair;
+        address token0 = PROBE_TOKEN0;
+        address token1 = PROBE_TOKEN1;
+        if (uniswap.allPairsLength() == 0) {
+            pair = uniswap.createPair(PROBE_TOKEN0, PROBE_TOKEN1);
+        } else {
+            pair = uniswap.allPairs(0);
+            token0 = IUniswapV2Pair(pair).token0();
+            token1 = IUniswapV2Pair(pair).token1();
+        }
+        address derived = _pairAddress(d.uniswapFactory, d.pairInitCodeHash, token0, token1);
+        if (pair != derived) revert PairInitCodeHashMismatch(d.pairInitCodeHash, pair, derived);
         paca = d.paca;
         uniswapFactory = d.uniswapFactory;
         pairInitCodeHash = d.pairInitCodeHash;

@@ -64,37 +64,112 @@ contract MisconfigurationTest is ModeldexTest {
     /// @dev With the wrong pair init code hash the token would guard an address Uniswap never deploys
     ///      to, and every graduation would revert PairMismatch with the raise locked in the sale (it is
     ///      Closed: no buy, no sell, and the hash is immutable). Such a factory cannot be deployed.
+    ///      Here the Uniswap factory's first pair is the probe pair, made by the factory in setUp.
     function test_RevertWhen_factoryConstructedWithWrongPairInitCodeHash() public {
         bytes32 wrongHash = keccak256("not the pair");
-        address probe = uniswapFactory.getPair(address(1), address(2)); // made by the factory in setUp
-        address derived = address(
-            uint160(
-                uint256(
-                    keccak256(
-                        abi.encodePacked(
-                            hex"ff", address(uniswapFactory), keccak256(abi.encodePacked(address(1), address(2))), wrongHash
-                        )
-                    )
-                )
-            )
-        );
+        address probe = uniswapFactory.getPair(address(1), address(2));
+        assertEq(uniswapFactory.allPairs(0), probe);
         vm.expectRevert(
-            abi.encodeWithSelector(IModelFactory.PairInitCodeHashMismatch.selector, wrongHash, probe, derived)
+            abi.encodeWithSelector(
+                IModelFactory.PairInitCodeHashMismatch.selector,
+                wrongHash,
+                probe,
+                _derivedPair(uniswapFactory, wrongHash, address(1), address(2))
+            )
         );
         ModelFactory.Deployment memory d = _deployment();
         d.pairInitCodeHash = wrongHash;
         new ModelFactory(d);
     }
 
-    /// @dev On a fresh Uniswap factory the check creates its probe pair; on one that has it (a second
-    ///      deployment, or a public factory where someone created it) it only reads it.
-    function test_constructor_checksPairInitCodeHashAgainstProbePair() public {
-        address probe = uniswapFactory.getPair(address(1), address(2));
-        assertTrue(probe != address(0));
-        uint256 pairs = uniswapFactory.allPairsLength();
-        new ModelFactory(_deployment());
-        assertEq(uniswapFactory.allPairsLength(), pairs);
-        assertEq(uniswapFactory.getPair(address(1), address(2)), probe);
+    /// @dev A shared Uniswap factory that already has pairs: the check reads its first pair and
+    ///      leaves no pair of its own.
+    function test_constructor_checksPairInitCodeHashAgainstFirstPair() public {
+        IUniswapV2Factory shared = _freshUniswapFactory();
+        address first = shared.createPair(makeAddr("tokenA"), makeAddr("tokenB"));
+        shared.createPair(makeAddr("tokenA"), makeAddr("tokenC"));
+        ModelFactory.Deployment memory d = _deployment();
+        d.uniswapFactory = address(shared);
+        ModelFactory built = new ModelFactory(d);
+        assertEq(shared.allPairsLength(), 2);
+        assertEq(shared.allPairs(0), first);
+        assertEq(shared.getPair(address(1), address(2)), address(0));
+        assertEq(built.uniswapFactory(), address(shared));
+    }
+
+    function test_RevertWhen_factoryConstructedWithWrongPairInitCodeHashOnFactoryWithPairs() public {
+        IUniswapV2Factory shared = _freshUniswapFactory();
+        IUniswapV2Pair first = IUniswapV2Pair(shared.createPair(makeAddr("tokenA"), makeAddr("tokenB")));
+        bytes32 wrongHash = keccak256("not the pair");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IModelFactory.PairInitCodeHashMismatch.selector,
+                wrongHash,
+                address(first),
+                _derivedPair(shared, wrongHash, first.token0(), first.token1())
+            )
+        );
+        ModelFactory.Deployment memory d = _deployment();
+        d.uniswapFactory = address(shared);
+        d.pairInitCodeHash = wrongHash;
+        new ModelFactory(d);
+    }
+
+    /// @dev A Uniswap factory without any pair: the check creates the probe pair, once. A second
+    ///      deployment on it then reads that pair.
+    function test_constructor_createsProbePairOnEmptyFactory() public {
+        IUniswapV2Factory empty = _freshUniswapFactory();
+        ModelFactory.Deployment memory d = _deployment();
+        d.uniswapFactory = address(empty);
+        new ModelFactory(d);
+        assertEq(empty.allPairsLength(), 1);
+        address probe = empty.getPair(address(1), address(2));
+        assertEq(probe, _derivedPair(empty, pairInitCodeHash, address(1), address(2)));
+        assertEq(empty.allPairs(0), probe);
+        new ModelFactory(d);
+        assertEq(empty.allPairsLength(), 1);
+    }
+
+    /// @dev The probe pair the check tries to create is reverted with it: the pair named in the error
+    ///      is where the factory would have put it.
+    function test_RevertWhen_factoryConstructedWithWrongPairInitCodeHashOnEmptyFactory() public {
+        IUniswapV2Factory empty = _freshUniswapFactory();
+        bytes32 wrongHash = keccak256("not the pair");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IModelFactory.PairInitCodeHashMismatch.selector,
+                wrongHash,
+                _derivedPair(empty, pairInitCodeHash, address(1), address(2)),
+                _derivedPair(empty, wrongHash, address(1), address(2))
+            )
+        );
+        ModelFactory.Deployment memory d = _deployment();
+        d.uniswapFactory = address(empty);
+        d.pairInitCodeHash = wrongHash;
+        new ModelFactory(d);
+        assertEq(empty.allPairsLength(), 0);
+    }
+
+    function _freshUniswapFactory() internal returns (IUniswapV2Factory) {
+        return IUniswapV2Factory(_deployArtifact(V2_CORE_BUILD, "UniswapV2Factory", abi.encode(address(0))));
+    }
+
+    function _derivedPair(IUniswapV2Factory uniswap, bytes32 initCodeHash, address token0, address token1)
+        internal
+        pure
+        returns (address)
+    {
+        return address(
+            uint160(
+                uint256(
+                    keccak256(
+                        abi.encodePacked(
+                            hex"ff", address(uniswap), keccak256(abi.encodePacked(token0, token1)), initCodeHash
+                        )
+                    )
+                )
+            )
+        );
     }
 
     /// @dev The sale still checks the pair it graduates into (defence in depth): with a pair address
