@@ -29,7 +29,14 @@ import {
 	type WalletClient,
 } from "viem";
 import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
-import { localPacaAbi, modelFactoryAbi, revenueVaultAbi, uniswapV2FactoryAbi, uniswapV2Router02Abi } from "../lib/chain/abis.ts";
+import {
+	localPacaAbi,
+	modelFactoryAbi,
+	revenueVaultAbi,
+	uniswapV2FactoryAbi,
+	uniswapV2PairAbi,
+	uniswapV2Router02Abi,
+} from "../lib/chain/abis.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -122,19 +129,31 @@ export function uniswapPairInitCodeHash(): Hex {
 	return keccak256(uniswapArtifact("v2-core", "UniswapV2Pair").bytecode);
 }
 
-/** The two addresses whose pair ModelFactory's constructor uses to check the init code hash (its PROBE_TOKEN0/1). */
+/**
+ * The two addresses whose pair ModelFactory's constructor creates to check the init code hash on a
+ * Uniswap factory without any pair (its PROBE_TOKEN0/1).
+ */
 const PROBE_TOKENS = ["0x0000000000000000000000000000000000000001", "0x0000000000000000000000000000000000000002"] as const;
 
 /**
  * Fails before anything is deployed when `pairInitCodeHash` is not the one of `uniswapV2Factory`
  * (e.g. the mainnet V2 default given with a fork's factory). ModelFactory's constructor makes the
- * same check and would revert, with less to go on: where the factory puts (or would put) the probe
- * pair against where the hash predicts it.
+ * same check, against the same pair, and would revert with less to go on: the factory's first pair
+ * (`allPairs(0)`), or on a factory without any the probe pair the constructor would create (here
+ * only simulated), against where the hash predicts it.
  */
 export async function checkPairInitCodeHash(c: Clients, uniswapV2Factory: Address, pairInitCodeHash: Hex): Promise<void> {
 	const v2 = { address: uniswapV2Factory, abi: uniswapV2FactoryAbi } as const;
-	let pair = await c.publicClient.readContract({ ...v2, functionName: "getPair", args: [...PROBE_TOKENS] });
-	if (pair === "0x0000000000000000000000000000000000000000") {
+	let pair: Address;
+	let tokens: readonly [Address, Address] = PROBE_TOKENS;
+	if ((await c.publicClient.readContract({ ...v2, functionName: "allPairsLength" })) > 0n) {
+		pair = await c.publicClient.readContract({ ...v2, functionName: "allPairs", args: [0n] });
+		const first = { address: pair, abi: uniswapV2PairAbi } as const;
+		tokens = await Promise.all([
+			c.publicClient.readContract({ ...first, functionName: "token0" }),
+			c.publicClient.readContract({ ...first, functionName: "token1" }),
+		]);
+	} else {
 		try {
 			({ result: pair } = await c.publicClient.simulateContract({
 				...v2,
@@ -144,19 +163,19 @@ export async function checkPairInitCodeHash(c: Clients, uniswapV2Factory: Addres
 			}));
 		} catch (error) {
 			throw new Error(
-				`cannot check PAIR_INIT_CODE_HASH against the Uniswap V2 factory ${uniswapV2Factory}: createPair of two test addresses fails (${(error as Error).message.split("\n")[0]})`,
+				`cannot check PAIR_INIT_CODE_HASH against the Uniswap V2 factory ${uniswapV2Factory}: it has no pair yet and createPair of two test addresses fails (${(error as Error).message.split("\n")[0]})`,
 			);
 		}
 	}
 	const derived = getCreate2Address({
 		from: uniswapV2Factory,
-		salt: keccak256(encodePacked(["address", "address"], [...PROBE_TOKENS])),
+		salt: keccak256(encodePacked(["address", "address"], [...tokens])),
 		bytecodeHash: pairInitCodeHash,
 	});
 	if (getAddress(pair) !== derived) {
 		throw new Error(
 			`PAIR_INIT_CODE_HASH ${pairInitCodeHash} is not the pair init code hash of the Uniswap V2 factory ${uniswapV2Factory}: ` +
-				`it deploys the pair of ${PROBE_TOKENS.join(" and ")} at ${getAddress(pair)}, the hash predicts ${derived}. ` +
+				`it deploys the pair of ${tokens.join(" and ")} at ${getAddress(pair)}, the hash predicts ${derived}. ` +
 				"Set PAIR_INIT_CODE_HASH to that factory's hash (keccak256 of its pair creation code).",
 		);
 	}
