@@ -19,7 +19,7 @@ import { recomputeHolders, recomputeMarkets } from "./derive.ts";
 import type { Env } from "./env.ts";
 import { CONTRACTS, type ContractKind } from "./events/index.ts";
 import type { ApplyContext, ChainLog, EventHandler, Touched } from "./events/types.ts";
-import { checkReorg, dropAboveCursor } from "./reorg.ts";
+import { type CursorAt, checkReorg, dropAboveCursor, type ReorgResult } from "./reorg.ts";
 
 // One indexer run: check for a reorg at the cursor, then apply confirmed blocks
 // in bounded ranges. Per range: the factory's logs first (they reveal new
@@ -76,19 +76,21 @@ async function indexOnce(
 	const chainId = config.chainId;
 	const result: IndexerRunResult = { busy: false, fromBlock: null, toBlock: null, logs: 0, credited: 0, reorg: null };
 
-	const reorg = await checkReorg(env, db, client, config);
-	if (reorg.forkBlock !== null) result.reorg = { ...reorg, forkBlock: reorg.forkBlock };
+	// The cursor is read once; from then on this run moves it itself (it holds the lease), and
+	// carries along where it put it.
+	let cursor: CursorAt = await readCursor(db, chainId);
+	const reorg = await checkReorg(env, db, client, config, cursor);
+	if (reorg.forkBlock !== null) result.reorg = reported(reorg, reorg.forkBlock);
+	cursor = reorg.cursor;
 	// Rows above the cursor, from a run that stopped before moving it: undone before anything else.
-	await dropAboveCursor(env, db, client, config);
+	await dropAboveCursor(env, db, client, config, cursor);
 
 	// Deposits indexed by a run that stopped after moving the cursor and before crediting them.
-	const start = await readCursor(db, chainId);
-	if (start) result.credited += await creditDeposits(env, db, chainId, start.lastBlock);
+	if (cursor) result.credited += await creditDeposits(env, db, chainId, cursor.lastBlock);
 
 	const head = await client.getBlockNumber();
 	const safe = head - config.confirmations;
 	for (let i = 0; i < (opts.maxRanges ?? 20); i++) {
-		const cursor = await readCursor(db, chainId);
 		const from = cursor ? BigInt(cursor.lastBlock) + 1n : config.startBlock;
 		if (from > safe) break;
 		const to = from + config.maxBlockRange - 1n < safe ? from + config.maxBlockRange - 1n : safe;
@@ -98,17 +100,23 @@ async function indexOnce(
 		});
 		if (!applied) {
 			// The chain moved under us: undo what the new chain dropped, then carry on from there.
-			const again = await checkReorg(env, db, client, config);
+			const again = await checkReorg(env, db, client, config, cursor);
 			if (again.forkBlock === null) break;
-			result.reorg = { ...again, forkBlock: again.forkBlock };
+			result.reorg = reported(again, again.forkBlock);
+			cursor = again.cursor;
 			continue;
 		}
+		cursor = applied.cursor;
 		result.fromBlock ??= Number(from);
 		result.toBlock = Number(to);
 		result.logs += applied.logs;
 		result.credited += applied.credited;
 	}
 	return result;
+}
+
+function reported({ reversedDeposits, shortfall }: ReorgResult, forkBlock: number): IndexerRunResult["reorg"] {
+	return { forkBlock, reversedDeposits, shortfall };
 }
 
 async function applyRange(
@@ -120,7 +128,7 @@ async function applyRange(
 	to: bigint,
 	parentHash: string | null,
 	beforeWrite: () => Promise<void>,
-): Promise<{ logs: number; credited: number } | null> {
+): Promise<{ logs: number; credited: number; cursor: CursorAt } | null> {
 	const chainId = config.chainId;
 	const end = await client.getBlock({ blockNumber: to });
 	if (parentHash !== null) {
@@ -187,13 +195,14 @@ async function applyRange(
 
 	await recomputeHolders(db, config, touched);
 	await recomputeMarkets(db, client, config, touched);
+	const cursor = { lastBlock: Number(to), lastHash: end.hash.toLowerCase() };
 	await runBatch(db, [
-		setCursor(db, chainId, Number(to), end.hash.toLowerCase()),
+		setCursor(db, chainId, cursor.lastBlock, cursor.lastHash),
 		pruneBlocks(db, chainId, Number(to) - KEPT_BLOCKS),
 	]);
 	// Only deposits at or below the cursor: a reorg check can find and reverse those.
-	const credited = await creditDeposits(env, db, chainId, Number(to));
-	return { logs: decoded.length, credited };
+	const credited = await creditDeposits(env, db, chainId, cursor.lastBlock);
+	return { logs: decoded.length, credited, cursor };
 }
 
 /**

@@ -2,10 +2,10 @@ import { type Address, BlockNotFoundError, type PublicClient } from "viem";
 import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
 	anythingAfter,
+	type Cursor,
 	deleteCursor,
 	deleteLogsAfter,
 	marketsOfChain,
-	readCursor,
 	runBatch,
 	setCursor,
 	storedBlocks,
@@ -28,11 +28,16 @@ import type { ApplyContext, Touched } from "./events/types.ts";
 // block is waited for; and when no stored hash matches, the run stops with an
 // error instead of rolling back everything.
 
+/** Where the indexer stands: its D1 cursor's block and hash, undefined before its first range. */
+export type CursorAt = Pick<Cursor, "lastBlock" | "lastHash"> | undefined;
+
 export interface ReorgResult {
 	/** The last block both chains share; null when there was no reorg. */
 	forkBlock: number | null;
 	reversedDeposits: number;
 	shortfall: bigint;
+	/** The cursor after the check: moved back to the fork after a reorg, else the one checked. */
+	cursor: CursorAt;
 }
 
 /** The node's hash of block `number`; null when the node has no such block. Any other RPC error is thrown. */
@@ -47,10 +52,16 @@ async function hashAt(client: PublicClient, number: number): Promise<string | nu
 	}
 }
 
-export async function checkReorg(env: Env, db: Db, client: PublicClient, config: ChainConfig): Promise<ReorgResult> {
+/** Checks the chain at `cursor`, the indexer's D1 cursor. */
+export async function checkReorg(
+	env: Env,
+	db: Db,
+	client: PublicClient,
+	config: ChainConfig,
+	cursor: CursorAt,
+): Promise<ReorgResult> {
 	const chainId = config.chainId;
-	const none: ReorgResult = { forkBlock: null, reversedDeposits: 0, shortfall: 0n };
-	const cursor = await readCursor(db, chainId);
+	const none: ReorgResult = { forkBlock: null, reversedDeposits: 0, shortfall: 0n, cursor };
 	if (!cursor) return none;
 	const current = await hashAt(client, cursor.lastBlock);
 	if (current === cursor.lastHash) return none;
@@ -79,16 +90,26 @@ export async function checkReorg(env: Env, db: Db, client: PublicClient, config:
 		);
 	}
 	console.warn(`chain ${chainId}: reorg below block ${cursor.lastBlock}; rolling back to ${fork.number}`);
-	return { ...(await rollBackTo(env, db, client, config, fork.number, fork.hash)), forkBlock: fork.number };
+	return {
+		...(await rollBackTo(env, db, client, config, fork.number, fork.hash)),
+		forkBlock: fork.number,
+		cursor: { lastBlock: fork.number, lastHash: fork.hash },
+	};
 }
 
 /**
- * Undoes the rows above the cursor (or all rows, without one) that a run wrote and stopped
- * before moving the cursor: a reorg check never looks above the cursor, so such rows would
- * stay, and a deposit among them be credited, even after a reorg removed their blocks.
+ * Undoes the rows above `cursor`, the indexer's D1 cursor (or all rows, without one), that a run
+ * wrote and stopped before moving the cursor: a reorg check never looks above the cursor, so such
+ * rows would stay, and a deposit among them be credited, even after a reorg removed their blocks.
+ * The cursor itself is left where it is.
  */
-export async function dropAboveCursor(env: Env, db: Db, client: PublicClient, config: ChainConfig): Promise<void> {
-	const cursor = await readCursor(db, config.chainId);
+export async function dropAboveCursor(
+	env: Env,
+	db: Db,
+	client: PublicClient,
+	config: ChainConfig,
+	cursor: CursorAt,
+): Promise<void> {
 	const last = cursor?.lastBlock ?? Number(config.startBlock) - 1;
 	if (!(await anythingAfter(db, config.chainId, last))) return;
 	console.warn(`chain ${config.chainId}: rows above the cursor (block ${last}) from a run that stopped; undoing them`);
