@@ -10,7 +10,8 @@
 //   floor              bench/passthrough-worker.ts
 //   admin              bench/admin-worker.ts (seeding and inspection only)
 
-import { mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
@@ -53,6 +54,21 @@ export async function bundle(entry: string, outfile: string, define: Record<stri
 		define,
 	});
 	return outfile;
+}
+
+/**
+ * The gateway as it was at a git ref (exported with `git archive` into `dir`, not a worktree:
+ * an interrupted run leaves nothing in .git), bundled; and the ref's short hash.
+ */
+export async function bundleGatewayAt(ref: string, dir: string): Promise<{ path: string; commit: string }> {
+	const tree = join(dir, "ref-tree");
+	mkdirSync(tree);
+	const archive = join(dir, "ref.tar");
+	execFileSync("git", ["archive", "--output", archive, ref], { cwd: ROOT });
+	execFileSync("tar", ["-xf", archive, "-C", tree]);
+	symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
+	const commit = execFileSync("git", ["rev-parse", "--short", ref], { cwd: ROOT, encoding: "utf8" }).trim();
+	return { path: await bundle(join(tree, "workers/gateway/index.ts"), join(dir, "ref", "index.js")), commit };
 }
 
 export async function buildBundles(): Promise<Bundles> {

@@ -11,16 +11,14 @@
 // both its processes' CPU ticks from /proc, less their idle rate, per request. BENCH_ROUNDS (6)
 // rounds, the order alternating.
 
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { bundle } from "./build.ts";
+import { join } from "node:path";
+import { bundle, bundleGatewayAt } from "./build.ts";
 import { cpuPerRequest, idleTicksPerMs, median, processTicks } from "./cpu.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
 import { startLoneGateway, startUpstream } from "./runtime.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const REF = process.argv[2] ?? "HEAD";
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
@@ -28,22 +26,15 @@ const STREAM = process.env.BENCH_STREAM === "1";
 const CONCURRENCY = 8;
 
 const dir = mkdtempSync(join(tmpdir(), "modeldex-cpu-ab-"));
-const tree = join(dir, "a-tree");
-const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
-// The ref's files, exported (not a worktree: an interrupted run leaves nothing in .git).
-mkdirSync(tree);
-const archive = join(dir, "a.tar");
-execFileSync("git", ["archive", "--output", archive, REF], { cwd: ROOT });
-execFileSync("tar", ["-xf", archive, "-C", tree]);
-symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
 const upstream = await startUpstream(5);
 const started: Array<{ dispose(): Promise<void> }> = [];
 /** A build's CPU: its gateway's process and its objects' process. */
 const ticksOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processTicks(pid), 0);
 try {
 	const admin = await bundle("bench/admin-worker.ts", join(dir, "admin", "index.js"));
+	const atRef = await bundleGatewayAt(REF, dir);
 	const builds = {
-		A: await bundle(join(tree, "workers/gateway/index.ts"), join(dir, "A", "index.js")),
+		A: atRef.path,
 		B: await bundle("workers/gateway/index.ts", join(dir, "B", "index.js")),
 	};
 	const sides: Array<{ name: string; pids: number[]; run(n: number): Promise<number>; failed(): number; samples: number[] }> = [];
@@ -90,7 +81,7 @@ try {
 	const ratios = sides[0]?.samples.map((x, i) => (sides[1]?.samples[i] ?? Number.NaN) / x) ?? [];
 	console.log(
 		`workerd CPU per ${STREAM ? "streamed" : "non-stream"} request, c=${CONCURRENCY}, ${ROUNDS} rounds of ${REQUESTS}:\n` +
-			`  A (${REF}, ${git("rev-parse", "--short", REF)})  median ${a.toFixed(3)} ms  [${sides[0]?.samples.map((x) => x.toFixed(3)).join(" ")}]\n` +
+			`  A (${REF}, ${(await atRef).commit})  median ${a.toFixed(3)} ms  [${sides[0]?.samples.map((x) => x.toFixed(3)).join(" ")}]\n` +
 			`  B (working tree)    median ${b.toFixed(3)} ms  [${sides[1]?.samples.map((x) => x.toFixed(3)).join(" ")}]\n` +
 			`  B / A per round: ${ratios.map((r) => r.toFixed(2)).join(" ")}; median ${median(ratios).toFixed(2)}; ` +
 			`failed ${sides.map((s) => s.failed()).join("/")}`,

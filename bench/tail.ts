@@ -4,10 +4,12 @@
 // direct's p99 + 1.3 x the floor's added p99) and how they are spaced in time.
 //
 //   node bench/tail.ts        BENCH_REQUESTS (3000) per target; BENCH_TAIL_ENV='{"BATCH_MS":"1000"}'
+//   BENCH_TAIL_REF=<git ref>  adds the gateway as it was at that ref (target "gw@ref"), in
+//                             processes of its own: a change's effect on the tail, side by side
 
 import { rmSync } from "node:fs";
 import { setPriority } from "node:os";
-import { buildBundles } from "./build.ts";
+import { buildBundles, bundleGatewayAt } from "./build.ts";
 import { newTarget, percentile, requestBody, runClosedLoop, type Target } from "./load.ts";
 import { startFloor, startLoneGateway, startUpstream } from "./runtime.ts";
 
@@ -29,11 +31,18 @@ const bare = await startLoneGateway({ gateway: bundles.variants["gateway-bare"],
 	name: "bare",
 	bindings,
 });
+const ref = process.env.BENCH_TAIL_REF;
+const atRef = ref ? await bundleGatewayAt(ref, bundles.dir) : null;
+const old = atRef
+	? await startLoneGateway({ gateway: atRef.path, admin: bundles.admin }, upstream.url, { payers: 32, name: "ref", bindings })
+	: null;
+if (atRef) console.log(`gw@ref: ${ref} (${atRef.commit}); gateway: the working tree`);
 const targets: Array<{ t: Target; keys: string[] | null; models: string[] }> = [
 	{ t: newTarget("direct", `${upstream.url}/v1`), keys: null, models: gw.models },
 	{ t: newTarget("floor", `${floor.url}/v1`), keys: null, models: gw.models },
 	{ t: newTarget("gateway", gw.base), keys: gw.keys, models: gw.models },
 	{ t: newTarget("bare", bare.base), keys: bare.keys, models: bare.models },
+	...(old ? [{ t: newTarget("gw@ref", old.base), keys: old.keys, models: old.models }] : []),
 ];
 const samples = new Map<string, Array<{ at: number; ms: number }>>(targets.map((x) => [x.t.name, []]));
 const plan = (i: number) => {
@@ -71,6 +80,6 @@ for (const [name, xs] of samples) {
 	if (process.env.BENCH_TAIL_LIST)
 		console.log(`  ${slow.map((s) => `${(s.at / 1000).toFixed(3)}s:${s.ms.toFixed(1)}`).join(" ")}`);
 }
-await Promise.all([floor.mf.dispose(), gw.group.dispose(), bare.group.dispose()]);
+await Promise.all([floor.mf.dispose(), gw.group.dispose(), bare.group.dispose(), old?.group.dispose()]);
 upstream.proc.kill();
 rmSync(bundles.dir, { recursive: true, force: true });
