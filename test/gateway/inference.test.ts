@@ -24,7 +24,11 @@ const fee = (prompt: number, completion: number) =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A chat request of two prompt words and at most three answer tokens. */
-const hiYou = (model: string) => ({ model, max_tokens: 3, messages: [{ role: "user", content: "hi you" }] });
+const hiYou = (model: string, marker?: string) => ({
+	model,
+	max_tokens: 3,
+	messages: [{ role: "user", content: marker ? `hi you ${marker}` : "hi you" }],
+});
 
 async function spent(payer: string) {
 	return (await ledgerFor(testEnv(), payer).account()).totalSpent;
@@ -342,6 +346,42 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 		const [row] = await usageRowsForModel(model);
 		expect(row).toMatchObject({ status: "ok", usageSource: "upstream", promptTokens: 2, completionTokens: 3 });
 		expect(await spent(payer)).toBe(fee(2, 3));
+	});
+
+	it("finishes a Workers AI attempt whose client went away when the model has other upstreams, and tries none of them", async () => {
+		const { key, payer } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({
+			upstreams: [{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/stand-in:slow", apiKeySecret: null }, standIn()],
+		});
+		await callAndLeave("/v1/chat/completions", { key, json: hiYou(model, marker) }, () => sleep(200));
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		// Before: the Workers AI attempt was aborted (AI.run went on) and the prompt alone charged.
+		expect(row).toMatchObject({ status: "ok", usageSource: "upstream", completionTokens: 3 });
+		expect(await spent(payer)).toBe(fee(row?.promptTokens ?? 0, 3));
+		expect(await upstreamRequestsWith(marker)).toHaveLength(0);
+	});
+
+	it("still aborts another upstream's attempt at once when the client leaves, and falls back to no Workers AI", async () => {
+		const { key, payer } = await newKey();
+		const marker = crypto.randomUUID();
+		const model = await newModel({
+			upstreams: [
+				standIn(":slow-answer"),
+				{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/stand-in", apiKeySecret: null },
+			],
+		});
+		const started = Date.now();
+		await callAndLeave("/v1/chat/completions", { key, json: hiYou(model, marker) }, () =>
+			vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1)),
+		);
+		await vi.waitFor(async () => expect((await upstreamRequestsWith(marker))[0]?.abandoned).toBe(true));
+		expect(Date.now() - started).toBeLessThan(1_000);
+		await flushMeter(model);
+		const [row] = await usageRowsForModel(model);
+		expect(row).toMatchObject({ status: "ok", completionTokens: 0, usageSource: "counted" });
+		expect(await spent(payer)).toBe(fee(row?.promptTokens ?? 0, 0));
 	});
 
 	it("starts no fallback for a Workers AI request after its client went away", async () => {

@@ -123,14 +123,14 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	// first chunk, charged for what was delivered).
 	// - A non-stream request with an Idempotency-Key outlives its client, for up to
 	//   clientGoneMs (the runtime ends the work 30 s after a disconnect): the retry then gets
-	//   the stored answer, charged once. So does one whose upstreams are all Workers AI: the
-	//   binding cannot be stopped, so the answer is generated (and billed to the operator)
-	//   whether or not the client stays, and it is charged as generated.
+	//   the stored answer, charged once. So does one whose client leaves while a Workers AI
+	//   attempt runs: the binding cannot be stopped, so the answer is generated (and billed
+	//   to the operator) whether or not the client stays, and it is charged as generated.
 	// - Otherwise the upstream is aborted (callUpstreams) and no other is tried. The request
 	//   pays for its prompt if an upstream had it, and nothing of the answer. With an
 	//   Idempotency-Key (a stream, whose body is never kept, or past clientGoneMs) it costs
 	//   nothing, which leaves the key free for the retry: a used-up key could give no answer.
-	const progress: UpstreamProgress = { failures: [], waiting: false };
+	const progress: UpstreamProgress = { failures: [], waiting: false, unstoppable: false };
 	const leftEarly = () =>
 		settle(
 			progress.waiting && !idempotencyKey
@@ -145,8 +145,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 				: failure(failedAt(progress)),
 		);
 	const client = c.req.raw.signal;
-	// What the upstream attempts watch: the client's signal, or one that follows it clientGoneMs later.
-	const outlives = !plan.stream && (idempotencyKey !== null || servedOnlyByWorkersAI(model));
+	// What the upstream attempts watch: the client's signal, or one that follows it (clientGoneMs
+	// later, or at once when no Idempotency-Key and no Workers AI run calls for waiting).
+	const outlives = !plan.stream && (idempotencyKey !== null || hasWorkersAI(model));
 	const outlived = outlives ? new AbortController() : null;
 	const watched = outlived ? outlived.signal : client;
 	const clientLeft = () => {
@@ -157,7 +158,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 				}),
 			);
 		}
-		if (outlived) setTimeout(() => outlived.abort(), config.clientGoneMs);
+		if (!outlived) return;
+		if (idempotencyKey !== null || progress.unstoppable) setTimeout(() => outlived.abort(), config.clientGoneMs);
+		else outlived.abort();
 	};
 	// In this order: the waitUntil is registered before leftEarly settles.
 	client.addEventListener("abort", clientLeft, { once: true });
@@ -427,9 +430,9 @@ function replay(requestId: string, stored: StoredResponse | null): Response {
 	});
 }
 
-/** Every upstream is Workers AI, whose binding cannot be stopped once it runs (a model with none is not). */
-function servedOnlyByWorkersAI(model: ModelRecord): boolean {
-	return model.upstreams.length > 0 && model.upstreams.every((u) => u.kind === "workers-ai");
+/** Some upstream is Workers AI, whose binding cannot be stopped once it runs. */
+function hasWorkersAI(model: ModelRecord): boolean {
+	return model.upstreams.some((u) => u.kind === "workers-ai");
 }
 
 /** A request that failed before producing anything: it costs nothing. */

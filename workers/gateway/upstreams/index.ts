@@ -44,6 +44,8 @@ export interface UpstreamProgress {
 	failures: Array<{ position: number; reason: string }>;
 	/** An upstream has the request and has not begun its answer (a stream's first chunk, a non-stream answer's headers). */
 	waiting: boolean;
+	/** That upstream is Workers AI, whose run goes on once started, whether or not the attempt is aborted. */
+	unstoppable: boolean;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function callUpstreams(
 ): Promise<UpstreamCall> {
 	const timeouts = opts.timeouts;
 	const now = opts.now ?? Date.now();
-	const progress = opts.progress ?? { failures: [], waiting: false };
+	const progress = opts.progress ?? { failures: [], waiting: false, unstoppable: false };
 	const failures = progress.failures;
 	if (model.upstreams.length === 0)
 		throw withFailures(new ApiError("upstream_unavailable", `The model '${model.id}' has no upstream configured.`), failures);
@@ -98,6 +100,7 @@ export async function callUpstreams(
 		client?.addEventListener("abort", leave, { once: true });
 		let response: Response;
 		progress.waiting = true;
+		progress.unstoppable = upstream.kind === "workers-ai";
 		try {
 			response = await callOne(env, upstream, path, body, attempt.signal);
 			if (response.ok) {
@@ -140,6 +143,7 @@ export async function callUpstreams(
 			// The attempt answered (a stream's first chunk is in), failed or was refused: from here a
 			// failed read means the upstream failed, not that the client left.
 			progress.waiting = false;
+			progress.unstoppable = false;
 			client?.removeEventListener("abort", leave);
 		}
 		if (CLIENT_ERRORS.has(response.status)) {
