@@ -268,6 +268,16 @@ export function marketsOfChain(db: Db, chainId: number) {
 		.all();
 }
 
+/** Markets indexed before model_markets.share_supply existed: the indexer derives it once. */
+export async function marketsWithoutShareSupply(db: Db, chainId: number): Promise<string[]> {
+	const rows = await db
+		.select({ token: modelMarkets.token })
+		.from(modelMarkets)
+		.where(and(eq(modelMarkets.chainId, chainId), isNull(modelMarkets.shareSupply)))
+		.all();
+	return rows.map((r) => r.token);
+}
+
 export function upsertMarket(db: Db, row: MarketRow): Statement {
 	return db.insert(modelMarkets).values(row).onConflictDoUpdate({ target: modelMarkets.token, set: row });
 }
@@ -374,7 +384,17 @@ export function setHolder(db: Db, token: string, account: string, balance: bigin
 }
 
 /** The dead address graduation burns LP tokens to; like the sale and the pair, not a holder. */
-const DEAD_ADDRESS = "0x000000000000000000000000000000000000dead";
+export const DEAD_ADDRESS = "0x000000000000000000000000000000000000dead";
+
+/** The balances the holders table has for `accounts` of `token` (an account without a row holds nothing). */
+export async function holderBalances(db: Db, token: string, accounts: string[]): Promise<bigint[]> {
+	const rows = await db
+		.select({ account: holders.account, balance: holders.balance })
+		.from(holders)
+		.where(and(eq(holders.token, token), inArray(holders.account, accounts)))
+		.all();
+	return accounts.map((a) => rows.find((r) => r.account === a)?.balance ?? 0n);
+}
 
 /**
  * Holders that share revenue: the sale, the pool pair, the dead address and the token contract

@@ -203,6 +203,12 @@ export const modelMarkets = sqliteTable(
 		/** Cumulative fees settled to this model on chain (ModelSettled.cumulativeFees). */
 		revenueSettled: baseUnits("revenue_settled").notNull(),
 		holders: integer("holders").notNull(),
+		/**
+		 * ModelToken.shareSupply(): the supply revenue is shared over, the total supply less what the
+		 * accounts the token excludes hold (the sale, the pair, the dead address, the token itself and
+		 * the RevenueVault). Null only for a row indexed before this column, until the indexer's next run.
+		 */
+		shareSupply: baseUnits("share_supply"),
 		tokenizedBlock: integer("tokenized_block").notNull(),
 	},
 	(t) => [index("model_markets_model").on(t.modelId)],

@@ -1,4 +1,5 @@
-import { getAddress, parseEther } from "viem";
+import { env } from "cloudflare:test";
+import { type Address, getAddress, parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { localPacaAbi, modelFactoryAbi, modelTokenAbi, uniswapV2PairAbi, uniswapV2Router02Abi } from "../../lib/chain/abis.ts";
 import { marketByToken, modelByToken } from "../../lib/db/chain.ts";
@@ -7,6 +8,24 @@ import { callGateway } from "../helpers/gateway.ts";
 import { buy, deployment, newAccount, publicClient, runIndexer, send, tokenize } from "./helpers.ts";
 
 const net = () => deployment("indexer");
+
+/** The token's own ModelToken.shareSupply(), the supply revenue is shared over. */
+const chainShareSupply = (token: Address) =>
+	publicClient(net()).readContract({ address: token, abi: modelTokenAbi, functionName: "shareSupply" });
+
+const balanceOf = (token: Address, account: string) =>
+	publicClient(net()).readContract({
+		address: token,
+		abi: modelTokenAbi,
+		functionName: "balanceOf",
+		args: [getAddress(account)],
+	});
+
+interface HolderItem {
+	account: string;
+	balance: string;
+	share_bps: number | null;
+}
 
 describe("indexer: markets", () => {
 	it("follows a model from tokenize through trades, price changes and transfers to graduation, then prices it from its pool", async () => {
@@ -54,6 +73,8 @@ describe("indexer: markets", () => {
 		expect(funded?.raised).toBeGreaterThan(0n);
 		expect(funded?.price).toBeGreaterThan(created?.price ?? 0n);
 		expect(funded).toMatchObject({ holders: 3, inputPricePerM: parseEther("3"), outputPricePerM: parseEther("9") });
+		// Less what the sale holds, and the 7 base units each of the token and the vault got.
+		expect(funded?.shareSupply).toBe(await chainShareSupply(token));
 		expect(await modelByToken(db(), token)).toMatchObject({ inputPricePerM: parseEther("3"), outputPricePerM: parseEther("9") });
 
 		// Singularity: the rest of the curve in one buy graduates into the Uniswap V2 pair.
@@ -61,6 +82,7 @@ describe("indexer: markets", () => {
 		await runIndexer(net());
 		const graduated = await marketByToken(db(), token);
 		expect(graduated?.status).toBe("graduated");
+		expect(graduated?.shareSupply).toBe(await chainShareSupply(token)); // less the pool's reserve
 		expect(await modelByToken(db(), token)).toMatchObject({ imoStatus: "graduated", poolAddress: graduated?.pair });
 
 		// From now on the price is the pool's, and follows swaps.
@@ -93,6 +115,8 @@ describe("indexer: markets", () => {
 		const swapped = await marketByToken(db(), token);
 		expect(swapped?.price).toBe(await poolPrice());
 		expect(swapped?.price).toBeGreaterThan(graduated?.price ?? 0n);
+		expect(swapped?.shareSupply).toBe(await chainShareSupply(token)); // tokens out of the pool share again
+		expect(swapped?.shareSupply).toBeGreaterThan(graduated?.shareSupply ?? 0n);
 
 		const res = await callGateway(`/v1/markets/${repoId}`);
 		expect(res.status).toBe(200);
@@ -118,6 +142,55 @@ describe("indexer: markets", () => {
 		}
 	});
 
+	it("gives each holder's share of revenue over the token's share supply, not its total supply", async () => {
+		const creator = await newAccount(net(), 0n);
+		const trader = await newAccount(net(), parseEther("1000"));
+		const { token, sale, repoId } = await tokenize(net(), creator.wallet);
+		await buy(net(), trader.wallet, sale, parseEther("1000"));
+		await runIndexer(net());
+
+		// The sale still holds almost all of the supply; revenue is shared among the creator and the trader.
+		const total = parseEther("1000000000");
+		const shareSupply = await chainShareSupply(token);
+		expect(await balanceOf(token, sale)).toBeGreaterThan((total * 9n) / 10n);
+		expect(shareSupply).toBe((await balanceOf(token, creator.address)) + (await balanceOf(token, trader.address)));
+		expect((await marketByToken(db(), token))?.shareSupply).toBe(shareSupply);
+		expect((await callGateway(`/v1/markets/${repoId}`)).json()).toMatchObject({ share_supply: shareSupply.toString() });
+
+		const top = (await callGateway(`/v1/markets/${repoId}/holders`)).json() as { holders: number; data: HolderItem[] };
+		expect(top.holders).toBe(2);
+		const shares = new Map(top.data.map((h) => [h.account, h.share_bps]));
+		expect([...shares.keys()].sort()).toEqual([creator.address, trader.address].sort());
+		for (const h of top.data) expect(h.share_bps).toBe(Number((BigInt(h.balance) * 10_000n) / shareSupply));
+		// The creator's 3.14% of the total supply is most of the supply that earns revenue.
+		expect(shares.get(creator.address)).toBeGreaterThan(9_000);
+		expect(Number((BigInt(top.data.find((h) => h.account === creator.address)?.balance ?? 0) * 10_000n) / total)).toBe(314);
+		// Together they take all of it, short of rounding each down.
+		const sum = top.data.reduce((s, h) => s + (h.share_bps ?? 0), 0);
+		expect(sum).toBeGreaterThanOrEqual(9_999);
+		expect(sum).toBeLessThanOrEqual(10_000);
+	});
+
+	it("derives the share supply of a market indexed before it had one, and drops an old holder row of the vault", async () => {
+		const creator = await newAccount(net(), 0n);
+		const { token, repoId } = await tokenize(net(), creator.wallet);
+		await runIndexer(net());
+		// As an indexer from before share_supply and before 4d6e91c left the row: the vault as a holder.
+		await env.DB.prepare("UPDATE model_markets SET share_supply = NULL WHERE token = ?").bind(token.toLowerCase()).run();
+		await env.DB.prepare("INSERT INTO holders (token, account, balance, balance_key) VALUES (?, ?, '7', ?)")
+			.bind(token.toLowerCase(), net().addresses.revenueVault.toLowerCase(), (7).toString(16).padStart(64, "0"))
+			.run();
+		const before = (await callGateway(`/v1/markets/${repoId}/holders`)).json() as { data: HolderItem[] };
+		expect(before.data.map((h) => h.share_bps)).toEqual([null, null]);
+
+		await runIndexer(net());
+		const shareSupply = await chainShareSupply(token);
+		expect(shareSupply).toBe(await balanceOf(token, creator.address));
+		expect((await marketByToken(db(), token))?.shareSupply).toBe(shareSupply);
+		const after = (await callGateway(`/v1/markets/${repoId}/holders`)).json() as { data: HolderItem[] };
+		expect(after.data).toEqual([{ account: creator.address, balance: shareSupply.toString(), share_bps: 10_000 }]);
+	});
+
 	it("documents the chain routes in /openapi.json", async () => {
 		const paths = Object.keys((await callGateway("/openapi.json")).json().paths);
 		expect(paths).toEqual(
@@ -129,5 +202,15 @@ describe("indexer: markets", () => {
 				"/v1/markets/{id}/holders",
 			]),
 		);
+	});
+
+	it("documents share_bps in /openapi.json as a share of the share supply, not of the total supply", async () => {
+		const spec = (await callGateway("/openapi.json")).json();
+		const holders = spec.paths["/v1/markets/{id}/holders"].get.responses["200"].content["application/json"].schema;
+		expect(holders).toEqual({ $ref: "#/components/schemas/MarketHolders" });
+		const item = spec.components.schemas.MarketHolders.properties.data.items;
+		expect(item.properties.share_bps.description).toMatch(/over the share supply, not the total supply/);
+		expect(item.properties.share_bps.description).toMatch(/sale.*pair.*dead address.*token contract itself.*RevenueVault/);
+		expect(spec.components.schemas.ModelMarket.properties.share_supply.description).toMatch(/ModelToken\.shareSupply\(\)/);
 	});
 });

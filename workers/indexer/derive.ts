@@ -3,8 +3,10 @@ import { modelSaleAbi } from "../../lib/chain/abis.ts";
 import type { ChainConfig } from "../../lib/chain/config.ts";
 import {
 	clearModelMarket,
+	DEAD_ADDRESS,
 	deleteMarket,
 	graduatedEvent,
+	holderBalances,
 	holderCount,
 	latestModelSettlement,
 	latestPricing,
@@ -12,6 +14,7 @@ import {
 	latestTrade,
 	type MarketRow,
 	marketByToken,
+	marketsWithoutShareSupply,
 	modelById,
 	runBatch,
 	type Statement,
@@ -61,18 +64,60 @@ export async function recomputeHolders(db: Db, config: ChainConfig, touched: Tou
 			statements.push(setHolder(db, token, account, 0n));
 			continue;
 		}
-		let balance = 0n;
-		for (const t of await transfersOf(db, token, account)) {
-			if (t.to === account) balance += t.value;
-			if (t.from === account) balance -= t.value;
-		}
-		statements.push(setHolder(db, token, account, balance));
+		statements.push(setHolder(db, token, account, await balanceFromTransfers(db, token, account)));
 	}
 	await runBatch(db, statements);
 }
 
+async function balanceFromTransfers(db: Db, token: string, account: string): Promise<bigint> {
+	let balance = 0n;
+	for (const t of await transfersOf(db, token, account)) {
+		if (t.to === account) balance += t.value;
+		if (t.from === account) balance -= t.value;
+	}
+	return balance;
+}
+
+/**
+ * ModelToken.shareSupply(), from the indexed transfers: the sum of the balances of every account
+ * the token does not exclude, that is the total supply less what the excluded accounts hold. The
+ * token excludes its sale, its pair (fixed at initialize: the CREATE2 address the graduation must
+ * use), the dead address, the zero address, itself and the RevenueVault. The sale's, the pair's and
+ * the dead address's balances are their holders rows (recomputed before the markets); the token and
+ * the vault have no rows, so theirs come from their transfers (rare: tokens sent there by mistake).
+ * The zero address holds nothing: ModelToken mints its whole supply at initialize and never burns.
+ */
+async function shareSupplyOf(
+	db: Db,
+	token: string,
+	totalSupply: bigint,
+	excluded: { sale: string; pair: string; vault: string },
+): Promise<bigint> {
+	const [rows, own, vault] = await Promise.all([
+		holderBalances(db, token, [excluded.sale, excluded.pair, DEAD_ADDRESS]),
+		balanceFromTransfers(db, token, token),
+		balanceFromTransfers(db, token, excluded.vault),
+	]);
+	return rows.reduce((supply, balance) => supply - balance, totalSupply) - own - vault;
+}
+
 export async function recomputeMarkets(db: Db, client: PublicClient, config: ChainConfig, touched: Touched): Promise<void> {
 	for (const token of touched.tokens) await recomputeMarket(db, client, config, token);
+}
+
+/**
+ * Derives share_supply for the markets indexed before model_markets had it (migration 0001), once.
+ * On the way it drops their holder rows of the token itself and of the RevenueVault, which
+ * indexers before 4d6e91c wrote: the gateway's holders list leaves the token out but cannot tell
+ * the vault from a holder (it has no chain configuration), and would list it with a share.
+ */
+export async function deriveMissingShareSupply(db: Db, client: PublicClient, config: ChainConfig): Promise<void> {
+	const tokens = await marketsWithoutShareSupply(db, config.chainId);
+	if (tokens.length === 0) return;
+	const vault = config.addresses.revenueVault.toLowerCase();
+	const touched: Touched = { tokens: new Set(tokens), holders: new Set(tokens.flatMap((t) => [`${t}|${t}`, `${t}|${vault}`])) };
+	await recomputeHolders(db, config, touched);
+	await recomputeMarkets(db, client, config, touched);
 }
 
 async function recomputeMarket(db: Db, client: PublicClient, config: ChainConfig, token: string): Promise<void> {
@@ -95,13 +140,16 @@ async function recomputeMarket(db: Db, client: PublicClient, config: ChainConfig
 				functionName: "initialVirtualReserves",
 			});
 	const pair = args.pair.toLowerCase();
-	const [trade, graduated, pricing, settled, holders, sync] = await Promise.all([
+	const vault = config.addresses.revenueVault.toLowerCase();
+	const totalSupply = BigInt(args.config.totalSupply);
+	const [trade, graduated, pricing, settled, holders, sync, shareSupply] = await Promise.all([
 		latestTrade(db, token),
 		graduatedEvent(db, chainId, sale),
 		latestPricing(db, chainId, token),
 		latestModelSettlement(db, token),
-		holderCount(db, token, [sale, pair, config.addresses.revenueVault.toLowerCase()]),
+		holderCount(db, token, [sale, pair, vault]),
 		latestSync(db, chainId, pair),
+		shareSupplyOf(db, token, totalSupply, { sale, pair, vault }),
 	]);
 	const prices = pricing ? (JSON.parse(pricing.args) as { inputPricePer1M: string; outputPricePer1M: string }) : args.params;
 	const virtualPaca = trade?.virtualPaca ?? initialVirtualPaca;
@@ -117,7 +165,7 @@ async function recomputeMarket(db: Db, client: PublicClient, config: ChainConfig
 		name: args.params.name,
 		metadataUri: args.params.metadataURI,
 		status: graduated ? "graduated" : "funding",
-		totalSupply: BigInt(args.config.totalSupply),
+		totalSupply,
 		graduationThreshold: BigInt(args.config.graduationThreshold),
 		initialVirtualPaca,
 		initialVirtualToken,
@@ -130,6 +178,7 @@ async function recomputeMarket(db: Db, client: PublicClient, config: ChainConfig
 		outputPricePerM: BigInt(prices.outputPricePer1M),
 		revenueSettled: settled?.cumulativeFees ?? 0n,
 		holders,
+		shareSupply,
 		tokenizedBlock: event.blockNumber,
 	};
 	await runBatch(db, [

@@ -15,7 +15,7 @@ import {
 } from "../../lib/db/chain.ts";
 import { type Db, openDb } from "../../lib/db/client.ts";
 import { creditDeposits } from "./credits.ts";
-import { recomputeHolders, recomputeMarkets } from "./derive.ts";
+import { deriveMissingShareSupply, recomputeHolders, recomputeMarkets } from "./derive.ts";
 import type { Env } from "./env.ts";
 import { CONTRACTS, type ContractKind } from "./events/index.ts";
 import type { ApplyContext, ChainLog, EventHandler, Touched } from "./events/types.ts";
@@ -84,6 +84,7 @@ async function indexOnce(
 	cursor = reorg.cursor;
 	// Rows above the cursor, from a run that stopped before moving it: undone before anything else.
 	await dropAboveCursor(env, db, client, config, cursor);
+	await deriveMissingShareSupply(db, client, config);
 
 	// Deposits indexed by a run that stopped after moving the cursor and before crediting them.
 	if (cursor) result.credited += await creditDeposits(env, db, chainId, cursor.lastBlock);

@@ -217,12 +217,23 @@ export function registerChainRoutes(app: App): void {
 				data: top.map((h) => ({
 					account: h.account,
 					balance: h.balance.toString(),
-					share_bps: Number((h.balance * 10_000n) / market.totalSupply),
+					share_bps: shareBps(h.balance, market.shareSupply),
 				})),
 			});
 		}
 		return c.json(marketView(market));
 	});
+}
+
+/**
+ * A holder's share of the revenue the token pays out, in basis points rounded down: balance over
+ * the share supply (ModelToken.shareSupply, which leaves out the sale, the pool pair, the dead
+ * address, the token itself and the vault), not over the total supply, most of which the sale or
+ * the pool may hold. Null while the indexer has not derived the share supply.
+ */
+function shareBps(balance: bigint, shareSupply: bigint | null): number | null {
+	if (shareSupply === null || shareSupply === 0n) return null;
+	return Number((balance * 10_000n) / shareSupply);
 }
 
 const REFUSED = "The withdrawal with this Idempotency-Key was refused; retry with a new key.";
@@ -294,6 +305,8 @@ export function marketView(m: MarketRow) {
 		price: m.price.toString(),
 		market_cap: ((m.price * m.totalSupply) / E18).toString(),
 		total_supply: m.totalSupply.toString(),
+		/** ModelToken.shareSupply(): the part of the supply holders' revenue is shared over. */
+		share_supply: m.shareSupply?.toString() ?? null,
 		pricing: {
 			input_per_1m_tokens: m.inputPricePerM.toString(),
 			output_per_1m_tokens: m.outputPricePerM.toString(),
@@ -307,6 +320,9 @@ export function marketView(m: MarketRow) {
 }
 
 // ── OpenAPI ─────────────────────────────────────────────────────────────────
+
+const SHARE_SUPPLY =
+	"The share supply is ModelToken.shareSupply(), the token base units that earn revenue: the total supply less what the bonding-curve sale, the Uniswap V2 pair, the dead address (0x…dEaD), the token contract itself and the RevenueVault hold. Those accounts cannot claim, so their part goes to the other holders.";
 
 const Amount = z
 	.string()
@@ -375,10 +391,43 @@ const Market = z
 		price: Amount,
 		market_cap: Amount,
 		total_supply: Amount,
+		share_supply: z
+			.string()
+			.nullable()
+			.openapi({
+				example: "150000000000000000000000000",
+				description: `${SHARE_SUPPLY} Null while the indexer has not derived it (a market indexed before this field, until the indexer's next run).`,
+			}),
 		revenue_settled: Amount,
 		holders: z.number().int(),
 	})
 	.openapi("ModelMarket");
+
+const HolderList = z
+	.object({
+		object: z.literal("list"),
+		holders: z.number().int().openapi({ description: "How many accounts hold the token, excluded accounts not counted" }),
+		data: z.array(
+			z.object({
+				account: AddressString,
+				balance: z.string().openapi({ description: "Token base units (18 decimals) as a decimal string" }),
+				share_bps: z
+					.number()
+					.int()
+					.nullable()
+					.openapi({
+						example: 1250,
+						description:
+							"The holder's share of the model's revenue to holders, in basis points (1/100 of a percent), rounded down: balance × 10000 / share_supply. " +
+							`It is over the share supply, not the total supply: ${SHARE_SUPPLY} Null while the indexer has not derived the share supply.`,
+					}),
+			}),
+		),
+	})
+	.openapi("MarketHolders", {
+		description:
+			"Top holders by balance. The accounts that take no revenue share (the sale, the pool pair, the dead address, the token itself, the RevenueVault) are not listed.",
+	});
 
 function documentChainRoutes(app: App): void {
 	const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorBody } } });
@@ -428,9 +477,13 @@ function documentChainRoutes(app: App): void {
 		app.openAPIRegistry.registerPath({
 			method: "get",
 			path: `/v1/markets/{id}/${view}`,
-			summary: view === "trades" ? "Recent bonding-curve trades, newest first" : "Top holders by balance",
+			summary:
+				view === "trades" ? "Recent bonding-curve trades, newest first" : "Top holders by balance, with their revenue share",
 			request: { params, query: z.object({ limit: z.string().optional().openapi({ example: "20" }) }) },
-			responses: { 200: { description: "A list" }, 404: error("No indexed token for this model") },
+			responses: {
+				200: view === "holders" ? json("Top holders", HolderList) : { description: "A list" },
+				404: error("No indexed token for this model"),
+			},
 		});
 	}
 }

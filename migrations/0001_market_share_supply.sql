@@ -1,0 +1,1 @@
+ALTER TABLE `model_markets` ADD `share_supply` text;
