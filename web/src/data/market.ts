@@ -18,7 +18,10 @@ export interface Trade {
 export interface Holder {
 	address: string;
 	balance: string;
-	/** Share of the total supply in basis points, when the API gives it. */
+	/**
+	 * Share of the holders' revenue in basis points, when the API gives it: the balance over the
+	 * token's share supply (what the sale, the pool and the other excluded accounts hold earns nothing).
+	 */
 	shareBps: number | null;
 }
 

@@ -229,7 +229,15 @@ function ModelView({ model }: { model: Model }) {
 										<code title={h.address}>{shortAddress(h.address)}</code>
 										<span class="rank-value" title={formatExact(h.balance)}>
 											<Paca value={h.balance} unit={false} /> tokens
-											{h.shareBps !== null && <small class="muted"> · {(h.shareBps / 100).toFixed(2)}%</small>}
+											{h.shareBps !== null && (
+												<small
+													class="muted"
+													title="Share of the revenue paid to holders: this balance over the supply that earns it (tokens in the sale, the pool or burned earn none)"
+												>
+													{" "}
+													· {(h.shareBps / 100).toFixed(2)}% of revenue
+												</small>
+											)}
 										</span>
 									</li>
 								))}
