@@ -233,7 +233,11 @@ export const deposits = sqliteTable(
 	],
 );
 
-/** Credits undone because their deposit left the chain in a reorg. */
+/**
+ * Credits undone because their deposit left the chain in a reorg. The deposit's row is deleted
+ * with the rollback; its log key, block and sender are kept here so the payer can still be shown
+ * which deposit it was (null in rows recorded before they were kept).
+ */
 export const creditReversals = sqliteTable("credit_reversals", {
 	creditId: text("credit_id").primaryKey(),
 	chainId: integer("chain_id").notNull(),
@@ -242,6 +246,10 @@ export const creditReversals = sqliteTable("credit_reversals", {
 	reversed: baseUnits("reversed").notNull(),
 	/** What the payer had already spent of it and could not be taken back. */
 	shortfall: baseUnits("shortfall").notNull(),
+	txHash: text("tx_hash"),
+	logIndex: integer("log_index"),
+	blockNumber: integer("block_number"),
+	sender: text("sender"),
 	createdAt: createdAt(),
 });
 

@@ -41,13 +41,42 @@ describe("indexer: deposits", () => {
 		expect((await ledger(payer.address).account()).balance).toBe(0n);
 		const listed = async () =>
 			(await callGateway("/v1/account/deposits", { headers: await sessionHeader(payer.address) })).json();
-		expect((await listed()).reversed).toHaveLength(1);
+		const reversed = await listed();
+		expect(reversed.reversed).toHaveLength(1);
+		// Its row is still there (uncredited): listed once, as reversed, not as waiting for confirmations.
+		expect(reversed.data).toMatchObject([
+			{
+				amount: parseEther("7").toString(),
+				credited: false,
+				status: "reversed",
+				reversal: { reversed: parseEther("7").toString() },
+			},
+		]);
+		expect(reversed.data).toHaveLength(1);
 		await runIndexer(net());
 		expect((await ledger(payer.address).account()).balance).toBe(parseEther("7"));
 		// Credited again, it is no longer listed as reversed.
 		const after = await listed();
-		expect(after.data).toMatchObject([{ amount: parseEther("7").toString(), credited: true }]);
+		expect(after.data).toMatchObject([
+			{ amount: parseEther("7").toString(), credited: true, status: "credited", reversal: null },
+		]);
 		expect(after.reversed).toEqual([]);
+	});
+
+	it("lists a reversal recorded without its deposit's transaction only in 'reversed', which cannot place it", async () => {
+		const payer = await newAccount(net(), 0n);
+		// As the indexer recorded reversals before it kept the deposit's transaction.
+		await env.DB.prepare(
+			"INSERT INTO credit_reversals (credit_id, chain_id, payer, amount, reversed, shortfall) VALUES ('deposit:old', ?, ?, '5', '5', '0')",
+		)
+			.bind(net().chainId, payer.address)
+			.run();
+		const listed = (await callGateway("/v1/account/deposits", { headers: await sessionHeader(payer.address) })).json();
+		expect(listed).toEqual({
+			object: "list",
+			data: [],
+			reversed: [{ credit_id: "deposit:old", tx_hash: null, block_number: null, amount: "5", reversed: "5", shortfall: "0" }],
+		});
 	});
 
 	it("waits for the configured confirmations before crediting", async () => {

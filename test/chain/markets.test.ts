@@ -196,6 +196,7 @@ describe("indexer: markets", () => {
 		expect(paths).toEqual(
 			expect.arrayContaining([
 				"/v1/account/usage",
+				"/v1/account/deposits",
 				"/v1/account/withdrawals",
 				"/v1/markets/{id}",
 				"/v1/markets/{id}/trades",
@@ -212,5 +213,12 @@ describe("indexer: markets", () => {
 		expect(item.properties.share_bps.description).toMatch(/over the share supply, not the total supply/);
 		expect(item.properties.share_bps.description).toMatch(/sale.*pair.*dead address.*token contract itself.*RevenueVault/);
 		expect(spec.components.schemas.ModelMarket.properties.share_supply.description).toMatch(/ModelToken\.shareSupply\(\)/);
+	});
+
+	it("documents a deposit's status in /openapi.json, reversed by a reorg included", async () => {
+		const spec = (await callGateway("/openapi.json")).json();
+		const status = spec.components.schemas.Deposit.properties.status;
+		expect(status.enum).toEqual(["pending", "credited", "reversed"]);
+		expect(status.description).toMatch(/reversed: it was credited, then a chain reorg removed the deposit/);
 	});
 });

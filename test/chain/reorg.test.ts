@@ -5,7 +5,19 @@ import { depositsOf, marketByToken, readCursor, reversalsOf, topHolders } from "
 import { issueSession } from "../../workers/gateway/session.ts";
 import { db, newKey, testEnv } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { buy, deposit, fixture, isolatedNet, ledger, newAccount, runIndexer, spend, testClient, tokenize } from "./helpers.ts";
+import {
+	buy,
+	deposit,
+	fixture,
+	isolatedNet,
+	ledger,
+	newAccount,
+	runIndexer,
+	sessionHeader,
+	spend,
+	testClient,
+	tokenize,
+} from "./helpers.ts";
 
 // Its own anvil node: snapshot/revert rewinds the whole chain.
 const net = () => isolatedNet("reorg");
@@ -21,7 +33,7 @@ describe("indexer: reorgs", () => {
 		expect(before?.raised).toBe(0n);
 
 		const snapshot = await testClient(net()).snapshot();
-		await deposit(net(), payer.wallet, parseEther("10"));
+		const removed = await deposit(net(), payer.wallet, parseEther("10"));
 		await buy(net(), trader.wallet, sale, parseEther("100"));
 		await runIndexer(net()); // depth 0: applied at the head
 		expect((await ledger(payer.address).account()).balance).toBe(parseEther("10"));
@@ -30,7 +42,7 @@ describe("indexer: reorgs", () => {
 
 		// The fork: the deposit and the buy vanish; another deposit lands instead, on a longer chain.
 		await testClient(net()).revert({ id: snapshot });
-		await deposit(net(), payer.wallet, parseEther("4"));
+		const replacement = await deposit(net(), payer.wallet, parseEther("4"));
 		await testClient(net()).mine({ blocks: 3 });
 		await runIndexer(net());
 
@@ -39,6 +51,30 @@ describe("indexer: reorgs", () => {
 		expect(rows.map((d) => d.amount)).toEqual([parseEther("4")]);
 		expect(await reversalsOf(db(), payer.address)).toMatchObject([
 			{ amount: parseEther("10"), reversed: parseEther("10"), shortfall: 0n },
+		]);
+		// The payer whose balance dropped sees why: the removed deposit, listed as reversed.
+		const listed = (await callGateway("/v1/account/deposits", { headers: await sessionHeader(payer.address) })).json();
+		expect(listed.data).toEqual([
+			{
+				tx_hash: replacement.transactionHash,
+				log_index: expect.any(Number),
+				block_number: Number(replacement.blockNumber),
+				from: payer.address,
+				amount: parseEther("4").toString(),
+				credited: true,
+				status: "credited",
+				reversal: null,
+			},
+			{
+				tx_hash: removed.transactionHash,
+				log_index: expect.any(Number),
+				block_number: Number(removed.blockNumber),
+				from: payer.address,
+				amount: parseEther("10").toString(),
+				credited: false,
+				status: "reversed",
+				reversal: { reversed: parseEther("10").toString(), shortfall: "0" },
+			},
 		]);
 		const after = await marketByToken(db(), token);
 		expect(after?.raised).toBe(0n);
@@ -54,7 +90,7 @@ describe("indexer: reorgs", () => {
 		const payer = await newAccount(net(), parseEther("10"));
 		const { key } = await newKey({ payer: payer.address, credit: 0n });
 		const snapshot = await testClient(net()).snapshot();
-		await deposit(net(), payer.wallet, parseEther("10"));
+		const deposited = await deposit(net(), payer.wallet, parseEther("10"));
 		await runIndexer(net());
 		await spend(payer.address, key, parseEther("6"));
 		expect((await ledger(payer.address).account()).balance).toBe(parseEther("4"));
@@ -67,11 +103,21 @@ describe("indexer: reorgs", () => {
 		const { token } = await issueSession(testEnv(), payer.address);
 		const res = await callGateway("/v1/account/deposits", { headers: { authorization: `Bearer ${token}` } });
 		expect(res.json()).toMatchObject({
-			data: [],
+			data: [
+				{
+					tx_hash: deposited.transactionHash,
+					block_number: Number(deposited.blockNumber),
+					amount: parseEther("10").toString(),
+					credited: false,
+					status: "reversed",
+					reversal: { reversed: parseEther("4").toString(), shortfall: parseEther("6").toString() },
+				},
+			],
 			reversed: [
 				{ amount: parseEther("10").toString(), reversed: parseEther("4").toString(), shortfall: parseEther("6").toString() },
 			],
 		});
+		expect(res.json().data).toHaveLength(1);
 	});
 
 	it("credits a deposit again, once, when a rollback removed it and the same log comes back (A→B→A)", async () => {

@@ -46,6 +46,11 @@ export async function reverseDeposits(env: Env, db: Db, rows: Array<typeof depos
 				amount: d.amount,
 				reversed: result.reversed,
 				shortfall: result.shortfall,
+				// The row goes with the rollback: the payer is still shown which deposit was reversed.
+				txHash: d.txHash,
+				logIndex: d.logIndex,
+				blockNumber: d.blockNumber,
+				sender: d.sender,
 			}),
 			markUncredited(db, d.chainId, d.txHash, d.logIndex),
 		]);

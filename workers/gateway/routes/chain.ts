@@ -33,7 +33,7 @@ import { BaseUnits } from "./account.ts";
 //
 //   GET /v1/chain                     the chain the contracts are on (CHAIN_ID), for wallets to switch to
 //   GET /v1/account/usage?epoch=N     the signed-in payer's leaves of epoch N with Merkle proofs
-//   GET /v1/account/deposits          the payer's indexed deposits (and credits undone by reorgs)
+//   GET /v1/account/deposits          the payer's indexed deposits: pending, credited, or reversed by a reorg
 //   POST /v1/account/withdrawals      {amount}: locks unused credit; the settler pays it from the vault
 //   GET /v1/account/withdrawals       the payer's withdrawals and their state
 //   GET /v1/markets/{model id}        IMO progress, price, market cap, pool, revenue settled, holders
@@ -112,26 +112,7 @@ export function registerChainRoutes(app: App): void {
 		const { payer } = await requireSession(c.env, c.req.header("authorization"));
 		const db = c.get("db");
 		const [rows, reversals] = await Promise.all([depositsOf(db, payer), reversalsOf(db, payer)]);
-		return c.json({
-			object: "list",
-			data: rows.map((d) => ({
-				tx_hash: d.txHash,
-				log_index: d.logIndex,
-				block_number: d.blockNumber,
-				from: d.sender,
-				amount: d.amount.toString(),
-				credited: d.creditedAt !== null,
-			})),
-			// A deposit a reorg removed and a later one brought back is credited again: not listed as reversed.
-			reversed: reversals
-				.filter((r) => !rows.some((d) => d.creditId === r.creditId && d.creditedAt !== null))
-				.map((r) => ({
-					credit_id: r.creditId,
-					amount: r.amount.toString(),
-					reversed: r.reversed.toString(),
-					shortfall: r.shortfall.toString(),
-				})),
-		});
+		return c.json(depositList(rows, reversals));
 	});
 
 	app.post("/v1/account/withdrawals", async (c) => {
@@ -234,6 +215,69 @@ export function registerChainRoutes(app: App): void {
 function shareBps(balance: bigint, shareSupply: bigint | null): number | null {
 	if (shareSupply === null || shareSupply === 0n) return null;
 	return Number((balance * 10_000n) / shareSupply);
+}
+
+type DepositRow = Awaited<ReturnType<typeof depositsOf>>[number];
+type ReversalRow = Awaited<ReturnType<typeof reversalsOf>>[number];
+
+/**
+ * The payer's deposits, newest first (by block, then log), each with its status: `pending` (indexed,
+ * not credited yet: waiting for confirmations), `credited`, or `reversed` (credited, then a chain
+ * reorg removed it and its credit was taken back, with what the payer had already spent of it as
+ * the shortfall). A reversed deposit stays listed after the rollback deleted its row, from its
+ * reversal; a reversal whose credit was applied again (the same log came back) is not listed. The
+ * `reversed` list is the older shape of the reversals, kept for clients that read it; it also has
+ * the reversals recorded before their deposit's transaction was kept, which `data` cannot place.
+ */
+function depositList(rows: DepositRow[], reversals: ReversalRow[]) {
+	const credited = new Set(rows.filter((d) => d.creditedAt !== null).map((d) => d.creditId));
+	const open = new Map(reversals.filter((r) => !credited.has(r.creditId)).map((r) => [r.creditId, r]));
+	const reversal = (r: ReversalRow | undefined) =>
+		r ? { reversed: r.reversed.toString(), shortfall: r.shortfall.toString() } : null;
+	const data = rows.map((d) => {
+		// A rollback that reversed the credit and stopped before deleting the row: reversed until credited again.
+		const r = d.creditedAt === null ? open.get(d.creditId) : undefined;
+		return {
+			tx_hash: d.txHash,
+			log_index: d.logIndex,
+			block_number: d.blockNumber,
+			from: d.sender,
+			amount: d.amount.toString(),
+			credited: d.creditedAt !== null,
+			status: d.creditedAt !== null ? ("credited" as const) : r ? ("reversed" as const) : ("pending" as const),
+			reversal: reversal(r),
+		};
+	});
+	const rowIds = new Set(rows.map((d) => d.creditId));
+	for (const r of open.values()) {
+		const { txHash, logIndex, blockNumber, sender } = r;
+		if (rowIds.has(r.creditId) || txHash === null || logIndex === null || blockNumber === null || sender === null) continue;
+		data.push({
+			tx_hash: txHash,
+			log_index: logIndex,
+			block_number: blockNumber,
+			from: sender,
+			amount: r.amount.toString(),
+			credited: false,
+			status: "reversed",
+			reversal: reversal(r),
+		});
+	}
+	// A stable sort: a reversed deposit and its replacement on the new chain can share a block and
+	// log index, and the replacement (a row, pushed first) stays first.
+	data.sort((a, b) => b.block_number - a.block_number || b.log_index - a.log_index);
+	return {
+		object: "list" as const,
+		data,
+		reversed: [...open.values()].map((r) => ({
+			credit_id: r.creditId,
+			tx_hash: r.txHash,
+			block_number: r.blockNumber,
+			amount: r.amount.toString(),
+			reversed: r.reversed.toString(),
+			shortfall: r.shortfall.toString(),
+		})),
+	};
 }
 
 const REFUSED = "The withdrawal with this Idempotency-Key was refused; retry with a new key.";
@@ -379,6 +423,30 @@ const Withdrawal = z
 	})
 	.openapi("Withdrawal");
 
+const Deposit = z
+	.object({
+		tx_hash: z.string(),
+		log_index: z.number().int(),
+		block_number: z.number().int(),
+		from: AddressString,
+		amount: Amount,
+		credited: z.boolean().openapi({ description: "Whether the amount is in the payer's credit now (status credited)" }),
+		status: z.enum(["pending", "credited", "reversed"]).openapi({
+			description:
+				"pending: indexed, waiting for confirmations before it is credited; credited: in the payer's credit; reversed: it was credited, then a chain reorg removed the deposit and its credit was taken back (see reversal). If the chain brings the same log back, it is credited again and listed as such; if its transaction is mined again in another block, that is a new deposit, listed beside the reversed one.",
+		}),
+		reversal: z
+			.object({
+				reversed: Amount.openapi({ description: "What was taken back from the payer's credit" }),
+				shortfall: Amount.openapi({
+					description: "What the payer had already spent of it and could not be taken back (amount = reversed + shortfall)",
+				}),
+			})
+			.nullable()
+			.openapi({ description: "Set when status is reversed" }),
+	})
+	.openapi("Deposit");
+
 const Market = z
 	.object({
 		object: z.literal("model_market"),
@@ -440,6 +508,37 @@ function documentChainRoutes(app: App): void {
 		security: session,
 		request: { query: z.object({ epoch: z.string().openapi({ example: "29928084" }) }) },
 		responses: { 200: json("Leaves and proofs", UsageEpoch), 401: error("No session"), 404: error("Epoch not closed") },
+	});
+	app.openAPIRegistry.registerPath({
+		method: "get",
+		path: "/v1/account/deposits",
+		summary: "The signed-in payer's vault deposits, newest first: pending, credited, or reversed by a chain reorg",
+		security: session,
+		responses: {
+			200: json(
+				"Deposits",
+				z.object({
+					object: z.literal("list"),
+					data: z.array(Deposit),
+					reversed: z
+						.array(
+							z.object({
+								credit_id: z.string(),
+								tx_hash: z.string().nullable(),
+								block_number: z.number().int().nullable(),
+								amount: Amount,
+								reversed: Amount,
+								shortfall: Amount,
+							}),
+						)
+						.openapi({
+							description:
+								"The reversed deposits' credits, the older shape kept for existing clients: data lists them too, with their status, except those reversed before the API kept their transaction (tx_hash null here)",
+						}),
+				}),
+			),
+			401: error("No session"),
+		},
 	});
 	app.openAPIRegistry.registerPath({
 		method: "post",
