@@ -101,9 +101,27 @@ export const deposit: Command = {
 	},
 };
 
-interface DepositList {
-	data: Array<{ tx_hash: string; credited: boolean }>;
+export interface DepositList {
+	/** `status` from gateways that list reorg-reversed deposits too; older ones send `credited` alone. */
+	data: Array<{ tx_hash: string; credited: boolean; status?: "pending" | "credited" | "reversed" }>;
 }
+
+/**
+ * Where the deposit made in `txHash` stands in the gateway's list. One transaction can be listed
+ * twice: reversed (a reorg removed the block it was in) and again, mined in another block.
+ */
+export function depositState(list: DepositList, txHash: string): "credited" | "pending" | "reversed" | "unseen" {
+	const rows = list.data.filter((d) => d.tx_hash.toLowerCase() === txHash.toLowerCase());
+	if (rows.some((d) => d.credited)) return "credited";
+	if (rows.some((d) => d.status !== "reversed")) return "pending";
+	return rows.length > 0 ? "reversed" : "unseen";
+}
+
+const WAITING = {
+	pending: "indexed; waiting for enough confirmations",
+	reversed: "a chain reorg removed it and its credit was taken back; waiting for it to be mined again",
+	unseen: "not seen by the indexer yet",
+};
 
 /** Polls the gateway until the indexer has credited the deposit made in `txHash`; returns the account. */
 async function waitForCredit(
@@ -120,13 +138,13 @@ async function waitForCredit(
 	try {
 		for (;;) {
 			const list = await gateway.request<DepositList>("GET", "/v1/account/deposits", { token });
-			const row = list.data.find((d) => d.tx_hash.toLowerCase() === txHash.toLowerCase());
-			if (row?.credited) {
+			const state = depositState(list, txHash);
+			if (state === "credited") {
 				const account = await gateway.request<{ balance: string; available: string }>("GET", "/v1/account", { token });
 				step.done(`${paca(BigInt(account.available))} available`);
 				return { balance: account.balance, available: account.available };
 			}
-			step.update(row ? "indexed; waiting for enough confirmations" : "not seen by the indexer yet");
+			step.update(WAITING[state]);
 			if (Date.now() > deadline) {
 				throw new CliError(
 					"credit_timeout",

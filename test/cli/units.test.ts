@@ -6,6 +6,7 @@ import { describe, expect, test } from "vitest";
 import { parseAmount, parseSlippage } from "../../cli/commands/common.ts";
 import { normalizeStats } from "../../cli/commands/models.ts";
 import { metadataUri } from "../../cli/commands/tokenize.ts";
+import { depositState } from "../../cli/commands/vault.ts";
 import { loadWallet, resolveConfig } from "../../cli/config.ts";
 import { CliError } from "../../cli/errors.ts";
 import { defaultSymbol, parseRepoRef, toModelInfo } from "../../cli/hf.ts";
@@ -196,5 +197,21 @@ describe("display", () => {
 		expect(normalizeStats("a/b", live)).toEqual(http);
 		expect(normalizeStats("a/b", http)).toEqual(http);
 		expect(normalizeStats("a/b", { hello: 1 })).toBeNull();
+	});
+});
+
+describe("deposit --wait", () => {
+	const tx = "0xAb01";
+	test("a deposit reversed by a reorg is not taken for one waiting for confirmations, nor hides its credited return", () => {
+		const reversed = { tx_hash: "0xab01", credited: false, status: "reversed" as const };
+		expect(depositState({ data: [reversed] }, tx)).toBe("reversed");
+		// Mined again in another block, listed beside the reversed entry (before or after it).
+		const back = { tx_hash: "0xab01", credited: false, status: "pending" as const };
+		expect(depositState({ data: [reversed, back] }, tx)).toBe("pending");
+		expect(depositState({ data: [reversed, { ...back, credited: true, status: "credited" }] }, tx)).toBe("credited");
+		expect(depositState({ data: [{ tx_hash: "0xother", credited: true }] }, tx)).toBe("unseen");
+		// A gateway from before `status`: credited or not.
+		expect(depositState({ data: [{ tx_hash: "0xab01", credited: false }] }, tx)).toBe("pending");
+		expect(depositState({ data: [{ tx_hash: "0xab01", credited: true }] }, tx)).toBe("credited");
 	});
 });
