@@ -66,13 +66,24 @@ export interface ApiKey {
 
 export interface Deposit {
 	tx_hash: string;
+	log_index?: number;
 	block_number: number;
 	amount: string;
 	credited: boolean;
+	/** Absent from gateways older than it, which list no reversed deposits. */
+	status?: "pending" | "credited" | "reversed";
+	/** For a reversed deposit: what was taken back, and what had already been spent of it. */
+	reversal?: { reversed: string; shortfall: string } | null;
 }
 
 /** The latest `count` deposits, newest first: the API already sends them newest first (by block). */
 export const latestDeposits = (deposits: Deposit[], count = 5) => deposits.slice(0, count);
+
+/** How the wallet page marks a deposit: a reversed one is never shown as credited or as waiting. */
+export function depositBadge(d: Deposit): { tone: "ok" | "warn" | "bad"; label: string } {
+	if (d.status === "reversed") return { tone: "bad", label: "reversed by a chain reorg" };
+	return d.credited ? { tone: "ok", label: "credited" } : { tone: "warn", label: "waiting for confirmations" };
+}
 
 /** An API failure in words a person can act on; `code` is the API's error code when it sent one. */
 export class ApiProblem extends Error {

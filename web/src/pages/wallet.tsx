@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import type { Address } from "viem";
-import { type ApiKey, api, latestDeposits, type Model } from "../data/api.ts";
+import { type ApiKey, api, depositBadge, latestDeposits, type Model } from "../data/api.ts";
 import {
 	claim,
 	contractsOf,
@@ -238,13 +238,30 @@ function SignedIn({ session }: { session: string }) {
 				<>
 					<h3>Deposits</h3>
 					<ul class="rows" data-testid="deposit-list">
-						{latestDeposits(deposits.data).map((d) => (
-							<li key={`${d.tx_hash}-${d.block_number}`}>
-								<Paca value={d.amount} />
-								<span class={`badge ${d.credited ? "ok" : "warn"}`}>{d.credited ? "credited" : "waiting for confirmations"}</span>
-								<small class="muted">block {d.block_number}</small>
-							</li>
-						))}
+						{latestDeposits(deposits.data).map((d) => {
+							const badge = depositBadge(d);
+							return (
+								<li key={`${d.tx_hash}-${d.log_index ?? ""}-${d.block_number}-${d.status ?? ""}`}>
+									<Paca value={d.amount} />
+									<span class={`badge ${badge.tone}`}>{badge.label}</span>
+									<small class="muted">
+										block {d.block_number}
+										{d.reversal && (
+											<>
+												{" · "}
+												<Paca value={d.reversal.reversed} /> taken back from your credit
+												{d.reversal.shortfall !== "0" && (
+													<>
+														{" "}
+														(<Paca value={d.reversal.shortfall} /> of it had already been spent)
+													</>
+												)}
+											</>
+										)}
+									</small>
+								</li>
+							);
+						})}
 					</ul>
 				</>
 			)}
