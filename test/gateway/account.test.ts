@@ -1,15 +1,18 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { describe, expect, it } from "vitest";
 import { apiKeys } from "../../lib/db/schema.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
+import worker from "../../workers/gateway/index.ts";
 import { MAX_ACTIVE_KEYS } from "../../workers/gateway/routes/account.ts";
 import { issueSession, SESSION_TTL_MS } from "../../workers/gateway/session.ts";
 import { db, newKey, newModel, PACA, standIn, testEnv } from "../helpers/fixtures.ts";
 import { callGateway, openGateway } from "../helpers/gateway.ts";
 
 const HOST = "gateway.test"; // the host callGateway sends requests to
+const CHAIN = 31337; // the deployment's chain: wrangler.toml's CHAIN_ID, which the tests run with
 const ADMIN = { authorization: `Bearer ${testEnv().ADMIN_TOKEN}` };
 
 function newWallet(): PrivateKeyAccount {
@@ -33,7 +36,7 @@ async function signedMessage(
 		address: wallet.address,
 		uri: `https://${HOST}/login`,
 		version: "1",
-		chainId: 8453,
+		chainId: CHAIN,
 		nonce: await freshNonce(),
 		issuedAt: new Date(),
 		statement: "Sign in to Modeldex.",
@@ -101,8 +104,19 @@ describe("Sign-In with Ethereum: happy path", () => {
 		expect(res.json().expires_at).toBe(Math.floor(expirationTime.getTime() / 1000));
 	});
 
-	it("accepts any chain id", async () => {
-		const res = await verify(await signedMessage(newWallet(), { chainId: 31337 }));
+	it("accepts any chain id when CHAIN_ID is not set (the gateway names no chain)", async () => {
+		const { CHAIN_ID: _, ...unset } = env as TestEnv;
+		const ctx = createExecutionContext();
+		const res = await worker.fetch(
+			new Request(`https://${HOST}/v1/auth/verify`, {
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: JSON.stringify(await signedMessage(newWallet(), { chainId: 8453 })),
+			}),
+			unset as TestEnv,
+			ctx,
+		);
+		await waitOnExecutionContext(ctx);
 		expect(res.status).toBe(200);
 	});
 });
@@ -146,6 +160,41 @@ describe("Sign-In with Ethereum: refused sign-ins", () => {
 		expect(res.status).toBe(401);
 		expect(res.json().error.message).toContain("evil.example");
 		expect((await verify(await signedMessage(wallet, { nonce }))).status).toBe(200);
+	});
+
+	it("refuses a message for another chain, naming both, and leaves its nonce usable", async () => {
+		const wallet = newWallet();
+		const nonce = await freshNonce();
+		const res = await verify(await signedMessage(wallet, { chainId: 8453, nonce }));
+		expect(res.status).toBe(401);
+		expect(res.json().error).toMatchObject({ code: "unauthorized", type: "invalid_request_error", param: "message" });
+		expect(res.json().error.message).toContain("chain id 8453");
+		expect(res.json().error.message).toContain(`Modeldex runs on chain id ${CHAIN}`);
+		expect((await verify(await signedMessage(wallet, { nonce }))).status).toBe(200);
+	});
+
+	it("holds the message to CHAIN_ID as configured, not to one chain", async () => {
+		const signed = await signedMessage(newWallet(), { chainId: 8453 });
+		const res = await callGateway("/v1/auth/verify", { json: signed, env: { CHAIN_ID: "8453" } });
+		expect(res.status).toBe(200);
+	});
+
+	it("refuses every sign-in with a clear 500 when CHAIN_ID is malformed, and inference still works", async () => {
+		const signed = await signedMessage(newWallet());
+		const res = await callGateway("/v1/auth/verify", { json: signed, env: { CHAIN_ID: "mainnet" } });
+		expect(res.status).toBe(500);
+		expect(res.json().error).toMatchObject({ code: "internal_error", type: "server_error" });
+		expect(res.json().error.message).toContain("CHAIN_ID setting is not a chain id");
+		// Nothing was signed in with it: the nonce is still there for a sign-in once it is fixed.
+		expect((await verify(signed)).status).toBe(200);
+		const { key } = await newKey();
+		const model = await newModel();
+		const chatUnderBadChain = await callGateway("/v1/chat/completions", {
+			key,
+			env: { CHAIN_ID: "mainnet" },
+			json: { model, messages: [{ role: "user", content: "hi" }], max_tokens: 5 },
+		});
+		expect(chatUnderBadChain.status).toBe(200);
 	});
 
 	it("refuses an expired message", async () => {

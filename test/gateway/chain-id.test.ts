@@ -31,6 +31,8 @@ describe("GET /v1/chain", () => {
 	it("answers an error, not a wrong or missing chain, when CHAIN_ID is malformed, and inference still works", async () => {
 		const res = await callGateway("/v1/chain", { env: { CHAIN_ID: "mainnet" } });
 		expect(res.status).toBe(500);
+		expect(res.json().error).toMatchObject({ code: "internal_error", type: "server_error" });
+		expect(res.json().error.message).toContain("CHAIN_ID setting is not a chain id");
 		const { key } = await newKey();
 		const model = await newModel();
 		const chat = await callGateway("/v1/chat/completions", {

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import type { AccountLedger } from "../../durable-objects/account-ledger.ts";
 import type { ModelMeter } from "../../durable-objects/model-meter.ts";
+import { ChainIdVar } from "../../lib/chain/config.ts";
+import { ApiError } from "./errors.ts";
 
 // Bindings come from `wrangler types` (types/gateway-env.d.ts); the Durable Object
 // namespaces are narrowed here so RPC calls are typed. Secrets are listed once, here.
@@ -104,4 +106,22 @@ function parseConfig(env: Env): Config {
 		},
 		clientGoneMs: d.UPSTREAM_CLIENT_GONE_TIMEOUT_MS,
 	};
+}
+
+/**
+ * CHAIN_ID, the chain the contracts are on; null when unset. Read by the routes that depend
+ * on it (GET /v1/chain, sign-in) rather than with the other settings: a bad value fails
+ * those loudly (500, naming the var) without taking inference down with it.
+ */
+export function deploymentChainId(env: Env): number | null {
+	if (env.CHAIN_ID === undefined) return null;
+	const parsed = ChainIdVar.safeParse(env.CHAIN_ID);
+	if (!parsed.success) {
+		console.error(`bad Worker configuration: CHAIN_ID '${env.CHAIN_ID}' is not a chain id`);
+		throw new ApiError(
+			"internal_error",
+			"The gateway's CHAIN_ID setting is not a chain id, so it cannot say which network Modeldex runs on; the operators are told.",
+		);
+	}
+	return parsed.data;
 }

@@ -4,15 +4,16 @@ import { parseSiweMessage, validateSiweMessage } from "viem/siwe";
 import type { Db } from "../../lib/db/client.ts";
 import { siweNonces } from "../../lib/db/schema.ts";
 import { base64url, bearerToken, randomHex } from "../../lib/keys.ts";
-import type { Env } from "./env.ts";
+import { deploymentChainId, type Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 
 // Sign-In with Ethereum (EIP-4361) and the session tokens it hands out.
 //
 // Sign-in: GET /v1/auth/nonce stores a one-time nonce in D1; the wallet signs a
-// SIWE message naming this host and that nonce; POST /v1/auth/verify checks the
-// message and the signature, then deletes the nonce in the statement that checks
-// it, so of two requests carrying the same message only one gets a session.
+// SIWE message naming this host, the deployment's chain (CHAIN_ID) and that nonce;
+// POST /v1/auth/verify checks the message and the signature, then deletes the
+// nonce in the statement that checks it, so of two requests carrying the same
+// message only one gets a session.
 //
 // Sessions: what a wallet gets after signing in, sent as
 // `Authorization: Bearer mdxs_<payer hex>_<expiry>_<mac>` to /v1/account routes.
@@ -52,9 +53,9 @@ export async function newSignInNonce(db: Db, now = Date.now()): Promise<{ nonce:
 }
 
 /**
- * Checks a signed SIWE message for `host` and returns a session for its address.
- * Only externally owned accounts: the signature is checked by recovering the
- * signer (smart-contract wallets would need an RPC client for ERC-1271).
+ * Checks a signed SIWE message for `host` and the deployment's chain, and returns a
+ * session for its address. Only externally owned accounts: the signature is checked
+ * by recovering the signer (smart-contract wallets would need an RPC client for ERC-1271).
  */
 export async function signIn(
 	env: Env,
@@ -85,6 +86,17 @@ export async function signIn(
 	// EIP-4361: the URI names the resource signed in to; one on another host is another site's.
 	if (uriHost(fields.uri) !== host) {
 		throw new ApiError("unauthorized", `This sign-in message's URI '${fields.uri}' is not on '${host}'.`);
+	}
+	// EIP-4361's Chain ID binds the sign-in to a network. One deployer key gives the same
+	// contract addresses on every chain, so a message for another network is refused rather
+	// than taken as a sign-in to this deployment. CHAIN_ID unset: no chain to hold it to.
+	const chainId = deploymentChainId(env);
+	if (chainId !== null && fields.chainId !== chainId) {
+		throw new ApiError(
+			"unauthorized",
+			`This sign-in message names chain id ${fields.chainId}, but Modeldex runs on chain id ${chainId} (GET /v1/chain). Sign a message with 'Chain ID: ${chainId}' (switch your wallet to that network first).`,
+			{ param: "message" },
+		);
 	}
 	if (expirationTime && expirationTime.getTime() <= now) throw new ApiError("unauthorized", "This sign-in message has expired.");
 	if (notBefore && notBefore.getTime() > now) throw new ApiError("unauthorized", "This sign-in message is not valid yet.");

@@ -183,12 +183,14 @@ function documentAccountRoutes(app: App): void {
 	app.openAPIRegistry.registerPath({
 		method: "post",
 		path: "/v1/auth/verify",
-		summary: "Sign in: an EIP-4361 message for this host over a fresh nonce, and the wallet's signature of it",
+		summary:
+			"Sign in: an EIP-4361 message for this host and the deployment's chain (GET /v1/chain) over a fresh nonce, and the wallet's signature of it",
 		request: { body: { content: { "application/json": { schema: VerifyBody } } } },
 		responses: {
 			200: json(z.object({ token: z.string(), payer: z.string(), expires_at: z.number().int() }), "A session for the wallet"),
 			400: error("Not a SIWE message, or a bad body"),
-			401: error("Wrong domain, expired, bad signature, or a nonce unknown, expired or used"),
+			401: error("Wrong domain or chain id (not CHAIN_ID), expired, bad signature, or a nonce unknown, expired or used"),
+			500: error("The gateway's CHAIN_ID setting is malformed"),
 		},
 	});
 	app.openAPIRegistry.registerPath({

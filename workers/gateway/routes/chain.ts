@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { type Address, keccak256, stringToHex } from "viem";
-import { ChainIdVar } from "../../../lib/chain/config.ts";
 import { buildUsageTree, USAGE_LEAF_ENCODING, type UsageLeaf } from "../../../lib/chain/usage-tree.ts";
 import {
 	depositsOf,
@@ -22,7 +21,7 @@ import {
 import { ledgerFor } from "../accounts.ts";
 import type { App, AppEnv } from "../app.ts";
 import { idempotencyKeyOf, pathId, readJsonBody } from "../body.ts";
-import { type Env, readConfig } from "../env.ts";
+import { deploymentChainId, readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
 import { requireSession } from "../session.ts";
@@ -54,7 +53,7 @@ export function registerChainRoutes(app: App): void {
 			summary: "The chain Modeldex's contracts are on: send transactions only from a wallet on it",
 			responses: { 200: { description: "The chain", content: { "application/json": { schema: ChainObject } } } },
 		}),
-		(c) => c.json({ object: "chain" as const, chain_id: chainIdOf(c.env) }, 200),
+		(c) => c.json({ object: "chain" as const, chain_id: deploymentChainId(c.env) }, 200),
 	);
 
 	app.get("/v1/account/usage", async (c) => {
@@ -595,15 +594,4 @@ function listLimit(raw: string | undefined): number {
 		throw new ApiError("invalid_request", `'limit' must be a whole number from 1 to 100, not '${raw}'.`, { param: "limit" });
 	}
 	return limit;
-}
-
-/**
- * CHAIN_ID, read here rather than with the other settings: a bad value fails this route
- * loudly (500, naming the var) without taking inference down with it.
- */
-function chainIdOf(env: Env): number | null {
-	if (env.CHAIN_ID === undefined) return null;
-	const parsed = ChainIdVar.safeParse(env.CHAIN_ID);
-	if (!parsed.success) throw new Error(`bad Worker configuration: CHAIN_ID '${env.CHAIN_ID}' is not a chain id`);
-	return parsed.data;
 }
