@@ -1,7 +1,8 @@
 // modeldex login | logout | keys create|list|revoke
 //
-// login signs a Sign-In with Ethereum message for the gateway's host with the local key and keeps
-// the session token it gets in <home>/session.json, per gateway URL. The keys commands use it.
+// login signs a Sign-In with Ethereum message for the gateway's host and chain (GET /v1/chain)
+// with the local key and keeps the session token it gets in <home>/session.json, per gateway
+// URL. The keys commands use it.
 import { createPublicClient, http } from "viem";
 import { createSiweMessage } from "viem/siwe";
 import { readAddressesFile } from "../chain.ts";
@@ -11,8 +12,29 @@ import { type ApiKey, forgetSession, Gateway, requireStoredSession, saveSession 
 import { paca, table } from "../output.ts";
 import { type Command, parseAmount, str } from "./common.ts";
 
-/** The chain id for the SIWE message: flag/env, else the addresses file, else the RPC, else 1. */
-async function chainIdFor(config: Config): Promise<number> {
+/**
+ * The chain id for the SIWE message: the gateway's (GET /v1/chain), which it holds sign-ins
+ * to. When it names none: the flag/env, else the addresses file, else the RPC, else 1.
+ */
+async function chainIdFor(config: Config, gateway: Gateway): Promise<number> {
+	const served = await gateway.request<{ chain_id: number | null }>("GET", "/v1/chain").then(
+		(r) => (Number.isSafeInteger(r.chain_id) && (r.chain_id as number) > 0 ? (r.chain_id as number) : null),
+		(error: unknown) => {
+			// A gateway from before GET /v1/chain: it names no chain.
+			if (error instanceof CliError && error.code === "not_found") return null;
+			throw error;
+		},
+	);
+	if (served !== null) {
+		if (config.chainId !== undefined && config.chainId !== served) {
+			throw new CliError(
+				"wrong_chain",
+				`The gateway at ${config.gatewayUrl} runs on chain id ${served}, not chain id ${config.chainId} (${config.sources.chainId === "flag" ? "--chain-id" : "MODELDEX_CHAIN_ID"}).`,
+				{ hint: "Point --gateway at the gateway of that chain, or fix --chain-id / MODELDEX_CHAIN_ID." },
+			);
+		}
+		return served;
+	}
 	if (config.chainId !== undefined) return config.chainId;
 	try {
 		return readAddressesFile(config).chainId;
@@ -49,7 +71,7 @@ export const login: Command = {
 				statement: "Sign in to Modeldex to manage API keys and credit.",
 				uri: url.origin,
 				version: "1",
-				chainId: await chainIdFor(config),
+				chainId: await chainIdFor(config, gateway),
 				nonce,
 				issuedAt: new Date(),
 			});
