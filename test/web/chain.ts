@@ -173,11 +173,40 @@ export async function startChain(): Promise<Chain> {
 }
 
 /**
+ * The network the test wallet is on, what it does when the page asks it to switch, and
+ * what the page asked of it (with the chain it was on then).
+ */
+export interface WalletNetwork {
+	chainId: number;
+	/** false: the user declines every switch (4001). */
+	switches: boolean;
+	requests: Array<{ method: string; params: unknown[]; chainId: number }>;
+}
+
+export const walletOn = (chainId: number = anvil.id, switches = true): WalletNetwork => ({ chainId, switches, requests: [] });
+
+/** The user moves the wallet to another network in the wallet itself: it tells the page (chainChanged), as MetaMask does. */
+export async function moveWallet(page: Page, network: WalletNetwork, chainId: number): Promise<void> {
+	network.chainId = chainId;
+	await page.evaluate(
+		(hex) => (window as unknown as { __testWalletEmit: (e: string, v: unknown) => void }).__testWalletEmit("chainChanged", hex),
+		`0x${chainId.toString(16)}`,
+	);
+}
+
+/**
  * Puts `window.ethereum` in the page: an EIP-1193 provider whose accounts, signatures
  * and transactions come from a viem local account in Node (through an exposed
  * function), and whose other calls go to anvil. The page sees what MetaMask would show it.
+ * On another network than anvil's (`network`), its reads still go to anvil, as on a chain
+ * where the same deployer key put the same contracts: plausible numbers of the wrong chain.
  */
-export async function injectWallet(page: Page, rpcUrl: string, privateKey: Hex): Promise<Address> {
+export async function injectWallet(
+	page: Page,
+	rpcUrl: string,
+	privateKey: Hex,
+	network: WalletNetwork = walletOn(),
+): Promise<Address> {
 	const account = privateKeyToAccount(privateKey);
 	const { walletClient } = await connect(rpcUrl, privateKey);
 	const chain = { ...anvil, rpcUrls: { default: { http: [rpcUrl] } } };
@@ -195,6 +224,7 @@ export async function injectWallet(page: Page, rpcUrl: string, privateKey: Hex):
 	// Like a real wallet, it shares the account only once the site asked (eth_requestAccounts).
 	let shared = false;
 	const handle = async (method: string, params: unknown[]): Promise<unknown> => {
+		network.requests.push({ method, params, chainId: network.chainId });
 		switch (method) {
 			case "eth_requestAccounts":
 				shared = true;
@@ -202,10 +232,12 @@ export async function injectWallet(page: Page, rpcUrl: string, privateKey: Hex):
 			case "eth_accounts":
 				return shared ? [account.address] : [];
 			case "eth_chainId":
-				return `0x${anvil.id.toString(16)}`;
+				return `0x${network.chainId.toString(16)}`;
 			case "personal_sign":
 				return account.signMessage({ message: { raw: params[0] as Hex } });
 			case "eth_sendTransaction": {
+				// Sent from the wrong network, it would be a real transaction there: a test failure, not a send.
+				if (network.chainId !== anvil.id) throw new Error(`test wallet: asked to send on chain ${network.chainId}`);
 				const tx = params[0] as { to: Address; data?: Hex; value?: Hex; gas?: Hex };
 				return walletClient.sendTransaction({
 					account,
@@ -216,8 +248,12 @@ export async function injectWallet(page: Page, rpcUrl: string, privateKey: Hex):
 					gas: tx.gas ? hexToBigInt(tx.gas) : undefined,
 				});
 			}
-			case "wallet_switchEthereumChain":
+			case "wallet_switchEthereumChain": {
+				if (!network.switches) throw Object.assign(new Error("User rejected the request."), { code: 4001 });
+				const to = Number((params[0] as { chainId: string }).chainId);
+				if (to !== network.chainId) await moveWallet(page, network, to);
 				return null;
+			}
 			default:
 				return forward(method, params);
 		}
@@ -240,6 +276,10 @@ export async function injectWallet(page: Page, rpcUrl: string, privateKey: Hex):
 	});
 	await page.addInitScript(() => {
 		const call = (window as unknown as { __testWalletRequest: (m: string, p: string) => Promise<string> }).__testWalletRequest;
+		const listeners = new Map<string, Set<(value: unknown) => void>>();
+		(window as unknown as { __testWalletEmit: (event: string, value: unknown) => void }).__testWalletEmit = (event, value) => {
+			for (const listener of listeners.get(event) ?? []) listener(value);
+		};
 		(window as unknown as { ethereum: unknown }).ethereum = {
 			isTestWallet: true,
 			async request({ method, params }: { method: string; params?: unknown[] }) {
@@ -250,8 +290,13 @@ export async function injectWallet(page: Page, rpcUrl: string, privateKey: Hex):
 				if (answer.error) throw Object.assign(new Error(answer.error.message), answer.error);
 				return answer.result;
 			},
-			on() {},
-			removeListener() {},
+			on(event: string, listener: (value: unknown) => void) {
+				if (!listeners.has(event)) listeners.set(event, new Set());
+				listeners.get(event)?.add(listener);
+			},
+			removeListener(event: string, listener: (value: unknown) => void) {
+				listeners.get(event)?.delete(listener);
+			},
 		};
 	});
 	return account.address;

@@ -4,7 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { createPublicClient, formatUnits, http } from "viem";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { localPacaAbi, modelTokenAbi } from "../../lib/chain/abis.ts";
-import { type Chain, injectWallet, KEYS, moveThePrice, startChain } from "./chain.ts";
+import { type Chain, injectWallet, KEYS, moveThePrice, moveWallet, startChain, walletOn } from "./chain.ts";
 import { artifacts, buildDashboard, launchChromium, offscreen, type Stack, startStack } from "./stack.ts";
 
 // The wallet features in real headless Chromium: an injected EIP-1193 wallet backed
@@ -173,6 +173,121 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.setViewportSize({ width: 390, height: 844 });
 		await shot(page, "wallet-phone");
 		expect(await offscreen(page)).toEqual([]);
+		await page.close();
+	});
+});
+
+describe("a wallet on another network than the deployment's (GET /v1/chain: 31337)", () => {
+	const banner = (page: Page) => page.getByTestId("network-banner");
+	/** The wallet's reads that reached the chain while it was on `chainId`. */
+	const readsOn = (network: ReturnType<typeof walletOn>, chainId: number) =>
+		network.requests.filter((r) => r.method === "eth_call" && r.chainId === chainId);
+
+	it("warns before any transaction, naming both networks, shows none of the wallet's numbers, and switches on request", async () => {
+		const page = await openPage("wrong-network");
+		const network = walletOn(1);
+		await injectWallet(page, chain.rpcUrl, KEYS.holder, network);
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		await banner(page).waitFor({ timeout: 15_000 });
+		expect(await banner(page).textContent()).toMatch(
+			/Wrong network\..*Your wallet is on Ethereum \(chain id 1\), but Modeldex runs on the local development chain \(chain id 31337\)/,
+		);
+		await page.getByTestId("numbers-hidden").first().waitFor();
+		// The anvil behind this wallet has the holder's real numbers at the same addresses: none are shown.
+		for (const id of ["holding-tokens", "holding-claimable", "holding-paca"]) expect(await text(page, id)).toBe("—");
+		await page.getByLabel("Pay (PACA)").fill("12.5");
+		expect(await page.getByRole("button", { name: "Buy", exact: true }).isDisabled()).toBe(true);
+		expect(await page.getByText(/You get about/).count()).toBe(0);
+		expect(readsOn(network, 1)).toEqual([]);
+		await shot(page, "wrong-network");
+		await page.setViewportSize({ width: 390, height: 844 });
+		// The chart follows the new width a frame or two later.
+		await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBe(390);
+		await shot(page, "wrong-network-phone");
+		expect(await offscreen(page)).toEqual([]);
+		await page.setViewportSize({ width: 1280, height: 1000 });
+
+		// The wallet page too, from the banner above it.
+		await page.getByRole("link", { name: /^Wallet/ }).click();
+		await banner(page).waitFor();
+		await page.getByTestId("wallet-paca").waitFor();
+		expect(await text(page, "wallet-paca")).toBe("—");
+		expect(await text(page, `claimable-${MODEL}`)).toBe("—");
+
+		await page.getByRole("button", { name: "Switch network" }).click();
+		await banner(page).waitFor({ state: "detached", timeout: 10_000 });
+		expect(network.requests.filter((r) => r.method === "wallet_switchEthereumChain").map((r) => r.params)).toEqual([
+			[{ chainId: "0x7a69" }],
+		]);
+		await expect.poll(() => text(page, "wallet-paca"), { timeout: 15_000 }).toMatch(/PACA/);
+		await expect.poll(() => text(page, `claimable-${MODEL}`)).toMatch(/PACA/);
+		expect(readsOn(network, 1)).toEqual([]);
+		await page.close();
+	});
+
+	it("says why when the wallet will not switch, and keeps the numbers hidden", async () => {
+		const page = await openPage("wrong-network-declined");
+		const network = walletOn(8453, false);
+		await injectWallet(page, chain.rpcUrl, KEYS.holder, network);
+		await page.goto(`${stack.origin}/wallet`);
+		await page.getByRole("button", { name: "Connect wallet" }).click();
+		await page.getByRole("button", { name: "Switch network" }).click();
+		await expect.poll(() => banner(page).textContent()).toContain("it is on Base (chain id 8453) (you declined the switch)");
+		expect(await text(page, "wallet-paca")).toBe("—");
+		expect(readsOn(network, 8453)).toEqual([]);
+		await page.close();
+	});
+
+	it("follows the wallet when it moves network by itself (chainChanged), both ways", async () => {
+		const page = await openPage("chain-changed");
+		const network = walletOn();
+		await injectWallet(page, chain.rpcUrl, KEYS.holder, network);
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		await expect.poll(() => text(page, "holding-tokens"), { timeout: 15_000 }).toMatch(/\d/);
+		expect(await banner(page).count()).toBe(0);
+
+		await moveWallet(page, network, 8453);
+		await banner(page).waitFor({ timeout: 5_000 });
+		expect(await banner(page).textContent()).toContain("Your wallet is on Base (chain id 8453)");
+		await expect.poll(() => text(page, "holding-tokens")).toBe("—");
+		expect(await text(page, "holding-paca")).toBe("—");
+
+		await moveWallet(page, network, 31337);
+		await banner(page).waitFor({ state: "detached", timeout: 5_000 });
+		await expect.poll(() => text(page, "holding-tokens"), { timeout: 15_000 }).toMatch(/\d/);
+		expect(readsOn(network, 8453)).toEqual([]);
+		await page.close();
+	});
+
+	it("says it cannot check the network when GET /v1/chain fails, rather than assume, until it can", async () => {
+		const page = await openPage("chain-unreadable");
+		const network = walletOn();
+		await injectWallet(page, chain.rpcUrl, KEYS.holder, network);
+		await page.route("**/v1/chain", (route) =>
+			route.fulfill({
+				status: 500,
+				contentType: "application/json",
+				body: JSON.stringify({
+					error: { message: "The server had an error while processing your request.", code: "internal_error" },
+				}),
+			}),
+		);
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		await banner(page).waitFor({ timeout: 15_000 });
+		expect(await banner(page).textContent()).toMatch(
+			/Network not checked\..*Could not read which network Modeldex runs on .*The server had an error/,
+		);
+		expect(await text(page, "holding-tokens")).toBe("—");
+		expect(readsOn(network, 31337)).toEqual([]);
+		await shot(page, "chain-unreadable");
+
+		await page.unroute("**/v1/chain");
+		await page.getByRole("button", { name: "Try again" }).click();
+		await banner(page).waitFor({ state: "detached", timeout: 10_000 });
+		await expect.poll(() => text(page, "holding-tokens"), { timeout: 15_000 }).toMatch(/\d/);
 		await page.close();
 	});
 });

@@ -5,6 +5,7 @@ import { ModelPage } from "./pages/model.tsx";
 import { ModelsPage } from "./pages/models.tsx";
 import { type Route, useRoute } from "./router.ts";
 import { lazyComponent } from "./ui/lazy.tsx";
+import { NetworkBanner } from "./ui/network-banner.tsx";
 
 const WalletPage = lazyComponent(() => import("./pages/wallet.tsx").then((m) => m.WalletPage));
 
@@ -38,6 +39,7 @@ export function App() {
 				</nav>
 			</header>
 			<main id="main">
+				<NetworkBanner />
 				{route.page === "models" && <ModelsPage />}
 				{/* Keyed by id: one model's data, trade panel and live feed never show under another's address. */}
 				{route.page === "model" && <ModelPage key={route.id} id={route.id} />}

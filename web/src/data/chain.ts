@@ -26,7 +26,8 @@ import {
 import { createSiweMessage } from "viem/siwe";
 import { localPacaAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi } from "../../../lib/chain/abis.ts";
 import { api } from "./api.ts";
-import { provider, providerErrorMessage, requireAddress, saveSession, WalletProblem } from "./wallet.ts";
+import { chainName, deploymentChainId } from "./network.ts";
+import { provider, providerErrorMessage, readWalletChain, requireAddress, saveSession, WalletProblem } from "./wallet.ts";
 
 // Contract reads and writes, sign-in, and wallet errors in words: everything that
 // needs viem's heavier parts, loaded only with the wallet features (pages/trade.tsx,
@@ -106,43 +107,14 @@ const REVERT_WORDS: Record<string, string> = {
 // One deployer key gives the same contract addresses on every chain, so a wallet on a
 // testnet where the team also deployed reads plausible numbers and would send real
 // transactions there. Every write first makes sure the wallet is on the chain the gateway
-// names (GET /v1/chain).
-
-let deployment: Promise<number | null> | null = null;
-
-/** The chain the contracts are on, asked of the gateway once (again after a failure); null when it does not say. */
-export function deploymentChainId(): Promise<number | null> {
-	if (!deployment) {
-		const asked = api.chainId();
-		asked.catch(() => {
-			if (deployment === asked) deployment = null;
-		});
-		deployment = asked;
-	}
-	return deployment;
-}
-
-const CHAIN_NAMES: Record<number, string> = {
-	1: "Ethereum",
-	10: "OP Mainnet",
-	137: "Polygon",
-	8453: "Base",
-	42161: "Arbitrum One",
-	84532: "Base Sepolia",
-	11155111: "Sepolia",
-	31337: "the local development chain",
-};
-
-/** A chain in words: its name when well known, always its id (what a wallet's network settings show). */
-export const chainName = (id: number) =>
-	CHAIN_NAMES[id] ? `${CHAIN_NAMES[id]} (chain id ${id})` : `the network with chain id ${id}`;
+// names (GET /v1/chain, network.ts).
 
 /**
  * Makes sure the wallet is on `expected` before anything is sent: asks it to switch
  * (wallet_switchEthereumChain) when it is not, and throws a WalletProblem naming the
  * network when it will not. `expected` null (the gateway does not say): no check.
  */
-export async function ensureWalletChain(c: Client, expected: number | null): Promise<void> {
+export async function ensureWalletChain(c: Client, expected: number | null, nothingDone = "Nothing was sent."): Promise<void> {
 	if (expected === null) return;
 	const current = await getChainId(c);
 	if (current === expected) return;
@@ -160,14 +132,26 @@ export async function ensureWalletChain(c: Client, expected: number | null): Pro
 				? "your wallet does not know that network yet: add it in the wallet"
 				: walletErrorMessage(error).replace(/\.$/, "");
 		throw new WalletProblem(
-			`Switch your wallet to ${target}, where Modeldex runs: it is on ${chainName(current)} (${why}). Nothing was sent.`,
+			`Switch your wallet to ${target}, where Modeldex runs: it is on ${chainName(current)} (${why}).${nothingDone ? ` ${nothingDone}` : ""}`,
 		);
 	}
 	const now = await getChainId(c);
 	if (now !== expected) {
 		throw new WalletProblem(
-			`Switch your wallet to ${target}, where Modeldex runs: it is still on ${chainName(now)}. Nothing was sent.`,
+			`Switch your wallet to ${target}, where Modeldex runs: it is still on ${chainName(now)}.${nothingDone ? ` ${nothingDone}` : ""}`,
 		);
+	}
+}
+
+/** The wrong-network banner's "Switch network": asks the wallet to move to the deployment's chain. */
+export async function switchToDeploymentChain(): Promise<void> {
+	try {
+		await ensureWalletChain(client(), await deploymentChainId(), "");
+	} catch (error) {
+		throw new WalletProblem(walletErrorMessage(error));
+	} finally {
+		// For a wallet that moved without saying so (no chainChanged): the page follows it either way.
+		await readWalletChain().catch(() => {});
 	}
 }
 
@@ -261,18 +245,27 @@ export async function contractsOf(token: Address, chainId?: number): Promise<Mod
 export const SALE_STATE = ["not started", "open", "sold out, graduating", "graduated"] as const;
 export const SALE_OPEN = 1;
 
+/** The account's stake in one model, with the chain it was read on (network.ts shows it only on the deployment's). */
 export async function readHolding(token: Address, account: Address) {
-	const { paca } = await contractsOf(token);
 	const c = client();
+	const chainId = await getChainId(c);
+	const { paca } = await contractsOf(token, chainId);
 	const [balance, claimable, pacaBalance] = await Promise.all([
 		readContract(c, { address: token, abi: modelTokenAbi, functionName: "balanceOf", args: [account] }),
 		readContract(c, { address: token, abi: modelTokenAbi, functionName: "claimable", args: [account] }),
 		readPacaBalance(paca, account),
 	]);
-	return { balance, claimable, pacaBalance };
+	return { chainId, balance, claimable, pacaBalance };
 }
 
-export function readPacaBalance(paca: Address, account: Address): Promise<bigint> {
+/** The account's PACA, found through any model's token, with the chain it was read on. */
+export async function readWalletPaca(anyToken: Address, account: Address) {
+	const chainId = await getChainId(client());
+	const { paca } = await contractsOf(anyToken, chainId);
+	return { chainId, balance: await readPacaBalance(paca, account) };
+}
+
+function readPacaBalance(paca: Address, account: Address): Promise<bigint> {
 	return readContract(client(), { address: paca, abi: localPacaAbi, functionName: "balanceOf", args: [account] });
 }
 

@@ -112,6 +112,11 @@ export async function connectWallet(): Promise<void> {
 /** The chain the wallet last said it is on (eth_chainId, chainChanged); null before it answered. */
 export const walletChainId = (): number | null => state.chainId;
 
+/** Asks the wallet where it is now (after a switch, for a wallet that sends no chainChanged). */
+export async function readWalletChain(): Promise<void> {
+	set({ chainId: Number(await provider().request({ method: "eth_chainId" })) });
+}
+
 export function requireAddress(): Address {
 	if (!state.address) throw new WalletProblem("Connect your wallet first.");
 	return state.address;

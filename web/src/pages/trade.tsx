@@ -12,11 +12,13 @@ import {
 	useOnChainChange,
 	walletErrorMessage,
 } from "../data/chain.ts";
+import { readsWallet, showsReadFrom, useNetwork } from "../data/network.ts";
 import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
 import { formatAmount, InputProblem, PACA_DECIMALS, parseAmount } from "../format.ts";
 import { Card, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
+import { notShown, WalletNumbersHidden } from "../ui/network-banner.tsx";
 
 // Buying and selling on the IMO curve, and the connected wallet's stake in one model.
 
@@ -83,13 +85,17 @@ export function TradePanel({ model }: { model: Model }) {
 			inputError = e instanceof InputProblem ? e.message : String(e);
 		}
 	}
+	const network = useNetwork();
+	// Nothing is read through a wallet on another network than the deployment's.
+	const reads = readsWallet(network);
 	const holding = useAsync(
-		() => (token && wallet.address ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
+		() => (token && wallet.address && reads ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
 		// The chain too: after the wallet changes network, that network's numbers, not these.
-		[token?.address, wallet.address, wallet.chainId],
+		[token?.address, wallet.address, wallet.chainId, reads],
 	);
 	useOnChainChange(holding.reload);
-	const available = holding.data ? (side === "buy" ? holding.data.pacaBalance : holding.data.balance) : null;
+	const held = holding.data && showsReadFrom(network, holding.data.chainId) ? holding.data : null;
+	const available = held ? (side === "buy" ? held.pacaBalance : held.balance) : null;
 	if (amount !== null && available !== null && amount > available) {
 		inputError =
 			side === "buy"
@@ -98,10 +104,11 @@ export function TradePanel({ model }: { model: Model }) {
 		amount = null;
 	}
 	const q = useAsync(
-		() => (token && wallet.address && amount ? quote(token.address, side, amount) : Promise.resolve(null)),
-		[token?.address, wallet.address, wallet.chainId, side, amount?.toString()],
+		() => (token && wallet.address && amount && reads ? quote(token.address, side, amount) : Promise.resolve(null)),
+		[token?.address, wallet.address, wallet.chainId, reads, side, amount?.toString()],
 	);
-	const current = quoteToTrade(q, token?.address, side, amount);
+	const quoted = quoteToTrade(q, token?.address, side, amount);
+	const current = quoted && showsReadFrom(network, quoted.chainId) ? quoted : null;
 	if (!token) return null;
 	if (token.imo_status === "graduated") {
 		return (
@@ -150,6 +157,7 @@ export function TradePanel({ model }: { model: Model }) {
 				<ConnectPrompt why="To buy or sell" />
 			) : (
 				<form onSubmit={submit} class="stack">
+					<WalletNumbersHidden network={network} />
 					<fieldset class="segmented">
 						<legend class="sr-only">Buy or sell</legend>
 						{(["buy", "sell"] as const).map((s) => (
@@ -208,7 +216,7 @@ export function TradePanel({ model }: { model: Model }) {
 						{closed && (
 							<p class="note error">This IMO is {SALE_STATE[current?.state ?? 0]?.toLowerCase()}: the curve no longer trades.</p>
 						)}
-						{amount !== null && !current && q.loading && <p class="muted">Getting a price…</p>}
+						{amount !== null && !current && reads && q.loading && <p class="muted">Getting a price…</p>}
 						{current && !closed && (
 							<p class="muted">
 								{side === "buy" ? (
@@ -239,13 +247,16 @@ export function TradePanel({ model }: { model: Model }) {
 export function HoldingPanel({ model }: { model: Model }) {
 	const wallet = useWallet();
 	const token = model.token;
+	const network = useNetwork();
+	const reads = readsWallet(network);
 	const holding = useAsync(
-		() => (token && wallet.address ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
+		() => (token && wallet.address && reads ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
 		// The chain too: after the wallet changes network, that network's numbers, not these.
-		[token?.address, wallet.address, wallet.chainId],
+		[token?.address, wallet.address, wallet.chainId, reads],
 		5_000,
 	);
 	useOnChainChange(holding.reload);
+	const held = holding.data && showsReadFrom(network, holding.data.chainId) ? holding.data : null;
 	const { busy: claiming, error, run } = useAction();
 	if (!token) return null;
 	const doClaim = async () => {
@@ -259,15 +270,16 @@ export function HoldingPanel({ model }: { model: Model }) {
 			) : (
 				<>
 					<ErrorNote error={holding.error && new Error(walletErrorMessage(holding.error))} onRetry={holding.reload} />
+					<WalletNumbersHidden network={network} />
 					<dl class="facts">
 						<dt>Tokens</dt>
-						<dd data-testid="holding-tokens">{holding.data ? formatAmount(holding.data.balance) : "…"}</dd>
+						<dd data-testid="holding-tokens">{held ? formatAmount(held.balance) : notShown(network)}</dd>
 						<dt>Claimable revenue</dt>
-						<dd data-testid="holding-claimable">{holding.data ? <Paca value={holding.data.claimable} /> : "…"}</dd>
+						<dd data-testid="holding-claimable">{held ? <Paca value={held.claimable} /> : notShown(network)}</dd>
 						<dt>PACA in wallet</dt>
-						<dd data-testid="holding-paca">{holding.data ? <Paca value={holding.data.pacaBalance} /> : "…"}</dd>
+						<dd data-testid="holding-paca">{held ? <Paca value={held.pacaBalance} /> : notShown(network)}</dd>
 					</dl>
-					<button type="button" onClick={doClaim} disabled={claiming || !holding.data || holding.data.claimable === 0n}>
+					<button type="button" onClick={doClaim} disabled={claiming || !held || held.claimable === 0n}>
 						{claiming ? "Claiming… confirm in your wallet" : "Claim revenue"}
 					</button>
 					<ErrorNote error={error} />

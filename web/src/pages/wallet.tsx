@@ -3,24 +3,26 @@ import type { Address } from "viem";
 import { type ApiKey, api, depositBadge, latestDeposits, type Model } from "../data/api.ts";
 import {
 	claim,
-	contractsOf,
 	deposit,
 	readHolding,
-	readPacaBalance,
+	readWalletPaca,
 	signInWithEthereum,
 	useOnChainChange,
 	walletErrorMessage,
 } from "../data/chain.ts";
+import { type Network, readsWallet, showsReadFrom, useNetwork } from "../data/network.ts";
 import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { dropSessionIf, signOut, useWallet, type WalletState } from "../data/wallet.ts";
 import { formatAmount, parseAmount, shortAddress } from "../format.ts";
 import { modelHref } from "../router.ts";
 import { Card, CopyButton, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
+import { notShown, WalletNumbersHidden } from "../ui/network-banner.tsx";
 import { ConnectPrompt } from "./trade.tsx";
 
 export function WalletPage() {
 	const wallet = useWallet();
+	const network = useNetwork();
 	const models = useAsync(api.models, []);
 	const tokenized = (models.data ?? []).filter((m) => m.token);
 	return (
@@ -39,9 +41,9 @@ export function WalletPage() {
 			<ErrorNote error={models.error} onRetry={models.reload} />
 			{wallet.address && (
 				<>
-					<Holdings account={wallet.address} chainId={wallet.chainId} models={tokenized} />
+					<Holdings account={wallet.address} network={network} models={tokenized} />
 					<div class="grid">
-						<DepositCard account={wallet.address} chainId={wallet.chainId} anyToken={tokenized[0]?.token?.address ?? null} />
+						<DepositCard account={wallet.address} network={network} anyToken={tokenized[0]?.token?.address ?? null} />
 						<AccountCard wallet={wallet} />
 					</div>
 				</>
@@ -50,9 +52,10 @@ export function WalletPage() {
 	);
 }
 
-function Holdings({ account, chainId, models }: { account: Address; chainId: number | null; models: Model[] }) {
+function Holdings({ account, network, models }: { account: Address; network: Network; models: Model[] }) {
 	return (
 		<Card title="Your models" id="holdings">
+			<WalletNumbersHidden network={network} />
 			{models.length === 0 ? (
 				<p class="muted">No model is tokenized yet.</p>
 			) : (
@@ -69,7 +72,7 @@ function Holdings({ account, chainId, models }: { account: Address; chainId: num
 					</thead>
 					<tbody>
 						{models.map((m) => (
-							<HoldingRow key={m.id} account={account} chainId={chainId} model={m} />
+							<HoldingRow key={m.id} account={account} network={network} model={m} />
 						))}
 					</tbody>
 				</table>
@@ -78,11 +81,18 @@ function Holdings({ account, chainId, models }: { account: Address; chainId: num
 	);
 }
 
-function HoldingRow({ account, chainId, model }: { account: Address; chainId: number | null; model: Model }) {
+function HoldingRow({ account, network, model }: { account: Address; network: Network; model: Model }) {
 	const token = model.token?.address as Address;
-	// The chain too: after the wallet changes network, that network's numbers, not these.
-	const holding = useAsync(() => readHolding(token, account), [token, account, chainId], 5_000);
+	// Nothing is read through a wallet on another network than the deployment's.
+	const reads = readsWallet(network);
+	const holding = useAsync(
+		() => (reads ? readHolding(token, account) : Promise.resolve(null)),
+		// The chain too: after the wallet changes network, that network's numbers, not these.
+		[token, account, network.kind === "unknown" ? null : network.wallet, reads],
+		5_000,
+	);
 	useOnChainChange(holding.reload);
+	const held = holding.data && showsReadFrom(network, holding.data.chainId) ? holding.data : null;
 	const { busy, error, run } = useAction();
 	return (
 		<>
@@ -90,15 +100,15 @@ function HoldingRow({ account, chainId, model }: { account: Address; chainId: nu
 				<th scope="row" data-label="Model">
 					<a href={modelHref(model.id)}>{model.name}</a>
 				</th>
-				<td data-label="Tokens">{holding.data ? formatAmount(holding.data.balance) : "…"}</td>
+				<td data-label="Tokens">{held ? formatAmount(held.balance) : notShown(network)}</td>
 				<td data-label="Claimable" data-testid={`claimable-${model.id}`}>
-					{holding.data ? <Paca value={holding.data.claimable} /> : "…"}
+					{held ? <Paca value={held.claimable} /> : notShown(network)}
 				</td>
 				<td>
 					<button
 						type="button"
 						class="small"
-						disabled={busy || !holding.data || holding.data.claimable === 0n}
+						disabled={busy || !held || held.claimable === 0n}
 						onClick={() => run(() => claim(token))}
 					>
 						{busy ? "Claiming…" : "Claim"}
@@ -116,13 +126,15 @@ function HoldingRow({ account, chainId, model }: { account: Address; chainId: nu
 	);
 }
 
-function DepositCard({ account, chainId, anyToken }: { account: Address; chainId: number | null; anyToken: Address | null }) {
+function DepositCard({ account, network, anyToken }: { account: Address; network: Network; anyToken: Address | null }) {
+	const reads = readsWallet(network);
 	const paca = useAsync(
-		async () => (anyToken ? readPacaBalance((await contractsOf(anyToken)).paca, account) : null),
-		[anyToken, account, chainId],
+		async () => (anyToken && reads ? readWalletPaca(anyToken, account) : null),
+		[anyToken, account, network.kind === "unknown" ? null : network.wallet, reads],
 		10_000,
 	);
 	useOnChainChange(paca.reload);
+	const pacaShown = paca.data && showsReadFrom(network, paca.data.chainId) ? paca.data.balance : null;
 	const [text, setText] = useState("");
 	const [step, setStep] = useState<string | null>(null);
 	const [done, setDone] = useState<string | null>(null);
@@ -151,8 +163,10 @@ function DepositCard({ account, chainId, anyToken }: { account: Address; chainId
 			) : (
 				<form onSubmit={submit} class="stack">
 					<p>
-						PACA in wallet: <strong data-testid="wallet-paca">{paca.data != null ? <Paca value={paca.data} /> : "…"}</strong>
+						PACA in wallet:{" "}
+						<strong data-testid="wallet-paca">{pacaShown !== null ? <Paca value={pacaShown} /> : notShown(network)}</strong>
 					</p>
+					<WalletNumbersHidden network={network} />
 					<label>
 						Amount (PACA)
 						<input
