@@ -1,5 +1,6 @@
 import { SwitchChainError, UserRejectedRequestError } from "viem";
-import { getChainId, readContract, switchChain, writeContract } from "viem/actions";
+import { getChainId, readContract, signMessage, switchChain, writeContract } from "viem/actions";
+import { parseSiweMessage } from "viem/siwe";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 // The wallet page's contract writes go out only from a wallet on the deployment's chain
@@ -27,6 +28,7 @@ vi.mock("viem/actions", async (importOriginal) => ({
 	),
 	getBlock: vi.fn(async () => ({ timestamp: 1n })),
 	writeContract: vi.fn(async () => HASH),
+	signMessage: vi.fn(async () => `0x${"55".repeat(65)}`),
 	waitForTransactionReceipt: vi.fn(async () => ({ status: "success", transactionHash: HASH })),
 }));
 vi.mock("../../web/src/data/wallet.ts", async (importOriginal) => ({
@@ -34,16 +36,33 @@ vi.mock("../../web/src/data/wallet.ts", async (importOriginal) => ({
 	provider: () => ({ request: async () => null }),
 	requireAddress: () => ACCOUNT,
 	walletChainId: () => walletChain,
+	readWalletChain: async () => {},
+	saveSession: vi.fn(),
 }));
 
-const { claim, contractsOf, deposit, ensureWalletChain, trade } = await import("../../web/src/data/chain.ts");
+const { claim, contractsOf, deposit, ensureWalletChain, signInWithEthereum, trade } = await import("../../web/src/data/chain.ts");
+const { askDeploymentChainAgain } = await import("../../web/src/data/network.ts");
 
-const gateway = vi.fn(async (_path: string) => Response.json({ object: "chain", chain_id: DEPLOYMENT }));
+/** What GET /v1/chain answers. */
+let chainAnswer: () => Response = () => Response.json({ object: "chain", chain_id: DEPLOYMENT });
+/** The SIWE messages sent to POST /v1/auth/verify. */
+let verified: string[] = [];
+const gateway = vi.fn(async (path: string, init?: RequestInit) => {
+	if (path === "/v1/chain") return chainAnswer();
+	if (path === "/v1/auth/nonce") return Response.json({ nonce: "0123456789abcdef0123456789abcdef", expires_at: 0 });
+	if (path === "/v1/auth/verify") {
+		verified.push((JSON.parse(String(init?.body)) as { message: string }).message);
+		return Response.json({ token: "mdxs_x", payer: ACCOUNT, expires_at: 4_000_000_000 });
+	}
+	return Response.json({ error: { message: "Unknown path", code: "not_found" } }, { status: 404 });
+});
 
 beforeEach(() => {
 	vi.clearAllMocks();
 	vi.stubGlobal("dispatchEvent", () => true);
 	vi.stubGlobal("fetch", gateway);
+	vi.stubGlobal("location", { host: "dashboard.test", origin: "https://dashboard.test" });
+	verified = [];
 	walletChain = DEPLOYMENT;
 	onSwitch = (id) => {
 		walletChain = id;
@@ -145,5 +164,49 @@ describe("contractsOf", () => {
 		walletChain = 5;
 		await contractsOf(TOKEN);
 		expect(readContract).toHaveBeenCalledTimes(6);
+	});
+});
+
+describe("Sign-In with Ethereum from a wallet on another chain", () => {
+	it("switches the wallet to the deployment's chain first, and signs for that chain", async () => {
+		walletChain = 1;
+		await signInWithEthereum();
+		expect(switchChain).toHaveBeenCalledWith(expect.anything(), { id: DEPLOYMENT });
+		expect(vi.mocked(switchChain).mock.invocationCallOrder[0]).toBeLessThan(
+			vi.mocked(signMessage).mock.invocationCallOrder[0] ?? 0,
+		);
+		expect(verified).toHaveLength(1);
+		expect(parseSiweMessage(verified[0] ?? "").chainId).toBe(DEPLOYMENT);
+	});
+
+	it("signs nothing, and says which network to switch to, when the wallet declines to switch", async () => {
+		walletChain = 8453;
+		onSwitch = () => {
+			throw new UserRejectedRequestError(new Error("User rejected the request."));
+		};
+		await expect(signInWithEthereum()).rejects.toThrow(
+			"Switch your wallet to the local development chain (chain id 31337), where Modeldex runs: it is on Base (chain id 8453) (you declined the switch). Nothing was signed.",
+		);
+		expect(signMessage).not.toHaveBeenCalled();
+		expect(verified).toEqual([]);
+	});
+
+	it("signs nothing when the gateway cannot say which chain it runs on", async () => {
+		chainAnswer = () =>
+			Response.json(
+				{ error: { message: "The gateway's CHAIN_ID setting is not a chain id.", code: "internal_error" } },
+				{ status: 500 },
+			);
+		try {
+			await expect(askDeploymentChainAgain()).rejects.toThrow();
+			await expect(signInWithEthereum()).rejects.toThrow(
+				"Could not read which network Modeldex runs on, so nothing was signed: The gateway's CHAIN_ID setting is not a chain id.",
+			);
+			expect(signMessage).not.toHaveBeenCalled();
+			expect(verified).toEqual([]);
+		} finally {
+			chainAnswer = () => Response.json({ object: "chain", chain_id: DEPLOYMENT });
+			await askDeploymentChainAgain();
+		}
 	});
 });

@@ -1,7 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { createPublicClient, formatUnits, http } from "viem";
+import { createPublicClient, formatUnits, hexToString, http } from "viem";
+import { parseSiweMessage } from "viem/siwe";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { localPacaAbi, modelTokenAbi } from "../../lib/chain/abis.ts";
 import { type Chain, injectWallet, KEYS, moveThePrice, moveWallet, startChain, walletOn } from "./chain.ts";
@@ -288,6 +289,38 @@ describe("a wallet on another network than the deployment's (GET /v1/chain: 3133
 		await page.getByRole("button", { name: "Try again" }).click();
 		await banner(page).waitFor({ state: "detached", timeout: 10_000 });
 		await expect.poll(() => text(page, "holding-tokens"), { timeout: 15_000 }).toMatch(/\d/);
+		await page.close();
+	});
+
+	it("signs in for the deployment's chain, switching the wallet first", async () => {
+		const page = await openPage("sign-in-other-network");
+		const network = walletOn(1);
+		await injectWallet(page, chain.rpcUrl, KEYS.payer, network);
+		await page.goto(`${stack.origin}/wallet`);
+		await page.getByRole("button", { name: "Connect wallet" }).click();
+		await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
+		await expect.poll(() => text(page, "credit-available"), { timeout: 15_000 }).toMatch(/PACA/);
+		const signed = network.requests.filter((r) => r.method === "personal_sign");
+		expect(signed).toHaveLength(1);
+		expect(signed[0]?.chainId).toBe(31337);
+		expect(parseSiweMessage(hexToString(signed[0]?.params[0] as `0x${string}`)).chainId).toBe(31337);
+		expect(await banner(page).count()).toBe(0);
+		await page.close();
+	});
+
+	it("signs nothing when the wallet will not switch, and says so", async () => {
+		const page = await openPage("sign-in-declined");
+		const network = walletOn(1, false);
+		await injectWallet(page, chain.rpcUrl, KEYS.payer, network);
+		await page.goto(`${stack.origin}/wallet`);
+		await page.getByRole("button", { name: "Connect wallet" }).click();
+		await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
+		await page
+			.locator("#account")
+			.getByRole("alert")
+			.filter({ hasText: "(you declined the switch). Nothing was signed." })
+			.waitFor({ timeout: 10_000 });
+		expect(network.requests.filter((r) => r.method === "personal_sign")).toEqual([]);
 		await page.close();
 	});
 });

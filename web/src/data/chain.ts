@@ -45,10 +45,28 @@ function client(): Client {
 	return cached.client;
 }
 
-/** Signs an EIP-4361 message for this site over a fresh nonce and exchanges it for a session. */
+/**
+ * Signs an EIP-4361 message for this site over a fresh nonce and exchanges it for a session.
+ * The message names the deployment's chain, the only one the gateway takes: the wallet is
+ * switched to it first, so the network the wallet shows is the one signed in to.
+ */
 export async function signInWithEthereum(): Promise<void> {
 	const address = requireAddress();
-	const chainId = await getChainId(client());
+	let expected: number | null;
+	try {
+		expected = await deploymentChainId();
+	} catch (error) {
+		throw new WalletProblem(
+			`Could not read which network Modeldex runs on, so nothing was signed: ${providerErrorMessage(error)}`,
+		);
+	}
+	let chainId: number;
+	try {
+		await ensureWalletChain(client(), expected, "Nothing was signed.");
+		chainId = expected ?? (await getChainId(client()));
+	} catch (error) {
+		throw new WalletProblem(walletErrorMessage(error));
+	}
 	const nonce = await api.nonce();
 	const message = createSiweMessage({
 		domain: location.host,
