@@ -442,6 +442,11 @@ export const withdrawals = sqliteTable(
 		txHash: text("tx_hash"),
 		maxFeePerGas: baseUnits("max_fee_per_gas"),
 		maxPriorityFeePerGas: baseUnits("max_priority_fee_per_gas"),
+		/**
+		 * The latest signed transaction (that of txHash), rebroadcast as is if a reorg dropped it and the node
+		 * forgot it. Null for a row sent before migration 0001: such a payment is replaced once stale instead.
+		 */
+		rawTx: text("raw_tx"),
 		sentAt: integer("sent_at"),
 		requestedAt: integer("requested_at").notNull(),
 		paidAt: integer("paid_at"),
