@@ -91,7 +91,7 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("6"));
 	});
 
-	it("pays a withdrawal again, once, when a reorg drops its payment before it was deep", async () => {
+	it("pays a withdrawal again, once, when a reorg drops its payment before it was deep and D1 has no signed bytes of it", async () => {
 		const payer = await fundedPayer(net(), parseEther("3"));
 		const id = await requestWithdrawal(payer.address, parseEther("3"));
 		const before = await pacaOf(net(), payer.address);
@@ -100,6 +100,8 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 
 		const first = await runSettler(settlerEnv(net(), VARS), now);
 		expect(first.withdrawalsPaid).toBe(0);
+		// As a payment sent before migration 0001 is kept: no signed bytes to rebroadcast.
+		await env.DB.prepare("UPDATE withdrawals SET raw_tx = NULL WHERE id = ?").bind(id).run();
 		const sent = await withdrawal(id);
 		expect(sent?.state).toBe("sent");
 		expect(await paidOnChain(id)).toBe(true);
@@ -114,7 +116,12 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 				.catch(() => null),
 		).toBeNull();
 
-		// Once stale, the payment is sent again at its nonce: exactly one transaction, which pays the id.
+		// Nothing to rebroadcast: not sent again before REPLACE_AFTER_SECONDS...
+		const early = await runSettler(settlerEnv(net(), VARS), now + 1_000);
+		expect(early.withdrawalPending).toBe(id);
+		expect(await settlerNonce("pending")).toBe(sent?.nonce);
+
+		// ...then, stale, sent again at its nonce: exactly one transaction, which pays the id.
 		const second = await runSettler(settlerEnv(net(), VARS), now + 61_000);
 		expect(second.withdrawalsPaid).toBe(0);
 		expect((await withdrawal(id))?.state).toBe("sent");
@@ -223,5 +230,52 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect(done.confirmed).toEqual([epoch]);
 		expect(done.withdrawalsPaid).toBe(1);
 		expect((await withdrawal(id))?.state).toBe("paid");
+	});
+
+	it("rebroadcasts a withdrawal's payment a reorg dropped at once, from its signed bytes: mined once, paid once", async () => {
+		const payer = await fundedPayer(net(), parseEther("3"));
+		const id = await requestWithdrawal(payer.address, parseEther("3"));
+		const before = await pacaOf(net(), payer.address);
+		const now = Date.now();
+		const snapshot = await anvil().snapshot();
+
+		await runSettler(settlerEnv(net(), VARS), now);
+		const sent = await withdrawal(id);
+		expect(sent?.state).toBe("sent");
+		const hash = sent?.tx_hash as Hex;
+		expect((await client().getTransactionReceipt({ hash })).status).toBe("success");
+
+		// The reorg: the payment's block leaves the chain, and the node forgets the transaction.
+		await anvil().revert({ id: snapshot });
+		expect(await paidOnChain(id)).toBe(false);
+		expect(
+			await client()
+				.getTransactionReceipt({ hash })
+				.catch(() => null),
+		).toBeNull();
+		expect(
+			await client()
+				.getTransaction({ hash })
+				.catch(() => null),
+		).toBeNull();
+		expect(await settlerNonce("pending")).toBe(sent?.nonce);
+
+		// One second later, far from REPLACE_AFTER_SECONDS (60): the same bytes go out again and are mined,
+		// the one transaction at that nonce.
+		const again = await runSettler(settlerEnv(net(), VARS), now + 1_000);
+		expect(again.withdrawalPending).toBeNull();
+		expect(again.withdrawalsPaid).toBe(0);
+		expect((await client().getTransactionReceipt({ hash })).status).toBe("success");
+		expect(await withdrawal(id)).toEqual(sent);
+		expect(await settlerNonce("pending")).toBe((sent?.nonce ?? -1) + 1);
+		expect(await paymentsOf(id)).toHaveLength(1);
+
+		await anvil().mine({ blocks: 2 });
+		const done = await runSettler(settlerEnv(net(), VARS), now + 2_000);
+		expect(done.withdrawalsPaid).toBe(1);
+		expect((await withdrawal(id))?.state).toBe("paid");
+		expect((await withdrawal(id))?.tx_hash).toBe(hash);
+		expect(await paymentsOf(id)).toHaveLength(1);
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
 	});
 });

@@ -23,7 +23,7 @@ import {
 import { batch, type Db } from "../../lib/db/client.ts";
 import type { SettlerConfig } from "./env.ts";
 import { aggregateEpoch } from "./merkle.ts";
-import { isFinal, signTx } from "./transactions.ts";
+import { isFinal, rebroadcastIfForgotten, signTx } from "./transactions.ts";
 
 // One epoch's settlement as a state machine in D1:
 //
@@ -344,15 +344,8 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		await resend(ctx, row.epoch);
 		return "resend";
 	}
-	const last = hashes[0];
-	const known = last ? await client.getTransaction({ hash: last }).catch(() => null) : null;
-	if (!known && row.rawTx) {
-		// The node lost it (restart, eviction): the same signed bytes, the same hash.
-		await ctx.lease.renew();
-		await client.sendRawTransaction({ serializedTransaction: row.rawTx as Hex }).catch((e: unknown) => {
-			console.warn(`epoch ${row.epoch}: rebroadcast failed: ${(e as Error).message}`);
-		});
-	}
+	// The node lost it (a reorg, a restart, an eviction): the same signed bytes, the same hash.
+	if (row.rawTx) await rebroadcastIfForgotten(ctx, row.rawTx as Hex, `epoch ${row.epoch}`);
 	if (row.sentAt !== null && ctx.now - row.sentAt >= ctx.settler.replaceAfterMs) {
 		const hash = await sendEpoch(ctx, row, true);
 		console.warn(`epoch ${row.epoch}: transaction pending since ${new Date(row.sentAt).toISOString()}; replaced by ${hash}`);

@@ -32,7 +32,8 @@ import {
 import { advanceSentWithdrawals, payWithdrawals } from "./withdrawals.ts";
 
 // One settler run: first a withdrawal whose transaction is out (recorded once
-// CONFIRMATIONS deep, or replaced at its nonce when stale); then finish the epoch in
+// CONFIRMATIONS deep, rebroadcast from its signed bytes when the node forgot it, or
+// replaced at its nonce when stale); then finish the epoch in
 // flight (confirmed once its receipt or Settled log is CONFIRMATIONS deep), then close
 // every finished epoch after it, one at a time and in order (a later epoch is never
 // sent while an earlier one is unconfirmed, so none is skipped). Then queued withdrawals: a

@@ -51,6 +51,25 @@ export async function signTx(ctx: SettlerContext, request: TxRequest): Promise<S
 	return { raw, hash: keccak256(raw), nonce, maxFeePerGas, maxPriorityFeePerGas };
 }
 
+/**
+ * Sends a signed transaction of ours again, the same bytes, if the node does not know it (a reorg dropped
+ * its block and the node forgot it; a restart; an eviction): the same nonce and hash, so it is mined at most
+ * once, in place of none. Only for a transaction whose nonce the chain has not used. True when it was sent
+ * again; a failed broadcast is logged, not thrown (the caller's next check finds it pending or gone).
+ */
+export async function rebroadcastIfForgotten(ctx: SettlerContext, raw: Hex, what: string): Promise<boolean> {
+	if (await ctx.client.getTransaction({ hash: keccak256(raw) }).catch(() => null)) return false;
+	// A rebroadcast is a transaction like any: a run taken over must not send it behind the new run.
+	await ctx.lease.renew();
+	return ctx.client.sendRawTransaction({ serializedTransaction: raw }).then(
+		() => true,
+		(e: unknown) => {
+			console.warn(`${what}: rebroadcast failed: ${(e as Error).message}`);
+			return false;
+		},
+	);
+}
+
 function max(a: bigint, b: bigint): bigint {
 	return a > b ? a : b;
 }

@@ -3,7 +3,7 @@ import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { LeaseLost, pendingWithdrawals, sentWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
-import { isFinal, signTx } from "./transactions.ts";
+import { isFinal, rebroadcastIfForgotten, signTx } from "./transactions.ts";
 
 // Queued withdrawals of unused credit (requested through the gateway, which
 // locks the amount in the payer's AccountLedger first). For each one: if the
@@ -15,7 +15,9 @@ import { isFinal, signTx } from "./transactions.ts";
 // "paid" is recorded only once the payment is CONFIRMATIONS deep: until then a
 // reorg can drop it, and the row stays "sent" (neither replaced nor sent again:
 // its nonce is spent), to be recorded, or paid again if it left the chain, by a
-// later run.
+// later run: the same signed bytes at once when the node forgot them (kept in
+// the row, like a settle's), at the same nonce, so the rebroadcast and the lost
+// payment can never both be mined.
 
 /**
  * Requests whose ledger lock never appeared (the gateway stopped in between), or is of
@@ -29,8 +31,8 @@ export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<num
 
 /**
  * Withdrawals whose transaction is out, advanced at the start of a run, before any settle:
- * recorded once mined CONFIRMATIONS deep, replaced at the same nonce once stale, sent anew when
- * reverted (as payWithdrawals does). Returns how many were paid, and the id of one whose
+ * recorded once mined CONFIRMATIONS deep, rebroadcast from its signed bytes when the node forgot
+ * it, replaced at the same nonce once stale, sent anew when reverted (as payWithdrawals does). Returns how many were paid, and the id of one whose
  * transaction is still pending: a settle sent now would take the nonce after it and could not be
  * mined before it, nor help it along.
  */
@@ -106,6 +108,17 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		return deep >= 0n && (await paidAt(deep)) ? markPaid(null) : "mined";
 	}
 
+	/** Waits up to RECEIPT_WAIT_MS for the payment `hash` to be mined; "pending" if it is not (or reverted: the next run sends anew). */
+	const awaitPayment = async (hash: Hex) => {
+		const deadline = Date.now() + ctx.settler.receiptWaitMs;
+		for (;;) {
+			const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
+			if (receipt?.status === "success") return paidIn(receipt.blockNumber, hash);
+			if (receipt || Date.now() >= deadline) return "pending" as const;
+			await new Promise((r) => setTimeout(r, 250));
+		}
+	};
+
 	let replace: { nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined;
 	if (w.state === "sent" && w.txHash && w.nonce !== null) {
 		const receipt = await client.getTransactionReceipt({ hash: w.txHash as Hex }).catch(() => null);
@@ -113,6 +126,13 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		if (receipt?.status === "success") return paidIn(receipt.blockNumber, w.txHash);
 		const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
 		if (!receipt && latestNonce <= w.nonce) {
+			// Not mined, its nonce unused. The node may have forgotten it (a reorg dropped its block, a
+			// restart): its signed bytes go out again at once, the same nonce and hash, so it is mined at
+			// most once, and the run waits for it as after a send (replaced, if stale, by a later run that
+			// finds it pending). A row sent before migration 0001 has no bytes: it is replaced once stale.
+			if (w.rawTx !== null && (await rebroadcastIfForgotten(ctx, w.rawTx as Hex, `withdrawal ${w.id}`))) {
+				return awaitPayment(w.txHash as Hex);
+			}
 			// Still pending: leave it, or replace it once it has waited too long.
 			const stale = w.sentAt !== null && ctx.now - w.sentAt >= ctx.settler.replaceAfterMs;
 			if (!stale || w.maxFeePerGas === null || w.maxPriorityFeePerGas === null) return "pending";
@@ -157,14 +177,9 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		txHash: tx.hash,
 		maxFeePerGas: tx.maxFeePerGas,
 		maxPriorityFeePerGas: tx.maxPriorityFeePerGas,
+		rawTx: tx.raw,
 		sentAt: ctx.now,
 	});
 	await client.sendRawTransaction({ serializedTransaction: tx.raw });
-	const deadline = Date.now() + ctx.settler.receiptWaitMs;
-	for (;;) {
-		const receipt = await client.getTransactionReceipt({ hash: tx.hash }).catch(() => null);
-		if (receipt?.status === "success") return paidIn(receipt.blockNumber, tx.hash);
-		if (receipt || Date.now() >= deadline) return "pending";
-		await new Promise((r) => setTimeout(r, 250));
-	}
+	return awaitPayment(tx.hash);
 }
