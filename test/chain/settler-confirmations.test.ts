@@ -278,4 +278,47 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect(await paymentsOf(id)).toHaveLength(1);
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
 	});
+
+	it("after a reorg drops a withdrawal and the settle behind it, gets both mined again in one run", async () => {
+		await fundVault(net());
+		const payer = await fundedPayer(net(), parseEther("2"));
+		const id = await requestWithdrawal(payer.address, parseEther("2"));
+		const before = await pacaOf(net(), payer.address);
+		const { token, epoch } = await modelWithUsage(net(), 1, parseEther("1"), { at: Date.now() + 20 * EPOCH_MS });
+		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
+		const nonce = await settlerNonce("pending");
+		const snapshot = await anvil().snapshot();
+
+		// The payment at nonce n (a second before the epoch closes), then the settle at n + 1 behind it
+		// (the payment is mined, if shallow): both mined, neither deep.
+		const paying = await runSettler(settlerEnv(net(), VARS), closeAt - 2_000);
+		expect(paying.pending).toBeNull();
+		expect((await withdrawal(id))?.nonce).toBe(nonce);
+		const settling = await runSettler(settlerEnv(net(), VARS), closeAt);
+		expect(settling.pending).toBe(epoch);
+		expect((await epochRow(db(), epoch))?.nonce).toBe(nonce + 1);
+		expect(await settlerNonce("latest")).toBe(nonce + 2);
+
+		// The reorg drops both blocks; the node forgets both transactions.
+		await anvil().revert({ id: snapshot });
+		expect(await settlerNonce("pending")).toBe(nonce);
+
+		// Well before REPLACE_AFTER_SECONDS, one run gets both on chain again: the settle is not left
+		// waiting behind a nonce the node no longer has.
+		const again = await runSettler(settlerEnv(net(), VARS), closeAt + 1_000);
+		expect(again.failed).toBeNull();
+		expect(await settlerNonce("latest")).toBe(nonce + 2);
+		expect(await paymentsOf(id)).toHaveLength(1);
+		expect(await settledEvents(net(), epoch)).toHaveLength(1);
+
+		await anvil().mine({ blocks: 2 });
+		const done = await runSettler(settlerEnv(net(), VARS), closeAt + 2_000);
+		expect(done.confirmed).toEqual([epoch]);
+		expect(done.withdrawalsPaid).toBe(1);
+		expect((await withdrawal(id))?.state).toBe("paid");
+		expect(await paymentsOf(id)).toHaveLength(1);
+		expect(await settledEvents(net(), epoch)).toHaveLength(1);
+		expect(await settledOnChain(net(), token)).toBe(parseEther("1"));
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("2"));
+	});
 });
