@@ -1,4 +1,21 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lte, notInArray, or, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import {
+	and,
+	asc,
+	desc,
+	eq,
+	gt,
+	gte,
+	inArray,
+	isNotNull,
+	isNull,
+	lt,
+	lte,
+	notInArray,
+	or,
+	type SQL,
+	type SQLWrapper,
+	sql,
+} from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { jsonBigint } from "../json.ts";
 import { batch, chunksOf, type Db } from "./client.ts";
@@ -663,6 +680,49 @@ export function leavesOfEpoch(db: Db, epoch: number) {
 
 export function insertEpoch(db: Db, row: typeof settlerEpochs.$inferInsert): Statement {
 	return db.insert(settlerEpochs).values(row);
+}
+
+/**
+ * The settler's signed transactions out, by nonce from `from` up to (not including) `below`: the latest of
+ * each epoch and withdrawal recorded "sent", as it was signed (`what` names it for the logs).
+ */
+export async function signedTransactionsOut(
+	db: Db,
+	nonces: { from: number; below: number },
+): Promise<{ nonce: number; rawTx: string; what: string }[]> {
+	const epochs = await db
+		.select({ epoch: settlerEpochs.epoch, nonce: settlerEpochs.nonce, rawTx: settlerEpochs.rawTx })
+		.from(settlerEpochs)
+		.where(
+			and(
+				eq(settlerEpochs.state, "sent"),
+				isNotNull(settlerEpochs.rawTx),
+				gte(settlerEpochs.nonce, nonces.from),
+				lt(settlerEpochs.nonce, nonces.below),
+			),
+		)
+		.all();
+	const payments = await db
+		.select({ id: withdrawals.id, nonce: withdrawals.nonce, rawTx: withdrawals.rawTx })
+		.from(withdrawals)
+		.where(
+			and(
+				eq(withdrawals.state, "sent"),
+				isNotNull(withdrawals.rawTx),
+				gte(withdrawals.nonce, nonces.from),
+				lt(withdrawals.nonce, nonces.below),
+			),
+		)
+		.all();
+	const out: { nonce: number; rawTx: string; what: string }[] = [];
+	// (The filters above leave no null nonce or bytes: the checks only narrow the types.)
+	for (const e of epochs) {
+		if (e.nonce !== null && e.rawTx !== null) out.push({ nonce: e.nonce, rawTx: e.rawTx, what: `epoch ${e.epoch}` });
+	}
+	for (const w of payments) {
+		if (w.nonce !== null && w.rawTx !== null) out.push({ nonce: w.nonce, rawTx: w.rawTx, what: `withdrawal ${w.id}` });
+	}
+	return out.sort((a, b) => a.nonce - b.nonce);
 }
 
 // ── Withdrawals ─────────────────────────────────────────────────────────────

@@ -321,4 +321,93 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect(await settledOnChain(net(), token)).toBe(parseEther("1"));
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("2"));
 	});
+
+	it("rebroadcasting a settle a reorg dropped, first sends the lower-nonce withdrawals it dropped too, in nonce order", async () => {
+		await fundVault(net());
+		const payer = await fundedPayer(net(), parseEther("3"));
+		const ids = [
+			await requestWithdrawal(payer.address, parseEther("1")),
+			await requestWithdrawal(payer.address, parseEther("2")),
+		];
+		const before = await pacaOf(net(), payer.address);
+		const { token, epoch } = await modelWithUsage(net(), 1, parseEther("1"), { at: Date.now() + 30 * EPOCH_MS });
+		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
+		const nonce = await settlerNonce("pending");
+		const snapshot = await anvil().snapshot();
+		// Three transactions in three blocks: 4 confirmations, so the reorg below drops none that is final.
+		const vars = { ...VARS, CONFIRMATIONS: "4" };
+
+		// The payments at nonces n and n + 1 (a second before the epoch closes), then the settle at
+		// n + 2: all mined, none deep.
+		await runSettler(settlerEnv(net(), vars), closeAt - 2_000);
+		expect(await Promise.all(ids.map(async (id) => (await withdrawal(id))?.nonce))).toEqual([nonce, nonce + 1]);
+		expect((await runSettler(settlerEnv(net(), vars), closeAt)).pending).toBe(epoch);
+		expect((await epochRow(db(), epoch))?.nonce).toBe(nonce + 2);
+		expect(await settlerNonce("latest")).toBe(nonce + 3);
+
+		// The reorg drops all three; the node forgets them. Blocks now come only when the test mines one,
+		// so the run's wait for the first payment ends with it still pending (as when a block is slow):
+		// that payment is rebroadcast, and the run goes on to the settle.
+		await anvil().revert({ id: snapshot });
+		expect(await settlerNonce("pending")).toBe(nonce);
+		await anvil().setAutomine(false);
+		try {
+			const again = await runSettler(settlerEnv(net(), { ...vars, RECEIPT_WAIT_MS: "200" }), closeAt + 1_000);
+			expect(ids).toContain(again.withdrawalPending);
+			expect(again.pending).toBe(epoch);
+			expect(again.failed).toBeNull();
+			// The next block takes all three: the settle is not left behind the second payment's nonce.
+			await anvil().mine({ blocks: 1 });
+			expect(await settlerNonce("latest")).toBe(nonce + 3);
+		} finally {
+			await anvil().setAutomine(true);
+		}
+		for (const id of ids) expect(await paymentsOf(id)).toHaveLength(1);
+		expect(await settledEvents(net(), epoch)).toHaveLength(1);
+
+		await anvil().mine({ blocks: 4 });
+		const done = await runSettler(settlerEnv(net(), vars), closeAt + 2_000);
+		expect(done.confirmed).toEqual([epoch]);
+		expect(done.withdrawalsPaid).toBe(2);
+		expect(await Promise.all(ids.map(async (id) => (await withdrawal(id))?.state))).toEqual(["paid", "paid"]);
+		for (const id of ids) expect(await paymentsOf(id)).toHaveLength(1);
+		expect(await settledEvents(net(), epoch)).toHaveLength(1);
+		expect(await settledOnChain(net(), token)).toBe(parseEther("1"));
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
+	});
+
+	it("rebroadcasting a payment a reorg dropped, first sends the settle at the lower nonce it dropped too", async () => {
+		await fundVault(net());
+		const payer = await fundedPayer(net(), parseEther("1"));
+		const id = await requestWithdrawal(payer.address, parseEther("1"));
+		const before = await pacaOf(net(), payer.address);
+		const { token, epoch } = await modelWithUsage(net(), 1, parseEther("1"), { at: Date.now() + 40 * EPOCH_MS });
+		const closeAt = (epoch + 1) * EPOCH_MS + 1_000;
+		const nonce = await settlerNonce("pending");
+		const snapshot = await anvil().snapshot();
+
+		// The settle at nonce n, then the payment at n + 1 behind it: both mined, neither deep.
+		expect((await runSettler(settlerEnv(net(), VARS), closeAt)).pending).toBe(epoch);
+		expect((await withdrawal(id))?.nonce).toBe(nonce + 1);
+		expect(await settlerNonce("latest")).toBe(nonce + 2);
+
+		// The reorg drops both. Withdrawals are advanced first in a run: the payment's rebroadcast sends
+		// the settle's bytes before its own, so it is mined at once rather than left pending behind n
+		// (which would hold back every other withdrawal of the run).
+		await anvil().revert({ id: snapshot });
+		expect(await settlerNonce("pending")).toBe(nonce);
+		const again = await runSettler(settlerEnv(net(), VARS), closeAt + 1_000);
+		expect(again.withdrawalPending).toBeNull();
+		expect(again.pending).toBe(epoch);
+		expect(await settlerNonce("latest")).toBe(nonce + 2);
+
+		await anvil().mine({ blocks: 2 });
+		const done = await runSettler(settlerEnv(net(), VARS), closeAt + 2_000);
+		expect(done.confirmed).toEqual([epoch]);
+		expect(done.withdrawalsPaid).toBe(1);
+		expect(await paymentsOf(id)).toHaveLength(1);
+		expect(await settledEvents(net(), epoch)).toHaveLength(1);
+		expect(await settledOnChain(net(), token)).toBe(parseEther("1"));
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("1"));
+	});
 });

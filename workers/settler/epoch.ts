@@ -344,8 +344,12 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 		await resend(ctx, row.epoch);
 		return "resend";
 	}
-	// The node lost it (a reorg, a restart, an eviction): the same signed bytes, the same hash.
-	if (row.rawTx) await rebroadcastIfForgotten(ctx, row.rawTx as Hex, `epoch ${row.epoch}`);
+	// The node lost it (a reorg, a restart, an eviction): the same signed bytes, the same hash; and first
+	// any of our transactions at a lower nonce it lost too (the settle is mined only after them).
+	if (row.nonce !== null) {
+		const raw = row.rawTx as Hex | null;
+		await rebroadcastIfForgotten(ctx, { nonce: row.nonce, raw, what: `epoch ${row.epoch}` }, latestNonce);
+	}
 	if (row.sentAt !== null && ctx.now - row.sentAt >= ctx.settler.replaceAfterMs) {
 		const hash = await sendEpoch(ctx, row, true);
 		console.warn(`epoch ${row.epoch}: transaction pending since ${new Date(row.sentAt).toISOString()}; replaced by ${hash}`);

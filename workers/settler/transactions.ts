@@ -1,4 +1,5 @@
 import { type Address, type Hex, keccak256 } from "viem";
+import { signedTransactionsOut } from "../../lib/db/chain.ts";
 import type { SettlerContext } from "./epoch.ts";
 
 // Signing for the settler's transactions, and when a mined one is final. Signed
@@ -54,18 +55,37 @@ export async function signTx(ctx: SettlerContext, request: TxRequest): Promise<S
 /**
  * Sends a signed transaction of ours again, the same bytes, if the node does not know it (a reorg dropped
  * its block and the node forgot it; a restart; an eviction): the same nonce and hash, so it is mined at most
- * once, in place of none. Only for a transaction whose nonce the chain has not used. True when it was sent
- * again; a failed broadcast is logged, not thrown (the caller's next check finds it pending or gone).
+ * once, in place of none. `tx.nonce` must be unused on chain (`latest`, the account's mined count, is at most
+ * it). A transaction is mined only after every lower nonce of the account, so first the same is done for
+ * every other signed transaction D1 keeps out (settles and withdrawals recorded "sent") at a nonce from
+ * `latest` up to its own, lowest first: a settle rebroadcast after a reorg must not wait behind a payment
+ * the same reorg dropped, nor a payment behind a settle. True when `tx` itself was sent again (a row without
+ * signed bytes, `raw` null, is not); a failed broadcast is logged, not thrown (the next check finds it pending
+ * or gone).
  */
-export async function rebroadcastIfForgotten(ctx: SettlerContext, raw: Hex, what: string): Promise<boolean> {
-	if (await ctx.client.getTransaction({ hash: keccak256(raw) }).catch(() => null)) return false;
+export async function rebroadcastIfForgotten(
+	ctx: SettlerContext,
+	tx: { nonce: number; raw: Hex | null; what: string },
+	latest: number,
+): Promise<boolean> {
+	/** Nonces a transaction of ours now fills in the node's pool (one known, or one just sent again). */
+	const filled = new Set<number>();
+	for (const lower of await signedTransactionsOut(ctx.db, { from: latest, below: tx.nonce })) {
+		if (filled.has(lower.nonce)) continue;
+		if ((await sendIfForgotten(ctx, lower.rawTx as Hex, lower.what)) !== "failed") filled.add(lower.nonce);
+	}
+	return tx.raw !== null && (await sendIfForgotten(ctx, tx.raw, tx.what)) === "sent";
+}
+
+async function sendIfForgotten(ctx: SettlerContext, raw: Hex, what: string): Promise<"known" | "sent" | "failed"> {
+	if (await ctx.client.getTransaction({ hash: keccak256(raw) }).catch(() => null)) return "known";
 	// A rebroadcast is a transaction like any: a run taken over must not send it behind the new run.
 	await ctx.lease.renew();
 	return ctx.client.sendRawTransaction({ serializedTransaction: raw }).then(
-		() => true,
+		() => "sent" as const,
 		(e: unknown) => {
 			console.warn(`${what}: rebroadcast failed: ${(e as Error).message}`);
-			return false;
+			return "failed" as const;
 		},
 	);
 }
