@@ -2,12 +2,21 @@ import { env } from "cloudflare:test";
 import { type Hex, parseEther } from "viem";
 import { describe, expect, it } from "vitest";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { epochRow } from "../../lib/db/chain.ts";
+import { epochRow, LeaseLost } from "../../lib/db/chain.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient } from "./helpers.ts";
-import { EPOCH_MS, fundVault, killedAfterBroadcast, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
+import {
+	EPOCH_MS,
+	endNewerRun,
+	fundVault,
+	killedAfterBroadcast,
+	modelWithUsage,
+	settledEvents,
+	settledOnChain,
+	takeOverLease,
+} from "./settler-fixtures.ts";
 
 // A node of its own: blocks are mined here only when a test says so (anvil mines one per
 // transaction, none otherwise), so a transaction's depth is known, and snapshot/revert stands
@@ -277,6 +286,55 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect((await withdrawal(id))?.tx_hash).toBe(hash);
 		expect(await paymentsOf(id)).toHaveLength(1);
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
+	});
+
+	it("sends nothing again once another run has taken its lease: the rebroadcast renews it first", async () => {
+		const payer = await fundedPayer(net(), parseEther("1"));
+		const id = await requestWithdrawal(payer.address, parseEther("1"));
+		const before = await pacaOf(net(), payer.address);
+		const now = Date.now();
+		const snapshot = await anvil().snapshot();
+		await runSettler(settlerEnv(net(), VARS), now);
+		const sent = await withdrawal(id);
+		const hash = sent?.tx_hash as Hex;
+		await anvil().revert({ id: snapshot });
+
+		// The run stalls past its lease while asking the node whether it still knows the payment, and a
+		// newer run takes the lease over: the old run must not rebroadcast behind it.
+		const fetch = globalThis.fetch;
+		let asked = false;
+		globalThis.fetch = async (input, init) => {
+			const body = typeof init?.body === "string" ? init.body : "";
+			if (!asked && body.includes("eth_getTransactionByHash") && body.includes(hash)) {
+				asked = true;
+				await takeOverLease();
+			}
+			return fetch(input, init);
+		};
+		try {
+			const stopped = await runSettler(settlerEnv(net(), VARS), now + 1_000).catch((e: unknown) => e);
+			expect(asked).toBe(true);
+			expect(stopped).toBeInstanceOf(LeaseLost);
+		} finally {
+			globalThis.fetch = fetch;
+		}
+		expect(
+			await client()
+				.getTransaction({ hash })
+				.catch(() => null),
+		).toBeNull();
+		expect(await settlerNonce("pending")).toBe(sent?.nonce);
+		expect(await withdrawal(id)).toEqual(sent);
+
+		// The newer run ends; the next run sends the payment's bytes again, and it is paid once.
+		await endNewerRun();
+		const again = await runSettler(settlerEnv(net(), VARS), now + 2_000);
+		expect(again.withdrawalPending).toBeNull();
+		expect((await client().getTransactionReceipt({ hash })).status).toBe("success");
+		await anvil().mine({ blocks: 2 });
+		expect((await runSettler(settlerEnv(net(), VARS), now + 3_000)).withdrawalsPaid).toBe(1);
+		expect(await paymentsOf(id)).toHaveLength(1);
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("1"));
 	});
 
 	it("after a reorg drops a withdrawal and the settle behind it, gets both mined again in one run", async () => {

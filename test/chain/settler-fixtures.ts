@@ -20,6 +20,18 @@ export const killedAfterBroadcast = {
 	},
 };
 
+/** What a newer run does when it finds the settler's lease expired: takes it for itself. */
+export async function takeOverLease() {
+	await env.DB.prepare("UPDATE job_leases SET holder = 'newer-run', expires_at = ? WHERE name = 'settler'")
+		.bind(Date.now() + 60_000)
+		.run();
+}
+
+/** The newer run ended: its lease is gone. */
+export async function endNewerRun() {
+	await env.DB.prepare("DELETE FROM job_leases WHERE name = 'settler' AND holder = 'newer-run'").run();
+}
+
 /** A tokenized model (registered in D1 unless `withoutToken`) and `n` usage rows of `fee` each, created `at`. */
 export async function modelWithUsage(net: Net, n: number, fee: bigint, opts: { at?: number; withoutToken?: boolean } = {}) {
 	const creator = await newAccount(net, 0n);

@@ -7,7 +7,15 @@ import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 import { deployment, fundedPayer, pacaOf, publicClient, sessionHeader, settlerEnv } from "./helpers.ts";
-import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
+import {
+	EPOCH_MS,
+	endNewerRun,
+	fundVault,
+	modelWithUsage,
+	settledEvents,
+	settledOnChain,
+	takeOverLease,
+} from "./settler-fixtures.ts";
 
 // A run that outlives its lease (10 minutes: a hung RPC call, a slow receipt) is presumed dead
 // and another run takes the lease over. These tests take it over mid-run and check that the
@@ -15,18 +23,6 @@ import { EPOCH_MS, fundVault, modelWithUsage, settledEvents, settledOnChain } fr
 // state lives in this file's D1; the tests run in order on one deployment.
 
 const net = () => deployment("settler-lease");
-
-/** What a newer run does when it finds the lease expired: takes it for itself. */
-async function takeOverLease() {
-	await env.DB.prepare("UPDATE job_leases SET holder = 'newer-run', expires_at = ? WHERE name = 'settler'")
-		.bind(Date.now() + 60_000)
-		.run();
-}
-
-/** The newer run ended: its lease is gone. */
-async function endNewerRun() {
-	await env.DB.prepare("DELETE FROM job_leases WHERE name = 'settler' AND holder = 'newer-run'").run();
-}
 
 /** Transactions the deployment's settler account has sent (mined or pending). */
 function settlerTransactions() {
