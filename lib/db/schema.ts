@@ -444,7 +444,7 @@ export const withdrawals = sqliteTable(
 		maxPriorityFeePerGas: baseUnits("max_priority_fee_per_gas"),
 		/**
 		 * The latest signed transaction (that of txHash), rebroadcast as is if a reorg dropped it and the node
-		 * forgot it. Null for a row sent before migration 0001: such a payment is replaced once stale instead.
+		 * forgot it. Null for a row sent before migration 0003: such a payment is replaced once stale instead.
 		 */
 		rawTx: text("raw_tx"),
 		sentAt: integer("sent_at"),

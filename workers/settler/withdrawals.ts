@@ -130,7 +130,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 			// restart): its signed bytes go out again at once, the same nonce and hash, so it is mined at
 			// most once, and the run waits for it as after a send (replaced, if stale, by a later run that
 			// finds it pending); first, any of our transactions at a lower nonce the node forgot too. A row
-			// sent before migration 0001 has no bytes: it is replaced once stale.
+			// sent before migration 0003 has no bytes: it is replaced once stale.
 			const raw = w.rawTx as Hex | null;
 			if (await rebroadcastIfForgotten(ctx, { nonce: w.nonce, raw, what: `withdrawal ${w.id}` }, latestNonce)) {
 				return awaitPayment(w.txHash as Hex);
