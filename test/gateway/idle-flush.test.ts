@@ -1,8 +1,9 @@
 import { createExecutionContext } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type LeaseSyncInput, parseLeaseRequestId } from "../../durable-objects/lease-protocol.ts";
 import type { UsageRecord } from "../../durable-objects/model-meter.ts";
 import { hashApiKey } from "../../lib/keys.ts";
+import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { readConfig } from "../../workers/gateway/env.ts";
 import { admit, type FinishedRequest } from "../../workers/gateway/leases.ts";
 import { newKey, testEnv } from "../helpers/fixtures.ts";
@@ -144,5 +145,29 @@ describe("flushes when the isolate is idle", () => {
 		const late = await within(BATCH_MS * 2, () => syncs.some((s) => s.seqs.includes(seqOf(second.requestId))));
 		expect(late, "sent with the batch").not.toBeNull();
 		expect((late as number) - (firstAt as number)).toBeGreaterThanOrEqual(BATCH_MS - 50);
+	});
+
+	it("still returns a lease whose idle flush went first, when LEASE_IDLE_MS is shorter than BATCH_MS", async () => {
+		const { key, payer } = await newKey({ credit: 10n ** 18n });
+		const keyHash = await hashApiKey(key);
+		const env = { ...testEnv(), BATCH_MS: "300", LEASE_IDLE_MS: "100" };
+		const config = readConfig(env);
+		const ctx = createExecutionContext();
+		const modelId = `idle-${crypto.randomUUID()}`;
+		const req = { keyHash, payer, modelId, maxCost: 1_000_000n, maxTokens: 100 };
+		// A request in flight keeps the lease open past its first scheduled flush.
+		const first = await admit(env, ctx, config, req);
+		await sleep(650);
+		// The next one claims a flush due 300 ms on; both finish, and the idle flush reports them first.
+		const second = await admit(env, ctx, config, req);
+		first.finish(ctx, finished(payer, modelId));
+		second.finish(ctx, finished(payer, modelId));
+		// Before: the closing found the scheduled flush still due and gave up; that flush had
+		// nothing left to send and never closed the lease, whose credit stayed held (30 s TTL).
+		await vi.waitFor(async () => expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n), {
+			timeout: 3_000,
+			interval: 50,
+		});
+		expect((await ledgerFor(testEnv(), payer).account()).totalSpent).toBe(20n);
 	});
 });

@@ -387,16 +387,20 @@ function scheduleFlush(env: Env, ctx: Deferrer, config: Config, lease: Lease): v
 	);
 }
 
-/** Sends what the lease has to report, if anything; then returns it once it stays idle. */
+/**
+ * Sends what the lease has to report, if anything; then returns it once it stays idle (also when
+ * another sync took the report: a closing that found this flush still due gave up on it).
+ */
 async function flushLease(env: Env, ctx: Deferrer, config: Config, lease: Lease): Promise<void> {
-	if (!hasReport(lease)) return;
-	try {
-		// The batch asks for a top-up once the lease is half used.
-		await sync(env, ctx, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
-	} catch (err) {
-		// sync() has scheduled the retry.
-		console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
-		return;
+	if (hasReport(lease)) {
+		try {
+			// The batch asks for a top-up once the lease is half used.
+			await sync(env, ctx, config, lease, { need: null, want: lease.short(2) ? lease.lastWant : null });
+		} catch (err) {
+			// sync() has scheduled the retry.
+			console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
+			return;
+		}
 	}
 	await closeWhenIdle(env, ctx, config, lease);
 }
