@@ -137,7 +137,7 @@ async function waitForCredit(
 	const deadline = Date.now() + seconds * 1000;
 	try {
 		for (;;) {
-			const list = await gateway.request<DepositList>("GET", "/v1/account/deposits", { token });
+			const list = await gateway.request<DepositList>("GET", "/v1/account/deposits?include=reversed", { token });
 			const state = depositState(list, txHash);
 			if (state === "credited") {
 				const account = await gateway.request<{ balance: string; available: string }>("GET", "/v1/account", { token });

@@ -40,7 +40,7 @@ describe("indexer: deposits", () => {
 		await reverseDeposits(indexerEnv(net()) as never, db, await depositsOf(db, payer.address));
 		expect((await ledger(payer.address).account()).balance).toBe(0n);
 		const listed = async () =>
-			(await callGateway("/v1/account/deposits", { headers: await sessionHeader(payer.address) })).json();
+			(await callGateway("/v1/account/deposits?include=reversed", { headers: await sessionHeader(payer.address) })).json();
 		const reversed = await listed();
 		expect(reversed.reversed).toHaveLength(1);
 		// Its row is still there (uncredited): listed once, as reversed, not as waiting for confirmations.

@@ -53,7 +53,8 @@ describe("indexer: reorgs", () => {
 			{ amount: parseEther("10"), reversed: parseEther("10"), shortfall: 0n },
 		]);
 		// The payer whose balance dropped sees why: the removed deposit, listed as reversed.
-		const listed = (await callGateway("/v1/account/deposits", { headers: await sessionHeader(payer.address) })).json();
+		const headers = await sessionHeader(payer.address);
+		const listed = (await callGateway("/v1/account/deposits?include=reversed", { headers })).json();
 		expect(listed.data).toEqual([
 			{
 				tx_hash: replacement.transactionHash,
@@ -76,6 +77,13 @@ describe("indexer: reorgs", () => {
 				reversal: { reversed: parseEther("10").toString(), shortfall: "0" },
 			},
 		]);
+		// Unasked, only the live deposit: a client from before `status` would read the reversed one,
+		// credited: false, as pending.
+		const plain = (await callGateway("/v1/account/deposits", { headers })).json();
+		expect(plain.data.map((d: { tx_hash: string }) => d.tx_hash)).toEqual([replacement.transactionHash]);
+		expect((await callGateway("/v1/account/deposits?include=all", { headers })).json().error).toMatchObject({
+			param: "include",
+		});
 		const after = await marketByToken(db(), token);
 		expect(after?.raised).toBe(0n);
 		expect(after?.virtualPaca).toBe(after?.initialVirtualPaca);
@@ -101,7 +109,7 @@ describe("indexer: reorgs", () => {
 
 		expect((await ledger(payer.address).account()).balance).toBe(0n);
 		const { token } = await issueSession(testEnv(), payer.address);
-		const res = await callGateway("/v1/account/deposits", { headers: { authorization: `Bearer ${token}` } });
+		const res = await callGateway("/v1/account/deposits?include=reversed", { headers: { authorization: `Bearer ${token}` } });
 		expect(res.json()).toMatchObject({
 			data: [
 				{

@@ -154,7 +154,7 @@ export const api = {
 	account: (session: string) => request<Account>("/v1/account", { session }),
 	/** Deposits the chain indexer has seen for the payer; null where the gateway does not serve them. */
 	deposits: (session: string) =>
-		request<{ data: Deposit[] }>("/v1/account/deposits", { session }).then(
+		request<{ data: Deposit[] }>("/v1/account/deposits?include=reversed", { session }).then(
 			(r) => r.data,
 			(error: unknown) => {
 				if (error instanceof ApiProblem && error.status === 404 && error.code === "not_found") return null;

@@ -110,8 +110,12 @@ export function registerChainRoutes(app: App): void {
 	app.get("/v1/account/deposits", async (c) => {
 		const { payer } = await requireSession(c.env, c.req.header("authorization"));
 		const db = c.get("db");
+		const include = c.req.query("include");
+		if (include !== undefined && include !== "reversed") {
+			throw new ApiError("invalid_request", `'include' can only be 'reversed', not '${include}'.`, { param: "include" });
+		}
 		const [rows, reversals] = await Promise.all([depositsOf(db, payer), reversalsOf(db, payer)]);
-		return c.json(depositList(rows, reversals));
+		return c.json(depositList(rows, reversals, include === "reversed"));
 	});
 
 	app.post("/v1/account/withdrawals", async (c) => {
@@ -228,7 +232,7 @@ type ReversalRow = Awaited<ReturnType<typeof reversalsOf>>[number];
  * `reversed` list is the older shape of the reversals, kept for clients that read it; it also has
  * the reversals recorded before their deposit's transaction was kept, which `data` cannot place.
  */
-function depositList(rows: DepositRow[], reversals: ReversalRow[]) {
+function depositList(rows: DepositRow[], reversals: ReversalRow[], withReversed: boolean) {
 	const credited = new Set(rows.filter((d) => d.creditedAt !== null).map((d) => d.creditId));
 	const open = new Map(reversals.filter((r) => !credited.has(r.creditId)).map((r) => [r.creditId, r]));
 	const reversal = (r: ReversalRow | undefined) =>
@@ -267,7 +271,9 @@ function depositList(rows: DepositRow[], reversals: ReversalRow[]) {
 	data.sort((a, b) => b.block_number - a.block_number || b.log_index - a.log_index);
 	return {
 		object: "list" as const,
-		data,
+		// Reversed deposits only when asked for: a client from before `status` reads credited: false
+		// as "on its way", and could take a reversed one for the same transaction mined again.
+		data: withReversed ? data : data.filter((d) => d.status !== "reversed"),
 		reversed: [...open.values()].map((r) => ({
 			credit_id: r.creditId,
 			tx_hash: r.txHash,
@@ -513,6 +519,14 @@ function documentChainRoutes(app: App): void {
 		path: "/v1/account/deposits",
 		summary: "The signed-in payer's vault deposits, newest first: pending, credited, or reversed by a chain reorg",
 		security: session,
+		request: {
+			query: z.object({
+				include: z.enum(["reversed"]).optional().openapi({
+					description:
+						"reversed: list deposits a chain reorg reversed in data too (status reversed); without it, data has pending and credited ones only",
+				}),
+			}),
+		},
 		responses: {
 			200: json(
 				"Deposits",
