@@ -14,6 +14,8 @@ import { newTarget, percentile, requestBody, runClosedLoop, type Target } from "
 import { startFloor, startLoneGateway, startUpstream } from "./runtime.ts";
 
 const N = Number(process.env.BENCH_REQUESTS ?? 3000);
+/** Concurrent requests (1 unless BENCH_CONCURRENCY): at 32, stalls that hold many requests at once show as runs of slow ones. */
+const C = Number(process.env.BENCH_CONCURRENCY ?? 1);
 try {
 	setPriority(-10);
 } catch {}
@@ -55,9 +57,9 @@ const plan = (i: number) => {
 		stream: false,
 	};
 };
-await runClosedLoop(400 * targets.length, 1, plan, () => {});
+await runClosedLoop(400 * targets.length, C, plan, () => {});
 const t0 = performance.now();
-await runClosedLoop(N * targets.length, 1, plan, (_i, call, s) => {
+await runClosedLoop(N * targets.length, C, plan, (_i, call, s) => {
 	samples.get(call.target.name)?.push({ at: performance.now() - t0 - s.totalMs, ms: s.totalMs });
 });
 const sorted = new Map([...samples].map(([name, xs]) => [name, xs.map((s) => s.ms).sort((a, b) => a - b)]));
