@@ -16,9 +16,24 @@
 // gateway that meters a non-stream request by the upstream's usage can do: no keys,
 // credit, meter or validation.
 
+// MODE = "garbage" (bench/tail.ts's `garbage` target, an experiment): the floor, plus about
+// as many short-lived JavaScript objects per request as the gateway allocates (~16 KiB,
+// BENCH_GARBAGE_KIB), made before the upstream call and kept until its answer, as a
+// request's own objects are: whether the gateway's tail is what that much allocation
+// costs any Worker in its collector.
+
 interface FloorEnv {
 	UPSTREAM_URL: string;
-	MODE?: "floor" | "relay" | "buffered";
+	MODE?: "floor" | "relay" | "buffered" | "garbage";
+	GARBAGE_KIB?: string;
+}
+
+/** About `kib` KiB of small objects and strings, as a request's parsing and bookkeeping leave. */
+function garbage(kib: number): unknown[] {
+	const out: unknown[] = [];
+	// An object with a few fields and a short string: about 128 bytes on V8's heap.
+	for (let i = 0; i < kib * 8; i++) out.push({ i, s: `field-${i}-${Math.random()}`, n: i * 2, b: i % 2 === 0 });
+	return out;
 }
 
 export default {
@@ -27,11 +42,13 @@ export default {
 		const target = `${env.UPSTREAM_URL}${url.pathname.replace(/^\/v1/, "")}`;
 		const contentType = request.headers.get("content-type") ?? "application/json";
 		if (env.MODE === "buffered") return buffered(request, target, contentType);
+		const junk = env.MODE === "garbage" ? garbage(Number(env.GARBAGE_KIB ?? 16)) : null;
 		const upstream = await fetch(target, {
 			method: request.method,
 			headers: { "content-type": contentType },
 			body: request.body,
 		});
+		if (junk && junk.length < 0) throw new Error("kept alive across the upstream call");
 		const streamed = upstream.headers.get("content-type")?.startsWith("text/event-stream");
 		if (env.MODE !== "relay" || !streamed || !upstream.body) {
 			return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });

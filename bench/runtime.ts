@@ -22,7 +22,7 @@ export interface Runtime {
 }
 
 /** The pass-through Worker's modes (passthrough-worker.ts), each a target in its own process. */
-export type FloorName = "floor" | "relay" | "buffered";
+export type FloorName = "floor" | "relay" | "buffered" | "garbage";
 
 /** High enough that no limit is reached: the bench measures cost, not refusals. */
 const HIGH = 1_000_000_000;

@@ -22,6 +22,8 @@ try {
 const bundles = await buildBundles();
 const upstream = await startUpstream(5);
 const floor = await startFloor("floor", bundles.floor, upstream.url);
+/** BENCH_TAIL_GARBAGE=1: the floor allocating as the gateway does (passthrough-worker.ts, MODE garbage), as a target. */
+const junky = process.env.BENCH_TAIL_GARBAGE ? await startFloor("garbage", bundles.floor, upstream.url) : null;
 const bindings = JSON.parse(process.env.BENCH_TAIL_ENV ?? "{}") as Record<string, string>;
 const gw = await startLoneGateway({ gateway: bundles.gateway, admin: bundles.admin }, upstream.url, {
 	payers: 32,
@@ -45,6 +47,7 @@ const targets: Array<{ t: Target; keys: string[] | null; models: string[] }> = [
 	{ t: newTarget("gateway", gw.base), keys: gw.keys, models: gw.models },
 	{ t: newTarget("bare", bare.base), keys: bare.keys, models: bare.models },
 	...(old ? [{ t: newTarget("gw@ref", old.base), keys: old.keys, models: old.models }] : []),
+	...(junky ? [{ t: newTarget("garbage", `${junky.url}/v1`), keys: null, models: gw.models }] : []),
 ];
 const samples = new Map<string, Array<{ at: number; ms: number }>>(targets.map((x) => [x.t.name, []]));
 const plan = (i: number) => {
@@ -82,6 +85,6 @@ for (const [name, xs] of samples) {
 	if (process.env.BENCH_TAIL_LIST)
 		console.log(`  ${slow.map((s) => `${(s.at / 1000).toFixed(3)}s:${s.ms.toFixed(1)}`).join(" ")}`);
 }
-await Promise.all([floor.mf.dispose(), gw.group.dispose(), bare.group.dispose(), old?.group.dispose()]);
+await Promise.all([floor.mf.dispose(), junky?.mf.dispose(), gw.group.dispose(), bare.group.dispose(), old?.group.dispose()]);
 upstream.proc.kill();
 rmSync(bundles.dir, { recursive: true, force: true });
