@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { type Address, type Hex, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -103,10 +103,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 		await waitFor(async () => (await rpc(rpcUrl, "eth_chainId")) !== null, "anvil", 20_000);
 		log(`• anvil (local chain 31337): ${rpcUrl}`);
 
-		if (!existsSync("contracts/out/ModelFactory.sol")) {
-			log("• compiling the contracts (first start only)");
-			await run("npm", ["run", "build:contracts", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
-		}
+		// forge compiles what changed since the last build (nothing: about half a second), so a
+		// `--fresh` start after a pull never deploys the contracts as they were.
+		if (!existsSync("contracts/out/ModelFactory.sol")) log("• compiling the contracts (first start only)");
+		await run("npm", ["run", "build:contracts", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
 		const epochSeconds = options.epochSeconds ?? 60;
 		const addressesFile = join(state, "addresses.json");
 		let addresses = existsSync(addressesFile) ? readAddresses(addressesFile) : null;
@@ -173,8 +173,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 			env: { CI: "true" },
 			stdio: ["ignore", "ignore", "inherit"],
 		});
-		if (!existsSync("web/dist/index.html")) {
-			log("• building the dashboard (first start only)");
+		const dashboard = await dashboardBuild();
+		if (dashboard !== "current") {
+			log(
+				dashboard === "none" ? "• building the dashboard (first start only)" : "• rebuilding the dashboard (its sources changed)",
+			);
 			await run("npm", ["run", "build:web", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
 		}
 		// One wrangler dev process runs the three Workers, so they share one workerd: one
@@ -496,4 +499,34 @@ async function writeJson(file: string, value: unknown): Promise<void> {
 
 function hex(bytes: number): string {
 	return randomBytes(bytes).toString("hex");
+}
+
+/** What the dashboard's files (and the ABIs it imports) go into. */
+const DASHBOARD_SOURCES = ["web/src", "web/public", "web/index.html", "web/vite.config.ts", "lib/chain/abis.ts"];
+
+/**
+ * Whether web/dist is there and built after every change to the dashboard's sources: a
+ * `git pull` must not leave `npm start` serving the dashboard as it was.
+ */
+export async function dashboardBuild(root = "."): Promise<"none" | "stale" | "current"> {
+	const built = await stat(join(root, "web/dist/index.html")).catch(() => null);
+	if (!built) return "none";
+	for (const source of DASHBOARD_SOURCES) {
+		if ((await newestChange(join(root, source))) > built.mtimeMs) return "stale";
+	}
+	return "current";
+}
+
+/** The newest modification time of a file, or of any file under a folder (0 if there is none). */
+async function newestChange(path: string): Promise<number> {
+	const info = await stat(path).catch(() => null);
+	if (!info) return 0;
+	if (!info.isDirectory()) return info.mtimeMs;
+	let newest = 0;
+	for (const entry of await readdir(path, { recursive: true, withFileTypes: true })) {
+		if (!entry.isFile()) continue;
+		const { mtimeMs } = await stat(join(entry.parentPath, entry.name));
+		if (mtimeMs > newest) newest = mtimeMs;
+	}
+	return newest;
 }

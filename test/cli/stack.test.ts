@@ -1,0 +1,38 @@
+// scripts/stack.ts (what `npm start` runs), its in-process parts: when the dashboard is built again.
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { dashboardBuild } from "../../scripts/stack.ts";
+import { tempDir } from "./helpers.ts";
+
+/** Writes `path` under `root` with its modification time `secondsAgo` in the past. */
+function fileAt(root: string, path: string, secondsAgo: number): void {
+	const full = join(root, path);
+	mkdirSync(dirname(full), { recursive: true });
+	writeFileSync(full, "x");
+	const at = Date.now() / 1000 - secondsAgo;
+	utimesSync(full, at, at);
+}
+
+describe("npm start's dashboard build", () => {
+	test("builds when there is none, and again when a source or the ABIs it imports changed after it", async () => {
+		const dir = tempDir("stack");
+		const root = dir.path;
+		try {
+			fileAt(root, "web/src/pages/model.tsx", 100);
+			fileAt(root, "lib/chain/abis.ts", 100);
+			expect(await dashboardBuild(root)).toBe("none");
+			fileAt(root, "web/dist/index.html", 50);
+			expect(await dashboardBuild(root)).toBe("current");
+			// A `git pull` that changed a page, deep in web/src.
+			fileAt(root, "web/src/pages/model.tsx", 10);
+			expect(await dashboardBuild(root)).toBe("stale");
+			fileAt(root, "web/dist/index.html", 5);
+			expect(await dashboardBuild(root)).toBe("current");
+			fileAt(root, "lib/chain/abis.ts", 1);
+			expect(await dashboardBuild(root)).toBe("stale");
+		} finally {
+			dir.remove();
+		}
+	});
+});
