@@ -5,6 +5,12 @@
 // ticks from /proc per request, idle rate removed. Prints each mode's median and rounds.
 //
 //   node bench/request-costs.ts
+//
+// BENCH_LATENCY=1 instead measures latency, to find which step makes the gateway's c=1 tail:
+// BENCH_REQUESTS (3,000) requests per mode, one at a time, round robin over direct and the
+// modes (the order rotating per round); per mode p50, p99, p99.9 and how many requests took
+// longer than `buffered`'s p99 plus a third of what buffered adds at p99 over direct (the
+// gateway-overhead target's 1.3x bar, with buffered as the floor).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundle, VARIANTS } from "./build.ts";
 import { cpuPerRequest, descendantTicks, idleTicksPerMs, median } from "./cpu.ts";
-import { newTarget, requestBody, runClosedLoop } from "./load.ts";
+import { newTarget, percentile, requestBody, runClosedLoop, type Target } from "./load.ts";
 import { adminPost, COMPAT, directUrl, GATEWAY_BINDINGS, migrationStatements, objectBindings, startUpstream } from "./runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -21,6 +27,8 @@ const MODES = ["buffered", "signal", "timer", "hono", "zod", "waituntil", "gatew
 const BARE = "gateway-bare";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.BENCH_CPU_REQUESTS ?? 1000);
+const LATENCY = process.env.BENCH_LATENCY === "1";
+const LATENCY_REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 
 const dir = mkdtempSync(join(tmpdir(), "modeldex-request-costs-"));
 const scripts = await Promise.all(
@@ -100,6 +108,10 @@ try {
 			},
 		);
 	for (const mode of MODES) await run(mode)(); // warm-up
+	if (LATENCY) {
+		await latencyRounds(targets, upstream.url);
+		process.exit(0);
+	}
 	for (let round = 0; round < ROUNDS; round++) {
 		for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
 			const [ms = Number.NaN] = await cpuPerRequest([{ ticks: workerdTicks, idlePerMs }], REQUESTS, run(mode), 1000);
@@ -116,4 +128,34 @@ try {
 console.log(`workerd CPU per non-stream request, each Worker alone at c=8, ${REQUESTS} requests, ${ROUNDS} rounds:`);
 for (const [mode, xs] of results) {
 	console.log(`  ${mode.padEnd(10)} median ${median(xs).toFixed(3)} ms   rounds ${xs.map((x) => x.toFixed(3)).join(" ")}`);
+}
+
+/** BENCH_LATENCY=1: every mode (and direct) one request at a time, round robin; the tail of each. */
+async function latencyRounds(targets: Map<string, Target>, upstreamUrl: string): Promise<void> {
+	const all: Target[] = [newTarget("direct", `${upstreamUrl}/v1`), ...targets.values()];
+	const ms = new Map<string, number[]>(all.map((t) => [t.name, []]));
+	await runClosedLoop(
+		LATENCY_REQUESTS * all.length,
+		1,
+		(i) => {
+			const round = Math.floor(i / all.length);
+			const target = all[(i + round) % all.length] as Target;
+			return { target, body, authorization: target.name === BARE ? KEY : null, stream: false };
+		},
+		(_i, call, s) => {
+			if (s.ok) ms.get(call.target.name)?.push(s.totalMs);
+		},
+	);
+	const sorted = new Map([...ms].map(([name, xs]) => [name, xs.sort((a, b) => a - b)]));
+	const p = (name: string, q: number) => percentile(sorted.get(name) ?? [], q);
+	const bar = p("buffered", 99) + 0.3 * (p("buffered", 99) - p("direct", 99));
+	console.log(
+		`c=1, ${LATENCY_REQUESTS} requests per mode, round robin; bar ${bar.toFixed(2)} ms (buffered's p99 + 0.3 x its added p99)`,
+	);
+	for (const [name, xs] of sorted) {
+		const over = xs.filter((x) => x > bar).length;
+		console.log(
+			`  ${name.padEnd(12)} n ${xs.length}  p50 ${p(name, 50).toFixed(2)}  p99 ${p(name, 99).toFixed(2)}  p99.9 ${p(name, 99.9).toFixed(2)}  over bar ${over}`,
+		);
+	}
 }
