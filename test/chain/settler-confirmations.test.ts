@@ -109,7 +109,7 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 
 		const first = await runSettler(settlerEnv(net(), VARS), now);
 		expect(first.withdrawalsPaid).toBe(0);
-		// As a payment sent before migration 0001 is kept: no signed bytes to rebroadcast.
+		// As a payment sent before migration 0003 is kept: no signed bytes to rebroadcast.
 		await env.DB.prepare("UPDATE withdrawals SET raw_tx = NULL WHERE id = ?").bind(id).run();
 		const sent = await withdrawal(id);
 		expect(sent?.state).toBe("sent");
@@ -284,6 +284,42 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect(done.withdrawalsPaid).toBe(1);
 		expect((await withdrawal(id))?.state).toBe("paid");
 		expect((await withdrawal(id))?.tx_hash).toBe(hash);
+		expect(await paymentsOf(id)).toHaveLength(1);
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
+	});
+
+	it("replaces a forgotten payment that has waited REPLACE_AFTER, at its nonce with higher fees, instead of rebroadcasting it", async () => {
+		const payer = await fundedPayer(net(), parseEther("3"));
+		const id = await requestWithdrawal(payer.address, parseEther("3"));
+		const before = await pacaOf(net(), payer.address);
+		const now = Date.now();
+		const snapshot = await anvil().snapshot();
+
+		await runSettler(settlerEnv(net(), VARS), now);
+		const sent = await withdrawal(id);
+		expect(sent?.state).toBe("sent");
+		const tipBefore = (await client().getTransaction({ hash: sent?.tx_hash as Hex })).maxPriorityFeePerGas ?? 0n;
+		await anvil().revert({ id: snapshot });
+		expect(
+			await client()
+				.getTransaction({ hash: sent?.tx_hash as Hex })
+				.catch(() => null),
+		).toBeNull();
+
+		// Stale (REPLACE_AFTER_SECONDS is 60): bytes a busy pool dropped would only be dropped again.
+		// Before, they went out unchanged at every run, however long they had waited.
+		const replaced = await runSettler(settlerEnv(net(), VARS), now + 61_000);
+		expect(replaced.withdrawalPending).toBeNull();
+		const after = await withdrawal(id);
+		expect(after?.nonce).toBe(sent?.nonce);
+		expect(after?.tx_hash).not.toBe(sent?.tx_hash);
+		// The replacement's tip is the old one's plus at least the 10 % a node asks of a replacement.
+		const tip = await client().getTransaction({ hash: after?.tx_hash as Hex });
+		expect(tip.maxPriorityFeePerGas).toBeGreaterThan(tipBefore);
+		expect(await settlerNonce("pending")).toBe((sent?.nonce ?? -1) + 1);
+
+		await anvil().mine({ blocks: 2 });
+		expect((await runSettler(settlerEnv(net(), VARS), now + 62_000)).withdrawalsPaid).toBe(1);
 		expect(await paymentsOf(id)).toHaveLength(1);
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
 	});

@@ -128,16 +128,19 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		if (!receipt && latestNonce <= w.nonce) {
 			// Not mined, its nonce unused. The node may have forgotten it (a reorg dropped its block, a
 			// restart): its signed bytes go out again at once, the same nonce and hash, so it is mined at
-			// most once, and the run waits for it as after a send (replaced, if stale, by a later run that
-			// finds it pending); first, any of our transactions at a lower nonce the node forgot too. A row
+			// most once, and the run waits for it as after a send; first, any of our transactions at a
+			// lower nonce the node forgot too. Once it has waited REPLACE_AFTER, it is replaced instead,
+			// at its nonce with higher fees: bytes a busy pool keeps dropping would otherwise go out
+			// again, unchanged, every run, and hold up every settle and withdrawal behind them. A row
 			// sent before migration 0003 has no bytes: it is replaced once stale.
-			const raw = w.rawTx as Hex | null;
+			const stale = w.sentAt !== null && ctx.now - w.sentAt >= ctx.settler.replaceAfterMs;
+			const replaceable = stale && w.maxFeePerGas !== null && w.maxPriorityFeePerGas !== null;
+			const raw = replaceable ? null : (w.rawTx as Hex | null);
 			if (await rebroadcastIfForgotten(ctx, { nonce: w.nonce, raw, what: `withdrawal ${w.id}` }, latestNonce)) {
 				return awaitPayment(w.txHash as Hex);
 			}
 			// Still pending: leave it, or replace it once it has waited too long.
-			const stale = w.sentAt !== null && ctx.now - w.sentAt >= ctx.settler.replaceAfterMs;
-			if (!stale || w.maxFeePerGas === null || w.maxPriorityFeePerGas === null) return "pending";
+			if (!replaceable || w.maxFeePerGas === null || w.maxPriorityFeePerGas === null) return "pending";
 			replace = { nonce: w.nonce, maxFeePerGas: w.maxFeePerGas, maxPriorityFeePerGas: w.maxPriorityFeePerGas };
 		}
 		// Otherwise it reverted, or its nonce went to another transaction: send anew below, at once,
