@@ -170,4 +170,55 @@ describe("flushes when the isolate is idle", () => {
 		});
 		expect((await ledgerFor(testEnv(), payer).account()).totalSpent).toBe(20n);
 	});
+
+	it("returns a lease to the ledger only after a report of it that is still on its way", async () => {
+		const { key, payer } = await newKey({ credit: 10n ** 18n });
+		const keyHash = await hashApiKey(key);
+		const base = testEnv();
+		// The ledger as the isolate sees it: a sync carrying records takes 600 ms (a busy object).
+		const calls: Array<{ close: boolean; records: number; start: number; end?: number }> = [];
+		const env = {
+			...base,
+			BATCH_MS: "200",
+			LEASE_IDLE_MS: "100",
+			ACCOUNT_LEDGER: {
+				getByName(name: string) {
+					const stub = base.ACCOUNT_LEDGER.getByName(name);
+					return {
+						sync: async (input: LeaseSyncInput) => {
+							const call = { close: input.close, records: input.records.length, start: Date.now() } as (typeof calls)[number];
+							calls.push(call);
+							if (input.records.length > 0) await sleep(600);
+							const result = await stub.sync(input);
+							call.end = Date.now();
+							return result;
+						},
+					};
+				},
+			},
+		} as unknown as typeof base;
+		const config = readConfig(env);
+		const ctx = createExecutionContext();
+		const modelId = `idle-${crypto.randomUUID()}`;
+		const req = { keyHash, payer, modelId, maxCost: 1_000_000n, maxTokens: 100 };
+		const first = await admit(env, ctx, config, req);
+		await sleep(450);
+		// The idle flush sends both finished requests (slow); the second's scheduled flush, 200 ms on,
+		// finds only its admission to report, sends that, and goes on to return the idle lease.
+		const second = await admit(env, ctx, config, req);
+		first.finish(ctx, finished(payer, modelId));
+		second.finish(ctx, finished(payer, modelId));
+		await vi.waitFor(() => expect(calls.some((c) => c.close)).toBe(true), { timeout: 3_000, interval: 20 });
+		const report = calls.find((c) => c.records === 2);
+		const close = calls.find((c) => c.close);
+		expect(report?.end, "the report was answered").toBeDefined();
+		// Before: the close went out while the report was on its way, and the ledger took the
+		// report's records under a lease it had already let go.
+		expect(close?.start).toBeGreaterThanOrEqual(report?.end ?? Number.POSITIVE_INFINITY);
+		await vi.waitFor(async () => expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n), {
+			timeout: 3_000,
+			interval: 50,
+		});
+		expect((await ledgerFor(testEnv(), payer).account()).totalSpent).toBe(20n);
+	});
 });

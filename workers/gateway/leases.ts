@@ -101,6 +101,8 @@ class Lease {
 	flushDueAt = 0;
 	/** When the last sync was sent (the batch interval counts from it). */
 	lastSentAt = 0;
+	/** Syncs of this lease on their way to the ledger (its return waits for them). */
+	readonly syncing = new Set<Promise<unknown>>();
 	refreshing = false;
 	/** What the last admission would have asked for (the size of a top-up). */
 	lastWant: LeaseAmounts = { credit: 0n, requests: 0, tokens: 0 };
@@ -337,8 +339,9 @@ async function sync(
 	const issued = lease.seq;
 	lease.lastSentAt = Date.now();
 	let result: LeaseSyncResult;
+	let sent: Promise<LeaseSyncResult> | undefined;
 	try {
-		result = await ledgerFor(env, lease.payer).sync({
+		sent = ledgerFor(env, lease.payer).sync({
 			leaseId: lease.leaseId,
 			keyHash: lease.keyHash,
 			create: !lease.created,
@@ -353,6 +356,8 @@ async function sync(
 			close,
 			now: Date.now(),
 		});
+		lease.syncing.add(sent);
+		result = await sent;
 	} catch (err) {
 		lease.pending = [...batch, ...lease.pending];
 		// Whoever called (an admission's need, a top-up, a generation lookup) only learns it
@@ -361,6 +366,8 @@ async function sync(
 		// A closed lease is flushed only by this (it is no longer in `leases`): its records too.
 		if (!lease.closed || lease.pending.length > 0) scheduleFlush(env, ctx, config, lease);
 		throw err;
+	} finally {
+		if (sent) lease.syncing.delete(sent);
 	}
 	// Admissions made while the sync was on its way are reported by the next one.
 	lease.reportedIssued = Math.max(lease.reportedIssued, issued);
@@ -436,6 +443,9 @@ async function closeWhenIdle(env: Env, ctx: Deferrer, config: Config, lease: Lea
 	if (lease.inFlight.size > 0 || lease.pending.length > 0 || lease.closed) return;
 	const idleSince = lease.lastActivity;
 	await sleep(config.leaseIdleMs);
+	// Not ahead of a sync still on its way (a report, or an admission's): the ledger would take its
+	// records, or grant its need, under a lease it had already let go.
+	while (lease.syncing.size > 0) await Promise.allSettled([...lease.syncing]);
 	if (
 		lease.lastActivity !== idleSince ||
 		lease.inFlight.size > 0 ||
