@@ -104,9 +104,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 		log(`• anvil (local chain 31337): ${rpcUrl}`);
 
 		// forge compiles what changed since the last build (nothing: about half a second), so a
-		// `--fresh` start after a pull never deploys the contracts as they were.
+		// `--fresh` start after a pull never deploys the contracts as they were. Not their tests
+		// and scripts: the stack deploys from contracts/src alone.
 		if (!existsSync("contracts/out/ModelFactory.sol")) log("• compiling the contracts (first start only)");
-		await run("npm", ["run", "build:contracts", "--silent"], { stdio: ["ignore", "ignore", "inherit"] });
+		await run("npm", ["run", "build:contracts", "--silent", "--", "--skip", "test", "--skip", "script"], {
+			stdio: ["ignore", "ignore", "inherit"],
+		});
 		const epochSeconds = options.epochSeconds ?? 60;
 		const addressesFile = join(state, "addresses.json");
 		let addresses = existsSync(addressesFile) ? readAddresses(addressesFile) : null;
@@ -501,8 +504,15 @@ function hex(bytes: number): string {
 	return randomBytes(bytes).toString("hex");
 }
 
-/** What the dashboard's files (and the ABIs it imports) go into. */
-const DASHBOARD_SOURCES = ["web/src", "web/public", "web/index.html", "web/vite.config.ts", "lib/chain/abis.ts"];
+/** What goes into the dashboard's build: its files, the ABIs it imports, and its dependencies' versions. */
+const DASHBOARD_SOURCES = [
+	"web/src",
+	"web/public",
+	"web/index.html",
+	"web/vite.config.ts",
+	"lib/chain/abis.ts",
+	"package-lock.json",
+];
 
 /**
  * Whether web/dist is there and built after every change to the dashboard's sources: a

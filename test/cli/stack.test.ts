@@ -31,6 +31,10 @@ describe("npm start's dashboard build", () => {
 			expect(await dashboardBuild(root)).toBe("current");
 			fileAt(root, "lib/chain/abis.ts", 1);
 			expect(await dashboardBuild(root)).toBe("stale");
+			// A dependency bumped (npm install after a pull).
+			fileAt(root, "web/dist/index.html", 0);
+			fileAt(root, "package-lock.json", -1);
+			expect(await dashboardBuild(root)).toBe("stale");
 		} finally {
 			dir.remove();
 		}
