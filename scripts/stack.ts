@@ -10,12 +10,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { type Address, type Hex, parseEther } from "viem";
+import { type Address, concat, type Hex, keccak256, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { localPacaAbi, modelFactoryAbi, revenueVaultAbi } from "../lib/chain/abis.ts";
 import { METER_FLUSH_DELAY_MS } from "../lib/meter-timing.ts";
-import { type Addresses, connect, deployModeldex, readAddresses, writeAddresses } from "./deploy-contracts.ts";
+import { type Addresses, connect, deployModeldex, foundryArtifact, readAddresses, writeAddresses } from "./deploy-contracts.ts";
 import { run } from "./run.ts";
 import { startStandInUpstream } from "./stand-in-upstream.ts";
 
@@ -116,9 +116,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 		if (!addresses || (await rpc(rpcUrl, "eth_getCode", [addresses.modelFactory, "latest"])) === "0x") {
 			addresses = await deployModeldex({ rpcUrl, privateKey: DEV_ACCOUNTS.deployer, chainId: 31337, epochSeconds });
 			writeAddresses(addresses, addressesFile);
+			await writeFile(join(state, DEPLOYED_CODE_FILE), `${deployedCodeFingerprint()}\n`);
 			log(`• contracts deployed (PACA stand-in, Uniswap V2, factory, vault): ${addressesFile}`);
 		} else {
 			log(`• contracts already deployed: ${addressesFile}`);
+			const changed = await deployedCodeChanged(state, deployedCodeFingerprint());
+			if (changed) log(changed);
 		}
 		const market = await ensureDemoMarket(rpcUrl, addresses);
 		// Set-up transactions are mined at once; from now on a block a second, like a real
@@ -539,4 +542,23 @@ async function newestChange(path: string): Promise<number> {
 		if (mtimeMs > newest) newest = mtimeMs;
 	}
 	return newest;
+}
+
+/** In the state folder: the fingerprint of the bytecode its chain's contracts were deployed from. */
+const DEPLOYED_CODE_FILE = "deployed-code.txt";
+
+/** The bytecode `npm start` deploys, from contracts/out (the factory's embeds the token's and the sale's). */
+export function deployedCodeFingerprint(read = (name: string) => foundryArtifact(name).bytecode): Hex {
+	return keccak256(concat(["LocalPaca", "RevenueVault", "ModelFactory"].map(read)));
+}
+
+/**
+ * A warning when the contracts compiled now are not those this state's chain runs (a pull changed
+ * them since it was deployed): the stack would go on with the old contracts under the new ABIs.
+ * Null when they are the same, or the state is from before fingerprints were kept.
+ */
+export async function deployedCodeChanged(state: string, current: Hex): Promise<string | null> {
+	const deployed = (await readFile(join(state, DEPLOYED_CODE_FILE), "utf8").catch(() => "")).trim();
+	if (deployed === "" || deployed === current) return null;
+	return "• the contracts changed since this chain's were deployed: it still runs the old ones; `npm start -- --fresh` deploys the new (and starts the chain and D1 anew)";
 }

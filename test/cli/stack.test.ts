@@ -1,8 +1,9 @@
 // scripts/stack.ts (what `npm start` runs), its in-process parts: when the dashboard is built again.
 import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { Hex } from "viem";
 import { describe, expect, test } from "vitest";
-import { dashboardBuild } from "../../scripts/stack.ts";
+import { dashboardBuild, deployedCodeChanged, deployedCodeFingerprint } from "../../scripts/stack.ts";
 import { tempDir } from "./helpers.ts";
 
 /** Writes `path` under `root` with its modification time `secondsAgo` in the past. */
@@ -35,6 +36,26 @@ describe("npm start's dashboard build", () => {
 			fileAt(root, "web/dist/index.html", 0);
 			fileAt(root, "package-lock.json", -1);
 			expect(await dashboardBuild(root)).toBe("stale");
+		} finally {
+			dir.remove();
+		}
+	});
+
+	test("warns on a resumed start when the contracts compiled now are not the ones its chain runs", async () => {
+		const dir = tempDir("stack");
+		try {
+			const code: Record<string, Hex> = { LocalPaca: "0x01", RevenueVault: "0x02", ModelFactory: "0x03" };
+			const deployed = deployedCodeFingerprint((name) => code[name] as Hex);
+			// A state from before fingerprints were kept: nothing to compare with, no warning.
+			expect(await deployedCodeChanged(dir.path, deployed)).toBeNull();
+			writeFileSync(join(dir.path, "deployed-code.txt"), `${deployed}\n`);
+			expect(await deployedCodeChanged(dir.path, deployed)).toBeNull();
+			// A pull changed the factory (and so the token or sale it deploys).
+			const pulled = deployedCodeFingerprint((name) => (name === "ModelFactory" ? "0x0304" : (code[name] as Hex)));
+			expect(pulled).not.toBe(deployed);
+			expect(await deployedCodeChanged(dir.path, pulled)).toMatch(/npm start -- --fresh/);
+			// The build npm start deploys from now.
+			expect(deployedCodeFingerprint()).toMatch(/^0x[0-9a-f]{64}$/);
 		} finally {
 			dir.remove();
 		}
