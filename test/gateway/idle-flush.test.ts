@@ -5,8 +5,8 @@ import type { UsageRecord } from "../../durable-objects/model-meter.ts";
 import { hashApiKey } from "../../lib/keys.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { readConfig } from "../../workers/gateway/env.ts";
-import { admit, type FinishedRequest } from "../../workers/gateway/leases.ts";
-import { newKey, testEnv } from "../helpers/fixtures.ts";
+import { admit } from "../../workers/gateway/leases.ts";
+import { finishedRequest, newKey, testEnv } from "../helpers/fixtures.ts";
 
 // When the isolate goes idle (workers/gateway/leases.ts, flushWhileIdle), what waits for
 // a batch goes at once, within the batch interval's bound: a lease or model sends at most
@@ -51,20 +51,6 @@ function observedEnv() {
 	return { env, syncs, batches };
 }
 
-function finished(payer: string, modelId: string): FinishedRequest {
-	return {
-		modelId,
-		payer,
-		promptTokens: 1,
-		completionTokens: 1,
-		cost: 10n,
-		status: "ok",
-		usageSource: "upstream",
-		createdAt: Date.now(),
-		upstreams: [],
-	};
-}
-
 const seqOf = (requestId: string) => parseLeaseRequestId(requestId).seq;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,7 +74,7 @@ async function quietLease() {
 	const req = { keyHash, payer, modelId, maxCost: 1_000_000n, maxTokens: 100 };
 	// The lease is opened (one sync) and its first request reported by the scheduled flush;
 	// then it sends nothing for a whole batch interval.
-	(await admit(observed.env, ctx, config, req)).finish(ctx, finished(payer, modelId));
+	(await admit(observed.env, ctx, config, req)).finish(ctx, finishedRequest(payer, modelId));
 	await sleep(2 * BATCH_MS + 200);
 	return { ...observed, config, ctx, req, payer, modelId };
 }
@@ -100,7 +86,7 @@ describe("flushes when the isolate is idle", () => {
 		const { seq } = parseLeaseRequestId(admission.requestId);
 		const syncsBefore = syncs.length;
 		const end = Date.now();
-		admission.finish(ctx, finished(payer, modelId));
+		admission.finish(ctx, finishedRequest(payer, modelId));
 		// Before: the batch interval's timer, a second after the admission.
 		const synced = await within(BATCH_MS / 2, () => syncs.slice(syncsBefore).some((s) => s.seqs.includes(seq)));
 		expect(synced, "reported to the ledger within half a batch interval").not.toBeNull();
@@ -118,13 +104,13 @@ describe("flushes when the isolate is idle", () => {
 		const a = await admit(env, ctx, config, req);
 		const b = await admit(env, ctx, config, req);
 		const syncsBefore = syncs.length;
-		a.finish(ctx, finished(payer, modelId));
+		a.finish(ctx, finishedRequest(payer, modelId));
 		await sleep(150);
 		expect(
 			syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(a.requestId))),
 			"not sent while b runs",
 		).toBe(false);
-		b.finish(ctx, finished(payer, modelId));
+		b.finish(ctx, finishedRequest(payer, modelId));
 		const synced = await within(BATCH_MS / 2, () =>
 			syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(a.requestId)) && s.seqs.includes(seqOf(b.requestId))),
 		);
@@ -134,12 +120,12 @@ describe("flushes when the isolate is idle", () => {
 	it("sends a lease at most once per batch interval, idle or not", async () => {
 		const { env, syncs, config, ctx, req, payer, modelId } = await quietLease();
 		const first = await admit(env, ctx, config, req);
-		first.finish(ctx, finished(payer, modelId));
+		first.finish(ctx, finishedRequest(payer, modelId));
 		const firstAt = await within(BATCH_MS / 2, () => syncs.some((s) => s.seqs.includes(seqOf(first.requestId))));
 		expect(firstAt).not.toBeNull();
 		// Idle again right after: this one waits for the batch interval since the last sync.
 		const second = await admit(env, ctx, config, req);
-		second.finish(ctx, finished(payer, modelId));
+		second.finish(ctx, finishedRequest(payer, modelId));
 		const early = await within(BATCH_MS / 2, () => syncs.some((s) => s.seqs.includes(seqOf(second.requestId))));
 		expect(early, "not sent within half a batch interval of the last sync").toBeNull();
 		const late = await within(BATCH_MS * 2, () => syncs.some((s) => s.seqs.includes(seqOf(second.requestId))));
@@ -160,8 +146,8 @@ describe("flushes when the isolate is idle", () => {
 		await sleep(650);
 		// The next one claims a flush due 300 ms on; both finish, and the idle flush reports them first.
 		const second = await admit(env, ctx, config, req);
-		first.finish(ctx, finished(payer, modelId));
-		second.finish(ctx, finished(payer, modelId));
+		first.finish(ctx, finishedRequest(payer, modelId));
+		second.finish(ctx, finishedRequest(payer, modelId));
 		// Before: the closing found the scheduled flush still due and gave up; that flush had
 		// nothing left to send and never closed the lease, whose credit stayed held (30 s TTL).
 		await vi.waitFor(async () => expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n), {
@@ -206,8 +192,8 @@ describe("flushes when the isolate is idle", () => {
 		// The idle flush sends both finished requests (slow); the second's scheduled flush, 200 ms on,
 		// finds only its admission to report, sends that, and goes on to return the idle lease.
 		const second = await admit(env, ctx, config, req);
-		first.finish(ctx, finished(payer, modelId));
-		second.finish(ctx, finished(payer, modelId));
+		first.finish(ctx, finishedRequest(payer, modelId));
+		second.finish(ctx, finishedRequest(payer, modelId));
 		await vi.waitFor(() => expect(calls.some((c) => c.close)).toBe(true), { timeout: 3_000, interval: 20 });
 		const report = calls.find((c) => c.records === 2);
 		const close = calls.find((c) => c.close);

@@ -5,8 +5,8 @@ import { LEASE_USE_MS, leaseRequestId, parseLeaseRequestId } from "../../durable
 import { hashApiKey } from "../../lib/keys.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { readConfig } from "../../workers/gateway/env.ts";
-import { admit, type FinishedRequest, forgetKey } from "../../workers/gateway/leases.ts";
-import { newKey, newModel, testEnv } from "../helpers/fixtures.ts";
+import { admit, forgetKey } from "../../workers/gateway/leases.ts";
+import { finishedRequest, newKey, newModel, testEnv } from "../helpers/fixtures.ts";
 import { callGateway, flushMeter, openGateway, usageRowsForModel } from "../helpers/gateway.ts";
 
 // Credit and rate leases (workers/gateway/leases.ts ↔ AccountLedger.sync). The other
@@ -94,21 +94,6 @@ function withFailingSync(delayMs: number) {
 			failNext = true;
 		},
 		failures: () => failed,
-	};
-}
-
-/** A finished request of model "m" that cost 10 base units, as the request path reports it. */
-function finished(payer: string): FinishedRequest {
-	return {
-		modelId: "m",
-		payer,
-		promptTokens: 1,
-		completionTokens: 1,
-		cost: 10n,
-		status: "ok",
-		usageSource: "upstream",
-		createdAt: Date.now(),
-		upstreams: [],
 	};
 }
 
@@ -376,7 +361,7 @@ describe("the gateway under leases, with production batch delays", () => {
 			// It asks for the little that takes it back to a full batch (before: a whole batch more).
 			expect(heldAfter - heldBefore).toBeLessThan(8n * maxCost);
 			for (const a of [first, second]) {
-				a.finish(ctx, finished(payer));
+				a.finish(ctx, finishedRequest(payer));
 			}
 		} finally {
 			vi.useRealTimers();
@@ -394,7 +379,7 @@ describe("the gateway under leases, with production batch delays", () => {
 		const ctx = createExecutionContext();
 		const maxCost = 1_000_000n;
 		const first = await admit(env, ctx, config, { keyHash, payer, modelId: "m", maxCost, maxTokens: 100 });
-		first.finish(ctx, finished(payer));
+		first.finish(ctx, finishedRequest(payer));
 		// A request the lease cannot cover syncs at once, taking the finished one along; that sync
 		// fails after the lease's own flush (BATCH_MS) found nothing to send.
 		failNextSync();
@@ -415,7 +400,7 @@ describe("the gateway under leases, with production batch delays", () => {
 		// Revoked in this isolate while the request runs: its lease closes here at once.
 		forgetKey(keyId);
 		failNextSync();
-		running.finish(ctx, finished(payer));
+		running.finish(ctx, finishedRequest(payer));
 		await waitOnExecutionContext(ctx);
 		expect(failures()).toBe(1);
 		expect((await ledger(payer).account()).totalSpent).toBe(10n);
@@ -427,7 +412,7 @@ describe("the gateway under leases, with production batch delays", () => {
 		const env = { ...testEnv(), ...PRODUCTION };
 		const config = readConfig(env);
 		const req = { keyHash, payer, modelId: "m", maxCost: 1_000_000n, maxTokens: 100 };
-		const outcome = finished(payer);
+		const outcome = finishedRequest(payer);
 		// The first request's flush sleeps on a timer that never fires: the runtime ended its
 		// request's waitUntil first (fake timers, dropped when real ones come back).
 		const gone = { waitUntil() {} };

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { openDb } from "../../lib/db/client.ts";
 import { type NewModel, upsertModel } from "../../lib/db/models.ts";
 import { type IssueKeyOptions, issueApiKey, ledgerFor } from "../../workers/gateway/accounts.ts";
+import type { FinishedRequest } from "../../workers/gateway/leases.ts";
 
 export const db = () => openDb(env.DB);
 
@@ -67,4 +68,19 @@ export async function upstreamRequestsWith(
 /** An OpenAI-compatible upstream row pointing at the stand-in with a behaviour suffix. */
 export function standIn(behaviour = ""): NewModel["upstreams"][number] {
 	return { kind: "openai", baseUrl: env.STAND_IN_URL, upstreamModel: `stand-in${behaviour}`, apiKeySecret: null };
+}
+
+/** A finished request of `modelId` that cost 10 base units, as the request path reports it to its lease. */
+export function finishedRequest(payer: string, modelId = "m"): FinishedRequest {
+	return {
+		modelId,
+		payer,
+		promptTokens: 1,
+		completionTokens: 1,
+		cost: 10n,
+		status: "ok",
+		usageSource: "upstream",
+		createdAt: Date.now(),
+		upstreams: [],
+	};
 }
