@@ -20,8 +20,6 @@ interface Entry {
 	readAt: number;
 	/** A read of the row under way (one per isolate at a time). */
 	reading?: Promise<ModelRecord | null>;
-	/** A refresh of a stale row is on its way (about to read). */
-	refreshing?: boolean;
 }
 
 const cache = new Map<string, Entry>();
@@ -30,31 +28,24 @@ export async function getModel(db: Db, id: string, ctx: Deferrer, now = Date.now
 	const hit = cache.get(id);
 	if (hit && now - hit.readAt < TTL_MS) return hit.model;
 	if (hit?.model && now - hit.readAt < MAX_STALE_MS) {
-		if (!hit.reading && !hit.refreshing) {
-			// A millisecond on, when this request is usually waiting on its upstream: the read's own
-			// work (the query built and sent, its rows taken in) is then not inside the request's.
-			// Started at once, it made 1 request in 100 slower at c=1, the refreshing one
-			// (bench/request-costs.ts BENCH_LATENCY=1: 49 of 3,000 over the bar, 20 deferred; the
-			// steps before the gateway's own logic had 13-28).
-			hit.refreshing = true;
-			ctx.waitUntil(
-				new Promise((resolve) => setTimeout(resolve, 1))
-					.then(() => read(db, id, now))
-					.catch(() => {})
-					.finally(() => {
-						hit.refreshing = false;
-					}),
-			);
-		}
+		// A millisecond on, when this request is usually waiting on its upstream: the read's own
+		// work (the query built and sent, its rows taken in) is then not inside the request's.
+		// Started at once, it made 1 request in 100 slower at c=1, the refreshing one
+		// (bench/request-costs.ts BENCH_LATENCY=1: 49 of 3,000 over the bar, 20 deferred; the
+		// steps before the gateway's own logic had 13-28).
+		if (!hit.reading) ctx.waitUntil(read(db, id, now, 1).catch(() => {}));
 		return hit.model;
 	}
 	return hit?.reading ?? read(db, id, now);
 }
 
-/** Reads the row from D1 into the cache; a failed read leaves what was cached. */
-function read(db: Db, id: string, now: number): Promise<ModelRecord | null> {
+/** Reads the row from D1 (`delayMs` on) into the cache; a failed read leaves what was cached. */
+function read(db: Db, id: string, now: number, delayMs = 0): Promise<ModelRecord | null> {
 	const hit = cache.get(id);
-	const reading = findRoutableModel(db, id);
+	const reading =
+		delayMs > 0
+			? new Promise((resolve) => setTimeout(resolve, delayMs)).then(() => findRoutableModel(db, id))
+			: findRoutableModel(db, id);
 	if (hit) hit.reading = reading;
 	else {
 		if (cache.size >= MAX_ENTRIES) cache.clear();
