@@ -134,14 +134,17 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 			// again, unchanged, every run, and hold up every settle and withdrawal behind them. A row
 			// sent before migration 0003 has no bytes: it is replaced once stale.
 			const stale = w.sentAt !== null && ctx.now - w.sentAt >= ctx.settler.replaceAfterMs;
-			const replaceable = stale && w.maxFeePerGas !== null && w.maxPriorityFeePerGas !== null;
-			const raw = replaceable ? null : (w.rawTx as Hex | null);
+			const replacement =
+				stale && w.maxFeePerGas !== null && w.maxPriorityFeePerGas !== null
+					? { nonce: w.nonce, maxFeePerGas: w.maxFeePerGas, maxPriorityFeePerGas: w.maxPriorityFeePerGas }
+					: undefined;
+			const raw = replacement ? null : (w.rawTx as Hex | null);
 			if (await rebroadcastIfForgotten(ctx, { nonce: w.nonce, raw, what: `withdrawal ${w.id}` }, latestNonce)) {
 				return awaitPayment(w.txHash as Hex);
 			}
 			// Still pending: leave it, or replace it once it has waited too long.
-			if (!replaceable || w.maxFeePerGas === null || w.maxPriorityFeePerGas === null) return "pending";
-			replace = { nonce: w.nonce, maxFeePerGas: w.maxFeePerGas, maxPriorityFeePerGas: w.maxPriorityFeePerGas };
+			if (!replacement) return "pending";
+			replace = replacement;
 		}
 		// Otherwise it reverted, or its nonce went to another transaction: send anew below, at once,
 		// though that may not be CONFIRMATIONS deep yet. Safe: should a reorg drop the revert, the old
