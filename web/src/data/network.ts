@@ -1,5 +1,6 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { api } from "./api.ts";
+import { store } from "./store.ts";
 import { useWallet } from "./wallet.ts";
 
 // The deployment's chain (GET /v1/chain) against the wallet's. One deployer key gives the
@@ -16,21 +17,16 @@ export type Deployment =
 	| { state: "known"; chainId: number | null }
 	| { state: "failed"; error: Error };
 
-let deployment: Deployment = { state: "asking" };
+const deployment = store<Deployment>({ state: "asking" });
 let asked: Promise<number | null> | null = null;
-const listeners = new Set<(d: Deployment) => void>();
-
-function setDeployment(next: Deployment): void {
-	deployment = next;
-	for (const listener of listeners) listener(deployment);
-}
+const setDeployment = deployment.set;
 
 /** The chain the contracts are on, asked of the gateway once (again after a failure); null when it does not say. */
 export function deploymentChainId(): Promise<number | null> {
 	if (!asked) {
 		const asking = api.chainId();
 		asked = asking;
-		if (deployment.state === "failed") setDeployment({ state: "asking" });
+		if (deployment.get().state === "failed") setDeployment({ state: "asking" });
 		asking.then(
 			(chainId) => {
 				if (asked === asking) setDeployment({ state: "known", chainId });
@@ -87,14 +83,7 @@ export const showsReadFrom = (n: Network, readOn: number): boolean =>
 /** The connected wallet's network; asks the gateway for the deployment's chain once a wallet is connected. */
 export function useNetwork(): Network {
 	const wallet = useWallet();
-	const [current, setCurrent] = useState(deployment);
-	useEffect(() => {
-		listeners.add(setCurrent);
-		setCurrent(deployment);
-		return () => {
-			listeners.delete(setCurrent);
-		};
-	}, []);
+	const current = deployment.use();
 	const connected = wallet.address !== null;
 	useEffect(() => {
 		// The rejection is kept in the store (state "failed"), which the banner shows.

@@ -1,6 +1,6 @@
-import { useEffect, useState } from "preact/hooks";
 import type { Address, EIP1193Provider } from "viem";
 import { ApiProblem } from "./api.ts";
+import { store } from "./store.ts";
 
 // The browser wallet (EIP-1193, `window.ethereum`) and the sign-in session, as one small
 // store the pages subscribe to. This module is on every page, so it talks to the
@@ -38,25 +38,13 @@ function storedSession(): StoredSession | null {
 	}
 }
 
-let state: WalletState = { address: null, chainId: null, connecting: false, session: null, sessionExpiresAt: null };
-const listeners = new Set<(s: WalletState) => void>();
+const wallet = store<WalletState>({ address: null, chainId: null, connecting: false, session: null, sessionExpiresAt: null });
 
 function set(patch: Partial<WalletState>): void {
-	state = { ...state, ...patch };
-	for (const listener of listeners) listener(state);
+	wallet.set({ ...wallet.get(), ...patch });
 }
 
-export function useWallet(): WalletState {
-	const [current, setCurrent] = useState(state);
-	useEffect(() => {
-		listeners.add(setCurrent);
-		setCurrent(state);
-		return () => {
-			listeners.delete(setCurrent);
-		};
-	}, []);
-	return current;
-}
+export const useWallet = (): WalletState => wallet.use();
 
 export const hasWallet = () => typeof window !== "undefined" && Boolean(window.ethereum);
 
@@ -101,7 +89,7 @@ export async function connectWallet(): Promise<void> {
 		const accounts = await provider().request({ method: "eth_requestAccounts" });
 		set({ chainId: Number(await provider().request({ method: "eth_chainId" })) });
 		adoptAccount(accounts);
-		if (!state.address) throw new WalletProblem("The wallet shared no account with this site.");
+		if (!wallet.get().address) throw new WalletProblem("The wallet shared no account with this site.");
 	} catch (error) {
 		throw new WalletProblem(providerErrorMessage(error));
 	} finally {
@@ -110,7 +98,7 @@ export async function connectWallet(): Promise<void> {
 }
 
 /** The chain the wallet last said it is on (eth_chainId, chainChanged); null before it answered. */
-export const walletChainId = (): number | null => state.chainId;
+export const walletChainId = (): number | null => wallet.get().chainId;
 
 /** Asks the wallet where it is now (after a switch, for a wallet that sends no chainChanged). */
 export async function readWalletChain(): Promise<void> {
@@ -118,8 +106,9 @@ export async function readWalletChain(): Promise<void> {
 }
 
 export function requireAddress(): Address {
-	if (!state.address) throw new WalletProblem("Connect your wallet first.");
-	return state.address;
+	const { address } = wallet.get();
+	if (!address) throw new WalletProblem("Connect your wallet first.");
+	return address;
 }
 
 export function saveSession(session: StoredSession): void {
