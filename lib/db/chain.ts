@@ -690,30 +690,21 @@ export async function signedTransactionsOut(
 	db: Db,
 	nonces: { from: number; below: number },
 ): Promise<{ nonce: number; rawTx: string; what: string }[]> {
-	const epochs = await db
-		.select({ epoch: settlerEpochs.epoch, nonce: settlerEpochs.nonce, rawTx: settlerEpochs.rawTx })
-		.from(settlerEpochs)
-		.where(
-			and(
-				eq(settlerEpochs.state, "sent"),
-				isNotNull(settlerEpochs.rawTx),
-				gte(settlerEpochs.nonce, nonces.from),
-				lt(settlerEpochs.nonce, nonces.below),
-			),
-		)
-		.all();
-	const payments = await db
-		.select({ id: withdrawals.id, nonce: withdrawals.nonce, rawTx: withdrawals.rawTx })
-		.from(withdrawals)
-		.where(
-			and(
-				eq(withdrawals.state, "sent"),
-				isNotNull(withdrawals.rawTx),
-				gte(withdrawals.nonce, nonces.from),
-				lt(withdrawals.nonce, nonces.below),
-			),
-		)
-		.all();
+	/** A row of `t` recorded "sent", with its signed bytes, at a nonce in the range. */
+	const outIn = (t: typeof settlerEpochs | typeof withdrawals) =>
+		and(eq(t.state, "sent"), isNotNull(t.rawTx), gte(t.nonce, nonces.from), lt(t.nonce, nonces.below));
+	const [epochs, payments] = await Promise.all([
+		db
+			.select({ epoch: settlerEpochs.epoch, nonce: settlerEpochs.nonce, rawTx: settlerEpochs.rawTx })
+			.from(settlerEpochs)
+			.where(outIn(settlerEpochs))
+			.all(),
+		db
+			.select({ id: withdrawals.id, nonce: withdrawals.nonce, rawTx: withdrawals.rawTx })
+			.from(withdrawals)
+			.where(outIn(withdrawals))
+			.all(),
+	]);
 	const out: { nonce: number; rawTx: string; what: string }[] = [];
 	// (The filters above leave no null nonce or bytes: the checks only narrow the types.)
 	for (const e of epochs) {
