@@ -36,6 +36,10 @@ const SAMPLING_US = 100;
 const LATE_SAMPLE_US = 1000;
 const OBJECTS = process.env.BENCH_PROFILE_PROCESS === "objects";
 const HEAP = process.env.BENCH_PROFILE_KIND === "heap";
+/** BENCH_PROFILE_KIND=snapshot: a heap snapshot after the warm-up, what the isolate holds between requests. */
+const SNAPSHOT = process.env.BENCH_PROFILE_KIND === "snapshot";
+/** BENCH_HEAP_SURVIVORS=1: count only allocations that survived a scavenge (see heapProfile). */
+const SURVIVORS = process.env.BENCH_HEAP_SURVIVORS === "1";
 
 interface ProfileNode {
 	id: number;
@@ -82,12 +86,24 @@ async function inspector(workerName: string) {
 	});
 	let next = 1;
 	const waiting = new Map<number, (result: unknown) => void>();
+	const listeners = new Map<string, (params: unknown) => void>();
 	ws.onmessage = (event) => {
-		const msg = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: unknown };
+		const msg = JSON.parse(String(event.data)) as {
+			id?: number;
+			result?: unknown;
+			error?: unknown;
+			method?: string;
+			params?: unknown;
+		};
 		if (msg.id !== undefined)
 			waiting.get(msg.id)?.(msg.error ? Promise.reject(new Error(JSON.stringify(msg.error))) : msg.result);
+		else if (msg.method) listeners.get(msg.method)?.(msg.params);
 	};
 	return {
+		/** Calls `fn` with each event `method` sends. */
+		on(method: string, fn: (params: unknown) => void) {
+			listeners.set(method, fn);
+		},
 		send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
 			const id = next++;
 			ws.send(JSON.stringify({ id, method, params }));
@@ -112,7 +128,8 @@ try {
 		);
 	await run(500);
 	const session = await inspector(OBJECTS ? "gateway-objects" : "gateway");
-	if (HEAP)
+	if (SNAPSHOT) await heapSnapshot(session, () => run(1));
+	else if (HEAP)
 		await heapProfile(
 			session,
 			() => run(REQUESTS),
@@ -142,6 +159,50 @@ interface HeapNode {
 	children: HeapNode[];
 }
 
+/**
+ * A heap snapshot of the isolate after the warm-up (V8 collects garbage first), written to
+ * BENCH_PROFILE_OUT (open it in Chrome DevTools), and its self size by kind and constructor:
+ * what a full collection has to mark.
+ */
+async function heapSnapshot(session: Awaited<ReturnType<typeof inspector>>, wake: () => Promise<unknown>): Promise<void> {
+	const chunks: string[] = [];
+	session.on("HeapProfiler.addHeapSnapshotChunk", (p) => chunks.push((p as { chunk: string }).chunk));
+	await session.send("HeapProfiler.enable");
+	await Promise.all([session.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false }), wake()]);
+	session.close();
+	const text = chunks.join("");
+	if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, text);
+	const snap = JSON.parse(text) as {
+		snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+		nodes: number[];
+		strings: string[];
+	};
+	const fields = snap.snapshot.meta.node_fields;
+	const [typeAt, nameAt, sizeAt] = ["type", "name", "self_size"].map((f) => fields.indexOf(f)) as [number, number, number];
+	const types = snap.snapshot.meta.node_types[0];
+	const bySort = new Map<string, { bytes: number; count: number }>();
+	let total = 0;
+	for (let i = 0; i < snap.nodes.length; i += fields.length) {
+		const type = types[snap.nodes[i + typeAt] as number] as string;
+		const name =
+			type === "object" || type === "closure" || type === "native"
+				? (snap.strings[snap.nodes[i + nameAt] as number] as string)
+				: "";
+		const key = `${type} ${name.slice(0, 60)}`;
+		const size = snap.nodes[i + sizeAt] as number;
+		const row = bySort.get(key) ?? { bytes: 0, count: 0 };
+		row.bytes += size;
+		row.count++;
+		bySort.set(key, row);
+		total += size;
+	}
+	console.log(`${OBJECTS ? "objects'" : "gateway's"} isolate holds ${(total / 1048576).toFixed(2)} MiB (snapshot self sizes)`);
+	const rows = [...bySort.entries()]
+		.sort((a, b) => b[1].bytes - a[1].bytes)
+		.slice(0, Number(process.env.BENCH_PROFILE_TOP ?? 40));
+	for (const [k, r] of rows) console.log(`  ${(r.bytes / 1024).toFixed(0).padStart(8)} KiB ${String(r.count).padStart(8)}  ${k}`);
+}
+
 /** Allocations during `work`, sampled, per function (self) and in all, per request. */
 async function heapProfile(
 	session: Awaited<ReturnType<typeof inspector>>,
@@ -156,14 +217,17 @@ async function heapProfile(
 	};
 	const heldBefore = await heldAfterGc();
 	// includeObjectsCollectedByMajorGC/MinorGC: count what was allocated, not what survived.
+	// With SURVIVORS, leave out what a scavenge freed: what lived long enough to be promoted
+	// to the old generation, the garbage only a full collection (a long pause) frees.
 	await session.send("HeapProfiler.startSampling", {
 		samplingInterval: Number(process.env.BENCH_HEAP_INTERVAL ?? 16384),
 		includeObjectsCollectedByMajorGC: true,
-		includeObjectsCollectedByMinorGC: true,
+		includeObjectsCollectedByMinorGC: !SURVIVORS,
 	});
 	const elapsed = await work();
 	await new Promise((r) => setTimeout(r, 500));
 	const { profile } = await session.send<{ profile: { head: HeapNode } }>("HeapProfiler.stopSampling");
+	if (process.env.BENCH_PROFILE_OUT) writeFileSync(process.env.BENCH_PROFILE_OUT, JSON.stringify(profile));
 	// Deferred work (batches, leases' idle close, the meter's D1 flush) lands, then a full GC:
 	// what is still held grew with the run (caches, or a leak).
 	await new Promise((r) => setTimeout(r, 8000));
@@ -183,7 +247,8 @@ async function heapProfile(
 	const perRequest = (bytes: number) => `${(bytes / REQUESTS / 1024).toFixed(2)} KiB/req`;
 	console.log(
 		`${REQUESTS} ${STREAM ? "streamed" : "non-stream"} requests at c=${CONCURRENCY} in ${elapsed.toFixed(0)} ms; ` +
-			`${OBJECTS ? "objects'" : "gateway's"} isolate allocated ${perRequest(total)} (sampled)`,
+			`${OBJECTS ? "objects'" : "gateway's"} isolate allocated ${perRequest(total)} (sampled` +
+			`${SURVIVORS ? "; only what survived a scavenge" : ""})`,
 	);
 	const rows = [...byFunction.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BENCH_PROFILE_TOP ?? 40));
 	console.log(
