@@ -97,6 +97,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		if (settled) return;
 		settled = true;
 		markSettled();
+		// The listener holds this whole request (its scope): left on the client's signal, it kept
+		// it alive, and promoted to the old generation, until a full collection (bench/README.md).
+		client.removeEventListener("abort", clientLeft);
 		const free = outcome.status === "error" && outcome.completionTokens === 0;
 		admission.finish(c.executionCtx, {
 			modelId: model.id,
