@@ -306,7 +306,7 @@ const RUN_TOKEN = "cli-test-run-token-0123456789abcdef";
  * binding finds the gateway's Durable Objects across `wrangler dev` processes) is kept in the
  * test's own folder, so a gateway from `npm start` or another test is never the one found.
  */
-function wranglerEnv(stateDir: string): Record<string, string> {
+export function wranglerEnv(stateDir: string): Record<string, string> {
 	return {
 		CI: "true",
 		WRANGLER_SEND_METRICS: "false",
@@ -324,7 +324,7 @@ export interface GatewayProcess {
 	stopped(): Promise<void>;
 }
 
-function runTo(command: string, args: string[], env: Record<string, string>): Promise<void> {
+export function runTo(command: string, args: string[], env: Record<string, string>): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
 		let stderr = "";

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
-import { countTokens } from "../../workers/gateway/streaming/tokens.ts";
+import { tokenCounter } from "../../workers/gateway/streaming/tokens.ts";
 import { completionLimitField } from "../../workers/gateway/upstreams/openai-compatible.ts";
 import { newKey, newModel, standIn, testEnv, upstreamRequestsWith } from "../helpers/fixtures.ts";
 import {
@@ -13,6 +13,9 @@ import {
 	sseData,
 	usageRowsForModel,
 } from "../helpers/gateway.ts";
+
+// The tokenizer loads on first use; the expectations count synchronously.
+const countTokens = await tokenCounter();
 
 // Stand-in facts: it replies with a fixed 14-word sentence, one token per word, and
 // counts prompt tokens as the words of the messages' contents.

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { chatPromptText, completionText } from "../../workers/gateway/inference.ts";
 import type { ChatCompletionRequest } from "../../workers/gateway/schemas/inference.ts";
-import { countTokens } from "../../workers/gateway/streaming/tokens.ts";
+import { tokenCounter } from "../../workers/gateway/streaming/tokens.ts";
+
+// The tokenizer loads on first use; the expectations count synchronously.
+const countTokens = await tokenCounter();
 
 // What the gateway counts tokens from when an upstream reports no usage (the counted fallback).
 

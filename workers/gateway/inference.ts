@@ -93,13 +93,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 
 	let settled = false;
 	let markSettled = () => {};
-	const settle = (outcome: Outcome) => {
-		if (settled) return;
-		settled = true;
-		markSettled();
-		// The listener holds this whole request (its scope): left on the client's signal, it kept
-		// it alive, and promoted to the old generation, until a full collection (bench/README.md).
-		client.removeEventListener("abort", clientLeft);
+	const finish = (outcome: Outcome) => {
 		const free = outcome.status === "error" && outcome.completionTokens === 0;
 		admission.finish(c.executionCtx, {
 			modelId: model.id,
@@ -114,6 +108,18 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			upstreams: outcome.upstreams,
 			response: outcome.response,
 		});
+		markSettled();
+	};
+	/** Finishes the request, once; an outcome still being counted finishes it when counted. */
+	const settle = (outcome: Outcome | Promise<Outcome>) => {
+		if (settled) return;
+		settled = true;
+		// The listener holds this whole request (its scope): left on the client's signal, it kept
+		// it alive, and promoted to the old generation, until a full collection (bench/README.md).
+		client.removeEventListener("abort", clientLeft);
+		// One still being counted keeps the invocation alive until it is finished.
+		if (outcome instanceof Promise) c.executionCtx.waitUntil(outcome.then(finish));
+		else finish(outcome);
 	};
 
 	// A client that goes away before the answer begins (the request's signal, with the
@@ -134,19 +140,22 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	//   Idempotency-Key (a stream, whose body is never kept, or past clientGoneMs) it costs
 	//   nothing, which leaves the key free for the retry: a used-up key could give no answer.
 	const progress: UpstreamProgress = { failures: [], waiting: false, unstoppable: false };
-	const leftEarly = () =>
+	const leftEarly = () => {
+		const upstreams = failedAt(progress);
+		if (!progress.waiting || idempotencyKey) return settle(failure(upstreams));
 		settle(
-			progress.waiting && !idempotencyKey
-				? {
-						status: "ok",
-						promptTokens: countTokens(plan.promptText()),
-						completionTokens: 0,
-						usageSource: "counted",
-						response: null,
-						upstreams: failedAt(progress),
-					}
-				: failure(failedAt(progress)),
+			countTokens(plan.promptText()).then(
+				(promptTokens): Outcome => ({
+					status: "ok",
+					promptTokens,
+					completionTokens: 0,
+					usageSource: "counted",
+					response: null,
+					upstreams,
+				}),
+			),
 		);
+	};
 	const client = c.req.raw.signal;
 	// What the upstream attempts watch: the client's signal, or one that follows it (clientGoneMs
 	// later, or at once when no Idempotency-Key and no Workers AI run calls for waiting).
@@ -237,20 +246,14 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 		}
 		const usage = Usage.safeParse(parsed.usage);
-		const counted = usage.success
-			? {
-					promptTokens: usage.data.prompt_tokens,
-					completionTokens: usage.data.completion_tokens,
-					usageSource: "upstream" as const,
-				}
-			: {
-					promptTokens: countTokens(plan.promptText()),
-					completionTokens: countTokens(completionText(parsed)),
-					usageSource: "counted" as const,
-				};
 		// Kept for Idempotency-Key replays only.
 		const stored: StoredResponse | null = idempotencyKey ? { status: 200, contentType: "application/json", body: text } : null;
-		settle({ status: "ok", ...counted, response: stored, upstreams: tried(call, true) });
+		// Counted before the answer goes out, so GET /v1/generations/{id} has it once the response ends.
+		const [promptTokens, completionTokens] = usage.success
+			? [usage.data.prompt_tokens, usage.data.completion_tokens]
+			: await Promise.all([countTokens(plan.promptText()), countTokens(completionText(parsed))]);
+		const usageSource = usage.success ? "upstream" : "counted";
+		settle({ status: "ok", promptTokens, completionTokens, usageSource, response: stored, upstreams: tried(call, true) });
 		return new Response(text, { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId } });
 	};
 	try {

@@ -1,7 +1,10 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type EndpointKind, meterSseStream } from "../../../workers/gateway/streaming/sse-meter.ts";
-import { countTokens } from "../../../workers/gateway/streaming/tokens.ts";
+import { tokenCounter } from "../../../workers/gateway/streaming/tokens.ts";
+
+// The tokenizer loads on first use; the expectations count synchronously.
+const countTokens = await tokenCounter();
 
 // The meter over real HTTP streams from the development stand-in upstream, which
 // replies with the words of a fixed sentence, one SSE event per word, and counts

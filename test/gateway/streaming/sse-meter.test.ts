@@ -5,7 +5,10 @@ import {
 	meterSseStream,
 	type StreamMeterOptions,
 } from "../../../workers/gateway/streaming/sse-meter.ts";
-import { countTokens } from "../../../workers/gateway/streaming/tokens.ts";
+import { tokenCounter } from "../../../workers/gateway/streaming/tokens.ts";
+
+// The tokenizer loads on first use; the expectations count synchronously.
+const countTokens = await tokenCounter();
 
 // Hand-built upstreams: exact bytes, adversarial chunking, and failures on cue.
 
@@ -337,7 +340,7 @@ describe("meterSseStream: long streams without usage", () => {
 	// ~100 characters of JSON per event around a few of text: 6,000 events are ~600k characters.
 	const words = Array.from({ length: 6_000 }, (_, i) => ` w${i % 97}`);
 
-	it("holds a bounded amount of chunk text however long the stream, and still counts every delivered token", () => {
+	it("holds a bounded amount of chunk text however long the stream, and still counts every delivered token", async () => {
 		const inspector = new ChunkInspector("chat", false);
 		let most = 0;
 		for (const word of words) {
@@ -347,7 +350,7 @@ describe("meterSseStream: long streams without usage", () => {
 		}
 		expect(most).toBeGreaterThan(MAX_KEPT_CHARS / 2);
 		expect(most).toBeLessThanOrEqual(MAX_KEPT_CHARS + chat(" w96").length);
-		expect(inspector.tally("completed", PROMPT)).toMatchObject({
+		expect(await inspector.tally("completed", PROMPT)).toMatchObject({
 			completionTokens: countTokens(words.join("")),
 			usageSource: "counted",
 		});

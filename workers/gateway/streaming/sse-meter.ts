@@ -12,7 +12,7 @@
 import type { UsageSource } from "../../../durable-objects/lease-protocol.ts";
 import { concat } from "../bytes.ts";
 import { ERRORS, type OpenAIErrorBody } from "../errors.ts";
-import { countTokens } from "./tokens.ts";
+import { estimateTokens, tokenCounter } from "./tokens.ts";
 
 export type EndpointKind = "chat" | "completion";
 
@@ -67,14 +67,10 @@ export function meterSseStream(
 	function settle(outcome: Outcome): void {
 		if (settled) return;
 		settled = true;
-		let tally: StreamMeterResult;
-		try {
-			tally = inspector.tally(outcome, options.promptText);
-		} catch {
+		inspector.tally(outcome, options.promptText).then(resolveResult, () =>
 			// Unreachable in practice; the promise must settle all the same.
-			tally = { promptTokens: 0, completionTokens: 0, usageSource: "counted", outcome, finishReason: null };
-		}
-		resolveResult(tally);
+			resolveResult({ promptTokens: 0, completionTokens: 0, usageSource: "counted", outcome, finishReason: null }),
+		);
 	}
 
 	/** Runs complete events through the inspector; returns the bytes to forward and whether [DONE] was seen. */
@@ -126,6 +122,9 @@ export function meterSseStream(
 		if (outcome === "upstream_failed" && !inspector.upstreamSentError) out.push(UPSTREAM_FAILED_EVENT.slice());
 		if (out.length > 0 && !(await deliver(concat(out)))) return;
 		settle(outcome);
+		// The stream ends once its charge is known (the caller's handlers of `result` run first),
+		// so GET /v1/generations/{id} has it by then, even while the tokenizer first loads.
+		await result;
 		await writer.close().catch(() => {});
 	}
 
@@ -530,26 +529,32 @@ export class ChunkInspector {
 		return this.finishReason !== null;
 	}
 
-	tally(outcome: Outcome, prompt: string | (() => string)): StreamMeterResult {
+	/**
+	 * What the request is charged for. Everything is read from the inspector at once (the
+	 * caller has stopped delivering); only the counting waits, for the tokenizer's first load.
+	 */
+	async tally(outcome: Outcome, prompt: string | (() => string)): Promise<StreamMeterResult> {
 		if (outcome === "completed" && this.upstreamUsage) {
 			return { ...this.upstreamUsage, usageSource: "upstream", outcome, finishReason: this.finishReason };
 		}
 		this.parseDelivered();
-		const { finishReason } = this;
+		const { finishReason, upstreamUsage } = this;
 		// Without a completed upstream count, the client pays for the text it received.
-		let promptTokens = this.upstreamUsage?.promptTokens ?? 0;
-		let completionTokens = 0;
-		const promptText = this.upstreamUsage ? "" : typeof prompt === "string" ? prompt : prompt();
-		try {
-			if (!this.upstreamUsage) promptTokens = countTokens(promptText);
-			for (const pieces of this.delivered.values()) completionTokens += countTokens(pieces.join(""));
-		} catch {
-			// The tokenizer should not throw; if it does, the usual ~4 characters per token.
-			if (!this.upstreamUsage) promptTokens = Math.ceil(promptText.length / 4);
-			completionTokens = 0;
-			for (const pieces of this.delivered.values()) completionTokens += Math.ceil(pieces.join("").length / 4);
-		}
+		const promptText = upstreamUsage ? "" : typeof prompt === "string" ? prompt : prompt();
+		const texts = [...this.delivered.values()].map((pieces) => pieces.join(""));
 		const requestFault = this.upstreamErrorType === "invalid_request_error";
+		let promptTokens = upstreamUsage?.promptTokens ?? 0;
+		let completionTokens = 0;
+		try {
+			const count = await tokenCounter();
+			if (!upstreamUsage) promptTokens = count(promptText);
+			for (const text of texts) completionTokens += count(text);
+		} catch {
+			// The tokenizer should not fail; if it does, an estimate.
+			if (!upstreamUsage) promptTokens = estimateTokens(promptText);
+			completionTokens = 0;
+			for (const text of texts) completionTokens += estimateTokens(text);
+		}
 		return {
 			promptTokens,
 			completionTokens,
