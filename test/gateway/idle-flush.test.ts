@@ -5,7 +5,7 @@ import type { UsageRecord } from "../../durable-objects/model-meter.ts";
 import { hashApiKey } from "../../lib/keys.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import { readConfig } from "../../workers/gateway/env.ts";
-import { admit } from "../../workers/gateway/leases.ts";
+import { admit, trackRequest } from "../../workers/gateway/leases.ts";
 import { finishedRequest, newKey, testEnv } from "../helpers/fixtures.ts";
 
 // When the isolate goes idle (workers/gateway/leases.ts, flushWhileIdle), what waits for
@@ -206,5 +206,42 @@ describe("flushes when the isolate is idle", () => {
 			interval: 50,
 		});
 		expect((await ledgerFor(testEnv(), payer).account()).totalSpent).toBe(20n);
+	});
+	it("counts a request with an Idempotency-Key as in flight: the isolate is idle once it ends", async () => {
+		const { env, syncs, config, ctx, req, payer, modelId } = await quietLease();
+		// What authorizeOnce (inference.ts) notes for a request the ledger admits itself.
+		const keyed = trackRequest(env, config);
+		const leased = await admit(env, ctx, config, req);
+		const syncsBefore = syncs.length;
+		leased.finish(ctx, finishedRequest(payer, modelId));
+		await sleep(150);
+		expect(
+			syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(leased.requestId))),
+			"not sent while the keyed request runs",
+		).toBe(false);
+		keyed.end(ctx);
+		const synced = await within(BATCH_MS / 2, () =>
+			syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(leased.requestId))),
+		);
+		expect(synced, "sent once the keyed request ended, before the batch timer").not.toBeNull();
+	});
+
+	// Last in the file: its first request is in flight until the end of the test.
+	it("stops counting a request the runtime never finished, once it is older than any request can run", async () => {
+		const quiet = await quietLease();
+		// Any request ends within the upstream's total timeout plus the wait for a client that left: 600 ms here.
+		const env = { ...quiet.env, UPSTREAM_TOTAL_TIMEOUT_MS: "400", UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "200" };
+		const config = readConfig(env);
+		const { syncs, ctx, req, payer, modelId } = quiet;
+		const killed = await admit(env, ctx, config, req);
+		// Past its scheduled flush (which reports its admission) and a batch interval more.
+		await sleep(2 * BATCH_MS + 200);
+		const next = await admit(env, ctx, config, req);
+		const syncsBefore = syncs.length;
+		next.finish(ctx, finishedRequest(payer, modelId));
+		// Before: the killed invocation kept the isolate busy for good, and this waited for the batch timer.
+		const synced = await within(BATCH_MS / 2, () => syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(next.requestId))));
+		expect(synced, "sent at once: the isolate is idle").not.toBeNull();
+		killed.finish(ctx, finishedRequest(payer, modelId));
 	});
 });

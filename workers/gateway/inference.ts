@@ -9,7 +9,7 @@ import type { AppEnv } from "./app.ts";
 import { idempotencyKeyOf, readJsonBody } from "./body.ts";
 import { type Config, type Env, readConfig } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import { type Admission, admit, type Deferrer, enqueueUsage, type FinishedRequest, usageOf } from "./leases.ts";
+import { type Admission, admit, type Deferrer, enqueueUsage, type FinishedRequest, trackRequest, usageOf } from "./leases.ts";
 import { getModel } from "./model-cache.ts";
 import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingRequest, Usage } from "./schemas/inference.ts";
 import { meterSseStream } from "./streaming/sse-meter.ts";
@@ -374,10 +374,13 @@ async function authorizeOnce(
 				throw new ApiError(verdict.code, verdict.message);
 		}
 	}
+	// In flight like a leased request: while it runs, the isolate is not idle (leases.ts).
+	const tracked = trackRequest(c.env, config);
 	return {
 		requestId,
 		finish(ctx, outcome) {
 			ctx.waitUntil(commitAndMeter(c.env, ctx, config, requestId, verdict.keyId, outcome));
+			tracked.end(ctx);
 		},
 	};
 }

@@ -177,8 +177,37 @@ class Lease {
 
 const leases = new Map<string, Lease>();
 
-/** Requests admitted in this isolate and not finished yet (0: the isolate is idle). */
-let unfinished = 0;
+/**
+ * Requests in flight in this isolate, by when they began (none: the isolate is idle): those
+ * admitted under a lease, and those with an Idempotency-Key, which the ledger admits itself.
+ * An invocation the runtime ends before it settles never finishes here. So one older than any
+ * request can run (the upstream's total timeout, then the wait for a client that left) is
+ * presumed gone: it would otherwise keep the isolate from ever being idle again.
+ */
+const inFlight = new Map<number, number>();
+let lastRequest = 0;
+
+/** Notes a request in flight; `end` (idempotent) ends it, and flushes what waits if the isolate is idle then. */
+export function trackRequest(env: Env, config: Config): { end(ctx: Deferrer): void } {
+	const id = ++lastRequest;
+	inFlight.set(id, Date.now());
+	return {
+		end(ctx) {
+			if (!inFlight.delete(id)) return;
+			if (idle(config)) flushWhileIdle(env, ctx, config);
+		},
+	};
+}
+
+function idle(config: Config, now = Date.now()): boolean {
+	const gone = config.timeouts.totalMs + config.clientGoneMs;
+	// Oldest first (a Map keeps insertion order): the first one still young settles it.
+	for (const [id, since] of inFlight) {
+		if (now - since < gone) return false;
+		inFlight.delete(id);
+	}
+	return true;
+}
 
 /**
  * Admits one request under the key's lease in this isolate, syncing with the
@@ -229,7 +258,7 @@ function admitUnder(
 	req: { maxCost: bigint; maxTokens: number },
 ): Admission {
 	const seq = ++lease.seq;
-	unfinished++;
+	const tracked = trackRequest(env, config);
 	lease.inFlight.set(seq, { hold: req.maxCost, tokens: req.maxTokens });
 	lease.used.credit += req.maxCost;
 	lease.used.requests += 1;
@@ -258,7 +287,6 @@ function admitUnder(
 		finish(finishCtx, outcome) {
 			if (finished) return;
 			finished = true;
-			unfinished--;
 			const admitted = lease.inFlight.get(seq);
 			lease.inFlight.delete(seq);
 			const hold = admitted?.hold ?? req.maxCost;
@@ -291,10 +319,8 @@ function admitUnder(
 						console.error("lease sync failed; retried with the next batch", lease.leaseId, err);
 					}),
 				);
-			} else {
-				scheduleFlush(env, finishCtx, config, lease);
-				if (unfinished === 0) flushWhileIdle(env, finishCtx, config);
-			}
+			} else scheduleFlush(env, finishCtx, config, lease);
+			tracked.end(finishCtx);
 		},
 	};
 }
@@ -378,7 +404,7 @@ async function sync(
 	for (const [i, p] of batch.entries()) {
 		enqueueUsage(env, ctx, config, p.record.modelId, { ...p.usage, fee: result.charges[i] ?? 0n });
 	}
-	if (batch.length > 0 && unfinished === 0) sendIdleMeterBatches(env, ctx, config);
+	if (batch.length > 0 && idle(config)) sendIdleMeterBatches(env, ctx, config);
 	return result;
 }
 
@@ -426,7 +452,7 @@ function hasReport(lease: Lease): boolean {
 function flushWhileIdle(env: Env, ctx: Deferrer, config: Config): void {
 	ctx.waitUntil(
 		sleep(1).then(() => {
-			if (unfinished !== 0) return;
+			if (!idle(config)) return;
 			const now = Date.now();
 			const flushes: Promise<void>[] = [];
 			for (const lease of leases.values()) {
