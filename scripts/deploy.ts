@@ -6,9 +6,14 @@
 //      Ledgers entrypoint the others bind), then the indexer and the settler;
 //   4. lists the secrets each Worker still needs.
 // `npm run deploy -- --dry-run` bundles everything without touching the account.
+// Before anything, the configs' vars are checked (scripts/deploy-checks.ts): the repo's are
+// the local stack's, and a deployment with them would not work. A dry run only warns.
+// `--allow-local-chain` accepts anvil's chain id and a local RPC (a chain of one's own).
 import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { unstable_readConfig } from "wrangler";
+import { deployProblems } from "./deploy-checks.ts";
 import { run } from "./run.ts";
 import { WORKERS } from "./workers.ts";
 
@@ -64,6 +69,19 @@ async function pinDatabaseId(id: string): Promise<void> {
 			console.log(`  wrote database_id into ${w.config} (commit it)`);
 		}
 	}
+}
+
+const problems = deployProblems(
+	WORKERS.map((w) => ({ name: w.name, config: w.config, vars: unstable_readConfig({ config: w.config }).vars ?? {} })),
+	{ allowLocalChain: process.argv.includes("--allow-local-chain") },
+);
+if (problems.length > 0) {
+	const list = problems.map((p) => `  - ${p}`).join("\n");
+	if (!dryRun) {
+		console.error(`Not deploying: the Workers' vars are not set for a deployment.\n${list}`);
+		process.exit(1);
+	}
+	console.warn(`(dry run) a deployment would stop here until these are set:\n${list}`);
 }
 
 if (!dryRun) {
