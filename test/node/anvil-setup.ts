@@ -28,6 +28,7 @@ const SHARED_DEPLOYMENTS = [
 	"settler",
 	"settler-crash",
 	"settler-lease",
+	"settler-rotation",
 	"proofs",
 	"e2e",
 	"withdrawals",

@@ -23,7 +23,7 @@ import {
 import { batch, type Db } from "../../lib/db/client.ts";
 import type { SettlerConfig } from "./env.ts";
 import { aggregateEpoch } from "./merkle.ts";
-import { isFinal, rebroadcastIfForgotten, signTx } from "./transactions.ts";
+import { isFinal, rebroadcastIfForgotten, signedByUs, signTx } from "./transactions.ts";
 
 // One epoch's settlement as a state machine in D1:
 //
@@ -334,6 +334,16 @@ export async function checkSent(ctx: SettlerContext, row: EpochRow): Promise<Sen
 	const settled = await confirmFromChain(ctx, row.epoch);
 	if (settled) return settled;
 
+	if (!(await signedByUs(ctx, row.rawTx))) {
+		// Signed by another key (the settler key was rotated since): its nonce is that account's, which
+		// this key can neither fill nor replace. Sent again from this key at once, as after a revert: the
+		// vault takes the epoch once, and a settle of the old key mined after all is found by its log.
+		console.warn(
+			`epoch ${row.epoch}: its settle was signed by another key (SETTLER_PRIVATE_KEY rotated); sending again (dropped: ${row.txHashes})`,
+		);
+		await resend(ctx, row.epoch);
+		return "resend";
+	}
 	const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
 	if (row.nonce !== null && latestNonce > row.nonce) {
 		// The nonce was used by a transaction that is none of ours for this epoch. Acted on at once,

@@ -1,4 +1,11 @@
-import { type Address, type Hex, keccak256 } from "viem";
+import {
+	type Address,
+	type Hex,
+	isAddressEqual,
+	keccak256,
+	recoverTransactionAddress,
+	type TransactionSerializedEIP1559,
+} from "viem";
 import { signedTransactionsOut } from "../../lib/db/chain.ts";
 import type { SettlerContext } from "./epoch.ts";
 
@@ -57,11 +64,11 @@ export async function signTx(ctx: SettlerContext, request: TxRequest): Promise<S
  * its block and the node forgot it; a restart; an eviction): the same nonce and hash, so it is mined at most
  * once, in place of none. `tx.nonce` must be unused on chain (`latest`, the account's mined count, is at most
  * it). A transaction is mined only after every lower nonce of the account, so first the same is done for
- * every other signed transaction D1 keeps out (settles and withdrawals recorded "sent") at a nonce from
- * `latest` up to its own, lowest first: a settle rebroadcast after a reorg must not wait behind a payment
- * the same reorg dropped, nor a payment behind a settle. True when `tx` itself was sent again (a row without
- * signed bytes, `raw` null, is not); a failed broadcast is logged, not thrown (the next check finds it pending
- * or gone).
+ * every other signed transaction of this key D1 keeps out (settles and withdrawals recorded "sent") at a
+ * nonce from `latest` up to its own, lowest first: a settle rebroadcast after a reorg must not wait behind a
+ * payment the same reorg dropped, nor a payment behind a settle. Only this key's bytes go out (signedByUs).
+ * True when `tx` itself was sent again (a row without signed bytes, `raw` null, is not); a failed broadcast
+ * is logged, not thrown (the next check finds it pending or gone).
  */
 export async function rebroadcastIfForgotten(
 	ctx: SettlerContext,
@@ -72,9 +79,26 @@ export async function rebroadcastIfForgotten(
 	const filled = new Set<number>();
 	for (const lower of await signedTransactionsOut(ctx.db, { from: latest, below: tx.nonce })) {
 		if (filled.has(lower.nonce)) continue;
+		// Another key's: its nonce is another account's, and it must neither be sent nor fill one of ours.
+		if (!(await signedByUs(ctx, lower.rawTx))) continue;
 		if ((await sendIfForgotten(ctx, lower.rawTx as Hex, lower.what)) !== "failed") filled.add(lower.nonce);
 	}
-	return tx.raw !== null && (await sendIfForgotten(ctx, tx.raw, tx.what)) === "sent";
+	return tx.raw !== null && (await signedByUs(ctx, tx.raw)) && (await sendIfForgotten(ctx, tx.raw, tx.what)) === "sent";
+}
+
+/**
+ * Whether `raw` was signed by this run's key. After the operator rotates SETTLER_PRIVATE_KEY, D1 still keeps
+ * transactions of the old key out (settles and withdrawals recorded "sent"): their nonces are the old
+ * account's, which this key can neither fill nor replace, so they are not compared with this account's
+ * nonces, nor sent again (the vault takes an epoch, and pays an id, once: paid or not, the old bytes would
+ * only spend gas). The new key sends its own instead. A row without signed bytes (a withdrawal sent before
+ * migration 0003) counts as this key's, as before: its signer is not known.
+ */
+export async function signedByUs(ctx: SettlerContext, raw: string | null): Promise<boolean> {
+	if (raw === null) return true;
+	// signTx signs only EIP-1559 transactions.
+	const signer = await recoverTransactionAddress({ serializedTransaction: raw as TransactionSerializedEIP1559 });
+	return isAddressEqual(signer, ctx.account.address);
 }
 
 async function sendIfForgotten(ctx: SettlerContext, raw: Hex, what: string): Promise<"known" | "sent" | "failed"> {

@@ -3,7 +3,7 @@ import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { LeaseLost, pendingWithdrawals, sentWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
-import { isFinal, rebroadcastIfForgotten, signTx } from "./transactions.ts";
+import { isFinal, rebroadcastIfForgotten, signedByUs, signTx } from "./transactions.ts";
 
 // Queued withdrawals of unused credit (requested through the gateway, which
 // locks the amount in the payer's AccountLedger first). For each one: if the
@@ -125,7 +125,7 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 		// Mined since the vault was read: recorded once deep, as above.
 		if (receipt?.status === "success") return paidIn(receipt.blockNumber, w.txHash);
 		const latestNonce = await client.getTransactionCount({ address: ctx.account.address, blockTag: "latest" });
-		if (!receipt && latestNonce <= w.nonce) {
+		if (!receipt && latestNonce <= w.nonce && (await signedByUs(ctx, w.rawTx))) {
 			// Not mined, its nonce unused. The node may have forgotten it (a reorg dropped its block, a
 			// restart): its signed bytes go out again at once, the same nonce and hash, so it is mined at
 			// most once, and the run waits for it as after a send; first, any of our transactions at a
@@ -146,10 +146,12 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 			if (!replacement) return "pending";
 			replace = replacement;
 		}
-		// Otherwise it reverted, or its nonce went to another transaction: send anew below, at once,
-		// though that may not be CONFIRMATIONS deep yet. Safe: should a reorg drop the revert, the old
-		// payment may be mined again besides the new one, but the vault pays an id once (the second
-		// of the two pays nothing), and whichever paid is recorded above only once deep.
+		// Otherwise it reverted, or its nonce went to another transaction, or another key signed it (the
+		// settler key was rotated since: its nonce is that account's, which this key can neither fill
+		// nor replace): send anew below, at once, though that may not be CONFIRMATIONS deep yet. Safe:
+		// should a reorg drop the revert (or the old key's payment still be mined), the old payment may
+		// be mined besides the new one, but the vault pays an id once (the second of the two pays
+		// nothing), and whichever paid is recorded above only once deep.
 	}
 
 	const lock = await env.LEDGERS.withdrawalLock(w.payer, w.id);
