@@ -736,9 +736,17 @@ export function pendingWithdrawals(db: Db, limit = 20) {
 		.all();
 }
 
-/** Withdrawals whose transaction the settler has sent and not yet seen paid, oldest first. */
+/**
+ * Withdrawals whose transaction the settler has sent and not yet seen paid, by nonce: a transaction is mined
+ * only after every lower nonce of its account, so the lowest is the one to look at (and replace) first.
+ */
 export function sentWithdrawals(db: Db) {
-	return db.select().from(withdrawals).where(eq(withdrawals.state, "sent")).orderBy(asc(withdrawals.requestedAt)).all();
+	return db
+		.select()
+		.from(withdrawals)
+		.where(eq(withdrawals.state, "sent"))
+		.orderBy(asc(withdrawals.nonce), asc(withdrawals.requestedAt))
+		.all();
 }
 
 export function updateWithdrawal(db: Db, id: string, set: Partial<WithdrawalRow>) {

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:test";
-import { type Hex, parseEther } from "viem";
+import { type Hex, keccak256, parseEther, parseGwei, stringToHex } from "viem";
 import { describe, expect, it } from "vitest";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
-import { epochRow, LeaseLost } from "../../lib/db/chain.ts";
+import { epochRow, insertWithdrawal, LeaseLost } from "../../lib/db/chain.ts";
 import { runSettler } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
-import { fundedPayer, isolatedNet, pacaOf, publicClient, sessionHeader, settlerEnv, testClient } from "./helpers.ts";
+import { fundedPayer, isolatedNet, ledger, pacaOf, publicClient, sessionHeader, settlerEnv, testClient } from "./helpers.ts";
 import {
 	EPOCH_MS,
 	endNewerRun,
@@ -503,5 +503,60 @@ describe("settler: a transaction is final only CONFIRMATIONS blocks deep", () =>
 		expect(await settledEvents(net(), epoch)).toHaveLength(1);
 		expect(await settledOnChain(net(), token)).toBe(parseEther("1"));
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("1"));
+	});
+
+	it("advances sent withdrawals in nonce order: a stale payment at a lower nonce than an earlier request's is replaced first", async () => {
+		const payer = await fundedPayer(net(), parseEther("3"));
+		const before = await pacaOf(net(), payer.address);
+		const now = Date.now();
+		// The first request's D1 row is written, and its ledger lock lands only after the second request was
+		// paid (the gateway was slow between the two): its payment takes the nonce after the second's.
+		const first = keccak256(stringToHex(`test-withdrawal:${crypto.randomUUID()}`));
+		await insertWithdrawal(db(), {
+			id: first,
+			payer: payer.address,
+			amount: parseEther("1"),
+			state: "requested",
+			txHash: null,
+			requestedAt: now - 1_000,
+			paidAt: null,
+		});
+		const second = await requestWithdrawal(payer.address, parseEther("2"));
+		const nonce = await settlerNonce("pending");
+		const snapshot = await anvil().snapshot();
+
+		await runSettler(settlerEnv(net(), VARS), now);
+		expect((await withdrawal(second))?.nonce).toBe(nonce);
+		expect((await withdrawal(first))?.state).toBe("requested");
+		expect((await ledger(payer.address).lockWithdrawal(first, parseEther("1"))).ok).toBe(true);
+		await runSettler(settlerEnv(net(), VARS), now + 1_000);
+		expect((await withdrawal(first))?.nonce).toBe(nonce + 1);
+
+		// The reorg drops both payments, and the base fee rises far above what either offers: their bytes
+		// can no longer be mined, so each must be replaced at its nonce with higher fees.
+		await anvil().revert({ id: snapshot });
+		await anvil().setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("500") });
+		await anvil().mine({ blocks: 1 });
+		try {
+			// Both stale. The second request's payment, at nonce n, is replaced first and mined, then the
+			// first's at n + 1. In request order the first's was looked at first: replaced, it stayed pending
+			// behind n, and the run stopped there, every run, never replacing the payment at n.
+			const run = await runSettler(settlerEnv(net(), { ...VARS, RECEIPT_WAIT_MS: "500" }), now + 61_000);
+			expect(run.withdrawalPending).toBeNull();
+			expect(await settlerNonce("latest")).toBe(nonce + 2);
+			expect(await Promise.all([first, second].map(async (id) => (await withdrawal(id))?.nonce))).toEqual([nonce + 1, nonce]);
+		} finally {
+			await anvil().setNextBlockBaseFeePerGas({ baseFeePerGas: parseGwei("1") });
+			await anvil().mine({ blocks: 1 });
+		}
+
+		await anvil().mine({ blocks: 2 });
+		const done = await runSettler(settlerEnv(net(), VARS), now + 62_000);
+		expect(done.withdrawalsPaid).toBe(2);
+		for (const id of [first, second]) {
+			expect((await withdrawal(id))?.state).toBe("paid");
+			expect(await paymentsOf(id)).toHaveLength(1);
+		}
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("3"));
 	});
 });

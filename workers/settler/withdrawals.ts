@@ -34,7 +34,11 @@ export async function payWithdrawals(ctx: SettlerContext, env: Env): Promise<num
  * recorded once mined CONFIRMATIONS deep, rebroadcast from its signed bytes when the node forgot
  * it, replaced at the same nonce once stale, sent anew when reverted (as payWithdrawals does). Returns how many were paid, and the id of one whose
  * transaction is still pending: a settle sent now would take the nonce after it and could not be
- * mined before it, nor help it along.
+ * mined before it, nor help it along. In nonce order, not request order (a payment sent anew, or one
+ * whose lock came late, has a higher nonce than a later request's): the first pending one stops the
+ * run, and one at a higher nonce is pending as long as any below it is, so in request order a
+ * lower-nonce payment the pool no longer takes (its fees below the base fee) would never be reached
+ * to be replaced, and would hold back every transaction for good.
  */
 export async function advanceSentWithdrawals(ctx: SettlerContext, env: Env): Promise<{ paid: number; pending: string | null }> {
 	return advanceEach(ctx, env, await sentWithdrawals(ctx.db), true);
