@@ -74,7 +74,13 @@ export interface GatewayGroup {
 export async function startGatewayGroup(
 	name: string,
 	scripts: { gateway: string; admin: string; adminName: string },
-	opts: { bindings?: Record<string, string>; inspectorPort?: number; objectsInspectorPort?: number } = {},
+	opts: {
+		bindings?: Record<string, string>;
+		inspectorPort?: number;
+		objectsInspectorPort?: number;
+		/** One process for all (the objects bound directly, not through the dev registry's proxy): a diagnostic. */
+		sameProcess?: boolean;
+	} = {},
 ): Promise<GatewayGroup> {
 	const dir = mkdtempSync(join(tmpdir(), `modeldex-bench-${name.replace(/\W/g, "-")}-`));
 	const registry = join(dir, "registry");
@@ -109,27 +115,27 @@ export async function startGatewayGroup(
 		if (pid === undefined) throw new Error(`could not find the workerd process of ${name} (${isolated})`);
 		return { mf, pid };
 	};
+	const gatewayWorker = {
+		...worker(name, scripts.gateway),
+		bindings: { ...GATEWAY_BINDINGS, ...opts.bindings },
+		durableObjects: objectBindings(objectsName),
+		unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+	};
 	// The objects' process first: it owns the shared storage.
 	const objects = await start(
 		"objects",
 		[
+			...(opts.sameProcess ? [gatewayWorker] : []),
 			{ ...worker(objectsName, scripts.gateway), durableObjects: objectBindings() },
 			{ ...worker(scripts.adminName, scripts.admin), durableObjects: objectBindings(objectsName) },
 		],
-		opts.objectsInspectorPort ? { inspectorPort: opts.objectsInspectorPort } : {},
+		opts.objectsInspectorPort || opts.inspectorPort
+			? { inspectorPort: opts.sameProcess ? opts.inspectorPort : opts.objectsInspectorPort }
+			: {},
 	);
-	const gateway = await start(
-		"gateway",
-		[
-			{
-				...worker(name, scripts.gateway),
-				bindings: { ...GATEWAY_BINDINGS, ...opts.bindings },
-				durableObjects: objectBindings(objectsName),
-				unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-			},
-		],
-		opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {},
-	);
+	const gateway = opts.sameProcess
+		? objects
+		: await start("gateway", [gatewayWorker], opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {});
 	const url = await directUrl(gateway.mf, name);
 	return {
 		gateway: gateway.mf,
@@ -137,7 +143,7 @@ export async function startGatewayGroup(
 		url,
 		pids: { gateway: gateway.pid, objects: objects.pid },
 		dispose: async () => {
-			await Promise.all([gateway.mf.dispose(), objects.mf.dispose()]);
+			await Promise.all([...(opts.sameProcess ? [] : [gateway.mf.dispose()]), objects.mf.dispose()]);
 			rmSync(dir, { recursive: true, force: true });
 		},
 	};
@@ -280,6 +286,7 @@ export async function startLoneGateway(
 		objectsInspectorPort?: number;
 		name?: string;
 		bindings?: Record<string, string>;
+		sameProcess?: boolean;
 	},
 ): Promise<{ group: GatewayGroup; base: string; keys: string[]; models: string[] }> {
 	const group = await startGatewayGroup(opts.name ?? "gateway", { ...scripts, adminName: "admin" }, opts);
