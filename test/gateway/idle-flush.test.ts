@@ -229,8 +229,9 @@ describe("flushes when the isolate is idle", () => {
 	// Last in the file: its first request is in flight until the end of the test.
 	it("stops counting a request the runtime never finished, once it is older than any request can run", async () => {
 		const quiet = await quietLease();
-		// Any request ends within the upstream's total timeout plus the wait for a client that left: 600 ms here.
-		const env = { ...quiet.env, UPSTREAM_TOTAL_TIMEOUT_MS: "400", UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "200" };
+		// Any request ends within the total timeout of each of a model's (at most 8) upstreams, then the
+		// wait for a client that left: 8 x 100 + 200 ms here.
+		const env = { ...quiet.env, UPSTREAM_TOTAL_TIMEOUT_MS: "100", UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "200" };
 		const config = readConfig(env);
 		const { syncs, ctx, req, payer, modelId } = quiet;
 		const killed = await admit(env, ctx, config, req);

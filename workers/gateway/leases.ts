@@ -14,6 +14,7 @@ import { ledgerFor } from "./accounts.ts";
 import type { Config, Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { learnBreakerState } from "./upstreams/breaker.ts";
+import { MAX_UPSTREAMS } from "./upstreams/index.ts";
 
 // Credit and rate leases: the request path without a Durable Object round trip.
 //
@@ -181,8 +182,10 @@ const leases = new Map<string, Lease>();
  * Requests in flight in this isolate, by when they began (none: the isolate is idle): those
  * admitted under a lease, and those with an Idempotency-Key, which the ledger admits itself.
  * An invocation the runtime ends before it settles never finishes here. So one older than any
- * request can run (the upstream's total timeout, then the wait for a client that left) is
- * presumed gone: it would otherwise keep the isolate from ever being idle again.
+ * request can run (the total timeout of every upstream tried in turn, then the wait for a
+ * client that left) is presumed gone: it would otherwise keep the isolate from ever being idle
+ * again. A live one counted out early only lets batches go while it runs (its credit hold is
+ * its lease's, which is not returned while it is in flight).
  */
 const inFlight = new Map<number, number>();
 let lastRequest = 0;
@@ -200,7 +203,7 @@ export function trackRequest(env: Env, config: Config): { end(ctx: Deferrer): vo
 }
 
 function idle(config: Config, now = Date.now()): boolean {
-	const gone = config.timeouts.totalMs + config.clientGoneMs;
+	const gone = MAX_UPSTREAMS * config.timeouts.totalMs + config.clientGoneMs;
 	// Oldest first (a Map keeps insertion order): the first one still young settles it.
 	for (const [id, since] of inFlight) {
 		if (now - since < gone) return false;

@@ -12,6 +12,7 @@ import { readConfig } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { forgetModel } from "../model-cache.ts";
 import { ErrorBody } from "../schemas/public.ts";
+import { MAX_UPSTREAMS } from "../upstreams/index.ts";
 import { BaseUnits } from "./account.ts";
 
 // The operator's API, behind `Authorization: Bearer <ADMIN_TOKEN>`: register and
@@ -65,7 +66,7 @@ const ModelBody = z.strictObject({
 	hf_revision: z.string().min(1).max(100).nullable().default(null),
 	token_address: Address.nullable().default(null),
 	/** In the order they are tried. */
-	upstreams: z.array(Upstream).min(1).max(8),
+	upstreams: z.array(Upstream).min(1).max(MAX_UPSTREAMS),
 });
 
 const CreditBody = z.strictObject({

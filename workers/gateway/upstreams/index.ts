@@ -24,6 +24,9 @@ export interface UpstreamStream {
 	reader: ReadableStreamDefaultReader<Uint8Array>;
 }
 
+/** Upstreams a model may have (the admin API refuses more): an attempt each, at most, per request. */
+export const MAX_UPSTREAMS = 8;
+
 export interface UpstreamCall {
 	/** Status and headers; for a stream its body is locked to `stream.reader`. */
 	response: Response;
