@@ -112,6 +112,38 @@ describe("settler: after the settler key was rotated", () => {
 		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("2"));
 	});
 
+	it("pays a withdrawal the old key sent before its bytes were kept (migration 0003), far above the new key's nonce", async () => {
+		const [old, current] = [await settlerKey(), await settlerKey()];
+		const payer = await fundedPayer(net(), parseEther("1"));
+		const res = await callGateway("/v1/account/withdrawals", {
+			headers: await sessionHeader(payer.address),
+			json: { amount: parseEther("1").toString() },
+		});
+		const { id } = res.json() as { id: Hex };
+		const before = await pacaOf(net(), payer.address);
+		const now = Date.now();
+		await runWithoutBroadcast(old.key, now);
+		// As a row from before migration 0003 reads: no signed bytes. The old account had sent many more.
+		await env.DB.prepare("UPDATE withdrawals SET raw_tx = NULL, nonce = 57 WHERE id = ?").bind(id).run();
+		await setRole("revokeRole", old.address);
+		expect(await nonceOf(current.address)).toBeLessThan(57);
+
+		// Its signer cannot be told, so it waits as the current key's would; once stale it is replaced.
+		const stale = now + readSettlerConfig(settlerEnv(net())).replaceAfterMs + 1_000;
+		const run = await runSettler(envWith(current.key), stale);
+		// Before: replaced at nonce 57 from the new key, which nothing below would ever let be mined, and
+		// every settle and withdrawal after it waited behind it for good.
+		expect(run.withdrawalPending).toBeNull();
+		expect(run.withdrawalsPaid).toBe(1);
+		const paid = await env.DB.prepare("SELECT state, tx_hash, nonce FROM withdrawals WHERE id = ?")
+			.bind(id)
+			.first<{ state: string; tx_hash: Hex; nonce: number }>();
+		expect(paid?.state).toBe("paid");
+		expect(paid?.nonce).toBeLessThan(57);
+		expect((await client().getTransaction({ hash: paid?.tx_hash as Hex })).from.toLowerCase()).toBe(current.address);
+		expect((await pacaOf(net(), payer.address)) - before).toBe(parseEther("1"));
+	});
+
 	it("settles an epoch whose settle the old key signed and the node never had from the new key, sending none of the old key's bytes", async () => {
 		await fundVault(net());
 		const [old, current] = [await settlerKey(), await settlerKey()];

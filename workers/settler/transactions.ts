@@ -37,13 +37,23 @@ export async function signTx(ctx: SettlerContext, request: TxRequest): Promise<S
 	const { client, account } = ctx;
 	// Estimating runs the call: one the contract would refuse throws here, before anything is recorded or sent.
 	const gas = ((await client.estimateGas({ account: account.address, to: request.to, data: request.data })) * 12n) / 10n;
-	const nonce = request.replace?.nonce ?? (await client.getTransactionCount({ address: account.address, blockTag: "pending" }));
+	const next = await client.getTransactionCount({ address: account.address, blockTag: "pending" });
+	// A replacement above the account's next nonce would wait on a gap below it. Ours are rebroadcast
+	// first, lowest first, so what is left there is another account's: a withdrawal sent before
+	// migration 0003 (which keeps no signed bytes, so its signer cannot be told) by a settler key
+	// rotated since. Nothing would ever fill it, and every settle and withdrawal would wait behind it:
+	// this one goes anew at the next nonce instead (the vault pays an id, and takes an epoch, once).
+	const replace = request.replace && request.replace.nonce <= next ? request.replace : undefined;
+	if (request.replace && !replace) {
+		console.warn(`a replacement at nonce ${request.replace.nonce} would wait on a gap (next nonce ${next}): sent anew`);
+	}
+	const nonce = replace?.nonce ?? next;
 	const estimate = await client.estimateFeesPerGas();
 	let maxFeePerGas = estimate.maxFeePerGas;
 	let maxPriorityFeePerGas = estimate.maxPriorityFeePerGas;
-	if (request.replace) {
-		maxFeePerGas = max(maxFeePerGas, bumped(request.replace.maxFeePerGas));
-		maxPriorityFeePerGas = max(maxPriorityFeePerGas, bumped(request.replace.maxPriorityFeePerGas));
+	if (replace) {
+		maxFeePerGas = max(maxFeePerGas, bumped(replace.maxFeePerGas));
+		maxPriorityFeePerGas = max(maxPriorityFeePerGas, bumped(replace.maxPriorityFeePerGas));
 	}
 	if (maxPriorityFeePerGas > maxFeePerGas) maxFeePerGas = maxPriorityFeePerGas;
 	const raw = await account.signTransaction({
