@@ -95,20 +95,24 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	let markSettled = () => {};
 	const finish = (outcome: Outcome) => {
 		const free = outcome.status === "error" && outcome.completionTokens === 0;
-		admission.finish(c.executionCtx, {
-			modelId: model.id,
-			payer: key.payer,
-			// An error that produced no completion costs nothing, whatever the prompt was.
-			promptTokens: free ? 0 : outcome.promptTokens,
-			completionTokens: outcome.completionTokens,
-			cost: free ? 0n : requestFee(model, outcome.promptTokens, outcome.completionTokens),
-			status: outcome.status,
-			usageSource: outcome.usageSource,
-			createdAt: now,
-			upstreams: outcome.upstreams,
-			response: outcome.response,
-		});
-		markSettled();
+		try {
+			admission.finish(c.executionCtx, {
+				modelId: model.id,
+				payer: key.payer,
+				// An error that produced no completion costs nothing, whatever the prompt was.
+				promptTokens: free ? 0 : outcome.promptTokens,
+				completionTokens: outcome.completionTokens,
+				cost: free ? 0n : requestFee(model, outcome.promptTokens, outcome.completionTokens),
+				status: outcome.status,
+				usageSource: outcome.usageSource,
+				createdAt: now,
+				upstreams: outcome.upstreams,
+				response: outcome.response,
+			});
+		} finally {
+			// Whatever happened, the invocation clientLeft held for this is free to end.
+			markSettled();
+		}
 	};
 	/** Finishes the request, once; an outcome still being counted finishes it when counted. */
 	const settle = (outcome: Outcome | Promise<Outcome>) => {
