@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundle, VARIANTS } from "./build.ts";
+import { openInspector } from "./inspector.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
 import { COMPAT, directUrl, startLoneGateway, startUpstream } from "./runtime.ts";
 
@@ -32,36 +33,6 @@ const ROOT = resolve(import.meta.dirname, "..");
 interface HeapUsage {
 	usedSize: number;
 	embedderHeapUsedSize: number;
-}
-
-/** A DevTools session with the isolate of the Worker `name` on the inspector at `port`. */
-async function inspect(port: number, name: string) {
-	const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
-		title?: string;
-		webSocketDebuggerUrl: string;
-	}>;
-	const entry = list.find((e) => e.title === name) ?? list.find((e) => e.title?.endsWith(`:${name}`));
-	if (!entry) console.error(list.map((e) => e.title));
-	if (!entry) throw new Error(`no inspector target ${name} on port ${port}`);
-	const ws = new WebSocket(entry.webSocketDebuggerUrl);
-	await new Promise((res, rej) => {
-		ws.onopen = res;
-		ws.onerror = rej;
-	});
-	let next = 1;
-	const waiting = new Map<number, (result: unknown) => void>();
-	ws.onmessage = (event) => {
-		const msg = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-		if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result);
-	};
-	return {
-		send: <T>(method: string): Promise<T> => {
-			const id = next++;
-			ws.send(JSON.stringify({ id, method, params: {} }));
-			return new Promise<T>((res) => waiting.set(id, res as (r: unknown) => void));
-		},
-		close: () => ws.close(),
-	};
 }
 
 const dir = mkdtempSync(join(tmpdir(), "modeldex-garbage-"));
@@ -161,7 +132,7 @@ try {
 				() => {},
 			);
 		await run(500);
-		const session = await inspect(t.port, t.name);
+		const session = await openInspector(t.port, t.name);
 		// workerd serves the inspector from the isolate's event loop: a request wakes it.
 		await Promise.all([session.send("HeapProfiler.collectGarbage"), run(1)]);
 		const [before] = await Promise.all([session.send<HeapUsage>("Runtime.getHeapUsage"), run(1)]);

@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundle, VARIANTS, type Variant } from "./build.ts";
+import { type Inspector, openInspector } from "./inspector.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
 import { startLoneGateway, startUpstream } from "./runtime.ts";
 
@@ -71,48 +72,6 @@ const lone = await startLoneGateway({ gateway, admin }, upstream.url, {
 	...(OBJECTS ? { objectsInspectorPort: INSPECTOR_PORT } : { inspectorPort: INSPECTOR_PORT }),
 });
 
-/** One DevTools protocol session over the inspector's WebSocket. */
-async function inspector(workerName: string) {
-	const list = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json/list`)).json()) as Array<{
-		title?: string;
-		webSocketDebuggerUrl: string;
-	}>;
-	const entry = list.find((e) => e.title === workerName) ?? list.find((e) => e.title?.includes(workerName)) ?? list[0];
-	if (!entry) throw new Error("no inspector target");
-	const ws = new WebSocket(entry.webSocketDebuggerUrl);
-	await new Promise((res, rej) => {
-		ws.onopen = res;
-		ws.onerror = rej;
-	});
-	let next = 1;
-	const waiting = new Map<number, (result: unknown) => void>();
-	const listeners = new Map<string, (params: unknown) => void>();
-	ws.onmessage = (event) => {
-		const msg = JSON.parse(String(event.data)) as {
-			id?: number;
-			result?: unknown;
-			error?: unknown;
-			method?: string;
-			params?: unknown;
-		};
-		if (msg.id !== undefined)
-			waiting.get(msg.id)?.(msg.error ? Promise.reject(new Error(JSON.stringify(msg.error))) : msg.result);
-		else if (msg.method) listeners.get(msg.method)?.(msg.params);
-	};
-	return {
-		/** Calls `fn` with each event `method` sends. */
-		on(method: string, fn: (params: unknown) => void) {
-			listeners.set(method, fn);
-		},
-		send<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-			const id = next++;
-			ws.send(JSON.stringify({ id, method, params }));
-			return new Promise<T>((res) => waiting.set(id, res as (r: unknown) => void));
-		},
-		close: () => ws.close(),
-	};
-}
-
 try {
 	const target = newTarget("gateway", lone.base);
 	const bodies = lone.models.map((model) => requestBody(model, STREAM));
@@ -127,7 +86,7 @@ try {
 			},
 		);
 	await run(500);
-	const session = await inspector(OBJECTS ? "gateway-objects" : "gateway");
+	const session = await openInspector(INSPECTOR_PORT, OBJECTS ? "gateway-objects" : "gateway");
 	if (SNAPSHOT) await heapSnapshot(session, () => run(1));
 	else if (HEAP)
 		await heapProfile(
@@ -164,7 +123,7 @@ interface HeapNode {
  * BENCH_PROFILE_OUT (open it in Chrome DevTools), and its self size by kind and constructor:
  * what a full collection has to mark.
  */
-async function heapSnapshot(session: Awaited<ReturnType<typeof inspector>>, wake: () => Promise<unknown>): Promise<void> {
+async function heapSnapshot(session: Inspector, wake: () => Promise<unknown>): Promise<void> {
 	const chunks: string[] = [];
 	session.on("HeapProfiler.addHeapSnapshotChunk", (p) => chunks.push((p as { chunk: string }).chunk));
 	await session.send("HeapProfiler.enable");
@@ -204,11 +163,7 @@ async function heapSnapshot(session: Awaited<ReturnType<typeof inspector>>, wake
 }
 
 /** Allocations during `work`, sampled, per function (self) and in all, per request. */
-async function heapProfile(
-	session: Awaited<ReturnType<typeof inspector>>,
-	work: () => Promise<number>,
-	wake: () => Promise<unknown>,
-): Promise<void> {
+async function heapProfile(session: Inspector, work: () => Promise<number>, wake: () => Promise<unknown>): Promise<void> {
 	await session.send("HeapProfiler.enable");
 	/** Heap in use after a full collection: what the isolate still holds. */
 	const heldAfterGc = async () => {
@@ -259,7 +214,7 @@ async function heapProfile(
 }
 
 /** Self time per function, per request, while `work` runs. */
-async function cpuProfile(session: Awaited<ReturnType<typeof inspector>>, work: () => Promise<number>): Promise<void> {
+async function cpuProfile(session: Inspector, work: () => Promise<number>): Promise<void> {
 	await session.send("Profiler.enable");
 	await session.send("Profiler.setSamplingInterval", { interval: SAMPLING_US });
 	await session.send("Profiler.start");
