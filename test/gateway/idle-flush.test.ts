@@ -226,6 +226,23 @@ describe("flushes when the isolate is idle", () => {
 		expect(synced, "sent once the keyed request ended, before the batch timer").not.toBeNull();
 	});
 
+	it("keeps counting a request that may still be falling back through its upstreams", async () => {
+		const quiet = await quietLease();
+		// Each attempt has its own deadline: with 8 upstreams, 8 x 400 + 200 ms; past one deadline is not gone.
+		const env = { ...quiet.env, UPSTREAM_TOTAL_TIMEOUT_MS: "400", UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "200" };
+		const config = readConfig(env);
+		const { syncs, ctx, req, payer, modelId } = quiet;
+		const live = await admit(env, ctx, config, req);
+		await sleep(2 * BATCH_MS + 200);
+		const next = await admit(env, ctx, config, req);
+		const syncsBefore = syncs.length;
+		next.finish(ctx, finishedRequest(payer, modelId));
+		// Before: counted out after one deadline plus the client-gone wait (600 ms), and this went at once.
+		const early = await within(BATCH_MS / 2, () => syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(next.requestId))));
+		expect(early, "not sent at once: a request is still in flight").toBeNull();
+		live.finish(ctx, finishedRequest(payer, modelId));
+	});
+
 	// Last in the file: its first request is in flight until the end of the test.
 	it("stops counting a request the runtime never finished, once it is older than any request can run", async () => {
 		const quiet = await quietLease();
