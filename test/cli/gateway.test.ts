@@ -430,6 +430,45 @@ describe("stats", () => {
 		}
 	}, 90_000);
 
+	test("an upstream without usage: counted under wrangler dev too, non-stream and stream, on the isolate's first count", async () => {
+		// The tokenizer loads on first use (a dynamic import, bundled by wrangler's esbuild here).
+		const counted = "cli-test/counted";
+		const put = await gateway.admin("PUT", `/v1/admin/models/${counted}`, {
+			display_name: "Counted (stand-in without usage)",
+			input_price_per_m: parseEther("0.2").toString(),
+			output_price_per_m: parseEther("0.6").toString(),
+			upstreams: [{ kind: "openai", base_url: upstream.url, upstream_model: "stand-in:no-usage" }],
+		});
+		expect(put.status).toBe(200);
+		const created = await cli(["keys", "create", "--name", "counted", "--json"]);
+		expectOk(created);
+		const { key } = created.json<{ key: string }>();
+		for (const stream of [false, true]) {
+			const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+				method: "POST",
+				headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+				body: JSON.stringify({ model: counted, stream, messages: [{ role: "user", content: "hello there" }], max_tokens: 8 }),
+			});
+			expect(res.status).toBe(200);
+			const text = await res.text();
+			if (stream) expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+			const gen = await fetch(`${gateway.url}/v1/generations/${res.headers.get("x-request-id")}`, {
+				headers: { authorization: `Bearer ${key}` },
+			});
+			expect(gen.status).toBe(200);
+			const record = (await gen.json()) as {
+				usage_source: string;
+				prompt_tokens: number;
+				completion_tokens: number;
+				cost: string;
+			};
+			expect(record.usage_source).toBe("counted");
+			expect(record.prompt_tokens).toBeGreaterThan(0);
+			expect(record.completion_tokens).toBeGreaterThan(0);
+			expect(BigInt(record.cost)).toBeGreaterThan(0n);
+		}
+	});
+
 	test("stats of an unknown model: 404 with the way to the ids", async () => {
 		const result = await cli(["stats", "cli-test/missing", "--watch"]);
 		expect(result.code).toBe(1);
