@@ -10,6 +10,7 @@ import {
 } from "../../durable-objects/lease-protocol.ts";
 import type { UsageRecord } from "../../durable-objects/model-meter.ts";
 import { randomHex } from "../../lib/keys.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { Config, Env } from "./env.ts";
 import { ApiError } from "./errors.ts";
@@ -591,8 +592,4 @@ function shortfall(want: LeaseAmounts, left: LeaseAmounts): LeaseAmounts {
 		requests: Math.max(0, want.requests - left.requests),
 		tokens: Math.max(0, want.tokens - left.tokens),
 	};
-}
-
-function sleep(ms: number): Promise<void> {
-	return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,5 +1,6 @@
 import type { Db } from "../../lib/db/client.ts";
 import { findRoutableModel, type ModelRecord } from "../../lib/db/models.ts";
+import { sleep } from "../../lib/sleep.ts";
 import type { Deferrer } from "./leases.ts";
 
 // Model routing rows change rarely (admin edits, price syncs from the indexer) and
@@ -42,10 +43,7 @@ export async function getModel(db: Db, id: string, ctx: Deferrer, now = Date.now
 /** Reads the row from D1 (`delayMs` on) into the cache; a failed read leaves what was cached. */
 function read(db: Db, id: string, now: number, delayMs = 0): Promise<ModelRecord | null> {
 	const hit = cache.get(id);
-	const reading =
-		delayMs > 0
-			? new Promise((resolve) => setTimeout(resolve, delayMs)).then(() => findRoutableModel(db, id))
-			: findRoutableModel(db, id);
+	const reading = delayMs > 0 ? sleep(delayMs).then(() => findRoutableModel(db, id)) : findRoutableModel(db, id);
 	if (hit) hit.reading = reading;
 	else {
 		if (cache.size >= MAX_ENTRIES) cache.clear();
