@@ -23,7 +23,7 @@ import {
 import { batch, type Db } from "../../lib/db/client.ts";
 import type { SettlerConfig } from "./env.ts";
 import { aggregateEpoch } from "./merkle.ts";
-import { isFinal, rebroadcastIfForgotten, signedByUs, signTx } from "./transactions.ts";
+import { firstReceipt, isFinal, rebroadcastIfForgotten, signedByUs, signTx } from "./transactions.ts";
 
 // One epoch's settlement as a state machine in D1:
 //
@@ -439,13 +439,5 @@ async function auditEpoch(ctx: SettlerContext, epoch: number): Promise<string[]>
 
 /** Polls for any of the epoch's transactions to be mined, up to `waitMs`. */
 export async function waitForReceipt(ctx: SettlerContext, row: EpochRow, waitMs: number): Promise<void> {
-	const hashes = JSON.parse(row.txHashes) as Hex[];
-	const deadline = Date.now() + waitMs;
-	for (;;) {
-		for (const hash of hashes) {
-			if (await ctx.client.getTransactionReceipt({ hash }).catch(() => null)) return;
-		}
-		if (Date.now() >= deadline) return;
-		await new Promise((r) => setTimeout(r, 250));
-	}
+	await firstReceipt(ctx, JSON.parse(row.txHashes) as Hex[], waitMs);
 }

@@ -4,9 +4,11 @@ import {
 	isAddressEqual,
 	keccak256,
 	recoverTransactionAddress,
+	type TransactionReceipt,
 	type TransactionSerializedEIP1559,
 } from "viem";
 import { signedTransactionsOut } from "../../lib/db/chain.ts";
+import { sleep } from "../../lib/sleep.ts";
 import type { SettlerContext } from "./epoch.ts";
 
 // Signing for the settler's transactions, and when a mined one is final. Signed
@@ -76,9 +78,10 @@ export async function signTx(ctx: SettlerContext, request: TxRequest): Promise<S
  * it). A transaction is mined only after every lower nonce of the account, so first the same is done for
  * every other signed transaction of this key D1 keeps out (settles and withdrawals recorded "sent") at a
  * nonce from `latest` up to its own, lowest first: a settle rebroadcast after a reorg must not wait behind a
- * payment the same reorg dropped, nor a payment behind a settle. Only this key's bytes go out (signedByUs).
- * True when `tx` itself was sent again (a row without signed bytes, `raw` null, is not); a failed broadcast
- * is logged, not thrown (the next check finds it pending or gone).
+ * payment the same reorg dropped, nor a payment behind a settle. Only this key's bytes go out (signedByUs):
+ * the lower ones are checked here, `tx` by the caller, which acts otherwise on another key's. True when `tx`
+ * itself was sent again (a row without signed bytes, `raw` null, is not); a failed broadcast is logged, not
+ * thrown (the next check finds it pending or gone).
  */
 export async function rebroadcastIfForgotten(
 	ctx: SettlerContext,
@@ -93,7 +96,7 @@ export async function rebroadcastIfForgotten(
 		if (!(await signedByUs(ctx, lower.rawTx))) continue;
 		if ((await sendIfForgotten(ctx, lower.rawTx as Hex, lower.what)) !== "failed") filled.add(lower.nonce);
 	}
-	return tx.raw !== null && (await signedByUs(ctx, tx.raw)) && (await sendIfForgotten(ctx, tx.raw, tx.what)) === "sent";
+	return tx.raw !== null && (await sendIfForgotten(ctx, tx.raw, tx.what)) === "sent";
 }
 
 /**
@@ -122,6 +125,19 @@ async function sendIfForgotten(ctx: SettlerContext, raw: Hex, what: string): Pro
 			return "failed" as const;
 		},
 	);
+}
+
+/** The first of `hashes` found mined (reverted or not), polled for up to `waitMs`; null if none is. */
+export async function firstReceipt(ctx: SettlerContext, hashes: Hex[], waitMs: number): Promise<TransactionReceipt | null> {
+	const deadline = Date.now() + waitMs;
+	for (;;) {
+		for (const hash of hashes) {
+			const receipt = await ctx.client.getTransactionReceipt({ hash }).catch(() => null);
+			if (receipt) return receipt;
+		}
+		if (Date.now() >= deadline) return null;
+		await sleep(250);
+	}
 }
 
 function max(a: bigint, b: bigint): bigint {

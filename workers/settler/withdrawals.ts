@@ -3,7 +3,7 @@ import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { LeaseLost, pendingWithdrawals, sentWithdrawals, updateWithdrawal, type WithdrawalRow } from "../../lib/db/chain.ts";
 import type { Env } from "./env.ts";
 import type { SettlerContext } from "./epoch.ts";
-import { isFinal, rebroadcastIfForgotten, signedByUs, signTx } from "./transactions.ts";
+import { firstReceipt, isFinal, rebroadcastIfForgotten, signedByUs, signTx } from "./transactions.ts";
 
 // Queued withdrawals of unused credit (requested through the gateway, which
 // locks the amount in the payer's AccountLedger first). For each one: if the
@@ -114,13 +114,8 @@ async function advance(ctx: SettlerContext, env: Env, w: WithdrawalRow): Promise
 
 	/** Waits up to RECEIPT_WAIT_MS for the payment `hash` to be mined; "pending" if it is not (or reverted: the next run sends anew). */
 	const awaitPayment = async (hash: Hex) => {
-		const deadline = Date.now() + ctx.settler.receiptWaitMs;
-		for (;;) {
-			const receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
-			if (receipt?.status === "success") return paidIn(receipt.blockNumber, hash);
-			if (receipt || Date.now() >= deadline) return "pending" as const;
-			await new Promise((r) => setTimeout(r, 250));
-		}
+		const receipt = await firstReceipt(ctx, [hash], ctx.settler.receiptWaitMs);
+		return receipt?.status === "success" ? paidIn(receipt.blockNumber, hash) : ("pending" as const);
 	};
 
 	let replace: { nonce: number; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined;
