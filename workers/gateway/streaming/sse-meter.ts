@@ -12,7 +12,7 @@
 import type { UsageSource } from "../../../durable-objects/lease-protocol.ts";
 import { concat } from "../bytes.ts";
 import { ERRORS, type OpenAIErrorBody } from "../errors.ts";
-import { estimateTokens, tokenCounter } from "./tokens.ts";
+import { countTokens } from "./tokens.ts";
 
 export type EndpointKind = "chat" | "completion";
 
@@ -534,30 +534,20 @@ export class ChunkInspector {
 	 * caller has stopped delivering); only the counting waits, for the tokenizer's first load.
 	 */
 	async tally(outcome: Outcome, prompt: string | (() => string)): Promise<StreamMeterResult> {
-		if (outcome === "completed" && this.upstreamUsage) {
-			return { ...this.upstreamUsage, usageSource: "upstream", outcome, finishReason: this.finishReason };
-		}
-		this.parseDelivered();
 		const { finishReason, upstreamUsage } = this;
+		if (outcome === "completed" && upstreamUsage) return { ...upstreamUsage, usageSource: "upstream", outcome, finishReason };
+		this.parseDelivered();
 		// Without a completed upstream count, the client pays for the text it received.
-		const promptText = upstreamUsage ? "" : typeof prompt === "string" ? prompt : prompt();
+		const promptText = upstreamUsage ? null : typeof prompt === "string" ? prompt : prompt();
 		const texts = [...this.delivered.values()].map((pieces) => pieces.join(""));
 		const requestFault = this.upstreamErrorType === "invalid_request_error";
-		let promptTokens = upstreamUsage?.promptTokens ?? 0;
-		let completionTokens = 0;
-		try {
-			const count = await tokenCounter();
-			if (!upstreamUsage) promptTokens = count(promptText);
-			for (const text of texts) completionTokens += count(text);
-		} catch {
-			// The tokenizer should not fail; if it does, an estimate.
-			if (!upstreamUsage) promptTokens = estimateTokens(promptText);
-			completionTokens = 0;
-			for (const text of texts) completionTokens += estimateTokens(text);
-		}
+		const [promptTokens, ...completions] = await Promise.all([
+			promptText === null ? (upstreamUsage?.promptTokens ?? 0) : countTokens(promptText),
+			...texts.map(countTokens),
+		]);
 		return {
 			promptTokens,
-			completionTokens,
+			completionTokens: completions.reduce((sum, n) => sum + n, 0),
 			usageSource: "counted",
 			outcome,
 			finishReason,

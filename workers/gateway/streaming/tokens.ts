@@ -4,12 +4,11 @@
 // estimate does not need the newest vocabulary.
 //
 // Loaded on first use, not with the Worker: the vocabulary is a module of 100,000 string
-// literals, and evaluating it at startup made it half of the isolate's heap (11.5 of
-// 11.5 MiB held after a full collection went to 6.0 without it: bench/profile.ts,
-// BENCH_PROFILE_KIND=snapshot). A heap that size is what every full collection marks,
-// and most isolates never count a token: the usual upstream reports its usage. The
-// bundlers (wrangler's esbuild, Vite in the tests) keep a dynamic import's module out of
-// the startup path.
+// literals. Evaluated at startup, it cost every isolate 4.5 MiB of heap (11.46 MiB held after
+// the warm-up, 6.91 without it: bench/profile.ts, BENCH_PROFILE_KIND=snapshot) and ~23 ms of
+// its start (bench/startup.ts), and most isolates never count a token: the usual upstream
+// reports its usage. The bundlers (wrangler's esbuild, Vite in the tests) keep a dynamic
+// import's module out of the startup path.
 
 type Counter = (text: string) => number;
 
@@ -44,6 +43,6 @@ export async function countTokens(text: string): Promise<number> {
 }
 
 /** The usual ~4 characters per token, for when the tokenizer fails (it should not). */
-export function estimateTokens(text: string): number {
+function estimateTokens(text: string): number {
 	return Math.ceil(text.length / 4);
 }
