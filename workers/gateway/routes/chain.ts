@@ -235,36 +235,28 @@ type ReversalRow = Awaited<ReturnType<typeof reversalsOf>>[number];
 function depositList(rows: DepositRow[], reversals: ReversalRow[], withReversed: boolean) {
 	const credited = new Set(rows.filter((d) => d.creditedAt !== null).map((d) => d.creditId));
 	const open = new Map(reversals.filter((r) => !credited.has(r.creditId)).map((r) => [r.creditId, r]));
-	const reversal = (r: ReversalRow | undefined) =>
-		r ? { reversed: r.reversed.toString(), shortfall: r.shortfall.toString() } : null;
-	const data = rows.map((d) => {
-		// A rollback that reversed the credit and stopped before deleting the row: reversed until credited again.
-		const r = d.creditedAt === null ? open.get(d.creditId) : undefined;
-		return {
-			tx_hash: d.txHash,
-			log_index: d.logIndex,
-			block_number: d.blockNumber,
-			from: d.sender,
-			amount: d.amount.toString(),
-			credited: d.creditedAt !== null,
-			status: d.creditedAt !== null ? ("credited" as const) : r ? ("reversed" as const) : ("pending" as const),
-			reversal: reversal(r),
-		};
+	/** One deposit as listed: its log, amount and status, with the reversal when reversed. */
+	const entry = (
+		d: { txHash: string; logIndex: number; blockNumber: number; sender: string; amount: bigint },
+		r: ReversalRow | undefined,
+		credited: boolean,
+	) => ({
+		tx_hash: d.txHash,
+		log_index: d.logIndex,
+		block_number: d.blockNumber,
+		from: d.sender,
+		amount: d.amount.toString(),
+		credited,
+		status: credited ? ("credited" as const) : r ? ("reversed" as const) : ("pending" as const),
+		reversal: r ? { reversed: r.reversed.toString(), shortfall: r.shortfall.toString() } : null,
 	});
+	// A rollback that reversed the credit and stopped before deleting the row: reversed until credited again.
+	const data = rows.map((d) => entry(d, d.creditedAt === null ? open.get(d.creditId) : undefined, d.creditedAt !== null));
 	const rowIds = new Set(rows.map((d) => d.creditId));
 	for (const r of open.values()) {
 		const { txHash, logIndex, blockNumber, sender } = r;
 		if (rowIds.has(r.creditId) || txHash === null || logIndex === null || blockNumber === null || sender === null) continue;
-		data.push({
-			tx_hash: txHash,
-			log_index: logIndex,
-			block_number: blockNumber,
-			from: sender,
-			amount: r.amount.toString(),
-			credited: false,
-			status: "reversed",
-			reversal: reversal(r),
-		});
+		data.push(entry({ txHash, logIndex, blockNumber, sender, amount: r.amount }, r, false));
 	}
 	// A stable sort: a reversed deposit and its replacement on the new chain can share a block and
 	// log index, and the replacement (a row, pushed first) stays first.
