@@ -23,7 +23,7 @@ import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { bundle, VARIANTS } from "./build.ts";
 import { openInspector } from "./inspector.ts";
 import { newTarget, requestBody, runClosedLoop } from "./load.ts";
-import { COMPAT, directUrl, startLoneGateway, startUpstream } from "./runtime.ts";
+import { COMPAT, directUrl, startFloor, startLoneGateway, startUpstream } from "./runtime.ts";
 
 const N = Number(process.env.BENCH_REQUESTS ?? 4000);
 const STEPS = ["buffered", "signal", "timer", "hono", "zod", "waituntil"] as const;
@@ -45,28 +45,8 @@ try {
 		bundle("bench/admin-worker.ts", join(dir, "admin", "index.js")),
 		bundle("bench/passthrough-worker.ts", join(dir, "floor", "index.js")),
 	]);
-	const floor = new Miniflare(
-		convertV4MiniflareOptions({
-			host: "127.0.0.1",
-			port: 0,
-			rootPath: ROOT,
-			inspectorPort: 9341,
-			handleStructuredLogs: () => {},
-			workers: [
-				{
-					name: "floor",
-					modules: true,
-					scriptPath: floorScript,
-					modulesRoot: dirname(floorScript),
-					...COMPAT,
-					bindings: { UPSTREAM_URL: upstream.url, MODE: "floor" },
-					unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-				},
-			] as never,
-		}),
-	);
-	await floor.ready;
-	stops.push(() => floor.dispose());
+	const floor = await startFloor("floor", floorScript, upstream.url, { inspectorPort: 9341 });
+	stops.push(() => floor.mf.dispose());
 	const stepScripts = await Promise.all(
 		STEPS.map((mode) => bundle("bench/request-costs-worker.ts", join(dir, mode, "index.js"), { MODE: JSON.stringify(mode) })),
 	);
@@ -101,7 +81,7 @@ try {
 		return { name, port, base: g.base, keys: g.keys as string[] | null, models: g.models };
 	};
 	const targets = [
-		{ name: "floor", port: 9341, base: `${await directUrl(floor, "floor")}/v1`, keys: null, models: ["m"] },
+		{ name: "floor", port: 9341, base: `${floor.url}/v1`, keys: null, models: ["m"] },
 		...(await Promise.all(
 			STEPS.map(async (mode) => ({
 				name: mode,

@@ -217,6 +217,7 @@ export async function startFloor(
 	name: FloorName,
 	scriptPath: string,
 	upstreamUrl: string,
+	opts: { inspectorPort?: number } = {},
 ): Promise<{ mf: Miniflare; url: string }> {
 	const mf = new Miniflare(
 		convertV4MiniflareOptions({
@@ -224,6 +225,7 @@ export async function startFloor(
 			port: 0,
 			rootPath: ROOT,
 			...logsToStderr,
+			...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
 			workers: [
 				{
 					name,
