@@ -226,40 +226,38 @@ describe("flushes when the isolate is idle", () => {
 		expect(synced, "sent once the keyed request ended, before the batch timer").not.toBeNull();
 	});
 
-	it("keeps counting a request that may still be falling back through its upstreams", async () => {
+	/**
+	 * A request admitted and left unfinished (`UPSTREAM_TOTAL_TIMEOUT_MS` as given, the client-gone wait
+	 * 200 ms), then past its scheduled flush and a batch interval more, another one finishes: when its
+	 * report reached the ledger (null: not within half a batch interval). The first one finishes last.
+	 */
+	async function reportBesideOld(totalTimeoutMs: string) {
 		const quiet = await quietLease();
-		// Each attempt has its own deadline: with 8 upstreams, 8 x 400 + 200 ms; past one deadline is not gone.
-		const env = { ...quiet.env, UPSTREAM_TOTAL_TIMEOUT_MS: "400", UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "200" };
+		const env = { ...quiet.env, UPSTREAM_TOTAL_TIMEOUT_MS: totalTimeoutMs, UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "200" };
 		const config = readConfig(env);
 		const { syncs, ctx, req, payer, modelId } = quiet;
-		const live = await admit(env, ctx, config, req);
+		const old = await admit(env, ctx, config, req);
 		await sleep(2 * BATCH_MS + 200);
 		const next = await admit(env, ctx, config, req);
 		const syncsBefore = syncs.length;
 		next.finish(ctx, finishedRequest(payer, modelId));
-		// Before: counted out after one deadline plus the client-gone wait (600 ms), and this went at once.
-		const early = await within(BATCH_MS / 2, () => syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(next.requestId))));
-		expect(early, "not sent at once: a request is still in flight").toBeNull();
-		live.finish(ctx, finishedRequest(payer, modelId));
+		const reported = await within(BATCH_MS / 2, () =>
+			syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(next.requestId))),
+		);
+		old.finish(ctx, finishedRequest(payer, modelId));
+		return reported;
+	}
+
+	it("keeps counting a request that may still be falling back through its upstreams", async () => {
+		// Each attempt has its own deadline: with 8 upstreams, 8 x 400 + 200 ms; past one deadline is not gone.
+		// Before: counted out after one deadline plus the client-gone wait (600 ms), and the report went at once.
+		expect(await reportBesideOld("400"), "not sent at once: a request is still in flight").toBeNull();
 	});
 
-	// Last in the file: its first request is in flight until the end of the test.
 	it("stops counting a request the runtime never finished, once it is older than any request can run", async () => {
-		const quiet = await quietLease();
 		// Any request ends within the total timeout of each of a model's (at most 8) upstreams, then the
-		// wait for a client that left: 8 x 100 + 200 ms here.
-		const env = { ...quiet.env, UPSTREAM_TOTAL_TIMEOUT_MS: "100", UPSTREAM_CLIENT_GONE_TIMEOUT_MS: "200" };
-		const config = readConfig(env);
-		const { syncs, ctx, req, payer, modelId } = quiet;
-		const killed = await admit(env, ctx, config, req);
-		// Past its scheduled flush (which reports its admission) and a batch interval more.
-		await sleep(2 * BATCH_MS + 200);
-		const next = await admit(env, ctx, config, req);
-		const syncsBefore = syncs.length;
-		next.finish(ctx, finishedRequest(payer, modelId));
-		// Before: the killed invocation kept the isolate busy for good, and this waited for the batch timer.
-		const synced = await within(BATCH_MS / 2, () => syncs.slice(syncsBefore).some((s) => s.seqs.includes(seqOf(next.requestId))));
-		expect(synced, "sent at once: the isolate is idle").not.toBeNull();
-		killed.finish(ctx, finishedRequest(payer, modelId));
+		// wait for a client that left: 8 x 100 + 200 ms here. Before: the killed invocation kept the
+		// isolate busy for good, and the report waited for the batch timer.
+		expect(await reportBesideOld("100"), "sent at once: the isolate is idle").not.toBeNull();
 	});
 });
