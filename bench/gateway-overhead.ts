@@ -33,7 +33,6 @@ import {
 	type TickCounter,
 	workerdPids,
 } from "./cpu.ts";
-import { collectEverywhere } from "./inspector.ts";
 import {
 	type Call,
 	freshConnections,
@@ -62,11 +61,11 @@ const QUIET_CORES = Number(env.BENCH_QUIET_CORES ?? Number.POSITIVE_INFINITY);
 const NICE = Number(env.BENCH_NICE ?? -10);
 /**
  * Requests per target in each steady-state pass (c=32 scenarios; 0 skips them), where the c=32
- * p99 targets are judged: see steadyPass.
+ * p99 targets are judged (see "Steady state" in main).
  */
 const STEADY_REQUESTS = Number(env.BENCH_STEADY_REQUESTS ?? 12_000);
-/** First of five consecutive inspector ports (runtime.ts startRuntime), for the steady-state passes' collections. */
-const INSPECTOR_BASE = Number(env.BENCH_INSPECTOR_BASE ?? 9360);
+/** Requests each workerd target serves alone at c=32 before the steady-state passes: past its first full collection. */
+const STEADY_WARM = Number(env.BENCH_STEADY_WARM ?? 40_000);
 /** Requests per target per pass in the variants experiment. */
 const EXP_REQUESTS = Number(env.BENCH_EXPERIMENT_REQUESTS ?? 512);
 const QUIET_WAIT_MS = Number(env.BENCH_QUIET_WAIT_MS ?? 10_000);
@@ -157,7 +156,7 @@ async function main() {
 	const source = `gateway source: commit ${git("rev-parse", "--short", "HEAD")}${dirty.length ? ` + ${dirty.length} uncommitted file(s): ${dirty.map((l) => l.slice(3)).join(", ")}` : ""}`;
 	log(source);
 	const bundles = await buildBundles();
-	const rt = await startRuntime(bundles, upstream.url, STEADY_REQUESTS > 0 ? { inspectorBase: INSPECTOR_BASE } : {});
+	const rt = await startRuntime(bundles, upstream.url);
 	log(`upstream ${upstream.url}; workerd floor ${rt.urls.floor}, gateway ${rt.urls.gateway}; bundles in ${bundles.dir}`);
 
 	const gwModels = Array.from({ length: MODELS }, (_, i) => `bench/model-${i}`);
@@ -378,47 +377,44 @@ async function main() {
 
 	// ── Steady state: the c=32 p99. A workerd isolate that serves requests at c=32 promotes
 	// garbage to its old generation until a full collection, which holds every request in
-	// flight for 60–190 ms on this box (bench/README.md, "steady state"). The floor's isolate,
-	// which starts small, has its first only after ~30,000 requests, later than the passes
-	// above; the gateway's, which starts with its bundle's heap, about every 5,000. So whether a
-	// 2,048-request pass holds one of these decides its p99, and the floor's never does.
-	// Here every isolate of every target (and Miniflare's on their paths) first has a full
-	// collection, so all start even; then each target serves STEADY_REQUESTS, several times
-	// what fills its old generation, so each has its own collections at its own rate.
+	// flight for 40–190 ms on this box (bench/README.md, "steady state"). The floor's isolate,
+	// which starts small, has its first only after 20,000–25,000 requests, later than the
+	// passes above; the gateway's, which starts with its bundle's heap, after ~8,000 and then
+	// about every 5,000. So whether a 2,048-request pass held one of the gateway's decided its
+	// p99, against a floor that had none. Here every workerd target first serves STEADY_WARM
+	// requests alone, well past its first collection (a collection can't be forced without
+	// the inspector, and an inspector port lengthens every target's tail); then each serves
+	// STEADY_REQUESTS, interleaved as above: two or more of its own collections each.
 	const steady: Record<string, Partial<Record<Mode, PassResult>>> = {};
-	const steadyCollected: string[] = [];
 	if (STEADY_REQUESTS > 0) {
-		log("steady-state passes");
+		log(`steady state: ${STEADY_WARM} requests to each of floor, relay and gateway alone, at c=${CONCURRENCY}`);
+		for (const [name, mode] of [
+			["floor", "non-stream"],
+			["relay", "stream"],
+			["gateway", "non-stream"],
+		] as Array<[TargetName, Mode]>) {
+			await runClosedLoop(
+				STEADY_WARM,
+				CONCURRENCY,
+				(i, worker) => makeCall(name, mode, worker % PAYERS, i % MODELS),
+				(_i, call, s) => {
+					if (!s.ok) noteError(`${call.target.name} (steady warm-up)`, s.error);
+				},
+			);
+		}
 		for (const scenario of SCENARIOS.filter((sc) => sc.concurrency > 1)) {
 			steady[scenario.id] = {};
 			for (const mode of ["non-stream", "stream"] as Mode[]) {
-				const order = orderFor(mode);
-				for (const name of order) {
-					for (const port of rt.inspectorPorts[name as "floor" | "relay" | "gateway"] ?? []) {
-						const wake = () =>
-							runClosedLoop(
-								1,
-								1,
-								() => makeCall(name, mode, 0, 0),
-								(_i, call, s) => {
-									if (!s.ok) noteError(`${call.target.name} (collection)`, s.error);
-								},
-							);
-						const c = await collectEverywhere(port, wake, 1000);
-						steadyCollected.push(`${scenario.id}/${mode} ${name}:${port} ${c.collected}/${c.of}`);
-					}
-				}
 				(steady[scenario.id] as Partial<Record<Mode, PassResult>>)[mode] = await pass(
 					scenario,
 					mode,
 					STEADY_REQUESTS,
 					true,
-					order,
+					orderFor(mode),
 					"steady",
 				);
 			}
 		}
-		log(`isolates collected before each steady-state pass: ${steadyCollected.join("; ")}`);
 	}
 
 	// ── Experiment: the gateway's variants beside it, same interleaving, non-stream.
@@ -631,7 +627,7 @@ async function main() {
 	if (Object.keys(steady).length > 0) {
 		lines.push("");
 		lines.push(
-			`steady state: every isolate on each target's path collected first, then ${STEADY_REQUESTS} requests per target, interleaved as above`,
+			`steady state: each workerd target first served ${STEADY_WARM} requests alone (past its first full collection), then ${STEADY_REQUESTS} requests per target, interleaved as above`,
 		);
 		for (const scenario of SCENARIOS) {
 			for (const mode of ["non-stream", "stream"] as Mode[]) {
@@ -846,7 +842,6 @@ async function main() {
 					cpuByPass,
 					expResults,
 					steady,
-					steadyCollected,
 				},
 				null,
 				2,

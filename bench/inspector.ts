@@ -3,21 +3,15 @@
 
 export type Inspector = Awaited<ReturnType<typeof openInspector>>;
 
-/**
- * The session with the isolate of the Worker `workerName` (its target is titled
- * `core:user:<name>`), or with the target whose id is `workerName` when `byId`.
- */
-export async function openInspector(port: number, workerName: string, byId = false) {
+/** The session with the isolate of the Worker `workerName` (its target is titled `core:user:<name>`). */
+export async function openInspector(port: number, workerName: string) {
 	const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
-		id?: string;
 		title?: string;
 		webSocketDebuggerUrl: string;
 	}>;
 	// Exactly this Worker's: a looser match finds another of the process's Workers ("gateway" in
 	// "gateway-objects"), and its figures would pass for this one's.
-	const entry = byId
-		? list.find((e) => e.id === workerName)
-		: list.find((e) => e.title === workerName || e.title?.endsWith(`:${workerName}`));
+	const entry = list.find((e) => e.title === workerName || e.title?.endsWith(`:${workerName}`));
 	if (!entry) throw new Error(`no inspector target for ${workerName} on port ${port}: ${list.map((e) => e.title).join(", ")}`);
 	const ws = new WebSocket(entry.webSocketDebuggerUrl);
 	await new Promise((res, rej) => {
@@ -51,34 +45,4 @@ export async function openInspector(port: number, workerName: string, byId = fal
 		},
 		close: () => ws.close(),
 	};
-}
-
-/**
- * A full collection in every isolate of one workerd process (every Worker its inspector on
- * `port` lists: the measured Worker, and Miniflare's own on its path, such as `outbound:0`,
- * which every outgoing fetch passes through). workerd serves an isolate's inspector from its
- * event loop, so `wake` sends requests that reach them; an isolate that no request reaches in
- * `timeoutMs` is left as it is. Returns how many of how many were collected.
- */
-export async function collectEverywhere(
-	port: number,
-	wake: () => Promise<unknown>,
-	timeoutMs = 3000,
-): Promise<{ collected: number; of: number }> {
-	const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ id: string }>;
-	const sessions = await Promise.all(list.map((e) => openInspector(port, e.id, true)));
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	const timeout = new Promise<"timeout">((res) => {
-		timer = setTimeout(() => res("timeout"), timeoutMs);
-	});
-	const done = sessions.map((s) => Promise.race([s.send("HeapProfiler.collectGarbage").then(() => "done" as const), timeout]));
-	let settled = false;
-	const all = Promise.all(done).finally(() => {
-		settled = true;
-	});
-	while (!settled) await Promise.race([wake(), all]);
-	clearTimeout(timer);
-	const outcomes = await all;
-	for (const s of sessions) s.close();
-	return { collected: outcomes.filter((o) => o === "done").length, of: sessions.length };
 }

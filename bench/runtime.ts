@@ -16,11 +16,6 @@ export interface Runtime {
 	urls: Record<FloorName | "gateway" | Variant, string>;
 	/** Each gateway build's two workerd processes. */
 	pids: Record<"gateway" | Variant, { gateway: number; objects: number }>;
-	/**
-	 * The inspector ports of each measured target's workerd processes (the gateway's two, each
-	 * floor mode's one), when started with `inspect`: for full collections between passes.
-	 */
-	inspectorPorts: Partial<Record<FloorName | "gateway", number[]>>;
 	/** POST to an admin Worker: `admin` binds the gateway's objects, `admin-<variant>` a variant's. */
 	admin<T>(which: string, path: string, body: unknown): Promise<T>;
 	close(): Promise<void>;
@@ -166,15 +161,7 @@ export async function adminPost<T>(mf: Miniflare, which: string, path: string, b
 	return JSON.parse(text) as T;
 }
 
-export async function startRuntime(
-	bundles: Bundles,
-	upstreamUrl: string,
-	opts: { inspectorBase?: number } = {},
-): Promise<Runtime> {
-	// With inspectorBase: the floor, relay and buffered processes on base, base+1, base+2; the
-	// gateway's on base+3 and its objects' on base+4 (the variants get none).
-	const base = opts.inspectorBase;
-	const port = (i: number) => (base === undefined ? undefined : base + i);
+export async function startRuntime(bundles: Bundles, upstreamUrl: string): Promise<Runtime> {
 	// Every gateway build in its own pair of processes (startGatewayGroup), one at a time so
 	// each group finds its own processes; the floor, and the same Worker relaying streams
 	// through JavaScript or buffering non-stream exchanges in it, each in its own process
@@ -185,19 +172,13 @@ export async function startRuntime(
 	];
 	const groups = {} as Record<"gateway" | Variant, GatewayGroup>;
 	for (const [name, script] of builds) {
-		groups[name] = await startGatewayGroup(
-			name,
-			{ gateway: script, admin: bundles.admin, adminName: adminOf(name) },
-			name === "gateway" && base !== undefined ? { inspectorPort: base + 3, objectsInspectorPort: base + 4 } : {},
-		);
+		groups[name] = await startGatewayGroup(name, { gateway: script, admin: bundles.admin, adminName: adminOf(name) });
 	}
 	const [floor, relay, buffered] = await Promise.all([
-		startFloor("floor", bundles.floor, upstreamUrl, { inspectorPort: port(0) }),
-		startFloor("relay", bundles.floor, upstreamUrl, { inspectorPort: port(1) }),
-		startFloor("buffered", bundles.floor, upstreamUrl, { inspectorPort: port(2) }),
+		startFloor("floor", bundles.floor, upstreamUrl),
+		startFloor("relay", bundles.floor, upstreamUrl),
+		startFloor("buffered", bundles.floor, upstreamUrl),
 	]);
-	const inspectorPorts: Runtime["inspectorPorts"] =
-		base === undefined ? {} : { floor: [base], relay: [base + 1], buffered: [base + 2], gateway: [base + 3, base + 4] };
 	const urls = { floor: floor.url, relay: relay.url, buffered: buffered.url } as Runtime["urls"];
 	const pids = {} as Runtime["pids"];
 	const admins = new Map<string, Miniflare>();
@@ -209,7 +190,6 @@ export async function startRuntime(
 	return {
 		urls,
 		pids,
-		inspectorPorts,
 		admin: <T>(which: string, path: string, body: unknown): Promise<T> =>
 			adminPost<T>(admins.get(which) as Miniflare, which, path, body),
 		close: async () => {
