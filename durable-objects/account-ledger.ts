@@ -59,6 +59,11 @@ export interface AuthorizeInput {
 	requestsPerMinute: number;
 	tokensPerMinute: number;
 	idempotencyKey: string | null;
+	/**
+	 * What the request under `idempotencyKey` was (a hash of its endpoint and body): a retry
+	 * must be the same request to get the first one's answer.
+	 */
+	fingerprint?: string;
 	now: number;
 }
 
@@ -139,6 +144,8 @@ interface Hold {
 	/** The request's token bound, counted in the key's window until commit says what it used. */
 	tokens: number;
 	idempotencyKey: string | null;
+	/** The request's fingerprint (AuthorizeInput), kept with its Idempotency-Key (absent in holds stored before it existed). */
+	fingerprint?: string;
 	createdAt: number;
 }
 
@@ -217,7 +224,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				);
 				CREATE TABLE IF NOT EXISTS idempotency (
 					key_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-					request_id TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL,
+					request_id TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL, fingerprint TEXT,
 					PRIMARY KEY (key_id, idempotency_key)
 				);
 			`);
@@ -233,6 +240,11 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			const reversalColumns = this.sql.exec<{ name: string }>("PRAGMA table_info(credit_reversals)").toArray();
 			if (!reversalColumns.some((c) => c.name === "unbacked_removed")) {
 				this.sql.exec("ALTER TABLE credit_reversals ADD COLUMN unbacked_removed TEXT NOT NULL DEFAULT '0'");
+			}
+			// Ledgers from before request fingerprints kept which request an Idempotency-Key ran.
+			const idempotencyColumns = this.sql.exec<{ name: string }>("PRAGMA table_info(idempotency)").toArray();
+			if (!idempotencyColumns.some((c) => c.name === "fingerprint")) {
+				this.sql.exec("ALTER TABLE idempotency ADD COLUMN fingerprint TEXT");
 			}
 			// Holds of requests in flight when the object last stopped.
 			for (const [name, hold] of await ctx.storage.list<Hold>({ prefix: "hold:" })) {
@@ -519,7 +531,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		}
 
 		if (input.idempotencyKey !== null) {
-			const replay = this.replayFor(key.key_id, input.idempotencyKey, input.now);
+			const replay = this.replayFor(key.key_id, input.idempotencyKey, input.fingerprint, input.now);
 			if (replay) return replay;
 		}
 
@@ -549,6 +561,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			amount: input.maxCost,
 			tokens: input.maxTokens,
 			idempotencyKey: input.idempotencyKey,
+			...(input.fingerprint !== undefined && { fingerprint: input.fingerprint }),
 			createdAt: input.now,
 		};
 		this.holds.set(input.requestId, hold);
@@ -584,12 +597,13 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		// for replays (or a 409 when its body was not kept).
 		if (hold.idempotencyKey !== null && (input.status !== "error" || charge > 0n)) {
 			this.sql.exec(
-				"INSERT OR REPLACE INTO idempotency (key_id, idempotency_key, request_id, response, created_at) VALUES (?, ?, ?, ?, ?)",
+				"INSERT OR REPLACE INTO idempotency (key_id, idempotency_key, request_id, response, created_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?)",
 				hold.keyId,
 				hold.idempotencyKey,
 				input.requestId,
 				input.response ? JSON.stringify(input.response) : null,
 				input.now,
+				hold.fingerprint ?? null,
 			);
 		}
 		await this.ctx.storage.delete(`hold:${input.requestId}`);
@@ -907,9 +921,10 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 		return BigInt(key.spend_cap) - BigInt(key.spent) - held;
 	}
 
-	private replayFor(keyId: string, idempotencyKey: string, now: number): AuthorizeResult | null {
+	private replayFor(keyId: string, idempotencyKey: string, fingerprint: string | undefined, now: number): AuthorizeResult | null {
 		for (const [requestId, hold] of this.holds) {
 			if (hold.keyId === keyId && hold.idempotencyKey === idempotencyKey) {
+				if (!sameRequest(hold.fingerprint, fingerprint)) return reusedKey(requestId);
 				return {
 					ok: false,
 					code: "idempotency_conflict",
@@ -918,13 +933,15 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			}
 		}
 		const done = this.sql
-			.exec<{ request_id: string; response: string | null; created_at: number }>(
-				"SELECT request_id, response, created_at FROM idempotency WHERE key_id = ? AND idempotency_key = ?",
+			.exec<{ request_id: string; response: string | null; created_at: number; fingerprint: string | null }>(
+				"SELECT request_id, response, created_at, fingerprint FROM idempotency WHERE key_id = ? AND idempotency_key = ?",
 				keyId,
 				idempotencyKey,
 			)
 			.toArray()[0];
 		if (!done || now - done.created_at > IDEMPOTENCY_TTL_MS) return null;
+		// Another request under a used key would get an answer to a question it did not ask.
+		if (!sameRequest(done.fingerprint ?? undefined, fingerprint)) return reusedKey(done.request_id);
 		return {
 			ok: false,
 			code: "idempotent_replay",
@@ -1079,4 +1096,17 @@ export interface LedgerService {
 		withdrawalId: string,
 		amount: bigint,
 	): Promise<Awaited<ReturnType<AccountLedger["refuseWithdrawal"]>>>;
+}
+
+/** Whether two fingerprints are of the same request; one not recorded (older records, callers without one) matches any. */
+function sameRequest(first: string | undefined, retry: string | undefined): boolean {
+	return first === undefined || retry === undefined || first === retry;
+}
+
+function reusedKey(requestId: string): AuthorizeResult {
+	return {
+		ok: false,
+		code: "idempotency_conflict",
+		message: `This Idempotency-Key was already used for a different request (${requestId}); use a new key for a new request.`,
+	};
 }

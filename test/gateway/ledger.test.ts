@@ -313,6 +313,79 @@ describe("Idempotency-Key", () => {
 		expect([a.status, b.status].sort()).toEqual([200, 409]);
 	});
 
+	it("refuses a used key for a different body or endpoint (409 naming the header), without running or charging it", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		const headers = { "idempotency-key": `reused-${marker}` };
+		const first = await callGateway("/v1/chat/completions", {
+			key,
+			headers,
+			json: { model, messages: [{ role: "user", content: `${marker} first question` }] },
+		});
+		expect(first.status).toBe(200);
+		const spentOnce = (await ledger(payer).account()).totalSpent;
+		const others = [
+			callGateway("/v1/chat/completions", {
+				key,
+				headers,
+				json: { model, messages: [{ role: "user", content: `${marker} another question` }] },
+			}),
+			callGateway("/v1/embeddings", { key, headers, json: { model, input: `${marker} first question` } }),
+		];
+		for (const other of await Promise.all(others)) {
+			expect(other.status).toBe(409);
+			expect(other.headers.get("idempotent-replayed")).toBeNull();
+			expect(other.json().error).toMatchObject({
+				code: "idempotency_conflict",
+				type: "invalid_request_error",
+				param: "Idempotency-Key",
+				message: expect.stringContaining("different request"),
+			});
+		}
+		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+		expect((await ledger(payer).account()).totalSpent).toBe(spentOnce);
+		// The first request itself still replays.
+		const retry = await callGateway("/v1/chat/completions", {
+			key,
+			headers,
+			json: { model, messages: [{ role: "user", content: `${marker} first question` }] },
+		});
+		expect(retry.headers.get("idempotent-replayed")).toBe("true");
+		expect(retry.text).toBe(first.text);
+	});
+
+	it("refuses a different body under a key still in flight as a reuse, not as a wait-and-retry", async () => {
+		const { key } = await newKey();
+		const model = await newModel({ behaviour: ":slow-answer" });
+		const marker = crypto.randomUUID();
+		const headers = { "idempotency-key": `reused-in-flight-${marker}` };
+		const first = callGateway("/v1/chat/completions", {
+			key,
+			headers,
+			json: { model, messages: [{ role: "user", content: `${marker} first` }] },
+		});
+		await vi.waitFor(async () => expect(await upstreamRequestsWith(marker)).toHaveLength(1));
+		const [other, same] = await Promise.all([
+			callGateway("/v1/chat/completions", {
+				key,
+				headers,
+				json: { model, messages: [{ role: "user", content: `${marker} second` }] },
+			}),
+			callGateway("/v1/chat/completions", {
+				key,
+				headers,
+				json: { model, messages: [{ role: "user", content: `${marker} first` }] },
+			}),
+		]);
+		expect(other.status).toBe(409);
+		expect(other.json().error.message).toContain("different request");
+		expect(same.status).toBe(409);
+		expect(same.json().error.message).toContain("still in progress");
+		expect((await first).status).toBe(200);
+		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+	});
+
 	it("does not share idempotency keys between API keys", async () => {
 		const { key: k1, payer } = await newKey();
 		const { key: k2 } = await newKey({ payer, credit: 0n });

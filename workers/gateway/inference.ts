@@ -2,11 +2,12 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { StoredResponse } from "../../durable-objects/account-ledger.ts";
 import type { ModelRecord } from "../../lib/db/models.ts";
-import { bearerToken, hashApiKey, parseApiKey } from "../../lib/keys.ts";
+import { bearerToken, hashApiKey, parseApiKey, toHex } from "../../lib/keys.ts";
 import { requestFee } from "../../lib/money.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { AppEnv } from "./app.ts";
 import { idempotencyKeyOf, readJsonBody } from "./body.ts";
+import { concat } from "./bytes.ts";
 import { type Config, type Env, readConfig } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { type Admission, admit, type Deferrer, enqueueUsage, type FinishedRequest, trackRequest, usageOf } from "./leases.ts";
@@ -67,7 +68,7 @@ export async function keyHashOf(key: string): Promise<string> {
 export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Context<AppEnv>, endpoint: Endpoint, schema: S) {
 	const config = readConfig(c.env);
 	const key = bearerKey(c.req.header("authorization"));
-	const { value: body, bytes } = await readJsonBody(c, schema, config.maxBodyBytes);
+	const { value: body, bytes, raw } = await readJsonBody(c, schema, config.maxBodyBytes);
 	const idempotencyKey = idempotencyKeyOf(c);
 
 	const model = await getModel(c.get("db"), body.model, c.executionCtx);
@@ -79,7 +80,14 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	const keyHash = await keyHashOf(key.key);
 	const now = Date.now();
 	const admission = idempotencyKey
-		? await authorizeOnce(c, config, key.payer, { keyHash, model, plan, idempotencyKey, now })
+		? await authorizeOnce(c, config, key.payer, {
+				keyHash,
+				model,
+				plan,
+				idempotencyKey,
+				fingerprint: await requestFingerprint(endpoint, raw),
+				now,
+			})
 		: await admit(c.env, c.executionCtx, config, {
 				keyHash,
 				payer: key.payer,
@@ -353,7 +361,7 @@ async function authorizeOnce(
 	c: Context<AppEnv>,
 	config: Config,
 	payer: string,
-	req: { keyHash: string; model: ModelRecord; plan: RequestPlan; idempotencyKey: string; now: number },
+	req: { keyHash: string; model: ModelRecord; plan: RequestPlan; idempotencyKey: string; fingerprint: string; now: number },
 ): Promise<Admission | Response> {
 	const requestId = c.get("requestId");
 	const ledger = ledgerFor(c.env, payer);
@@ -366,6 +374,7 @@ async function authorizeOnce(
 		requestsPerMinute: config.keyRequestsPerMinute,
 		tokensPerMinute: config.keyTokensPerMinute,
 		idempotencyKey: req.idempotencyKey,
+		fingerprint: req.fingerprint,
 		now: req.now,
 	});
 	if (!verdict.ok) {
@@ -374,6 +383,8 @@ async function authorizeOnce(
 				return replay(verdict.requestId, verdict.response);
 			case "rate_limit_exceeded":
 				throw new ApiError(verdict.code, verdict.message, { headers: { "retry-after": String(verdict.retryAfterSeconds) } });
+			case "idempotency_conflict":
+				throw new ApiError(verdict.code, verdict.message, { param: "Idempotency-Key" });
 			default:
 				throw new ApiError(verdict.code, verdict.message);
 		}
@@ -387,6 +398,12 @@ async function authorizeOnce(
 			tracked.end(ctx);
 		},
 	};
+}
+
+/** What a retry must repeat to get the first answer under its Idempotency-Key: the endpoint and the body, byte for byte. */
+async function requestFingerprint(endpoint: Endpoint, body: Uint8Array): Promise<string> {
+	const prefix = new TextEncoder().encode(`${endpoint}\n`);
+	return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", concat([prefix, body]))));
 }
 
 /** Charges the payer, then meters the model with the charge; both idempotent by request id. */
