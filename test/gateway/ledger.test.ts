@@ -448,4 +448,33 @@ describe("per-key rate limits", () => {
 		expect(limited[0]?.json().error.message).toContain("tokens per minute");
 		expect(Number(limited[0]?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
 	});
+
+	it("answers 400 naming the field, not a 429 to retry, for a request that alone passes the key's tokens per minute", async () => {
+		const { key, payer } = await newKey();
+		// A model whose answers may be longer than a key's 200,000 tokens per minute.
+		const model = await newModel({ maxOutputTokens: 500_000 });
+		const marker = crypto.randomUUID();
+		const messages = [{ role: "user", content: marker }];
+		const cases: Array<[string, Record<string, unknown>, string, Record<string, string>]> = [
+			["/v1/chat/completions", { model, max_tokens: 300_000, messages }, "max_tokens", {}],
+			["/v1/chat/completions", { model, max_completion_tokens: 300_000, messages }, "max_completion_tokens", {}],
+			// Without a limit, the model's 500,000 bounds the answer.
+			["/v1/chat/completions", { model, messages }, "max_tokens", {}],
+			["/v1/chat/completions", { model, max_tokens: 300_000, messages }, "max_tokens", { "idempotency-key": `tpm-${marker}` }],
+			["/v1/completions", { model, max_tokens: 300_000, prompt: marker }, "max_tokens", {}],
+			// 250,000 bytes of input bound the prompt at 250,000 tokens.
+			["/v1/embeddings", { model, input: `${marker} ${"x".repeat(250_000)}` }, "input", {}],
+		];
+		for (const [path, json, param, headers] of cases) {
+			const res = await callGateway(path, { key, json, headers });
+			expect(res.status, `${path} ${param}`).toBe(400);
+			expect(res.headers.get("retry-after")).toBeNull();
+			expect(res.json().error).toMatchObject({ code: "invalid_request", type: "invalid_request_error", param });
+			expect(res.json().error.message).toContain("200000 tokens per minute");
+		}
+		expect(await upstreamRequestsWith(marker)).toHaveLength(0);
+		const account = await ledger(payer).account();
+		expect(account.totalSpent).toBe(0n);
+		expect(account.held).toBe(0n);
+	});
 });

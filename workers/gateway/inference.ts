@@ -77,6 +77,11 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	}
 
 	const plan = planRequest(endpoint, body, model, bytes);
+	// Past the key's tokens per minute the request could never be admitted: a 429 would send the
+	// client (and the SDKs, which retry a 429) back in a minute to be refused again.
+	if (plan.maxPromptTokens + plan.maxCompletionTokens > config.keyTokensPerMinute) {
+		throw tooManyTokens(endpoint, body, plan, config.keyTokensPerMinute);
+	}
 	const keyHash = await keyHashOf(key.key);
 	const now = Date.now();
 	const admission = idempotencyKey
@@ -342,6 +347,21 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		maxCost: requestFee(model, maxPromptTokens, maxCompletionTokens),
 		forwardBody,
 	};
+}
+
+/** The 400 for a request whose token bound alone is more than the key may use in a minute; it names the larger part. */
+function tooManyTokens(endpoint: Endpoint, body: InferenceBody, plan: RequestPlan, tokensPerMinute: number): ApiError {
+	const chat = body as ChatCompletionRequest;
+	const promptField = endpoint === "chat" ? "messages" : endpoint === "completion" ? "prompt" : "input";
+	const limitField =
+		endpoint === "chat" && chat.max_completion_tokens != null && chat.max_tokens == null ? "max_completion_tokens" : "max_tokens";
+	const answerBound = plan.maxCompletionTokens > plan.maxPromptTokens;
+	const parts = endpoint === "embedding" ? "" : ` and ${plan.maxCompletionTokens} for the answer`;
+	return new ApiError(
+		"invalid_request",
+		`This request may use up to ${plan.maxPromptTokens + plan.maxCompletionTokens} tokens (${plan.maxPromptTokens} for the prompt, bounded by the request's size in bytes,${parts}), more than this API key's limit of ${tokensPerMinute} tokens per minute, so it could never run: lower ${answerBound ? `'${limitField}'` : `the size of '${promptField}'`}.`,
+		{ param: answerBound ? limitField : promptField },
+	);
 }
 
 // ── After the response ──────────────────────────────────────────────────────
