@@ -101,6 +101,33 @@ describe("the official openai client against the gateway", () => {
 		expect(embeddings.usage.prompt_tokens).toBe(3);
 	});
 
+	it("answers embeddings as base64 when asked (the client's default), from upstreams that answer only floats", async () => {
+		const { key } = await newKey();
+		const { openai } = client(key);
+		const input = ["one", "two three"];
+		const models = [
+			await newModel(),
+			await newModel({
+				upstreams: [{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/embeddings", apiKeySecret: null }],
+			}),
+		];
+		for (const model of models) {
+			const floats = await openai.embeddings.create({ model, input, encoding_format: "float" });
+			const base64 = await openai.embeddings.create({ model, input, encoding_format: "base64" });
+			// No encoding_format: the client asks for base64 on the wire and decodes it.
+			const byDefault = await openai.embeddings.create({ model, input });
+			for (const [i, { embedding }] of floats.data.entries()) {
+				expect(embedding.every((v) => typeof v === "number")).toBe(true);
+				const encoded = base64.data[i]?.embedding as unknown as string;
+				expect(typeof encoded, model).toBe("string");
+				const bytes = Uint8Array.from(atob(encoded), (ch) => ch.charCodeAt(0));
+				const decoded = [...new Float32Array(bytes.buffer)];
+				expect(decoded).toEqual(embedding.map(Math.fround));
+				expect(byDefault.data[i]?.embedding).toEqual(decoded);
+			}
+		}
+	});
+
 	it("lists and retrieves models", async () => {
 		const { key } = await newKey();
 		const model = await newModel();

@@ -8,6 +8,7 @@ import { ledgerFor } from "./accounts.ts";
 import type { AppEnv } from "./app.ts";
 import { idempotencyKeyOf, readJsonBody } from "./body.ts";
 import { concat } from "./bytes.ts";
+import { encodeEmbeddingsAsAsked } from "./embedding-encoding.ts";
 import { type Config, type Env, readConfig } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { type Admission, admit, type Deferrer, enqueueUsage, type FinishedRequest, trackRequest, usageOf } from "./leases.ts";
@@ -263,6 +264,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 		}
 		const usage = Usage.safeParse(parsed.usage);
+		if (endpoint === "embedding" && encodeEmbeddingsAsAsked(parsed, (body as EmbeddingRequest).encoding_format)) {
+			text = JSON.stringify(parsed);
+		}
 		// Kept for Idempotency-Key replays only.
 		const stored: StoredResponse | null = idempotencyKey ? { status: 200, contentType: "application/json", body: text } : null;
 		// Counted before the answer goes out, so GET /v1/generations/{id} has it once the response ends.
