@@ -230,6 +230,38 @@ describe("completions and embeddings", () => {
 		expect(body.usage).toEqual({ prompt_tokens: 3, total_tokens: 3 });
 		expect(await spent(payer)).toBe(fee(3, 0));
 	});
+
+	it("gives a non-stream answer whose upstream reported no usage the counted usage it is charged for", async () => {
+		const { key, payer } = await newKey();
+		const chatModel = await newModel({ behaviour: ":no-usage" });
+		const init = {
+			key,
+			headers: { "idempotency-key": `counted-${crypto.randomUUID()}` },
+			json: { model: chatModel, max_tokens: 4, messages: [{ role: "user", content: "hello there" }] },
+		};
+		const chat = await callGateway("/v1/chat/completions", init);
+		expect(chat.status).toBe(200);
+		const prompt = countTokens("hello there");
+		const completion = countTokens("This reply comes from");
+		expect(chat.json().usage).toEqual({
+			prompt_tokens: prompt,
+			completion_tokens: completion,
+			total_tokens: prompt + completion,
+		});
+		expect(await spent(payer)).toBe(fee(prompt, completion));
+		// A retry replays the answer as the client first got it.
+		const replayed = await callGateway("/v1/chat/completions", init);
+		expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+		expect(replayed.text).toBe(chat.text);
+
+		const embeddingModel = await newModel({
+			upstreams: [{ kind: "workers-ai", baseUrl: null, upstreamModel: "@cf/test/embeddings", apiKeySecret: null }],
+		});
+		const embedded = await callGateway("/v1/embeddings", { key, json: { model: embeddingModel, input: "hello world" } });
+		expect(embedded.status).toBe(200);
+		const tokens = countTokens("hello world");
+		expect(embedded.json().usage).toEqual({ prompt_tokens: tokens, total_tokens: tokens });
+	});
 });
 
 describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {

@@ -264,16 +264,24 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 		}
 		const usage = Usage.safeParse(parsed.usage);
-		if (endpoint === "embedding" && encodeEmbeddingsAsAsked(parsed, (body as EmbeddingRequest).encoding_format)) {
-			text = JSON.stringify(parsed);
-		}
-		// Kept for Idempotency-Key replays only.
-		const stored: StoredResponse | null = idempotencyKey ? { status: 200, contentType: "application/json", body: text } : null;
+		let rewritten = endpoint === "embedding" && encodeEmbeddingsAsAsked(parsed, (body as EmbeddingRequest).encoding_format);
 		// Counted before the answer goes out, so GET /v1/generations/{id} has it once the response ends.
 		const [promptTokens, completionTokens] = usage.success
 			? [usage.data.prompt_tokens, usage.data.completion_tokens]
 			: await Promise.all([countTokens(plan.promptText()), countTokens(completionText(parsed))]);
 		const usageSource = usage.success ? "upstream" : "counted";
+		if (!usage.success) {
+			// OpenAI's answers always carry usage (the SDKs' embeddings type requires it): the client
+			// gets the counted tokens it is charged for.
+			parsed.usage =
+				endpoint === "embedding"
+					? { prompt_tokens: promptTokens, total_tokens: promptTokens }
+					: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+			rewritten = true;
+		}
+		if (rewritten) text = JSON.stringify(parsed);
+		// Kept for Idempotency-Key replays only.
+		const stored: StoredResponse | null = idempotencyKey ? { status: 200, contentType: "application/json", body: text } : null;
 		settle({ status: "ok", promptTokens, completionTokens, usageSource, response: stored, upstreams: tried(call, true) });
 		return new Response(text, { status: 200, headers: { "content-type": "application/json", "x-request-id": requestId } });
 	};
