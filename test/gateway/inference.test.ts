@@ -121,6 +121,39 @@ describe("streaming chat completions", () => {
 		expect(await spent(payer)).toBe(row?.fee);
 	});
 
+	it.each([
+		["/v1/chat/completions", { messages: [{ role: "user", content: "hello there" }] }, "chat.completion.chunk"],
+		["/v1/completions", { prompt: "hello there" }, "text_completion"],
+	])(
+		"ends a stream on %s with a usage chunk of the counted tokens when the client asked for usage and the upstream sent none",
+		async (path, fields, object) => {
+			const { key, payer } = await newKey();
+			const model = await newModel({ behaviour: ":no-usage" });
+			const res = await callGateway(path, {
+				key,
+				json: { model, stream: true, stream_options: { include_usage: true }, max_tokens: 5, ...fields },
+			});
+			expect(res.status).toBe(200);
+			const data = sseData(res.text);
+			expect(data.at(-1)).toBe("[DONE]");
+			const chunks = sseChunks(res.text);
+			const last = chunks.at(-1);
+			const prompt = countTokens("hello there");
+			const completion = countTokens("This reply comes from the");
+			expect(last).toEqual({
+				id: chunks[0].id,
+				object,
+				created: chunks[0].created,
+				model: chunks[0].model,
+				choices: [],
+				usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+			});
+			// One usage chunk, the last before [DONE].
+			expect(chunks.filter((c) => c.usage)).toHaveLength(1);
+			expect(await spent(payer)).toBe(fee(prompt, completion));
+		},
+	);
+
 	it("charges only for tokens delivered before the client disconnected, and aborts the upstream", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel();

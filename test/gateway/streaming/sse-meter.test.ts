@@ -67,7 +67,7 @@ function meter(upstream: ReadableStream<Uint8Array>, options: Partial<StreamMete
 	let aborts = 0;
 	const metered = meterSseStream(upstream, {
 		kind: "chat",
-		clientWantsUsage: true,
+		clientWantsUsage: false,
 		promptText: PROMPT,
 		abortUpstream: () => {
 			aborts++;
@@ -140,7 +140,7 @@ const UPSTREAM_STREAM =
 
 describe("meterSseStream: pass-through", () => {
 	it("forwards every byte unchanged and meters the upstream's usage when the client asked for it", async () => {
-		const { body, result } = meter(upstreamOf([UPSTREAM_STREAM]));
+		const { body, result } = meter(upstreamOf([UPSTREAM_STREAM]), { clientWantsUsage: true });
 		expect(await readText(body)).toBe(UPSTREAM_STREAM);
 		expect(await result).toEqual({
 			promptTokens: 11,
@@ -281,6 +281,46 @@ describe("meterSseStream: usage the gateway asked for", () => {
 		const kept = meter(upstreamOf([stream]), { clientWantsUsage: true });
 		expect(await readText(kept.body)).toBe(stream);
 		expect(await kept.result).toMatchObject({ promptTokens: 4, completionTokens: 2, usageSource: "upstream" });
+	});
+});
+
+describe("meterSseStream: usage the client asked for and the upstream did not send", () => {
+	const counted = (prompt: string, completion: string) => ({
+		prompt_tokens: countTokens(prompt),
+		completion_tokens: countTokens(completion),
+		total_tokens: countTokens(prompt) + countTokens(completion),
+	});
+
+	it.each([
+		["with [DONE]", DONE],
+		["ending cleanly after its finish_reason without [DONE]", ""],
+	])("ends a stream %s with a usage chunk of the counted tokens, then [DONE]", async (_, end) => {
+		const stream = chat("Red", null, { created: 7, model: "m" }) + chat(" apples", "stop") + end;
+		const { body, result } = meter(upstreamOf(raggedChunks(stream)), { clientWantsUsage: true });
+		const text = await readText(body);
+		expect(text.endsWith(DONE)).toBe(true);
+		expect(text.slice(0, -DONE.length)).toBe(
+			chat("Red", null, { created: 7, model: "m" }) +
+				chat(" apples", "stop") +
+				event({
+					id: "chatcmpl-1",
+					created: 7,
+					model: "m",
+					object: "chat.completion.chunk",
+					choices: [],
+					usage: counted(PROMPT, "Red apples"),
+				}),
+		);
+		expect(await result).toMatchObject({ usageSource: "counted", outcome: "completed" });
+	});
+
+	it("adds no usage chunk to a stream that failed, and still forwards its [DONE]", async () => {
+		const stream = `${chat("Red")}error: {"message":"model crashed"}\n\n${DONE}`;
+		const { body, result } = meter(upstreamOf([stream]), { clientWantsUsage: true });
+		const text = await readText(body);
+		expect(text.endsWith(DONE)).toBe(true);
+		expect(payloads(text).some((p) => (p as { usage?: unknown }).usage)).toBe(false);
+		expect(await result).toMatchObject({ outcome: "upstream_failed" });
 	});
 });
 

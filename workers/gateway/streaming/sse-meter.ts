@@ -73,10 +73,20 @@ export function meterSseStream(
 		);
 	}
 
+	/**
+	 * The client asked for usage and the upstream sent none: the stream's [DONE] is held back,
+	 * and endWith sends it after a usage chunk of the counted tokens, as OpenAI's streams end.
+	 */
+	let doneHeld = false;
+
 	/** Runs complete events through the inspector; returns the bytes to forward and whether [DONE] was seen. */
 	function forward(events: Uint8Array[], out: Uint8Array[]): boolean {
 		for (const event of events) {
 			const verdict = inspector.inspect(event);
+			if (verdict.done && inspector.usageOwed()) {
+				doneHeld = true;
+				return true;
+			}
 			if (verdict.forward) out.push(verdict.forward);
 			if (verdict.done) return true;
 		}
@@ -124,7 +134,11 @@ export function meterSseStream(
 		settle(outcome);
 		// The stream ends once its charge is known (the caller's handlers of `result` run first),
 		// so GET /v1/generations/{id} has it by then, even while the tokenizer first loads.
-		await result;
+		const charged = await result;
+		if (doneHeld) {
+			const tail = outcome === "completed" ? [inspector.usageChunk(charged), DONE_EVENT.slice()] : [DONE_EVENT.slice()];
+			if (!(await deliver(concat(tail)))) return;
+		}
 		await writer.close().catch(() => {});
 	}
 
@@ -154,7 +168,8 @@ export function meterSseStream(
 				// without [DONE]: a clean end after a finish_reason is complete, and the client
 				// gets the [DONE] it expects.
 				const finished = !done && !cutOff && inspector.sawFinish();
-				if (finished) out.push(DONE_EVENT.slice());
+				if (finished && inspector.usageOwed()) doneHeld = true;
+				else if (finished) out.push(DONE_EVENT.slice());
 				await endWith(out, (done || finished) && !inspector.upstreamSentError ? "completed" : "upstream_failed");
 				return;
 			}
@@ -459,6 +474,8 @@ export class ChunkInspector {
 	/** The type of the upstream's error event, if it sent one. */
 	upstreamErrorType: string | null = null;
 	private upstreamUsage: Usage | null = null;
+	/** The id, creation time and model of the upstream's chunks, for a usage chunk of the gateway's own. */
+	private chunkMeta: { id?: unknown; created?: unknown; model?: unknown } | null = null;
 	private finishReason: string | null = null;
 	/** Delivered text per choice and field, counted at the end (BPE counts of pieces don't add up). */
 	private readonly delivered = new Map<string, string[]>();
@@ -502,6 +519,7 @@ export class ChunkInspector {
 			return { forward: event, done: false };
 		}
 		if (!isObject(chunk)) return { forward: event, done: false };
+		this.noteMeta(chunk);
 		if (chunk.error !== undefined && chunk.error !== null) {
 			this.upstreamSentError = true;
 			const type = isObject(chunk.error) ? chunk.error.type : undefined;
@@ -522,6 +540,32 @@ export class ChunkInspector {
 		if (choices.length === 0) return { forward: null, done: false };
 		delete chunk.usage;
 		return { forward: encoder.encode(withData(text, JSON.stringify(chunk))), done: false };
+	}
+
+	/** The client asked for usage and the upstream has sent none so far. */
+	usageOwed(): boolean {
+		return this.clientWantsUsage && this.upstreamUsage === null;
+	}
+
+	/** The usage chunk OpenAI ends a stream with when asked (`choices` empty), with what the request is charged for. */
+	usageChunk(result: StreamMeterResult): Uint8Array {
+		const { promptTokens, completionTokens } = result;
+		const chunk = {
+			...this.chunkMeta,
+			object: this.kind === "chat" ? "chat.completion.chunk" : "text_completion",
+			choices: [],
+			usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+		};
+		return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
+	}
+
+	/** Each field from the first parsed chunk that has it (upstreams repeat them in every chunk; a finish chunk may not). */
+	private noteMeta(chunk: Json): void {
+		if (!Array.isArray(chunk.choices)) return;
+		this.chunkMeta ??= {};
+		this.chunkMeta.id ??= chunk.id;
+		this.chunkMeta.created ??= chunk.created;
+		this.chunkMeta.model ??= chunk.model;
 	}
 
 	/** A finish_reason has arrived: the answer is complete, whatever follows. */
@@ -593,7 +637,9 @@ export class ChunkInspector {
 			} catch {
 				continue;
 			}
-			if (isObject(chunk) && Array.isArray(chunk.choices)) this.noteChoices(chunk.choices);
+			if (!isObject(chunk) || !Array.isArray(chunk.choices)) continue;
+			this.noteMeta(chunk);
+			this.noteChoices(chunk.choices);
 		}
 	}
 
