@@ -497,6 +497,27 @@ describe("Workers AI upstreams (through the test stand-in bound as AI)", () => {
 });
 
 describe("upstream failures", () => {
+	it("answers 502, free of charge, when an upstream's 200 is JSON but not an answer", async () => {
+		const { key, payer } = await newKey();
+		// An upstream URL that reaches another service: the stand-in's request log answers any POST
+		// with 200 and a JSON array.
+		const base = testEnv().STAND_IN_URL.replace(/\/v1$/, "");
+		const model = await newModel({
+			upstreams: [{ kind: "openai", baseUrl: `${base}/__requests?`, upstreamModel: "stand-in", apiKeySecret: null }],
+		});
+		for (const [path, json] of [
+			["/v1/chat/completions", hiYou(model)],
+			["/v1/completions", { model, prompt: "hi you", max_tokens: 3 }],
+			["/v1/embeddings", { model, input: "hi you" }],
+		] as const) {
+			const res = await callGateway(path, { key, json });
+			expect(res.status, path).toBe(502);
+			expect(res.json().error).toMatchObject({ code: "upstream_error", type: "api_error" });
+		}
+		expect(await spent(payer)).toBe(0n);
+		expect((await ledgerFor(testEnv(), payer).account()).held).toBe(0n);
+	});
+
 	it("falls back to the next upstream when the first refuses connections", async () => {
 		const { key } = await newKey();
 		const dead = { kind: "openai" as const, baseUrl: "http://127.0.0.1:9/v1", upstreamModel: "x", apiKeySecret: null };

@@ -263,6 +263,12 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			settle(failure(tried(call, false)));
 			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 		}
+		// JSON that is not an answer (an upstream URL pointing at another service, `null`): charging
+		// its prompt for it would bill the client for nothing, and reading it as one threw a 500.
+		if (!isAnswer(parsed, endpoint)) {
+			settle(failure(tried(call, false)));
+			throw new ApiError("upstream_error", "The model's upstream sent JSON that is not an OpenAI-format answer.");
+		}
 		const usage = Usage.safeParse(parsed.usage);
 		let rewritten = endpoint === "embedding" && encodeEmbeddingsAsAsked(parsed, (body as EmbeddingRequest).encoding_format);
 		// Counted before the answer goes out, so GET /v1/generations/{id} has it once the response ends.
@@ -490,6 +496,12 @@ function replay(requestId: string, stored: StoredResponse | null): Response {
 		status: stored.status,
 		headers: { "content-type": stored.contentType, "idempotent-replayed": "true", "x-request-id": requestId },
 	});
+}
+
+/** An OpenAI-format answer of the endpoint: an object with its `choices` (or, for embeddings, `data`) list. */
+function isAnswer(parsed: unknown, endpoint: Endpoint): parsed is Record<string, unknown> {
+	if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return false;
+	return Array.isArray((parsed as Record<string, unknown>)[endpoint === "embedding" ? "data" : "choices"]);
 }
 
 /** Some upstream is Workers AI, whose binding cannot be stopped once it runs. */
