@@ -75,7 +75,9 @@ export interface StoredResponse {
 
 export type AuthorizeResult =
 	| { ok: true; keyId: string }
-	| { ok: false; code: "invalid_api_key" | "model_not_allowed" | "insufficient_quota" | "idempotency_conflict"; message: string }
+	| { ok: false; code: "invalid_api_key" | "model_not_allowed" | "insufficient_quota"; message: string }
+	/** `final`: the same request will never get another answer (a key reused for another request), so not worth retrying. */
+	| { ok: false; code: "idempotency_conflict"; message: string; final: boolean }
 	| { ok: false; code: "rate_limit_exceeded"; message: string; retryAfterSeconds: number }
 	| { ok: false; code: "idempotent_replay"; requestId: string; response: StoredResponse | null };
 
@@ -929,6 +931,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 					ok: false,
 					code: "idempotency_conflict",
 					message: `A request with this Idempotency-Key is still in progress (${requestId}); retry after it finishes.`,
+					final: false,
 				};
 			}
 		}
@@ -1108,5 +1111,6 @@ function reusedKey(requestId: string): AuthorizeResult {
 		ok: false,
 		code: "idempotency_conflict",
 		message: `This Idempotency-Key was already used for a different request (${requestId}); use a new key for a new request.`,
+		final: true,
 	};
 }

@@ -139,6 +139,7 @@ describe("withdrawals", () => {
 		const retry = await callGateway("/v1/account/withdrawals", await init("2"));
 		expect(retry.status).toBe(409);
 		expect(retry.json().error.message).toContain("was refused");
+		expect(retry.headers.get("x-should-retry")).toBe("false");
 	});
 
 	it("refuses a request left without its lock after 10 minutes, releasing a lock of another amount, and no lock comes after", async () => {

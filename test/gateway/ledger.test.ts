@@ -313,6 +313,29 @@ describe("Idempotency-Key", () => {
 		expect([a.status, b.status].sort()).toEqual([200, 409]);
 	});
 
+	it("answers a retry of a finished stream with a 409 pointing at its generation, charged once, not to be retried", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		const init = {
+			key,
+			headers: { "idempotency-key": `streamed-${marker}` },
+			json: { model, stream: true, messages: [{ role: "user", content: marker }] },
+		};
+		const first = await callGateway("/v1/chat/completions", init);
+		expect(first.text).toContain("[DONE]");
+		const spent = (await ledger(payer).account()).totalSpent;
+		expect(spent).toBeGreaterThan(0n);
+		const retry = await callGateway("/v1/chat/completions", init);
+		expect(retry.status).toBe(409);
+		expect(retry.json().error).toMatchObject({ code: "idempotency_conflict", param: "Idempotency-Key" });
+		expect(retry.json().error.message).toContain(`/v1/generations/${first.headers.get("x-request-id")}`);
+		// Its body was not kept, so no retry will ever get it: the SDKs are told not to retry.
+		expect(retry.headers.get("x-should-retry")).toBe("false");
+		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
+		expect((await ledger(payer).account()).totalSpent).toBe(spent);
+	});
+
 	it("refuses a used key for a different body or endpoint (409 naming the header), without running or charging it", async () => {
 		const { key, payer } = await newKey();
 		const model = await newModel();
@@ -336,6 +359,8 @@ describe("Idempotency-Key", () => {
 		for (const other of await Promise.all(others)) {
 			expect(other.status).toBe(409);
 			expect(other.headers.get("idempotent-replayed")).toBeNull();
+			// Nothing a retry can change: the SDKs, which retry every 409, are told not to.
+			expect(other.headers.get("x-should-retry")).toBe("false");
 			expect(other.json().error).toMatchObject({
 				code: "idempotency_conflict",
 				type: "invalid_request_error",
@@ -380,8 +405,11 @@ describe("Idempotency-Key", () => {
 		]);
 		expect(other.status).toBe(409);
 		expect(other.json().error.message).toContain("different request");
+		expect(other.headers.get("x-should-retry")).toBe("false");
 		expect(same.status).toBe(409);
 		expect(same.json().error.message).toContain("still in progress");
+		// A retry of the same request gets its answer once it finishes: retrying is right.
+		expect(same.headers.get("x-should-retry")).toBeNull();
 		expect((await first).status).toBe(200);
 		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
 	});

@@ -7,19 +7,37 @@ import { newKey, newModel, testEnv } from "../helpers/fixtures.ts";
 
 // The official `openai` client, unchanged, pointed at the gateway. Only its fetch is
 // swapped for an in-process call, so the test can wait for the gateway's deferred work.
-function client(apiKey: string) {
+function client(apiKey: string, maxRetries = 0) {
 	const pending: Array<Promise<void>> = [];
+	const sent = { requests: 0 };
 	const fetch = async (input: string | URL | Request, init?: RequestInit) => {
+		sent.requests++;
 		const ctx = createExecutionContext();
 		const response = await worker.fetch(new Request(input, init), testEnv(), ctx);
 		pending.push(waitOnExecutionContext(ctx));
 		return response;
 	};
-	const openai = new OpenAI({ apiKey, baseURL: "https://gateway.test/v1", fetch, maxRetries: 0 });
-	return { openai, settled: () => Promise.all(pending) };
+	const openai = new OpenAI({ apiKey, baseURL: "https://gateway.test/v1", fetch, maxRetries });
+	return { openai, sent, settled: () => Promise.all(pending) };
 }
 
 describe("the official openai client against the gateway", () => {
+	it("does not retry a 409 for an Idempotency-Key used for another request (it retries every 409 unless told)", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const { openai, sent, settled } = client(key, 2);
+		const headers = { "Idempotency-Key": `no-retry-${crypto.randomUUID()}` };
+		await openai.chat.completions.create({ model, max_tokens: 2, messages: [{ role: "user", content: "first" }] }, { headers });
+		await settled();
+		const before = sent.requests;
+		const reused = openai.chat.completions.create(
+			{ model, max_tokens: 2, messages: [{ role: "user", content: "another" }] },
+			{ headers },
+		);
+		await expect(reused).rejects.toBeInstanceOf(OpenAI.ConflictError);
+		expect(sent.requests - before).toBe(1);
+	});
+
 	it("creates a chat completion", async () => {
 		const { key } = await newKey();
 		const model = await newModel();

@@ -29,6 +29,12 @@ export interface OpenAIErrorBody {
 	error: { message: string; type: string; code: ErrorCode; param: string | null };
 }
 
+/**
+ * Headers for an error that retrying the same request cannot change (a 409 the official SDKs
+ * would otherwise retry twice, as they retry every 409): they honour `x-should-retry`.
+ */
+export const DO_NOT_RETRY = { "x-should-retry": "false" } as const;
+
 export class ApiError extends HTTPException {
 	readonly code: ErrorCode;
 	readonly param: string | null;

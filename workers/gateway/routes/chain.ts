@@ -22,7 +22,7 @@ import { ledgerFor } from "../accounts.ts";
 import type { App, AppEnv } from "../app.ts";
 import { idempotencyKeyOf, pathId, readJsonBody } from "../body.ts";
 import { deploymentChainId, readConfig } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, DO_NOT_RETRY } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
 import { requireSession } from "../session.ts";
 import { BaseUnits } from "./account.ts";
@@ -280,8 +280,12 @@ function depositList(rows: DepositRow[], reversals: ReversalRow[], withReversed:
 const REFUSED = "The withdrawal with this Idempotency-Key was refused; retry with a new key.";
 const OTHER_AMOUNT = "This Idempotency-Key was used for a withdrawal of another amount.";
 
-function idempotencyConflict(message: string): ApiError {
-	return new ApiError("idempotency_conflict", message, { param: "Idempotency-Key" });
+/** `final` unless a retry may yet get the withdrawal (its request has not locked it yet). */
+function idempotencyConflict(message: string, final = true): ApiError {
+	return new ApiError("idempotency_conflict", message, {
+		param: "Idempotency-Key",
+		...(final && { headers: { ...DO_NOT_RETRY } }),
+	});
 }
 
 /**
@@ -298,7 +302,7 @@ async function replayWithdrawal(
 	if (w.amount !== amount) throw idempotencyConflict(OTHER_AMOUNT);
 	if (w.state === "refused") throw idempotencyConflict(REFUSED);
 	if (w.state === "requested" && (await ledger.withdrawalLock(w.id))?.amount !== w.amount) {
-		throw idempotencyConflict("The withdrawal with this Idempotency-Key is still being requested; retry shortly.");
+		throw idempotencyConflict("The withdrawal with this Idempotency-Key is still being requested; retry shortly.", false);
 	}
 	c.header("cache-control", "no-store");
 	c.header("idempotent-replayed", "true");
