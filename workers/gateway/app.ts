@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { leaseRequestId } from "../../durable-objects/lease-protocol.ts";
 import { type Db, openDb } from "../../lib/db/client.ts";
 import { randomHex } from "../../lib/keys.ts";
+import { addCorsHeaders, allowsCrossOrigin, preflight } from "./cors.ts";
 import type { Env } from "./env.ts";
 import { ApiError, validationError } from "./errors.ts";
 
@@ -51,10 +52,16 @@ export function newApp(): App {
 	app.use("*", async (c, next) => {
 		const requestId = newRequestId();
 		c.set("requestId", requestId);
+		const crossOrigin = allowsCrossOrigin(c.req.path);
+		// A browser's preflight: answered here, before any route, key check or rate limit.
+		if (crossOrigin && c.req.method === "OPTIONS") return preflight(c.req.raw, requestId);
 		c.set("db", dbFor(c.env.DB));
 		await next();
 		// A replayed response keeps the id of the request that produced it.
 		if (!c.res.headers.has("x-request-id")) c.header("x-request-id", requestId);
+		// Responses of every kind (answers, streams, replays, errors, 404s) pass here. A WebSocket
+		// handshake (101, /v1/models/{id}/live) is outside CORS: browsers do not check it.
+		if (crossOrigin && c.res.status !== 101) addCorsHeaders(c.res.headers);
 	});
 
 	app.onError((err, c) => {
@@ -62,6 +69,8 @@ export function newApp(): App {
 		if (apiError.code === "internal_error") console.error("unhandled error", c.get("requestId"), err);
 		const response = apiError.toResponse();
 		response.headers.set("x-request-id", c.get("requestId") ?? "");
+		// An error thrown by the middleware above itself does not pass back through it.
+		if (allowsCrossOrigin(c.req.path)) addCorsHeaders(response.headers);
 		return response;
 	});
 
