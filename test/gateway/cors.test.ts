@@ -211,6 +211,13 @@ describe("CORS headers on /v1 responses", () => {
 		expectCors(upstreamError.headers);
 	});
 
+	it("carries them on the OpenAPI document, which API tools in browsers on other origins read", async () => {
+		const spec = await callGateway("/openapi.json");
+		expect(spec.status).toBe(200);
+		expect(spec.json().openapi).toMatch(/^3\./);
+		expectCors(spec.headers);
+	});
+
 	it("carries them on the other /v1 routes: the catalogue and the account API", async () => {
 		expectCors((await callGateway("/v1/models")).headers);
 		const unauthorized = await callGateway("/v1/account/keys");

@@ -13,8 +13,12 @@ const DEFAULT_ALLOWED_HEADERS =
 /** A day; browsers cap it lower (Chromium at 2 hours). */
 const MAX_AGE_SECONDS = "86400";
 
-/** The paths browsers on other origins may call: the API, less the admin API. */
+/**
+ * The paths browsers on other origins may call: the API, less the admin API, and its OpenAPI
+ * document (API tools in the browser, such as an editor or a client generator, read it).
+ */
 export function allowsCrossOrigin(path: string): boolean {
+	if (path === "/openapi.json") return true;
 	return path.startsWith("/v1/") && !path.startsWith("/v1/admin/") && path !== "/v1/admin";
 }
 
