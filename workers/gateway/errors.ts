@@ -29,22 +29,24 @@ export interface OpenAIErrorBody {
 	error: { message: string; type: string; code: ErrorCode; param: string | null };
 }
 
-/**
- * Headers for an error that retrying the same request cannot change (a 409 the official SDKs
- * would otherwise retry twice, as they retry every 409): they honour `x-should-retry`.
- */
-export const DO_NOT_RETRY = { "x-should-retry": "false" } as const;
-
 export class ApiError extends HTTPException {
 	readonly code: ErrorCode;
 	readonly param: string | null;
 	readonly headers: Record<string, string>;
 
-	constructor(code: ErrorCode, message: string, opts: { param?: string | null; headers?: Record<string, string> } = {}) {
+	/**
+	 * `final`: retrying the same request cannot change the answer. It says so with
+	 * `x-should-retry: false`, which the official SDKs honour (they retry every 409 otherwise).
+	 */
+	constructor(
+		code: ErrorCode,
+		message: string,
+		opts: { param?: string | null; headers?: Record<string, string>; final?: boolean } = {},
+	) {
 		super(ERRORS[code].status, { message });
 		this.code = code;
 		this.param = opts.param ?? null;
-		this.headers = opts.headers ?? {};
+		this.headers = opts.final ? { ...opts.headers, "x-should-retry": "false" } : (opts.headers ?? {});
 	}
 
 	toBody(): OpenAIErrorBody {
@@ -54,6 +56,11 @@ export class ApiError extends HTTPException {
 	toResponse(): Response {
 		return Response.json(this.toBody(), { status: this.status, headers: this.headers });
 	}
+}
+
+/** A 409 about the request's Idempotency-Key (inference and withdrawals); `final` as in ApiError. */
+export function idempotencyConflict(message: string, final: boolean): ApiError {
+	return new ApiError("idempotency_conflict", message, { param: "Idempotency-Key", final });
 }
 
 /** "messages[0].role" from a zod issue path. */

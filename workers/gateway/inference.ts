@@ -10,7 +10,7 @@ import { idempotencyKeyOf, readJsonBody } from "./body.ts";
 import { concat } from "./bytes.ts";
 import { encodeEmbeddingsAsAsked } from "./embedding-encoding.ts";
 import { type Config, type Env, readConfig } from "./env.ts";
-import { ApiError, DO_NOT_RETRY } from "./errors.ts";
+import { ApiError, idempotencyConflict } from "./errors.ts";
 import { type Admission, admit, type Deferrer, enqueueUsage, type FinishedRequest, trackRequest, usageOf } from "./leases.ts";
 import { getModel } from "./model-cache.ts";
 import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingRequest, Usage } from "./schemas/inference.ts";
@@ -422,10 +422,7 @@ async function authorizeOnce(
 			case "rate_limit_exceeded":
 				throw new ApiError(verdict.code, verdict.message, { headers: { "retry-after": String(verdict.retryAfterSeconds) } });
 			case "idempotency_conflict":
-				throw new ApiError(verdict.code, verdict.message, {
-					param: "Idempotency-Key",
-					...(verdict.final && { headers: { ...DO_NOT_RETRY } }),
-				});
+				throw idempotencyConflict(verdict.message, verdict.final);
 			default:
 				throw new ApiError(verdict.code, verdict.message);
 		}
@@ -490,10 +487,9 @@ async function commitAndMeter(
 
 function replay(requestId: string, stored: StoredResponse | null): Response {
 	if (!stored) {
-		throw new ApiError(
-			"idempotency_conflict",
+		throw idempotencyConflict(
 			`A request with this Idempotency-Key already ran as ${requestId} (streamed, so its body was not kept); it was charged once. See GET /v1/generations/${requestId}.`,
-			{ param: "Idempotency-Key", headers: { ...DO_NOT_RETRY } },
+			true,
 		);
 	}
 	return new Response(stored.body, {

@@ -22,7 +22,7 @@ import { ledgerFor } from "../accounts.ts";
 import type { App, AppEnv } from "../app.ts";
 import { idempotencyKeyOf, pathId, readJsonBody } from "../body.ts";
 import { deploymentChainId, readConfig } from "../env.ts";
-import { ApiError, DO_NOT_RETRY } from "../errors.ts";
+import { ApiError, idempotencyConflict } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
 import { requireSession } from "../session.ts";
 import { BaseUnits } from "./account.ts";
@@ -148,11 +148,11 @@ export function registerChainRoutes(app: App): void {
 			if (lock.conflict === "amount") {
 				// A lock of another amount under this id without its row (D1 restored from a backup):
 				// the row cannot be paid; the settler refuses it and releases that lock.
-				throw idempotencyConflict(OTHER_AMOUNT);
+				throw idempotencyConflict(OTHER_AMOUNT, true);
 			}
 			// Only this request locks this row, so no lock is left behind when it refuses it.
 			await runBatch(db, [updateWithdrawal(db, id, { state: "refused" })]);
-			if (lock.conflict === "refused") throw idempotencyConflict(REFUSED);
+			if (lock.conflict === "refused") throw idempotencyConflict(REFUSED, true);
 			throw new ApiError(
 				"insufficient_quota",
 				`Insufficient credit: ${lock.available < 0n ? 0n : lock.available} base units are available to withdraw.`,
@@ -280,14 +280,6 @@ function depositList(rows: DepositRow[], reversals: ReversalRow[], withReversed:
 const REFUSED = "The withdrawal with this Idempotency-Key was refused; retry with a new key.";
 const OTHER_AMOUNT = "This Idempotency-Key was used for a withdrawal of another amount.";
 
-/** `final` unless a retry may yet get the withdrawal (its request has not locked it yet). */
-function idempotencyConflict(message: string, final = true): ApiError {
-	return new ApiError("idempotency_conflict", message, {
-		param: "Idempotency-Key",
-		...(final && { headers: { ...DO_NOT_RETRY } }),
-	});
-}
-
 /**
  * The answer to a request whose Idempotency-Key already has a withdrawal: that withdrawal,
  * once its lock is in the ledger; a conflict when it is of another amount, was refused, or
@@ -299,8 +291,8 @@ async function replayWithdrawal(
 	amount: bigint,
 	ledger: ReturnType<typeof ledgerFor>,
 ): Promise<Response> {
-	if (w.amount !== amount) throw idempotencyConflict(OTHER_AMOUNT);
-	if (w.state === "refused") throw idempotencyConflict(REFUSED);
+	if (w.amount !== amount) throw idempotencyConflict(OTHER_AMOUNT, true);
+	if (w.state === "refused") throw idempotencyConflict(REFUSED, true);
 	if (w.state === "requested" && (await ledger.withdrawalLock(w.id))?.amount !== w.amount) {
 		throw idempotencyConflict("The withdrawal with this Idempotency-Key is still being requested; retry shortly.", false);
 	}
