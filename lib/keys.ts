@@ -30,7 +30,12 @@ export function keyPrefix(key: string): string {
 const encoder = new TextEncoder();
 
 export async function hashApiKey(key: string): Promise<string> {
-	return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key))));
+	return sha256Hex(encoder.encode(key));
+}
+
+/** SHA-256 of the bytes, in hex. */
+export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
+	return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
 }
 
 /** The token of an `Authorization: Bearer <token>` header, if it has that shape. */

@@ -14,7 +14,7 @@ export async function readJsonBody<S extends z.ZodType>(
 	c: Context<AppEnv>,
 	schema: S,
 	maxBytes: number,
-): Promise<{ value: z.infer<S>; bytes: number; raw: Uint8Array }> {
+): Promise<{ value: z.infer<S>; raw: ArrayBuffer | Uint8Array }> {
 	const length = c.req.header("content-length");
 	if (length !== undefined && Number(length) > maxBytes) throw tooLarge(maxBytes);
 	// With a Content-Length the runtime holds the body to it; without one (chunked), it is
@@ -29,7 +29,7 @@ export async function readJsonBody<S extends z.ZodType>(
 	}
 	const result = schema.safeParse(value);
 	if (!result.success) throw validationError(result.error.issues);
-	return { value: result.data, bytes: buffer.byteLength, raw: buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer) };
+	return { value: result.data, raw: buffer };
 }
 
 /** The stream's bytes; past `maxBytes` it stops reading and throws the 413. */

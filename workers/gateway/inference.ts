@@ -2,12 +2,11 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { StoredResponse } from "../../durable-objects/account-ledger.ts";
 import type { ModelRecord } from "../../lib/db/models.ts";
-import { bearerToken, hashApiKey, parseApiKey, toHex } from "../../lib/keys.ts";
+import { bearerToken, hashApiKey, parseApiKey, sha256Hex } from "../../lib/keys.ts";
 import { requestFee } from "../../lib/money.ts";
 import { ledgerFor } from "./accounts.ts";
 import type { AppEnv } from "./app.ts";
 import { idempotencyKeyOf, readJsonBody } from "./body.ts";
-import { concat } from "./bytes.ts";
 import { encodeEmbeddingsAsAsked } from "./embedding-encoding.ts";
 import { type Config, type Env, readConfig } from "./env.ts";
 import { ApiError, idempotencyConflict } from "./errors.ts";
@@ -69,7 +68,7 @@ export async function keyHashOf(key: string): Promise<string> {
 export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Context<AppEnv>, endpoint: Endpoint, schema: S) {
 	const config = readConfig(c.env);
 	const key = bearerKey(c.req.header("authorization"));
-	const { value: body, bytes, raw } = await readJsonBody(c, schema, config.maxBodyBytes);
+	const { value: body, raw } = await readJsonBody(c, schema, config.maxBodyBytes);
 	const idempotencyKey = idempotencyKeyOf(c);
 
 	const model = await getModel(c.get("db"), body.model, c.executionCtx);
@@ -77,7 +76,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		throw new ApiError("model_not_found", `The model '${body.model}' does not exist or is not available.`, { param: "model" });
 	}
 
-	const plan = planRequest(endpoint, body, model, bytes);
+	const plan = planRequest(endpoint, body, model, raw.byteLength);
 	// Past the key's tokens per minute the request could never be admitted: a 429 would send the
 	// client (and the SDKs, which retry a 429) back in a minute to be refused again.
 	if (plan.maxPromptTokens + plan.maxCompletionTokens > config.keyTokensPerMinute) {
@@ -439,9 +438,8 @@ async function authorizeOnce(
 }
 
 /** What a retry must repeat to get the first answer under its Idempotency-Key: the endpoint and the body, byte for byte. */
-async function requestFingerprint(endpoint: Endpoint, body: Uint8Array): Promise<string> {
-	const prefix = new TextEncoder().encode(`${endpoint}\n`);
-	return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", concat([prefix, body]))));
+async function requestFingerprint(endpoint: Endpoint, body: ArrayBuffer | Uint8Array): Promise<string> {
+	return `${endpoint}:${await sha256Hex(body)}`;
 }
 
 /** Charges the payer, then meters the model with the charge; both idempotent by request id. */
