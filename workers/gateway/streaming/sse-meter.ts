@@ -519,7 +519,6 @@ export class ChunkInspector {
 			return { forward: event, done: false };
 		}
 		if (!isObject(chunk)) return { forward: event, done: false };
-		this.noteMeta(chunk);
 		if (chunk.error !== undefined && chunk.error !== null) {
 			this.upstreamSentError = true;
 			const type = isObject(chunk.error) ? chunk.error.type : undefined;
@@ -559,9 +558,12 @@ export class ChunkInspector {
 		return encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`);
 	}
 
-	/** Each field from the first parsed chunk that has it (upstreams repeat them in every chunk; a finish chunk may not). */
+	/**
+	 * Each field from the first delivered chunk that has it (upstreams repeat them in every
+	 * chunk; a finish chunk may not). Noted as the delivered chunks are parsed for counting,
+	 * which a stream whose usage is owed always is (tally), before usageChunk.
+	 */
 	private noteMeta(chunk: Json): void {
-		if (!Array.isArray(chunk.choices)) return;
 		this.chunkMeta ??= {};
 		this.chunkMeta.id ??= chunk.id;
 		this.chunkMeta.created ??= chunk.created;
