@@ -34,7 +34,7 @@ export async function hashApiKey(key: string): Promise<string> {
 }
 
 /** SHA-256 of the bytes, in hex. */
-export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
+export async function sha256Hex(data: BufferSource): Promise<string> {
 	return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data)));
 }
 

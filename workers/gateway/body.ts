@@ -14,7 +14,7 @@ export async function readJsonBody<S extends z.ZodType>(
 	c: Context<AppEnv>,
 	schema: S,
 	maxBytes: number,
-): Promise<{ value: z.infer<S>; raw: ArrayBuffer | Uint8Array }> {
+): Promise<{ value: z.infer<S>; raw: BufferSource }> {
 	const length = c.req.header("content-length");
 	if (length !== undefined && Number(length) > maxBytes) throw tooLarge(maxBytes);
 	// With a Content-Length the runtime holds the body to it; without one (chunked), it is

@@ -438,7 +438,7 @@ async function authorizeOnce(
 }
 
 /** What a retry must repeat to get the first answer under its Idempotency-Key: the endpoint and the body, byte for byte. */
-async function requestFingerprint(endpoint: Endpoint, body: ArrayBuffer | Uint8Array): Promise<string> {
+async function requestFingerprint(endpoint: Endpoint, body: BufferSource): Promise<string> {
 	return `${endpoint}:${await sha256Hex(body)}`;
 }
 
