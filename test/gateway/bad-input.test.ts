@@ -93,3 +93,38 @@ describe.each(ENDPOINTS)("bad input to POST %s", (path, bodyFor) => {
 		expect(await upstreamRequestsWith(marker)).toHaveLength(1);
 	});
 });
+
+describe.each(ENDPOINTS.slice(0, 2))("a completion limit above the model's cap, POST %s", (path, bodyFor) => {
+	it("answers 400 naming the field and the cap, as OpenAI does; nothing is sent, charged or held", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel({ maxOutputTokens: 1000 });
+		const marker = crypto.randomUUID();
+		const fields = path === "/v1/chat/completions" ? ["max_tokens", "max_completion_tokens"] : ["max_tokens"];
+		for (const field of fields) {
+			const res = await callGateway(path, { key, json: { ...bodyFor(model, marker), [field]: 1001 } });
+			expect(res.status, field).toBe(400);
+			expect(res.json(), field).toEqual({
+				error: {
+					message: `${field} is too large: 1001. This model supports at most 1000 completion tokens, whereas you provided 1001.`,
+					type: "invalid_request_error",
+					code: "invalid_request",
+					param: field,
+				},
+			});
+		}
+		await expectUntouched(payer, marker);
+	});
+
+	it("runs a request at the cap, and one whose smaller limit is within it, forwarding that limit", async () => {
+		const { key } = await newKey();
+		const model = await newModel({ maxOutputTokens: 1000 });
+		const atCap = crypto.randomUUID();
+		expect((await callGateway(path, { key, json: { ...bodyFor(model, atCap), max_tokens: 1000 } })).status).toBe(200);
+		expect((await upstreamRequestsWith(atCap))[0]?.body).toMatchObject({ max_tokens: 1000 });
+		if (path !== "/v1/chat/completions") return;
+		const both = crypto.randomUUID();
+		const res = await callGateway(path, { key, json: { ...bodyFor(model, both), max_tokens: 5000, max_completion_tokens: 600 } });
+		expect(res.status).toBe(200);
+		expect((await upstreamRequestsWith(both))[0]?.body).toMatchObject({ max_tokens: 600 });
+	});
+});

@@ -185,7 +185,7 @@ describe("CORS headers on /v1 responses", () => {
 
 	it("carries them on a 404, a 413, a 429 (retry-after exposed) and a 502", async () => {
 		const { key } = await newKey();
-		const model = await newModel();
+		const model = await newModel({ maxOutputTokens: 100_000 }); // answers of up to 90,000 tokens, below
 		const notFound = await callGateway("/v1/no-such-path", { key, headers: { origin: ORIGIN } });
 		expect(notFound.status).toBe(404);
 		expectCors(notFound.headers);

@@ -467,7 +467,8 @@ describe("per-key rate limits", () => {
 
 	it("answers 429 with Retry-After when concurrent requests would pass the key's tokens per minute", async () => {
 		const { key } = await newKey();
-		const model = await newModel();
+		// A model whose answers may be 90,000 tokens long (the default cap is 4,096).
+		const model = await newModel({ maxOutputTokens: 100_000 });
 		// 200,000 tokens per minute in wrangler.toml; each request may use ~90,000.
 		const body = { model, stream: true, max_tokens: 90_000, messages: [{ role: "user", content: "big" }] };
 		const results = await Promise.all([0, 1, 2].map(() => callGateway("/v1/chat/completions", { key, json: body })));

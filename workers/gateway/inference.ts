@@ -77,6 +77,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 	}
 
 	const plan = planRequest(endpoint, body, model, raw.byteLength);
+	// The model's cap (max_output_tokens in /v1/models) bounds every answer; a larger limit is
+	// refused as OpenAI refuses it, rather than held for tokens the model will never write.
+	if (plan.maxCompletionTokens > model.maxOutputTokens) throw answerLimitTooLarge(endpoint, body, plan, model);
 	// Past the key's tokens per minute the request could never be admitted: a 429 would send the
 	// client (and the SDKs, which retry a 429) back in a minute to be refused again.
 	if (plan.maxPromptTokens + plan.maxCompletionTokens > config.keyTokensPerMinute) {
@@ -364,6 +367,18 @@ export function planRequest(endpoint: Endpoint, body: InferenceBody, model: Mode
 		maxCost: requestFee(model, maxPromptTokens, maxCompletionTokens),
 		forwardBody,
 	};
+}
+
+/** OpenAI's 400 for a completion limit above the model's cap, naming the field that set it. */
+function answerLimitTooLarge(endpoint: Endpoint, body: InferenceBody, plan: RequestPlan, model: ModelRecord): ApiError {
+	const completionLimit = endpoint === "chat" ? (body as ChatCompletionRequest).max_completion_tokens : null;
+	const field = completionLimit === plan.maxCompletionTokens ? "max_completion_tokens" : "max_tokens";
+	const limit = plan.maxCompletionTokens;
+	return new ApiError(
+		"invalid_request",
+		`${field} is too large: ${limit}. This model supports at most ${model.maxOutputTokens} completion tokens, whereas you provided ${limit}.`,
+		{ param: field },
+	);
 }
 
 /** The 400 for a request whose token bound alone is more than the key may use in a minute; it names the larger part. */

@@ -13,7 +13,9 @@ export const ModelObject = z
 		owned_by: z.string(),
 		name: z.string(),
 		pricing: z.object({ input_per_1m_tokens: BaseUnits, output_per_1m_tokens: BaseUnits, currency: z.literal("PACA") }),
-		max_output_tokens: z.number().int(),
+		max_output_tokens: z.number().int().openapi({
+			description: "The most completion tokens one answer may have: a larger max_tokens or max_completion_tokens gets a 400.",
+		}),
 		huggingface: z.object({ repo: z.string(), revision: z.string().nullable() }).nullable(),
 		token: z
 			.object({
