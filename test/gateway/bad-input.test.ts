@@ -128,3 +128,19 @@ describe.each(ENDPOINTS.slice(0, 2))("a completion limit above the model's cap, 
 		expect((await upstreamRequestsWith(both))[0]?.body).toMatchObject({ max_tokens: 600 });
 	});
 });
+
+describe.each(ENDPOINTS.slice(0, 2))("more than one answer per request, POST %s", (path, bodyFor) => {
+	it("answers 400 naming n or best_of (the hold covers one answer); nothing is sent, charged or held", async () => {
+		const { key, payer } = await newKey();
+		const model = await newModel();
+		const marker = crypto.randomUUID();
+		const fields = path === "/v1/completions" ? ["n", "best_of"] : ["n"];
+		for (const field of fields) {
+			const res = await callGateway(path, { key, json: { ...bodyFor(model, marker), [field]: 3 } });
+			expect(res.status, field).toBe(400);
+			expect(res.json().error, field).toMatchObject({ code: "invalid_request", type: "invalid_request_error", param: field });
+			expect(res.json().error.message, field).toContain(`only ${field}=1 is supported`);
+		}
+		await expectUntouched(payer, marker);
+	});
+});

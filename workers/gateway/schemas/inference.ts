@@ -44,6 +44,9 @@ export const CompletionRequest = z
 		temperature: z.number().min(0).max(2).nullish(),
 		top_p: z.number().min(0).max(1).nullish(),
 		n: z.number().int().min(1).max(1, "only n=1 is supported").nullish(),
+		// best_of > 1 makes the upstream write that many answers (and bill them) to return one: more
+		// than max_tokens bounds, so more than the credit held for the request.
+		best_of: z.number().int().min(1).max(1, "only best_of=1 is supported").nullish(),
 	})
 	.openapi("CompletionRequest");
 export type CompletionRequest = z.infer<typeof CompletionRequest>;
