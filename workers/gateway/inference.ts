@@ -16,7 +16,7 @@ import { type ChatCompletionRequest, type CompletionRequest, type EmbeddingReque
 import { meterSseStream } from "./streaming/sse-meter.ts";
 import { countTokens } from "./streaming/tokens.ts";
 import { learnBreakerState } from "./upstreams/breaker.ts";
-import { callUpstreams, type UpstreamCall, type UpstreamProgress } from "./upstreams/index.ts";
+import { callUpstreams, logUpstreamFailure, type UpstreamCall, type UpstreamProgress } from "./upstreams/index.ts";
 import type { UpstreamPath } from "./upstreams/openai-compatible.ts";
 
 // The metered request path shared by chat completions, completions and embeddings:
@@ -213,7 +213,13 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			// when the client left outlives it (a Workers AI one cannot be stopped), not a fallback.
 			noNewAttemptsAfter: idempotencyKey === null ? client : undefined,
 			progress,
+			requestId,
 		});
+		/** The answer began and then failed: logged for the operator, as a failed attempt is. */
+		const answerFailed = (reason: string, detail: string) => {
+			const upstream = model.upstreams.find((u) => u.position === call.position);
+			if (upstream) logUpstreamFailure(requestId, model.id, upstream, reason, detail);
+		};
 		// The answer has begun: it is finished as usual, whether or not the client stays (and
 		// clientLeft stays, to keep the invocation alive while a non-stream body is read).
 		watched.removeEventListener("abort", leftEarly);
@@ -226,7 +232,13 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 				abortUpstream: () => call.abort(),
 			});
 			c.executionCtx.waitUntil(
-				metered.result.then((r) =>
+				metered.result.then((r) => {
+					if (r.outcome === "upstream_failed" && !r.requestFault) {
+						answerFailed(
+							"stream",
+							"The upstream's stream failed after its first chunk (cut off, an error event, or its timeout).",
+						);
+					}
 					settle({
 						status: r.outcome === "upstream_failed" && r.completionTokens === 0 ? "error" : "ok",
 						promptTokens: r.promptTokens,
@@ -236,8 +248,8 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 						// An error event blaming the request (a prompt over the context) says nothing of the
 						// upstream's health: it is left out of the breaker's input, neither failure nor success.
 						upstreams: tried(call, r.requestFault ? null : r.outcome !== "upstream_failed"),
-					}),
-				),
+					});
+				}),
 			);
 			return new Response(metered.body, {
 				headers: {
@@ -253,6 +265,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			text = await call.response.text();
 		} catch {
 			// The upstream stopped mid-body, or its total timeout cut it off: nothing usable, nothing charged.
+			answerFailed(call.timedOut() ? "timeout" : "body", "The upstream's answer stopped before its end.");
 			settle(failure(tried(call, false)));
 			throw call.timedOut()
 				? new ApiError("upstream_timeout", "The model's upstream did not finish its answer in time.")
@@ -262,12 +275,14 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		try {
 			parsed = JSON.parse(text) as Record<string, unknown>;
 		} catch {
+			answerFailed("not_json", `The upstream's answer is not JSON: ${JSON.stringify(text.slice(0, 200))}`);
 			settle(failure(tried(call, false)));
 			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 		}
 		// JSON that is not an answer (an upstream URL pointing at another service, `null`): charging
 		// its prompt for it would bill the client for nothing, and reading it as one threw a 500.
 		if (!isAnswer(parsed, endpoint)) {
+			answerFailed("not_an_answer", `The upstream's JSON is not an OpenAI-format answer: ${JSON.stringify(text.slice(0, 200))}`);
 			settle(failure(tried(call, false)));
 			throw new ApiError("upstream_error", "The model's upstream sent JSON that is not an OpenAI-format answer.");
 		}

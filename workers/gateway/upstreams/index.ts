@@ -82,6 +82,8 @@ export async function callUpstreams(
 		 */
 		noNewAttemptsAfter?: AbortSignal;
 		progress?: UpstreamProgress;
+		/** Names the request in the log line each failed attempt writes. */
+		requestId?: string;
 	},
 ): Promise<UpstreamCall> {
 	const timeouts = opts.timeouts;
@@ -141,6 +143,7 @@ export async function callUpstreams(
 				lastError = new ApiError("upstream_error", `The model's upstream could not be reached: ${(err as Error).message}`);
 			}
 			failures.push({ position: upstream.position, reason });
+			logUpstreamFailure(opts.requestId, model.id, upstream, reason, lastError.message);
 			continue;
 		} finally {
 			// The attempt answered (a stream's first chunk is in), failed or was refused: from here a
@@ -162,9 +165,35 @@ export async function callUpstreams(
 			`The model's upstream failed: it answered the gateway with HTTP ${response.status}. This is not an error in your request.`,
 		);
 		failures.push({ position: upstream.position, reason: `http ${response.status}` });
+		logUpstreamFailure(opts.requestId, model.id, upstream, `http ${response.status}`, lastError.message);
 		await response.body?.cancel().catch(() => {});
 	}
 	throw withFailures(lastError ?? new ApiError("upstream_unavailable", "No upstream could serve the request."), failures);
+}
+
+/**
+ * One JSON line per failed attempt, for the operator (Workers Logs indexes its fields): the
+ * client sees only the last failure, in words meant for it, and the breaker only the reason.
+ * Written on failures only, never on the path of a request that went well the first time.
+ */
+export function logUpstreamFailure(
+	requestId: string | undefined,
+	modelId: string,
+	upstream: Pick<UpstreamRecord, "position" | "kind">,
+	reason: string,
+	detail: string,
+): void {
+	console.warn(
+		JSON.stringify({
+			event: "upstream_failed",
+			request_id: requestId ?? null,
+			model: modelId,
+			upstream: upstream.position,
+			kind: upstream.kind,
+			reason,
+			detail,
+		}),
+	);
 }
 
 /** Why an attempt was aborted when the client went away. */
