@@ -304,8 +304,10 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	 * A credit that was reversed (a deposit a reorg removed) applies again when credited again
 	 * (a later reorg brought the same log back): it gives back what the reversal took, so the
 	 * payer ends as if the deposit had never left. Never twice while credited.
+	 * `amount` in the answer is what `creditId` was first credited with: a caller that reused an
+	 * id for another amount can tell (the admin API answers 409 then).
 	 */
-	async credit(creditId: string, amount: bigint, source: string): Promise<{ applied: boolean; balance: bigint }> {
+	async credit(creditId: string, amount: bigint, source: string): Promise<{ applied: boolean; balance: bigint; amount: bigint }> {
 		if (amount <= 0n) throw new RangeError("credit amount must be positive");
 		const inserted = this.sql.exec(
 			"INSERT OR IGNORE INTO credits (credit_id, amount, source, created_at) VALUES (?, ?, ?, ?)",
@@ -315,7 +317,9 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			Date.now(),
 		).rowsWritten;
 		let unbackedBack = 0n;
+		let first = amount;
 		if (inserted === 0) {
+			first = BigInt(this.sql.exec<{ amount: string }>("SELECT amount FROM credits WHERE credit_id = ?", creditId).one().amount);
 			const undone = this.sql
 				.exec<{ reversed: string; unbacked_removed: string; source: string }>(
 					"SELECT r.reversed, r.unbacked_removed, c.source FROM credit_reversals r JOIN credits c USING (credit_id) WHERE r.credit_id = ?",
@@ -323,7 +327,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 				)
 				.toArray()[0];
 			// Only a deposit comes back (a reorg), as it was first credited; any other id stays used once reversed.
-			if (!undone || !isDeposit(undone.source)) return { applied: false, balance: this.balance };
+			if (!undone || !isDeposit(undone.source)) return { applied: false, balance: this.balance, amount: first };
 			// Credited again: the reversal is undone (a later reorg may reverse the credit once more),
 			// the unbacked (admin) credit it took off with it too, so that stays out of withdrawals.
 			this.sql.exec("DELETE FROM credit_reversals WHERE credit_id = ?", creditId);
@@ -342,7 +346,7 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			const unbacked = this.unbackedLeft + unbackedBack;
 			this.setUnbacked(unbacked < this.balance ? unbacked : this.balance);
 		}
-		return { applied: true, balance: this.balance };
+		return { applied: true, balance: this.balance, amount: first };
 	}
 
 	/**

@@ -161,6 +161,23 @@ describe("Admin API: credits", () => {
 		expect((await chat(key, await newModel(), "hi", { max_tokens: 5 })).status).toBe(200);
 	});
 
+	it("answers 409 naming the key when it was used for another amount, and credits nothing more", async () => {
+		const payer = newPayer();
+		const json = { payer, amount: "5", idempotency_key: `k-${crypto.randomUUID()}` };
+		expect((await admin("/v1/admin/credits", { json })).status).toBe(201);
+
+		const other = await admin("/v1/admin/credits", { json: { ...json, amount: "7" } });
+		expect(other.status).toBe(409);
+		expect(other.headers.get("x-should-retry")).toBe("false");
+		expect(other.json().error).toMatchObject({
+			code: "idempotency_conflict",
+			type: "invalid_request_error",
+			param: "idempotency_key",
+		});
+		expect(other.json().error.message).toContain("5");
+		expect((await ledgerFor(testEnv(), payer).account()).balance).toBe(5n);
+	});
+
 	it("credits the same ledger whatever the case of the payer address", async () => {
 		const payer = newPayer();
 		const mixed = `0x${payer.slice(2).toUpperCase()}`;

@@ -121,8 +121,8 @@ describe("credit holds", () => {
 		const payer = newPayer();
 		const first = await ledger(payer).credit("deposit-1", 500n, "test");
 		const again = await ledger(payer).credit("deposit-1", 500n, "test");
-		expect(first).toEqual({ applied: true, balance: 500n });
-		expect(again).toEqual({ applied: false, balance: 500n });
+		expect(first).toEqual({ applied: true, balance: 500n, amount: 500n });
+		expect(again).toEqual({ applied: false, balance: 500n, amount: 500n });
 	});
 });
 

@@ -72,7 +72,7 @@ const ModelBody = z.strictObject({
 const CreditBody = z.strictObject({
 	payer: Address,
 	amount: BaseUnits.refine((amount) => amount > 0n, "must be greater than 0"),
-	/** Applies the credit once: the same key again is answered with applied: false. Scoped to the payer. */
+	/** Applies the credit once: the same key and amount again is answered with applied: false (another amount: 409). Scoped to the payer. */
 	idempotency_key: z.string().regex(IDEMPOTENCY_KEY, "must be 1-255 printable ASCII characters"),
 });
 
@@ -121,6 +121,15 @@ export function registerAdminRoutes(app: App): void {
 	app.post("/v1/admin/credits", async (c) => {
 		const { value: body } = await readJsonBody(c, CreditBody, readConfig(c.env).maxBodyBytes);
 		const result = await ledgerFor(c.env, body.payer).credit(`admin:${body.idempotency_key}`, body.amount, "admin");
+		// The key already credited another amount: nothing was credited now, and a 200 echoing this
+		// request's amount would read as if that amount had been credited before.
+		if (!result.applied && result.amount !== body.amount) {
+			throw new ApiError(
+				"idempotency_conflict",
+				`This idempotency_key already credited ${result.amount} base units to ${body.payer}, not ${body.amount}; nothing was credited. Use a new key for a new credit.`,
+				{ param: "idempotency_key", final: true },
+			);
+		}
 		return c.json(
 			{
 				object: "credit",
@@ -315,6 +324,7 @@ function documentAdminRoutes(app: App): void {
 				"Already applied under this idempotency key; nothing changed",
 			),
 			400: error("Invalid body"),
+			409: error("The idempotency key already credited this payer another amount; nothing changed"),
 			413: error("Body over the size limit"),
 			...common,
 		},
