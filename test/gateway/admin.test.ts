@@ -327,6 +327,24 @@ describe("OpenAPI document", () => {
 		const credit = paths["/v1/admin/credits"]?.post?.requestBody;
 		expect(JSON.stringify(credit)).toContain("idempotency_key");
 	});
+
+	it("names the session scheme (not the API key's) on every route that takes only a session token", async () => {
+		const doc = worker.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "test", version: "0" } });
+		const accountOps = Object.entries(doc.paths ?? {})
+			.filter(([path]) => path.startsWith("/v1/account"))
+			.flatMap(([path, ops]) =>
+				Object.entries(ops as Record<string, { security?: unknown }>).map(([method, op]) => [`${method} ${path}`, op.security]),
+			);
+		expect(accountOps.map(([op]) => op)).toEqual(
+			expect.arrayContaining(["get /v1/account/usage", "get /v1/account/deposits", "post /v1/account/withdrawals"]),
+		);
+		for (const [op, security] of accountOps) expect(security, String(op)).toEqual([{ session: [] }]);
+		// And the routes do refuse an API key, as the scheme says.
+		const { key } = await newKey();
+		for (const path of ["/v1/account/usage?epoch=0", "/v1/account/deposits", "/v1/account/withdrawals"]) {
+			expect((await callGateway(path, { key })).status, path).toBe(401);
+		}
+	});
 });
 
 describe("POST /v1/admin/jobs/{name}", () => {

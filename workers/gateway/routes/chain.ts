@@ -493,7 +493,8 @@ const HolderList = z
 function documentChainRoutes(app: App): void {
 	const error = (description: string) => ({ description, content: { "application/json": { schema: ErrorBody } } });
 	const json = (description: string, schema: z.ZodType) => ({ description, content: { "application/json": { schema } } });
-	const session = [{ bearer: [] }];
+	// These routes take a session token (mdxs_..., routes/account.ts registers the scheme), never an API key.
+	const session = [{ session: [] }];
 	app.openAPIRegistry.registerPath({
 		method: "get",
 		path: "/v1/account/usage",
@@ -550,9 +551,11 @@ function documentChainRoutes(app: App): void {
 		responses: {
 			201: json("Requested", Withdrawal),
 			200: json("The withdrawal of this Idempotency-Key (replayed)", Withdrawal),
+			400: error("Invalid body (amount not a positive decimal string of base units) or Idempotency-Key"),
 			401: error("No session"),
 			402: error("More than the available credit"),
 			409: error("The Idempotency-Key has a withdrawal of another amount, a refused one, or one not locked yet"),
+			413: error("Body over the size limit"),
 		},
 	});
 	app.openAPIRegistry.registerPath({
