@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { newKey, newModel } from "../helpers/fixtures.ts";
+import { upsertModel } from "../../lib/db/models.ts";
+import { db, newKey, newModel, standIn } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 
 describe("GET /v1/models", () => {
@@ -21,6 +22,23 @@ describe("GET /v1/models", () => {
 			const res = await callGateway(path);
 			expect(res.status).toBe(200);
 			expect(res.json().id).toBe(model);
+		}
+	});
+
+	it("retrieves a model whose name is also a view's (a Hugging Face repo 'org/stats', 'org/live', 'org/usage')", async () => {
+		for (const name of ["stats", "live", "usage"]) {
+			const id = `test-${crypto.randomUUID().slice(0, 8)}/${name}`;
+			await upsertModel(db(), { id, displayName: id, inputPricePerM: 1n, outputPricePerM: 1n, upstreams: [standIn()] });
+			const res = await callGateway(`/v1/models/${id}`);
+			expect(res.status, id).toBe(200);
+			expect(res.json().id).toBe(id);
+			// Its own views still work.
+			const stats = await callGateway(`/v1/models/${id}/stats`);
+			expect(stats.status, `${id}/stats`).toBe(200);
+			expect(stats.json().model).toBe(id);
+			const usage = await callGateway(`/v1/models/${id}/usage`);
+			expect(usage.status, `${id}/usage`).toBe(200);
+			expect(usage.json().model).toBe(id);
 		}
 	});
 

@@ -21,12 +21,19 @@ export function registerModelRoutes(app: App): void {
 	);
 
 	// Model ids contain a slash ("org/name"), sent raw or as %2F, so one route takes the
-	// rest of the path and reads an optional /stats or /live suffix off its end.
+	// rest of the path and reads an optional /stats or /live suffix off its end. A model
+	// whose own name is such a suffix (a Hugging Face repo "org/stats") is the whole path
+	// when the part before the suffix is no model.
 	app.get("/v1/models/*", async (c) => {
 		const rest = c.req.path.slice("/v1/models/".length);
-		const [, rawId = "", view = ""] = /^(.+?)(?:\/(stats|live))?$/.exec(rest) ?? [];
+		let [, rawId = "", view = ""] = /^(.+?)(?:\/(stats|live))?$/.exec(rest) ?? [];
+		const db = c.get("db");
+		let row = await findEnabledModel(db, pathId(rawId));
+		if (!row && view) {
+			row = await findEnabledModel(db, pathId(rest));
+			[rawId, view] = [rest, ""];
+		}
 		const id = pathId(rawId);
-		const row = await findEnabledModel(c.get("db"), id);
 		if (!row) throw modelNotFound(id);
 		const meter = () => c.env.MODEL_METER.getByName(id);
 		if (view === "stats") return c.json({ ...publicStats(await meter().stats()), model: id });

@@ -7,6 +7,7 @@ import type { App } from "../app.ts";
 import { pathId } from "../body.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
+import { toModelObject } from "./models.ts";
 
 // GET /v1/models/{id}/usage?hours=24: a model's usage per hour, summed over payers,
 // from the hourly rollups the ModelMeter keeps in D1 (`usage_hourly`). The dashboard
@@ -91,6 +92,10 @@ export function registerUsageChartRoutes(app: App): void {
 		const hours = parsed.data;
 		const db = c.get("db");
 		if (!(await findEnabledModel(db, id))) {
+			// A model whose own name ends in "/usage" (a Hugging Face repo "org/usage"): the path names it, not its usage.
+			const whole = `${id}/usage`;
+			const model = await findEnabledModel(db, whole);
+			if (model) return c.json(toModelObject(model));
 			throw new ApiError("model_not_found", `The model '${id}' does not exist.`, { param: "id" });
 		}
 		const currentHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
