@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { upsertModel } from "../../lib/db/models.ts";
-import { db, newKey, newModel, standIn } from "../helpers/fixtures.ts";
+import { modelMarkets } from "../../lib/db/schema.ts";
+import { db, newKey, newModel, newPayer, standIn } from "../helpers/fixtures.ts";
 import { callGateway } from "../helpers/gateway.ts";
 
 describe("GET /v1/models", () => {
@@ -46,6 +47,45 @@ describe("GET /v1/models", () => {
 		const res = await callGateway("/v1/models/nobody/missing");
 		expect(res.status).toBe(404);
 		expect(res.json().error.code).toBe("model_not_found");
+	});
+});
+
+describe("GET /v1/markets/{id}", () => {
+	it("finds the market of a model whose name is also a view's ('org/trades', 'org/holders')", async () => {
+		for (const name of ["trades", "holders"]) {
+			const modelId = `test-${crypto.randomUUID().slice(0, 8)}/${name}`;
+			const token = newPayer();
+			await db().insert(modelMarkets).values({
+				token,
+				chainId: 31337,
+				modelId,
+				sale: newPayer(),
+				creator: newPayer(),
+				pair: newPayer(),
+				symbol: "T",
+				name: modelId,
+				metadataUri: "",
+				status: "funding",
+				totalSupply: 10n,
+				graduationThreshold: 10n,
+				initialVirtualPaca: 1n,
+				initialVirtualToken: 1n,
+				virtualPaca: 1n,
+				virtualToken: 1n,
+				raised: 0n,
+				price: 1n,
+				inputPricePerM: 1n,
+				outputPricePerM: 1n,
+				revenueSettled: 0n,
+				holders: 0,
+				shareSupply: 10n,
+				tokenizedBlock: 1,
+			});
+			const res = await callGateway(`/v1/markets/${modelId}`);
+			expect(res.status, modelId).toBe(200);
+			expect(res.json()).toMatchObject({ object: "model_market", model: modelId, token });
+			expect((await callGateway(`/v1/markets/${modelId}/${name}`)).json().object).toBe("list");
+		}
 	});
 });
 

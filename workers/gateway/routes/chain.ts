@@ -168,13 +168,18 @@ export function registerChainRoutes(app: App): void {
 		return c.json({ object: "list", data: (await withdrawalsOf(c.get("db"), payer)).map(withdrawalView) });
 	});
 
-	// Model ids contain a slash, so one route takes the rest of the path (as /v1/models/* does).
+	// Model ids contain a slash, so one route takes the rest of the path (as /v1/models/* does);
+	// a model named like a view ("org/trades") is the whole path when the part before is no market.
 	app.get("/v1/markets/*", async (c) => {
 		const rest = c.req.path.slice("/v1/markets/".length);
-		const [, rawId = "", view = ""] = /^(.+?)(?:\/(trades|holders))?$/.exec(rest) ?? [];
-		const id = pathId(rawId);
+		let [, rawId = "", view = ""] = /^(.+?)(?:\/(trades|holders))?$/.exec(rest) ?? [];
 		const db = c.get("db");
-		const market = await marketByModel(db, id);
+		let market = await marketByModel(db, pathId(rawId));
+		if (!market && view) {
+			market = await marketByModel(db, pathId(rest));
+			[rawId, view] = [rest, ""];
+		}
+		const id = pathId(rawId);
 		if (!market) throw new ApiError("model_not_found", `The model '${id}' has no indexed token.`, { param: "id" });
 		const limit = listLimit(c.req.query("limit"));
 		if (view === "trades") {
