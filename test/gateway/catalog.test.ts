@@ -164,6 +164,26 @@ describe("API description", () => {
 		expect(docs.text).toContain("/openapi.json");
 	});
 
+	it("says which times are Unix milliseconds, unlike the seconds of the other routes", async () => {
+		const { key } = await newKey();
+		const model = await newModel();
+		const res = await callGateway("/v1/chat/completions", { key, json: { model, messages: [{ role: "user", content: "x" }] } });
+		const gen = (await callGateway(`/v1/generations/${res.headers.get("x-request-id")}`, { key })).json();
+		const stats = (await callGateway(`/v1/models/${model}/stats`)).json();
+		// The values are milliseconds...
+		expect(gen.created_at).toBeGreaterThan(Date.now() - 60_000);
+		expect(stats.updated_at).toBeGreaterThan(Date.now() - 60_000);
+		// ...and the document says so, since /v1/models, keys and withdrawals use seconds.
+		const schemas = (await callGateway("/openapi.json")).json().components.schemas;
+		for (const field of [
+			schemas.Generation.properties.created_at,
+			schemas.Generation.properties.finished_at,
+			schemas.ModelStats.properties.updated_at,
+		]) {
+			expect(field.description).toMatch(/milliseconds/);
+		}
+	});
+
 	it("answers unknown paths with a 404 in OpenAI's format", async () => {
 		const res = await callGateway("/v1/nothing-here");
 		expect(res.status).toBe(404);

@@ -40,8 +40,15 @@ const Counters = z.object({
 	fees: BaseUnits,
 });
 
+/** Times in milliseconds, unlike the Unix seconds of models, keys and withdrawals: say so where they appear. */
+const UnixMs = (what: string) =>
+	z
+		.number()
+		.int()
+		.openapi({ description: `${what}, Unix milliseconds` });
+
 export const ModelStats = z
-	.object({ model: z.string(), total: Counters, last_minute: Counters, updated_at: z.number().int() })
+	.object({ model: z.string(), total: Counters, last_minute: Counters, updated_at: UnixMs("When these numbers were read") })
 	.openapi("ModelStats");
 
 export const GenerationObject = z
@@ -55,8 +62,8 @@ export const GenerationObject = z
 		cost: BaseUnits,
 		status: z.enum(["ok", "error"]),
 		usage_source: z.enum(["upstream", "counted", "none"]),
-		created_at: z.number().int(),
-		finished_at: z.number().int(),
+		created_at: UnixMs("When the request arrived"),
+		finished_at: UnixMs("When it finished"),
 	})
 	.openapi("Generation");
 
