@@ -80,3 +80,25 @@ export function pathId(raw: string): string {
 		return raw;
 	}
 }
+
+/**
+ * A path after /v1/models/ or /v1/markets/: a model id (which contains a slash, raw or %2F),
+ * then one of `views` as an optional last segment. A model whose own name ends like a view
+ * (a Hugging Face repo "org/stats") is the whole path when the part before the suffix
+ * names nothing; `find` looks a model up by id.
+ */
+export async function modelPath<T>(
+	rest: string,
+	views: readonly string[],
+	find: (id: string) => Promise<T | null | undefined>,
+): Promise<{ id: string; view: string; found: T | null }> {
+	const slash = rest.lastIndexOf("/");
+	const suffix = slash > 0 ? rest.slice(slash + 1) : "";
+	if (views.includes(suffix)) {
+		const id = pathId(rest.slice(0, slash));
+		const found = await find(id);
+		if (found) return { id, view: suffix, found };
+	}
+	const id = pathId(rest);
+	return { id, view: "", found: (await find(id)) ?? null };
+}

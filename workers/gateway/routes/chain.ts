@@ -20,7 +20,7 @@ import {
 } from "../../../lib/db/chain.ts";
 import { ledgerFor } from "../accounts.ts";
 import type { App, AppEnv } from "../app.ts";
-import { idempotencyKeyOf, pathId, readJsonBody } from "../body.ts";
+import { idempotencyKeyOf, modelPath, readJsonBody } from "../body.ts";
 import { deploymentChainId, readConfig } from "../env.ts";
 import { ApiError, idempotencyConflict } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
@@ -168,18 +168,11 @@ export function registerChainRoutes(app: App): void {
 		return c.json({ object: "list", data: (await withdrawalsOf(c.get("db"), payer)).map(withdrawalView) });
 	});
 
-	// Model ids contain a slash, so one route takes the rest of the path (as /v1/models/* does);
-	// a model named like a view ("org/trades") is the whole path when the part before is no market.
+	// Model ids contain a slash, so one route takes the rest of the path (as /v1/models/* does).
 	app.get("/v1/markets/*", async (c) => {
-		const rest = c.req.path.slice("/v1/markets/".length);
-		let [, rawId = "", view = ""] = /^(.+?)(?:\/(trades|holders))?$/.exec(rest) ?? [];
 		const db = c.get("db");
-		let market = await marketByModel(db, pathId(rawId));
-		if (!market && view) {
-			market = await marketByModel(db, pathId(rest));
-			[rawId, view] = [rest, ""];
-		}
-		const id = pathId(rawId);
+		const path = c.req.path.slice("/v1/markets/".length);
+		const { id, view, found: market } = await modelPath(path, ["trades", "holders"], (id) => marketByModel(db, id));
 		if (!market) throw new ApiError("model_not_found", `The model '${id}' has no indexed token.`, { param: "id" });
 		const limit = listLimit(c.req.query("limit"));
 		if (view === "trades") {

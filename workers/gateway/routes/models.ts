@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { MODEL_HEADER, publicStats } from "../../../durable-objects/model-meter.ts";
 import { type CatalogModel, findEnabledModel, listEnabledModels } from "../../../lib/db/catalog.ts";
 import type { App } from "../app.ts";
-import { pathId } from "../body.ts";
+import { modelPath } from "../body.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody, ModelList, ModelObject, ModelStats } from "../schemas/public.ts";
 
@@ -20,20 +20,12 @@ export function registerModelRoutes(app: App): void {
 		},
 	);
 
-	// Model ids contain a slash ("org/name"), sent raw or as %2F, so one route takes the
-	// rest of the path and reads an optional /stats or /live suffix off its end. A model
-	// whose own name is such a suffix (a Hugging Face repo "org/stats") is the whole path
-	// when the part before the suffix is no model.
+	// Model ids contain a slash ("org/name"), so one route takes the rest of the path and
+	// reads an optional /stats or /live suffix off its end (modelPath).
 	app.get("/v1/models/*", async (c) => {
-		const rest = c.req.path.slice("/v1/models/".length);
-		let [, rawId = "", view = ""] = /^(.+?)(?:\/(stats|live))?$/.exec(rest) ?? [];
 		const db = c.get("db");
-		let row = await findEnabledModel(db, pathId(rawId));
-		if (!row && view) {
-			row = await findEnabledModel(db, pathId(rest));
-			[rawId, view] = [rest, ""];
-		}
-		const id = pathId(rawId);
+		const path = c.req.path.slice("/v1/models/".length);
+		const { id, view, found: row } = await modelPath(path, ["stats", "live"], (id) => findEnabledModel(db, id));
 		if (!row) throw modelNotFound(id);
 		const meter = () => c.env.MODEL_METER.getByName(id);
 		if (view === "stats") return c.json({ ...publicStats(await meter().stats()), model: id });
