@@ -168,6 +168,12 @@ const TOKEN_WINDOW_MS = 60_000;
 /** A hold older than this belongs to a request whose Worker died; the alarm releases it. */
 const HOLD_TTL_MS = 15 * 60_000;
 const MAINTENANCE_INTERVAL_MS = 10 * 60_000;
+/**
+ * Revoked keys kept (listed, most recently revoked first to go last): older ones are deleted.
+ * A deleted key is refused as a revoked one is (no row: invalid_api_key); without this, creating
+ * and revoking keys in a loop grew the ledger's memory and every key listing without end.
+ */
+export const KEPT_REVOKED_KEYS = 100;
 
 export class AccountLedger extends DurableObject<Cloudflare.Env> {
 	private readonly sql: SqlStorage;
@@ -290,7 +296,22 @@ export class AccountLedger extends DurableObject<Cloudflare.Env> {
 			revoked = toKeyInfo(row);
 		}
 		// Leases of the key admit nothing more from their next sync on (at most LEASE_USE_MS away).
+		this.pruneRevokedKeys();
 		return revoked;
+	}
+
+	/** Deletes revoked keys beyond the KEPT_REVOKED_KEYS most recently revoked. */
+	private pruneRevokedKeys(): void {
+		const stale = this.sql
+			.exec<{ key_id: string; key_hash: string }>(
+				"SELECT key_id, key_hash FROM keys WHERE revoked_at IS NOT NULL ORDER BY revoked_at DESC, created_at DESC LIMIT -1 OFFSET ?",
+				KEPT_REVOKED_KEYS,
+			)
+			.toArray();
+		for (const key of stale) {
+			this.sql.exec("DELETE FROM keys WHERE key_id = ?", key.key_id);
+			this.keys.delete(key.key_hash);
+		}
 	}
 
 	listKeys(): KeyInfo[] {

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
 import { describe, expect, it } from "vitest";
+import { KEPT_REVOKED_KEYS } from "../../durable-objects/account-ledger.ts";
 import { apiKeys } from "../../lib/db/schema.ts";
 import { ledgerFor } from "../../workers/gateway/accounts.ts";
 import worker from "../../workers/gateway/index.ts";
@@ -356,6 +357,28 @@ describe("API keys: happy path", () => {
 		const row = await db().select().from(apiKeys).where(eq(apiKeys.id, id)).get();
 		expect(row?.revokedAt).toEqual(expect.any(Number));
 		expect(Math.floor((row?.revokedAt ?? 0) / 1000)).toBe(revokedAt);
+	});
+
+	it("keeps the newest KEPT_REVOKED_KEYS revoked keys: older ones leave the listing and stay refused", async () => {
+		const { token, payer } = await signIn();
+		await adminCredit(payer, 10n * PACA);
+		const model = await newModel();
+		const revoked: Array<{ id: string; key: string }> = [];
+		for (let i = 0; i < KEPT_REVOKED_KEYS + 3; i++) {
+			const { id, key } = (await createKey(token, { name: `k${i}` })).json();
+			expect((await callGateway(`/v1/account/keys/${id}`, { key: token, method: "DELETE" })).status).toBe(200);
+			revoked.push({ id, key });
+		}
+		const active = (await createKey(token, { name: "live" })).json();
+		const listed = (await callGateway("/v1/account/keys", { key: token })).json().data as Array<{ id: string }>;
+		expect(listed).toHaveLength(KEPT_REVOKED_KEYS + 1);
+		expect(listed.map((k) => k.id)).toEqual([...revoked.slice(3).map((k) => k.id), active.id]);
+		for (const { key } of revoked.slice(0, 3)) {
+			const res = await chat(key, model);
+			expect(res.status).toBe(401);
+			expect(res.json().error.code).toBe("invalid_api_key");
+		}
+		expect((await chat(active.key, model)).status).toBe(200);
 	});
 
 	it("answers a second revocation of the same key with the first revocation's time", async () => {
