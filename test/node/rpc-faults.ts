@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 //       from the first successful call of `after` on (at once without it), every call of a
 //       listed method fails (HTTP 200, JSON-RPC error -32603, or -32005 with `message`), for
 //       eth_call only those whose calldata starts with `data` (a function selector, say), for
-//       eth_getLogs only those spanning more than `wider` blocks (a provider's range cap)
+//       eth_getLogs only those spanning more than `wider` blocks (a provider's range cap; one without a
+//       numeric toBlock spans up to the head, so it counts as wider than any)
 //   DELETE <url>/<scope>/__faults   clears the scope's rules
 // Anything else under <url>/<scope> is forwarded to the node.
 
@@ -84,7 +85,9 @@ function matches(rule: FaultRule, call: RpcCall): boolean {
 	if (call.method !== rule.method) return false;
 	if (rule.wider !== undefined) {
 		const filter = call.params?.[0] as { fromBlock?: string; toBlock?: string } | undefined;
-		const span = Number(filter?.toBlock ?? 0) - Number(filter?.fromBlock ?? 0) + 1;
+		// No toBlock, or a tag ("latest"), spans up to the head: as wide as a provider counts it.
+		const to = filter?.toBlock?.startsWith("0x") ? Number(filter.toBlock) : Number.POSITIVE_INFINITY;
+		const span = to - Number(filter?.fromBlock ?? 0) + 1;
 		if (span <= rule.wider) return false;
 	}
 	if (rule.data === undefined) return true;

@@ -1,6 +1,7 @@
 import { type Address, decodeEventLog, getAddress, type Log, type PublicClient } from "viem";
 import { publicClientFor } from "../../lib/chain/client.ts";
 import { type ChainConfig, readChainConfig } from "../../lib/chain/config.ts";
+import { inAcceptedRanges } from "../../lib/chain/logs.ts";
 import {
 	insertEvent,
 	type JobLease,
@@ -206,23 +207,9 @@ async function applyRange(
 	return { logs: decoded.length, credited, cursor };
 }
 
-/**
- * How providers refuse a getLogs query too large for them: too many results (Infura "query
- * returned more than 10000 results", Alchemy "Log response size exceeded") or too many blocks
- * ("block range is too wide", "exceed maximum block range", QuickNode "limited to a 10,000 range").
- */
-const TOO_LARGE =
-	/more than [\d,]+ results|response size|too many (results|logs)|block range|range (is )?too (large|wide|big)|limited to (a )?[\d,]+ (block )?range/i;
-
 /** The logs of `address` in [from, to]; a range the provider refuses as too large is halved, down to one block. */
-async function logsOf(client: PublicClient, address: Address | Address[], from: bigint, to: bigint): Promise<Log[]> {
-	try {
-		return await client.getLogs({ address, fromBlock: from, toBlock: to });
-	} catch (error) {
-		if (from >= to || !TOO_LARGE.test(error instanceof Error ? error.message : String(error))) throw error;
-		const mid = from + (to - from) / 2n;
-		return [...(await logsOf(client, address, from, mid)), ...(await logsOf(client, address, mid + 1n, to))];
-	}
+function logsOf(client: PublicClient, address: Address | Address[], from: bigint, to: bigint): Promise<Log[]> {
+	return inAcceptedRanges(from, to, (fromBlock, toBlock) => client.getLogs({ address, fromBlock, toBlock }));
 }
 
 /** A decoded log with the handler its contract kind has for it. */

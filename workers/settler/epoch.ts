@@ -2,6 +2,7 @@ import { type Address, encodeFunctionData, getAddress, type Hex, type PublicClie
 import type { PrivateKeyAccount } from "viem/accounts";
 import { revenueVaultAbi } from "../../lib/chain/abis.ts";
 import type { ChainConfig } from "../../lib/chain/config.ts";
+import { inAcceptedRanges } from "../../lib/chain/logs.ts";
 import {
 	assignUsage,
 	deleteLeavesOfEpoch,
@@ -387,14 +388,7 @@ export async function confirmFromChain(ctx: SettlerContext, epoch: number): Prom
 	const vault = ctx.chain.addresses.revenueVault;
 	const last = await ctx.client.readContract({ address: vault, abi: revenueVaultAbi, functionName: "lastSettledEpoch" });
 	if (last < BigInt(epoch)) return null;
-	const logs = await ctx.client.getContractEvents({
-		address: vault,
-		abi: revenueVaultAbi,
-		eventName: "Settled",
-		args: { epoch: BigInt(epoch) },
-		fromBlock: ctx.chain.startBlock,
-	});
-	const log = logs[0];
+	const log = await settledLog(ctx, epoch);
 	if (!log?.transactionHash || log.blockNumber === null) {
 		throw new Error(
 			`vault is past epoch ${epoch} (last settled ${last}) but has no Settled log for it: settled by someone else?`,
@@ -404,6 +398,34 @@ export async function confirmFromChain(ctx: SettlerContext, epoch: number): Prom
 	if (!(await isFinal(ctx, receipt.blockNumber))) return "mined";
 	await markConfirmed(ctx, epoch, log.transactionHash, receipt.blockNumber, receipt.gasUsed);
 	return "confirmed";
+}
+
+/**
+ * The vault's Settled log of `epoch`, searched from the head back to the start block in ranges of
+ * MAX_BLOCK_RANGE (a range the provider still refuses as too large is halved), as the indexer reads:
+ * providers cap eth_getLogs by blocks or results, and one query from the start block to the head
+ * would be refused on every run once the deployment is old enough. Newest first, since the settle
+ * looked for is usually recent.
+ */
+async function settledLog(ctx: SettlerContext, epoch: number) {
+	const start = ctx.chain.startBlock;
+	let to = await ctx.client.getBlockNumber();
+	while (to >= start) {
+		const from = to - ctx.chain.maxBlockRange + 1n > start ? to - ctx.chain.maxBlockRange + 1n : start;
+		const logs = await inAcceptedRanges(from, to, (fromBlock, toBlock) =>
+			ctx.client.getContractEvents({
+				address: ctx.chain.addresses.revenueVault,
+				abi: revenueVaultAbi,
+				eventName: "Settled",
+				args: { epoch: BigInt(epoch) },
+				fromBlock,
+				toBlock,
+			}),
+		);
+		if (logs.length > 0) return logs[logs.length - 1];
+		to = from - 1n;
+	}
+	return undefined;
 }
 
 async function markConfirmed(ctx: SettlerContext, epoch: number, hash: Hex, block: bigint, gasUsed: bigint): Promise<void> {
