@@ -5,7 +5,15 @@ import { epochRow } from "../../lib/db/chain.ts";
 import { runSettler as runSettlerDirect } from "../../workers/settler/settler.ts";
 import { db } from "../helpers/fixtures.ts";
 import { deployment, settlerEnv } from "./helpers.ts";
-import { EPOCH_MS, fundVault, killedAfterBroadcast, modelWithUsage, settledEvents, settledOnChain } from "./settler-fixtures.ts";
+import {
+	addUsage,
+	EPOCH_MS,
+	fundVault,
+	killedAfterBroadcast,
+	modelWithUsage,
+	settledEvents,
+	settledOnChain,
+} from "./settler-fixtures.ts";
 
 // The settler's state lives in this file's D1; the tests run in order on one deployment.
 
@@ -99,5 +107,22 @@ describe("settler: crash safety", () => {
 		// No row for each epoch in between, as there would be if the waiting usage set the pace.
 		expect(result.empty).toEqual([]);
 		expect(await settledOnChain(net(), later.token)).toBe(parseEther("0.1"));
+	});
+
+	it("pays a model whose token changed only its new fees under the new token, not its old cumulative total again", async () => {
+		const first = await modelWithUsage(net(), 1, parseEther("0.5"), { at: Date.now() + 50 * EPOCH_MS });
+		await runSettlerDirect(settlerEnv(net()), (first.epoch + 1) * EPOCH_MS + 1_000);
+		expect(await settledOnChain(net(), first.token)).toBe(parseEther("0.5"));
+
+		// The operator points the model at another token (admin PUT token_address), then it earns 0.2 more.
+		const other = await modelWithUsage(net(), 0, 0n);
+		await env.DB.prepare("UPDATE models SET token_address = ? WHERE id = ?").bind(other.token.toLowerCase(), first.repoId).run();
+		const at = (first.epoch + 2) * EPOCH_MS;
+		await addUsage(first.repoId, first.payer, parseEther("0.2"), at);
+		const result = await runSettlerDirect(settlerEnv(net()), at + EPOCH_MS + 1_000);
+		expect(result.confirmed).toEqual([first.epoch + 2]);
+		// The vault pays the difference from what it paid that token: 0.5 of it was the old token's, paid then.
+		expect(await settledOnChain(net(), other.token)).toBe(parseEther("0.2"));
+		expect(await settledOnChain(net(), first.token)).toBe(parseEther("0.5"));
 	});
 });

@@ -131,12 +131,17 @@ export async function prepareEpoch(ctx: SettlerContext, epoch: number): Promise<
 	const rows = await usageOfEpoch(db, epoch);
 	const aggregate = aggregateEpoch(epoch, rows);
 
-	const previous = new Map((await feeTotals(db)).map((t) => [t.modelId, t.cumulativeFees]));
+	const previous = new Map((await feeTotals(db)).map((t) => [t.modelId, t]));
 	const models: EpochModel[] = [];
 	const totals: Parameters<typeof setFeeTotals>[1] = [];
 	for (const [modelId, { token, fees }] of [...aggregate.feesByModel].sort(([a], [b]) => (a < b ? -1 : 1))) {
 		if (fees === 0n) continue;
-		const cumulativeFees = (previous.get(modelId) ?? 0n) + fees;
+		// The vault keeps cumulative fees per token. A model whose token changed since its last
+		// epoch (the operator set another token_address) goes on from what the vault has paid the new
+		// token: carried over, its old total would be paid to the new token a second time.
+		const before = previous.get(modelId);
+		const base = !before ? 0n : before.token === token.toLowerCase() ? before.cumulativeFees : await settledFees(ctx, token);
+		const cumulativeFees = base + fees;
 		models.push({ modelId, token, fees: fees.toString(), cumulativeFees: cumulativeFees.toString() });
 		totals.push({ modelId, token: token.toLowerCase(), cumulativeFees, throughEpoch: epoch });
 	}
