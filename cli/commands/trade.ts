@@ -52,21 +52,28 @@ function closedError(model: ResolvedModel): CliError {
 	});
 }
 
-function minimumOut(quote: bigint, values: RunContext["values"], decimals: number): bigint {
-	const explicit = str(values, "min-out");
-	if (explicit !== undefined) return parseAmount(explicit, "--min-out", decimals);
-	const bps = parseSlippage(str(values, "slippage"));
-	return (quote * (10_000n - bps)) / 10_000n;
+/** The trade's options, checked before anything is read from the chain: a typo is a usage error (exit 2), also when the chain is down. */
+interface TradeFlags {
+	/** --min-out, or else the --slippage in basis points. */
+	minOut: bigint | undefined;
+	slippageBps: bigint;
+	deadlineSeconds: number;
+	to: Address | undefined;
 }
 
-async function plan(
-	ctx: SignerContext,
-	values: RunContext["values"],
-	venue: TradePlan["venue"],
-	quote: bigint,
-): Promise<TradePlan> {
+function tradeFlags(values: RunContext["values"]): TradeFlags {
+	const explicit = str(values, "min-out");
 	const to = str(values, "to");
-	const minOut = minimumOut(quote, values, 18);
+	return {
+		minOut: explicit === undefined ? undefined : parseAmount(explicit, "--min-out", 18),
+		slippageBps: explicit === undefined ? parseSlippage(str(values, "slippage")) : 0n,
+		deadlineSeconds: parseSeconds(str(values, "deadline"), 1200, "--deadline"),
+		to: to === undefined ? undefined : parseAddress(to, "--to"),
+	};
+}
+
+async function plan(ctx: SignerContext, flags: TradeFlags, venue: TradePlan["venue"], quote: bigint): Promise<TradePlan> {
+	const minOut = flags.minOut ?? (quote * (10_000n - flags.slippageBps)) / 10_000n;
 	// The quote was read just now: a minimum above it would only be refused after an approval was
 	// signed and paid for (the trade's own check), so it is refused here, before anything is signed.
 	if (minOut > quote) {
@@ -80,8 +87,8 @@ async function plan(
 		venue,
 		quote,
 		minOut,
-		deadline: await deadlineIn(ctx, parseSeconds(str(values, "deadline"), 1200, "--deadline")),
-		recipient: to ? parseAddress(to, "--to") : ctx.account.address,
+		deadline: await deadlineIn(ctx, flags.deadlineSeconds),
+		recipient: flags.to ?? ctx.account.address,
 	};
 }
 
@@ -111,6 +118,7 @@ export const buy: Command = {
 	arity: [2, 2],
 	async run({ config, out, args, values }) {
 		const amountIn = parseAmount(args[1], "the PACA amount to spend");
+		const flags = tradeFlags(values);
 		const ctx = await connectSigner(config, out);
 		const model = await resolveModel(ctx, args[0] ?? "");
 		const paca_ = ctx.addresses.paca;
@@ -126,7 +134,7 @@ export const buy: Command = {
 				});
 				if (tokensOut === 0n)
 					throw new CliError("amount_too_small", `${paca(amountIn)} buys no ${model.symbol}.`, { hint: "Spend more." });
-				const p = await plan(ctx, values, "curve", tokensOut);
+				const p = await plan(ctx, flags, "curve", tokensOut);
 				const have = await balanceOf(ctx, paca_, ctx.account.address);
 				if (have < pacaPaid) throw notEnough(ctx, have, pacaPaid);
 				await ensureAllowance(ctx, paca_, model.sale, amountIn, `${paca(amountIn)} for the sale`);
@@ -184,7 +192,7 @@ export const buy: Command = {
 				functionName: "getAmountsOut",
 				args: [amountIn, [...path]],
 			});
-			const p = await plan(ctx, values, "pool", amounts[1] ?? 0n);
+			const p = await plan(ctx, flags, "pool", amounts[1] ?? 0n);
 			const have = await balanceOf(ctx, paca_, ctx.account.address);
 			if (have < amountIn) throw notEnough(ctx, have, amountIn);
 			const before = await balanceOf(ctx, model.token, p.recipient);
@@ -229,6 +237,7 @@ export const sell: Command = {
 	arity: [2, 2],
 	async run({ config, out, args, values }) {
 		const amountIn = parseAmount(args[1], "the token amount to sell");
+		const flags = tradeFlags(values);
 		const ctx = await connectSigner(config, out);
 		const model = await resolveModel(ctx, args[0] ?? "");
 		const state = await saleState(ctx, model);
@@ -253,7 +262,7 @@ export const sell: Command = {
 					functionName: "quoteSell",
 					args: [amountIn],
 				});
-				const p = await plan(ctx, values, "curve", pacaOut);
+				const p = await plan(ctx, flags, "curve", pacaOut);
 				// No approval: the token lets its own sale pull from the seller.
 				const receipt = await sendTransaction(ctx, `Selling ${tokens(amountIn, model.symbol)} on the IMO curve`, {
 					address: model.sale,
@@ -291,7 +300,7 @@ export const sell: Command = {
 				functionName: "getAmountsOut",
 				args: [amountIn, [...path]],
 			});
-			const p = await plan(ctx, values, "pool", amounts[1] ?? 0n);
+			const p = await plan(ctx, flags, "pool", amounts[1] ?? 0n);
 			const before = await balanceOf(ctx, ctx.addresses.paca, p.recipient);
 			await ensureAllowance(ctx, model.token, router, amountIn, `${tokens(amountIn, model.symbol)} for the Uniswap router`);
 			const receipt = await sendTransaction(ctx, `Selling ${tokens(amountIn, model.symbol)} on Uniswap V2`, {

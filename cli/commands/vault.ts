@@ -32,11 +32,12 @@ export const deposit: Command = {
 	async run({ config, out, args, values }) {
 		const amount = parseAmount(args[0], "the PACA amount to deposit");
 		const forFlag = str(values, "for");
+		const forPayer = forFlag ? parseAddress(forFlag, "--for") : null;
 		const waitSeconds = parseSeconds(str(values, "wait-timeout"), 300, "--wait-timeout");
 		// Checked before anything is sent: --wait reads the credit through the signed-in session.
 		const session = values.wait ? requireStoredSession(config) : null;
 		const ctx = await connectSigner(config, out);
-		const payer = forFlag ? parseAddress(forFlag, "--for") : ctx.account.address;
+		const payer = forPayer ?? ctx.account.address;
 		if (session && session.payer.toLowerCase() !== payer.toLowerCase()) {
 			throw new CliError(
 				"wait_other_payer",
@@ -322,9 +323,10 @@ export const withdraw: Command = {
 			return;
 		}
 
-		const ctx = await connectSigner(config, out);
 		const payerFlag = str(values, "payer");
-		const payer: Address = payerFlag ? parseAddress(payerFlag, "--payer") : ctx.account.address;
+		const payTo = payerFlag ? parseAddress(payerFlag, "--payer") : null;
+		const ctx = await connectSigner(config, out);
+		const payer: Address = payTo ?? ctx.account.address;
 		const withdrawalId: Hex = /^0x[0-9a-fA-F]{64}$/.test(id) ? (id as Hex) : keccak256(stringToHex(id));
 		const vault = { address: ctx.addresses.revenueVault, abi: revenueVaultAbi } as const;
 		try {

@@ -329,6 +329,25 @@ describe("pointing elsewhere", () => {
 		expect(result.stderr).toContain("npm start");
 	});
 
+	test("a wrong trade, deposit or withdraw option is a usage error (exit 2) before the chain is asked, even with the RPC down", async () => {
+		const down = `http://127.0.0.1:${await freePort()}`;
+		const model = "0x000000000000000000000000000000000000dEaD";
+		for (const [args, says] of [
+			[["buy", model, "1", "--slippage", "0,5"], "'0,5' is not a slippage percentage"],
+			[["sell", model, "1", "--slippage", "60"], "A slippage of 60% is too high"],
+			[["buy", model, "1", "--deadline", "1.5"], "'1.5' is not a number of seconds for --deadline"],
+			[["buy", model, "1", "--to", "0x123"], "'0x123' is not an address for --to"],
+			[["sell", model, "1", "--min-out", "1e3"], "'1e3' is not an amount for --min-out"],
+			[["deposit", "1", "--for", "alice"], "'alice' is not an address for --for"],
+			[["withdraw", "1", "--settler", "--payer", "bob"], "'bob' is not an address for --payer"],
+		] as const) {
+			const result = await cli([...args, "--rpc", down]);
+			expect(result.code, `${args.join(" ")}\n${result.stderr}`).toBe(2);
+			expect(result.stderr).toContain(says);
+			expect(result.stderr).not.toContain("Cannot reach the chain RPC");
+		}
+	});
+
 	test("an addresses file of another deployment: says it is stale", async () => {
 		const other = tempDir("stale");
 		try {
