@@ -8,7 +8,13 @@ export function parseRoute(path: string): Route {
 	if (path === "/" || path === "/models" || path === "/models/") return { page: "models" };
 	if (path === "/wallet") return { page: "wallet" };
 	const model = /^\/models\/(.+?)\/?$/.exec(path);
-	if (model?.[1]) return { page: "model", id: model[1].split("/").map(decodeURIComponent).join("/") };
+	if (model?.[1]) {
+		try {
+			return { page: "model", id: model[1].split("/").map(decodeURIComponent).join("/") };
+		} catch {
+			// Not valid percent-encoding (a "%" cut off a pasted link): no model is named so.
+		}
+	}
 	return { page: "missing", path };
 }
 
