@@ -145,6 +145,26 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.close();
 	});
 
+	it("sells without asking for an approval: the token lets its own sale pull the seller's tokens", async () => {
+		const page = await openPage("sell-no-approve");
+		const network = walletOn();
+		await injectWallet(page, chain.rpcUrl, KEYS.holder, network);
+		const sent = () => network.requests.filter((r) => r.method === "eth_sendTransaction");
+		const approvals = () => sent().filter((r) => String((r.params[0] as { data?: string }).data).startsWith("0x095ea7b3"));
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		await expect.poll(() => text(page, "holding-tokens"), { timeout: 15_000 }).toMatch(/\d/);
+		await page.getByText("Sell", { exact: true }).click();
+		// More than any earlier test approved for the sale: an approval, if the page asked for one, would show.
+		await page.getByLabel("Sell (tokens)").fill("1500");
+		await page.getByText(/You get about/).waitFor();
+		await page.getByRole("button", { name: "Sell", exact: true }).click();
+		await page.getByText(/^Sold\./).waitFor({ timeout: 20_000 });
+		expect(approvals()).toEqual([]);
+		expect(sent()).toHaveLength(1);
+		await page.close();
+	});
+
 	it("deposits credit, signs in with Ethereum and creates and revokes an API key", async () => {
 		const page = await openPage("account");
 		await injectWallet(page, chain.rpcUrl, KEYS.holder);

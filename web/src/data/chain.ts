@@ -377,7 +377,7 @@ export async function trade(opts: {
 			args: [amount, minOut, account, await deadline()],
 		});
 	} else {
-		await ensureAllowance(opts.token, account, sale, amount, onStep);
+		// No approval: the model's token lets its own sale pull the seller's tokens (ModelToken._spendAllowance).
 		onStep("Confirm the sale in your wallet…");
 		await sendAndWait({
 			address: sale,
