@@ -165,6 +165,24 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.close();
 	});
 
+	it("refuses a deposit above the wallet's PACA in words, before any transaction (no approval paid for in vain)", async () => {
+		const page = await openPage("deposit-too-much");
+		const network = walletOn();
+		await injectWallet(page, chain.rpcUrl, KEYS.holder, network);
+		await page.goto(`${stack.origin}/wallet`);
+		await page.getByRole("button", { name: "Connect wallet" }).click();
+		await expect.poll(() => text(page, "wallet-paca"), { timeout: 15_000 }).toMatch(/PACA/);
+		await page.getByLabel("Amount (PACA)").fill("100000000");
+		await page.getByRole("button", { name: "Deposit" }).click();
+		await page
+			.locator("#deposit")
+			.getByRole("alert")
+			.filter({ hasText: /You have only [\d,.]+ PACA in this wallet/ })
+			.waitFor({ timeout: 10_000 });
+		expect(network.requests.filter((r) => r.method === "eth_sendTransaction")).toEqual([]);
+		await page.close();
+	});
+
 	it("deposits credit, signs in with Ethereum and creates and revokes an API key", async () => {
 		const page = await openPage("account");
 		await injectWallet(page, chain.rpcUrl, KEYS.holder);

@@ -25,6 +25,7 @@ import {
 } from "viem/actions";
 import { createSiweMessage } from "viem/siwe";
 import { localPacaAbi, modelSaleAbi, modelTokenAbi, revenueVaultAbi } from "../../../lib/chain/abis.ts";
+import { formatAmount } from "../format.ts";
 import { api } from "./api.ts";
 import { chainName, deploymentChainId } from "./network.ts";
 import { provider, providerErrorMessage, readWalletChain, requireAddress, saveSession, WalletProblem } from "./wallet.ts";
@@ -397,6 +398,9 @@ export async function claim(token: Address) {
 export async function deposit(opts: { token: Address; account: Address; amount: bigint; onStep: (s: string) => void }) {
 	const chainId = (await onDeploymentChain()) ?? undefined;
 	const { paca, vault } = await contractsOf(opts.token, chainId);
+	// Before the approval: a deposit the balance cannot cover would fail only after it was paid for.
+	const balance = await readPacaBalance(paca, opts.account);
+	if (balance < opts.amount) throw new WalletProblem(`You have only ${formatAmount(balance)} PACA in this wallet.`);
 	await ensureAllowance(paca, opts.account, vault, opts.amount, opts.onStep);
 	opts.onStep("Confirm the deposit in your wallet…");
 	await sendAndWait({ address: vault, abi: revenueVaultAbi, functionName: "deposit", args: [opts.account, opts.amount] });
