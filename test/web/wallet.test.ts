@@ -2,9 +2,11 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createPublicClient, formatUnits, hexToString, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { parseSiweMessage } from "viem/siwe";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { localPacaAbi, modelTokenAbi } from "../../lib/chain/abis.ts";
+import { connect } from "../../scripts/deploy-contracts.ts";
 import { type Chain, injectWallet, KEYS, moveThePrice, moveWallet, startChain, walletOn } from "./chain.ts";
 import { artifacts, buildDashboard, launchChromium, offscreen, type Stack, startStack } from "./stack.ts";
 
@@ -212,6 +214,47 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.setViewportSize({ width: 390, height: 844 });
 		await shot(page, "wallet-phone");
 		expect(await offscreen(page)).toEqual([]);
+		await page.close();
+	});
+
+	it("says the PACA balance is too low, in words, when it fell after the page read it", async () => {
+		const page = await openPage("buy-balance-fell");
+		await injectWallet(page, chain.rpcUrl, KEYS.creator);
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		await expect.poll(() => text(page, "holding-paca"), { timeout: 15_000 }).toMatch(/\d/);
+		// The creator spends its PACA elsewhere (another tab, another app): this page still shows the old balance.
+		const { walletClient, publicClient } = await connect(chain.rpcUrl, KEYS.creator);
+		const creator = walletClient.account.address;
+		const all = await publicClient.readContract({
+			address: chain.addresses.paca,
+			abi: localPacaAbi,
+			functionName: "balanceOf",
+			args: [creator],
+		});
+		const away = privateKeyToAccount(KEYS.payer).address;
+		const move = async (from: typeof walletClient, to: `0x${string}`, amount: bigint) => {
+			const hash = await from.writeContract({
+				address: chain.addresses.paca,
+				abi: localPacaAbi,
+				functionName: "transfer",
+				args: [to, amount],
+			});
+			await publicClient.waitForTransactionReceipt({ hash });
+		};
+		await move(walletClient, away, all);
+		try {
+			await page.getByLabel("Pay (PACA)").fill("12.5");
+			await page.getByText(/You get about/).waitFor();
+			await page.getByRole("button", { name: "Buy", exact: true }).click();
+			await page
+				.locator("#trade")
+				.getByRole("alert")
+				.filter({ hasText: "The contract refused: your balance is too low for this." })
+				.waitFor({ timeout: 20_000 });
+		} finally {
+			await move((await connect(chain.rpcUrl, KEYS.payer)).walletClient, creator, all);
+		}
 		await page.close();
 	});
 });

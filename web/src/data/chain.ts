@@ -200,6 +200,9 @@ function chainOf(id: number): Chain {
 
 type Write = Parameters<typeof writeContract>[1];
 
+/** ERC-20 errors (ERC20InsufficientBalance, …) of the PACA and model tokens. */
+const TOKEN_ERRORS = localPacaAbi.filter((item) => item.type === "error");
+
 /**
  * Sends a contract write from the connected account, on the deployment's chain only, and
  * waits for it to be mined; failures become a WalletProblem.
@@ -209,7 +212,10 @@ async function sendAndWait(write: Omit<Write, "account" | "chain">): Promise<Has
 	const chainId = await onDeploymentChain();
 	try {
 		const chain = chainId === null ? null : chainOf(chainId);
-		const hash = await writeContract(client(), { ...write, account, chain } as Write);
+		// The tokens' errors too: a sale or the vault moving PACA reverts with the token's error, which
+		// their own ABIs do not name (else the words are "reverted with the following signature: 0x…").
+		const abi = [...write.abi, ...TOKEN_ERRORS];
+		const hash = await writeContract(client(), { ...write, abi, account, chain } as Write);
 		// A wallet's "Cancel" or "Speed up" sends another transaction with the same nonce, and
 		// the wait resolves with that one's receipt: a cancel (a 0-value self-transfer) succeeds
 		// too. Only a repriced copy of the same call did what was asked.
