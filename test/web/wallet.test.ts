@@ -217,13 +217,42 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.close();
 	});
 
+	it("the trade panel's 'In wallet' follows the chain, as 'Your stake' does, when the balance changes elsewhere", async () => {
+		const page = await openPage("trade-balance-follows");
+		await injectWallet(page, chain.rpcUrl, KEYS.creator);
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		const inWallet = () =>
+			page
+				.locator("#trade")
+				.getByText(/^In wallet:/)
+				.textContent();
+		await expect.poll(inWallet, { timeout: 15_000 }).toMatch(/\d PACA/);
+		const before = await inWallet();
+		// Another tab or app spends some of the wallet's PACA.
+		const { walletClient, publicClient } = await connect(chain.rpcUrl, KEYS.creator);
+		const hash = await walletClient.writeContract({
+			address: chain.addresses.paca,
+			abi: localPacaAbi,
+			functionName: "transfer",
+			args: [privateKeyToAccount(KEYS.deployer).address, 10n ** 21n],
+		});
+		await publicClient.waitForTransactionReceipt({ hash });
+		await expect.poll(() => text(page, "holding-paca"), { timeout: 10_000 }).not.toBe("");
+		await expect.poll(inWallet, { timeout: 10_000 }).not.toBe(before);
+		expect((await inWallet())?.replace(/^In wallet:\s*/, "").replace(/\s*PACA$/, "")).toBe(
+			(await text(page, "holding-paca")).replace(/\s*PACA$/, ""),
+		);
+		await page.close();
+	});
+
 	it("says the PACA balance is too low, in words, when it fell after the page read it", async () => {
 		const page = await openPage("buy-balance-fell");
 		await injectWallet(page, chain.rpcUrl, KEYS.creator);
 		await page.goto(`${stack.origin}/models/${MODEL}`);
 		await page.getByRole("button", { name: "Connect wallet" }).first().click();
 		await expect.poll(() => text(page, "holding-paca"), { timeout: 15_000 }).toMatch(/\d/);
-		// The creator spends its PACA elsewhere (another tab, another app): this page still shows the old balance.
+		// The creator spends its PACA elsewhere (another tab, another app) just before clicking Buy.
 		const { walletClient, publicClient } = await connect(chain.rpcUrl, KEYS.creator);
 		const creator = walletClient.account.address;
 		const all = await publicClient.readContract({
@@ -242,10 +271,11 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 			});
 			await publicClient.waitForTransactionReceipt({ hash });
 		};
+		await page.getByLabel("Pay (PACA)").fill("12.5");
+		await page.getByText(/You get about/).waitFor();
+		// Right before the click, so the panel's next read of the balance (every 5 s) comes after it.
 		await move(walletClient, away, all);
 		try {
-			await page.getByLabel("Pay (PACA)").fill("12.5");
-			await page.getByText(/You get about/).waitFor();
 			await page.getByRole("button", { name: "Buy", exact: true }).click();
 			await page
 				.locator("#trade")

@@ -92,6 +92,8 @@ export function TradePanel({ model }: { model: Model }) {
 		() => (token && wallet.address && reads ? readHolding(token.address, wallet.address) : Promise.resolve(null)),
 		// The chain too: after the wallet changes network, that network's numbers, not these.
 		[token?.address, wallet.address, wallet.chainId, reads],
+		// Read again as "Your stake" is: the wallet's balance also moves in other tabs and apps.
+		5_000,
 	);
 	useOnChainChange(holding.reload);
 	const held = holding.data && showsReadFrom(network, holding.data.chainId) ? holding.data : null;
