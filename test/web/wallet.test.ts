@@ -246,7 +246,10 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.close();
 	});
 
-	it("says the PACA balance is too low, in words, when it fell after the page read it", async () => {
+	// The PACA leaves the wallet a few milliseconds before the click; the panel reads the balance
+	// every 5 s, and a read landing in between makes the page refuse the buy itself (disabled
+	// button) instead of sending it: a ~1 % race, which one retry makes negligible.
+	it("says the PACA balance is too low, in words, when it fell after the page read it", { retry: 2 }, async () => {
 		const page = await openPage("buy-balance-fell");
 		await injectWallet(page, chain.rpcUrl, KEYS.creator);
 		await page.goto(`${stack.origin}/models/${MODEL}`);
