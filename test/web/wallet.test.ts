@@ -1,11 +1,11 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { createPublicClient, formatUnits, hexToString, http } from "viem";
+import { createPublicClient, decodeFunctionData, formatUnits, type Hex, hexToString, http, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { parseSiweMessage } from "viem/siwe";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { localPacaAbi, modelTokenAbi } from "../../lib/chain/abis.ts";
+import { localPacaAbi, modelSaleAbi, modelTokenAbi } from "../../lib/chain/abis.ts";
 import { connect } from "../../scripts/deploy-contracts.ts";
 import { type Chain, injectWallet, KEYS, moveThePrice, moveWallet, startChain, walletOn } from "./chain.ts";
 import { artifacts, buildDashboard, launchChromium, offscreen, type Stack, startStack } from "./stack.ts";
@@ -144,6 +144,67 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.setViewportSize({ width: 390, height: 844 });
 		await shot(page, "wallet-trade-phone");
 		expect(await offscreen(page)).toEqual([]);
+		await page.close();
+	});
+
+	it("says why a custom slippage is refused, and trades at the slippage the page shows", async () => {
+		const page = await openPage("slippage-custom");
+		const network = walletOn();
+		await injectWallet(page, chain.rpcUrl, KEYS.holder, network);
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		await expect.poll(() => text(page, "holding-tokens"), { timeout: 15_000 }).toMatch(/\d/);
+		await page.getByLabel("Pay (PACA)").fill("12.5");
+		const quoteText = page.locator("#trade-quote").getByText(/You get about/);
+		await quoteText.waitFor();
+		const custom = page.getByLabel("Custom slippage in percent");
+		const buy = page.getByRole("button", { name: "Buy", exact: true });
+
+		// Typed 2 %, then something that is no slippage: the page says why, next to the field, and buys nothing at the 2 %.
+		await custom.fill("2");
+		await expect.poll(() => quoteText.textContent()).toMatch(/at 2% slippage/);
+		for (const typed of ["abc", "0", "60", "1.234", "1,5"]) {
+			await custom.fill(typed);
+			await expect.poll(() => custom.getAttribute("aria-invalid"), { message: typed }).toBe("true");
+			const describedBy = await custom.getAttribute("aria-describedby");
+			expect(describedBy, typed).toBeTruthy();
+			const problem = page.locator(`[id="${describedBy}"]`);
+			expect(await problem.getAttribute("role"), typed).toBe("alert");
+			expect(await problem.textContent(), typed).toContain("from 0.01 to 50, with a dot and at most two decimals");
+			expect(await quoteText.textContent(), typed).not.toMatch(/slippage/);
+			expect(await buy.isDisabled(), typed).toBe(true);
+		}
+
+		// Fixed: the message goes, and the buy's minimum is the quote less exactly 2 %.
+		await custom.fill("2");
+		await expect.poll(() => custom.getAttribute("aria-invalid")).toBe(null);
+		expect(await page.locator("#slippage-problem").count()).toBe(0);
+		await expect.poll(() => quoteText.textContent()).toMatch(/at 2% slippage/);
+		const client = createPublicClient({ transport: http(chain.rpcUrl) });
+		const [out] = await client.readContract({
+			address: chain.sale,
+			abi: modelSaleAbi,
+			functionName: "quoteBuy",
+			args: [parseEther("12.5")],
+		});
+		await buy.click();
+		await page.getByText(/^Bought\./).waitFor({ timeout: 20_000 });
+		const buys = network.requests
+			.filter((r) => r.method === "eth_sendTransaction")
+			.map((r) => decodeFunctionData({ abi: modelSaleAbi, data: (r.params[0] as { data: Hex }).data }))
+			.filter((call) => call.functionName === "buy");
+		expect(buys).toHaveLength(1);
+		expect(buys[0]?.args?.[1]).toBe((out * 9_800n) / 10_000n);
+
+		// A preset empties the custom field, so the page never shows two slippages; clearing a bad value goes back to the preset.
+		await custom.fill("7");
+		await page.getByText("0.5%", { exact: true }).click();
+		expect(await custom.inputValue()).toBe("");
+		await custom.fill("abc");
+		await page.locator("#slippage-problem").waitFor();
+		await custom.fill("");
+		await page.locator("#slippage-problem").waitFor({ state: "detached" });
+		expect(await page.getByRole("radio", { name: "0.5%" }).isChecked()).toBe(true);
 		await page.close();
 	});
 

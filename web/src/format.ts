@@ -68,4 +68,27 @@ export function parseAmount(text: string, decimals = PACA_DECIMALS): bigint {
 	return amount;
 }
 
+/** The largest slippage the trade panel takes, in basis points (50 %). */
+export const MAX_SLIPPAGE_BPS = 5000;
+
+/**
+ * A slippage typed in percent ("1.5") as basis points (150): 0.01 to 50, at most two
+ * decimals, read digit by digit (no float rounding); throws an InputProblem in plain words.
+ */
+export function parseSlippage(text: string): number {
+	const trimmed = text.trim();
+	const range = "Enter a percent from 0.01 to 50, with a dot and at most two decimals, like 1.5.";
+	if (trimmed === "" || trimmed === "." || !/^\d*\.?\d*$/.test(trimmed))
+		throw new InputProblem(`"${text}" is not a slippage. ${range}`);
+	const [whole = "", fraction = ""] = trimmed.split(".");
+	if (fraction.length > 2) throw new InputProblem(`Slippage takes at most two decimals. ${range}`);
+	// Past 50 whatever the digits; the length check keeps a long number out of Number().
+	const wholeDigits = whole.replace(/^0+/, "");
+	if (wholeDigits.length > 2) throw new InputProblem(`At most 50% slippage. ${range}`);
+	const bps = Number(wholeDigits || "0") * 100 + Number(fraction.padEnd(2, "0"));
+	if (bps === 0) throw new InputProblem(`Slippage must be above 0. ${range}`);
+	if (bps > MAX_SLIPPAGE_BPS) throw new InputProblem(`At most 50% slippage. ${range}`);
+	return bps;
+}
+
 export const shortAddress = (address: string) => `${address.slice(0, 6)}…${address.slice(-4)}`;

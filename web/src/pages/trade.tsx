@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { formatUnits } from "viem";
 import type { Model } from "../data/api.ts";
 import {
@@ -16,7 +16,7 @@ import { readsWallet, showsReadFrom, useNetwork } from "../data/network.ts";
 import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
-import { formatAmount, InputProblem, PACA_DECIMALS, parseAmount } from "../format.ts";
+import { formatAmount, InputProblem, MAX_SLIPPAGE_BPS, PACA_DECIMALS, parseAmount, parseSlippage } from "../format.ts";
 import { Card, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
 import { notShown, WalletNumbersHidden } from "../ui/network-banner.tsx";
 
@@ -25,18 +25,45 @@ import { notShown, WalletNumbersHidden } from "../ui/network-banner.tsx";
 const SLIPPAGE_KEY = "modeldex.slippageBps";
 const SLIPPAGE_CHOICES = [50, 100, 300];
 
-function useSlippage(): [number, (bps: number) => void] {
-	const [bps, setBps] = useState(() => {
-		const saved = Number(localStorage.getItem(SLIPPAGE_KEY));
-		return Number.isInteger(saved) && saved > 0 && saved <= 5000 ? saved : 100;
+/**
+ * The slippage the trade uses, as the panel shows it: the custom field's value when it holds
+ * one, else the checked preset. `bps` is null while the custom field holds something that is
+ * not a slippage (`problem` says why): then nothing is traded, rather than trading at an
+ * earlier value the page no longer shows.
+ */
+function useSlippage() {
+	const [saved] = useState(() => {
+		const value = Number(localStorage.getItem(SLIPPAGE_KEY));
+		return Number.isInteger(value) && value > 0 && value <= MAX_SLIPPAGE_BPS ? value : 100;
 	});
-	return [
+	const [preset, setPreset] = useState(SLIPPAGE_CHOICES.includes(saved) ? saved : 100);
+	// A saved custom value comes back in the custom field, where it was typed.
+	const [custom, setCustom] = useState(SLIPPAGE_CHOICES.includes(saved) ? "" : String(saved / 100));
+	let bps: number | null = preset;
+	let problem: string | null = null;
+	if (custom.trim() !== "") {
+		try {
+			bps = parseSlippage(custom);
+		} catch (e) {
+			bps = null;
+			problem = e instanceof InputProblem ? e.message : String(e);
+		}
+	}
+	useEffect(() => {
+		if (bps !== null) localStorage.setItem(SLIPPAGE_KEY, String(bps));
+	}, [bps]);
+	return {
 		bps,
-		(next: number) => {
-			localStorage.setItem(SLIPPAGE_KEY, String(next));
-			setBps(next);
+		problem,
+		custom,
+		/** The checked preset; none while the custom field is in use. */
+		preset: custom.trim() === "" ? preset : null,
+		choose: (next: number) => {
+			setPreset(next);
+			setCustom("");
 		},
-	];
+		type: setCustom,
+	};
 }
 
 const bpsText = (bps: number) => `${bps / 100}%`;
@@ -70,8 +97,7 @@ export function TradePanel({ model }: { model: Model }) {
 	const token = model.token;
 	const [side, setSide] = useState<"buy" | "sell">("buy");
 	const [text, setText] = useState("");
-	const [slippage, setSlippage] = useSlippage();
-	const [customSlippage, setCustomSlippage] = useState("");
+	const slippage = useSlippage();
 	const [step, setStep] = useState<string | null>(null);
 	const [done, setDone] = useState<string | null>(null);
 	const [error, setError] = useState<string | null>(null);
@@ -121,7 +147,7 @@ export function TradePanel({ model }: { model: Model }) {
 			</Card>
 		);
 	}
-	const minOut = current ? (current.out * BigInt(10_000 - slippage)) / 10_000n : null;
+	const minOut = current && slippage.bps !== null ? (current.out * BigInt(10_000 - slippage.bps)) / 10_000n : null;
 	const closed = current && current.state !== SALE_OPEN;
 
 	const submit = async (event: Event) => {
@@ -193,7 +219,7 @@ export function TradePanel({ model }: { model: Model }) {
 						<legend>Slippage</legend>
 						{SLIPPAGE_CHOICES.map((bps) => (
 							<label key={bps}>
-								<input type="radio" name="slippage" checked={slippage === bps} onChange={() => setSlippage(bps)} />
+								<input type="radio" name="slippage" checked={slippage.preset === bps} onChange={() => slippage.choose(bps)} />
 								<span>{bpsText(bps)}</span>
 							</label>
 						))}
@@ -201,17 +227,20 @@ export function TradePanel({ model }: { model: Model }) {
 							<span class="sr-only">Custom slippage in percent</span>
 							<input
 								inputMode="decimal"
+								autoComplete="off"
 								placeholder="custom %"
-								value={customSlippage}
-								onInput={(e) => {
-									const value = e.currentTarget.value;
-									setCustomSlippage(value);
-									const bps = Math.round(Number(value) * 100);
-									if (/^\d+(\.\d{1,2})?$/.test(value) && bps > 0 && bps <= 5000) setSlippage(bps);
-								}}
+								value={slippage.custom}
+								onInput={(e) => slippage.type(e.currentTarget.value)}
+								aria-invalid={slippage.problem ? true : undefined}
+								aria-describedby={slippage.problem ? "slippage-problem" : undefined}
 							/>
 						</label>
 					</fieldset>
+					{slippage.problem && (
+						<p class="note error" role="alert" id="slippage-problem">
+							{slippage.problem}
+						</p>
+					)}
 					<div id="trade-quote" aria-live="polite">
 						{inputError && <p class="note error">{inputError}</p>}
 						{q.error && <ErrorNote error={new Error(walletErrorMessage(q.error))} />}
@@ -223,19 +252,31 @@ export function TradePanel({ model }: { model: Model }) {
 							<p class="muted">
 								{side === "buy" ? (
 									<>
-										You get about <strong>{formatAmount(current.out)}</strong> tokens (at least {formatAmount(minOut ?? 0n)} at{" "}
-										{bpsText(slippage)} slippage); fee <Paca value={current.fee} />.
+										You get about <strong>{formatAmount(current.out)}</strong> tokens
+										{minOut !== null && slippage.bps !== null && (
+											<>
+												{" "}
+												(at least {formatAmount(minOut)} at {bpsText(slippage.bps)} slippage)
+											</>
+										)}
+										; fee <Paca value={current.fee} />.
 									</>
 								) : (
 									<>
-										You get about <Paca value={current.out} /> (at least <Paca value={minOut ?? 0n} />
-										); fee <Paca value={current.fee} />.
+										You get about <Paca value={current.out} />
+										{minOut !== null && slippage.bps !== null && (
+											<>
+												{" "}
+												(at least <Paca value={minOut} /> at {bpsText(slippage.bps)} slippage)
+											</>
+										)}
+										; fee <Paca value={current.fee} />.
 									</>
 								)}
 							</p>
 						)}
 					</div>
-					<button type="submit" disabled={!current || Boolean(closed) || step !== null || current.out === 0n}>
+					<button type="submit" disabled={!current || Boolean(closed) || step !== null || current.out === 0n || minOut === null}>
 						{step ?? (side === "buy" ? "Buy" : "Sell")}
 					</button>
 					<DoneNote message={done} />
