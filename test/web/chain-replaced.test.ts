@@ -1,11 +1,24 @@
+import { encodeAbiParameters, encodeEventTopics } from "viem";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { modelTokenAbi } from "../../lib/chain/abis.ts";
 
 // The wallet page's contract writes, with viem's actions and the browser wallet stood in:
 // what a wallet's "Cancel" or "Speed up" turns into.
 
 const HASH = `0x${"11".repeat(32)}`;
 const TOKEN = `0x${"22".repeat(20)}` as const;
+const ACCOUNT = `0x${"33".repeat(20)}` as const;
 let replacement: "cancelled" | "replaced" | "repriced" | null = null;
+
+/** A Claimed(account, amount) log as `emitter` would emit it. */
+const claimedLog = (emitter: string, account: string, amount: bigint) => ({
+	address: emitter,
+	topics: encodeEventTopics({ abi: modelTokenAbi, eventName: "Claimed", args: { account: account as `0x${string}` } }),
+	data: encodeAbiParameters([{ type: "uint256" }], [amount]),
+	blockNumber: 1n,
+	logIndex: 0,
+	transactionHash: HASH,
+});
 
 vi.mock("viem/actions", async (importOriginal) => ({
 	...(await importOriginal<typeof import("viem/actions")>()),
@@ -15,7 +28,13 @@ vi.mock("viem/actions", async (importOriginal) => ({
 	waitForTransactionReceipt: vi.fn(
 		async (_client: unknown, opts: { onReplaced?: (r: { reason: string; transactionReceipt: unknown }) => void }) => {
 			// The receipt of whatever was mined in its place: a cancel is a successful self-transfer.
-			const receipt = { status: "success", transactionHash: HASH };
+			// The claim's receipt carries its Claimed event; one from another token or account is not this claim's.
+			const receipt = {
+				status: "success",
+				transactionHash: HASH,
+				logs:
+					replacement === "cancelled" ? [] : [claimedLog(TOKEN, ACCOUNT, 1234n), claimedLog(`0x${"99".repeat(20)}`, ACCOUNT, 7n)],
+			};
 			if (replacement) opts.onReplaced?.({ reason: replacement, transactionReceipt: receipt });
 			return receipt;
 		},
@@ -24,7 +43,7 @@ vi.mock("viem/actions", async (importOriginal) => ({
 vi.mock("../../web/src/data/wallet.ts", async (importOriginal) => ({
 	...(await importOriginal<typeof import("../../web/src/data/wallet.ts")>()),
 	provider: () => ({ request: async () => null }),
-	requireAddress: () => `0x${"33".repeat(20)}`,
+	requireAddress: () => ACCOUNT,
 }));
 
 const { claim } = await import("../../web/src/data/chain.ts");
@@ -45,10 +64,10 @@ describe("a contract write the wallet replaced", () => {
 		await expect(claim(TOKEN)).rejects.toThrow(/replaced the transaction with a different one/);
 	});
 
-	it("succeeds when the wallet only repriced it (sped up)", async () => {
+	it("succeeds when the wallet only repriced it (sped up), with the amount its Claimed event names", async () => {
 		replacement = "repriced";
-		await expect(claim(TOKEN)).resolves.toBeUndefined();
+		await expect(claim(TOKEN)).resolves.toBe(1234n);
 		replacement = null;
-		await expect(claim(TOKEN)).resolves.toBeUndefined();
+		await expect(claim(TOKEN)).resolves.toBe(1234n);
 	});
 });

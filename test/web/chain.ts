@@ -333,3 +333,27 @@ export async function moveThePrice(chain: Chain, privateKey: Hex): Promise<void>
 		}),
 	);
 }
+
+/**
+ * The settler pays the model `fees` more (the next epoch, out of the payer's deposit) and a
+ * day passes, so the whole drip is claimable: revenue for a test that claims after another did.
+ */
+export async function settleRevenue(chain: Chain, fees: bigint): Promise<void> {
+	const { walletClient, publicClient } = await connect(chain.rpcUrl, KEYS.deployer);
+	const vault = chain.addresses.revenueVault;
+	const [epoch, settled] = await Promise.all([
+		publicClient.readContract({ address: vault, abi: revenueVaultAbi, functionName: "lastSettledEpoch" }),
+		publicClient.readContract({ address: vault, abi: revenueVaultAbi, functionName: "settledFees", args: [chain.token] }),
+	]);
+	const hash = await walletClient.writeContract({
+		address: vault,
+		abi: revenueVaultAbi,
+		functionName: "settle",
+		args: [epoch + 1n, [chain.token], [settled + fees], keccak256(stringToHex(`web test epoch ${epoch + 1n}`))],
+	});
+	const receipt = await publicClient.waitForTransactionReceipt({ hash });
+	if (receipt.status !== "success") throw new Error(`settle ${hash} reverted`);
+	const test = createTestClient({ mode: "anvil", transport: http(chain.rpcUrl) });
+	await test.increaseTime({ seconds: 24 * 3600 });
+	await test.mine({ blocks: 1 });
+}

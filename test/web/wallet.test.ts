@@ -7,7 +7,8 @@ import { parseSiweMessage } from "viem/siwe";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { localPacaAbi, modelSaleAbi, modelTokenAbi } from "../../lib/chain/abis.ts";
 import { connect } from "../../scripts/deploy-contracts.ts";
-import { type Chain, injectWallet, KEYS, moveThePrice, moveWallet, startChain, walletOn } from "./chain.ts";
+import { formatAmount, formatExact } from "../../web/src/format.ts";
+import { type Chain, injectWallet, KEYS, moveThePrice, moveWallet, settleRevenue, startChain, walletOn } from "./chain.ts";
 import { artifacts, buildDashboard, launchChromium, offscreen, type Stack, startStack } from "./stack.ts";
 
 // The wallet features in real headless Chromium: an injected EIP-1193 wallet backed
@@ -103,6 +104,49 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await expect.poll(() => page.locator("tbody td[data-label=Holders]").first().textContent()).toMatch(/^\d+$/);
 		await shot(page, "models-with-market");
 		expect(errors).toEqual([]);
+		await page.close();
+	});
+
+	it("says how much a claim paid, exactly as the page formats PACA, and shows the new numbers at once (model page, wallet page)", async () => {
+		const page = await openPage("claim-confirmed");
+		const holder = await injectWallet(page, chain.rpcUrl, KEYS.holder);
+		const client = createPublicClient({ transport: http(chain.rpcUrl) });
+		const claimableNow = () =>
+			client.readContract({ address: chain.token, abi: modelTokenAbi, functionName: "claimable", args: [holder] });
+		/** The success note of a claim: `Claimed <amount> PACA…`, its amount rounded as the page rounds, every digit in its tooltip. */
+		const expectClaimed = async (scope: ReturnType<Page["locator"]>, amount: bigint, from = "") => {
+			const note = scope.getByRole("status").filter({ hasText: /^Claimed / });
+			await note.waitFor({ timeout: 20_000 });
+			expect(await note.textContent()).toBe(`Claimed ${formatAmount(amount)} PACA${from}. It is in your wallet.`);
+			expect(await note.locator(".amount").getAttribute("title")).toBe(`${formatExact(amount)} PACA`);
+		};
+
+		// The model page.
+		await settleRevenue(chain, parseEther("100"));
+		const onModel = await claimableNow();
+		expect(onModel).toBeGreaterThan(0n);
+		await page.goto(`${stack.origin}/models/${MODEL}`);
+		await page.getByRole("button", { name: "Connect wallet" }).first().click();
+		await expect.poll(() => text(page, "holding-claimable"), { timeout: 15_000 }).toBe(`${formatAmount(onModel)} PACA`);
+		const pacaBefore = await text(page, "holding-paca");
+		await page.getByRole("button", { name: "Claim revenue" }).click();
+		await expectClaimed(page.locator("#stake"), onModel);
+		// At once, not at the next 5 s refresh.
+		await expect.poll(() => text(page, "holding-claimable"), { timeout: 3_000 }).toBe("0 PACA");
+		await expect.poll(() => text(page, "holding-paca"), { timeout: 3_000 }).not.toBe(pacaBefore);
+
+		// The wallet page.
+		await settleRevenue(chain, parseEther("50"));
+		const onWallet = await claimableNow();
+		expect(onWallet).toBeGreaterThan(0n);
+		await page.getByRole("link", { name: /^Wallet/ }).click();
+		const cell = () => text(page, `claimable-${MODEL}`);
+		await expect.poll(cell, { timeout: 15_000 }).toBe(`${formatAmount(onWallet)} PACA`);
+		const walletPacaBefore = await text(page, "wallet-paca");
+		await page.locator("#holdings").getByRole("button", { name: "Claim", exact: true }).click();
+		await expectClaimed(page.locator("#holdings"), onWallet, " from Echo Chat 8B");
+		await expect.poll(cell, { timeout: 3_000 }).toBe("0 PACA");
+		await expect.poll(() => text(page, "wallet-paca"), { timeout: 3_000 }).not.toBe(walletPacaBefore);
 		await page.close();
 	});
 

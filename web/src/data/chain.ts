@@ -11,7 +11,9 @@ import {
 	custom,
 	defineChain,
 	type Hash,
+	parseEventLogs,
 	type ReplacementReason,
+	type TransactionReceipt,
 	UserRejectedRequestError,
 } from "viem";
 import {
@@ -205,9 +207,9 @@ const TOKEN_ERRORS = localPacaAbi.filter((item) => item.type === "error");
 
 /**
  * Sends a contract write from the connected account, on the deployment's chain only, and
- * waits for it to be mined; failures become a WalletProblem.
+ * waits for it to be mined; resolves with its receipt. Failures become a WalletProblem.
  */
-async function sendAndWait(write: Omit<Write, "account" | "chain">): Promise<Hash> {
+async function sendAndWait(write: Omit<Write, "account" | "chain">): Promise<TransactionReceipt> {
 	const account = requireAddress();
 	const chainId = await onDeploymentChain();
 	try {
@@ -231,7 +233,7 @@ async function sendAndWait(write: Omit<Write, "account" | "chain">): Promise<Has
 		if (replaced === "replaced")
 			throw new WalletProblem("Your wallet replaced the transaction with a different one: this one was not done.");
 		if (receipt.status !== "success") throw new WalletProblem("The transaction was mined but failed (reverted).");
-		return hash;
+		return receipt;
 	} catch (error) {
 		throw new WalletProblem(walletErrorMessage(error));
 	}
@@ -396,9 +398,20 @@ export async function trade(opts: {
 	announceChainChange();
 }
 
-export async function claim(token: Address) {
-	await sendAndWait({ address: token, abi: modelTokenAbi, functionName: "claim" });
+/**
+ * Claims the connected account's revenue from one model; resolves with the PACA it received,
+ * in base units, as the token's Claimed event says (0 when there was nothing left: claim()
+ * then emits none). Not the claimable read before: revenue drips by the second, so the
+ * claim takes a little more than any earlier read.
+ */
+export async function claim(token: Address): Promise<bigint> {
+	const account = requireAddress();
+	const receipt = await sendAndWait({ address: token, abi: modelTokenAbi, functionName: "claim" });
 	announceChainChange();
+	const claimed = parseEventLogs({ abi: modelTokenAbi, eventName: "Claimed", logs: receipt.logs }).filter(
+		(log) => log.address.toLowerCase() === token.toLowerCase() && log.args.account.toLowerCase() === account.toLowerCase(),
+	);
+	return claimed.reduce((sum, log) => sum + log.args.amount, 0n);
 }
 
 export async function deposit(opts: { token: Address; account: Address; amount: bigint; onStep: (s: string) => void }) {

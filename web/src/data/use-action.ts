@@ -1,18 +1,23 @@
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { walletErrorMessage } from "./chain.ts";
 
 /**
- * A button's wallet or API action: `busy` while it runs, and its failure in words in
- * `error` (cleared when it starts again). `onError` sees the raw failure first.
+ * A button's wallet or API action: `busy` while it runs, its failure in words in `error`,
+ * and in `done` what it did, when `work` returns something to say (both cleared when it
+ * starts again). `onError` sees the raw failure first.
  */
 export function useAction(onError?: (error: unknown) => void) {
 	const [busy, setBusy] = useState(false);
 	const [error, setError] = useState<string | null>(null);
-	const run = async (work: () => Promise<void>) => {
+	const [done, setDone] = useState<ComponentChildren>(null);
+	const run = async (work: () => Promise<ComponentChildren> | Promise<void>) => {
 		setBusy(true);
 		setError(null);
+		setDone(null);
 		try {
-			await work();
+			const said = await work();
+			setDone(() => (said === undefined ? null : said));
 		} catch (e) {
 			onError?.(e);
 			setError(walletErrorMessage(e));
@@ -20,5 +25,5 @@ export function useAction(onError?: (error: unknown) => void) {
 			setBusy(false);
 		}
 	};
-	return { busy, error, run };
+	return { busy, error, done, run };
 }

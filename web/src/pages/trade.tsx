@@ -300,11 +300,15 @@ export function HoldingPanel({ model }: { model: Model }) {
 	);
 	useOnChainChange(holding.reload);
 	const held = holding.data && showsReadFrom(network, holding.data.chainId) ? holding.data : null;
-	const { busy: claiming, error, run } = useAction();
+	const { busy: claiming, error, done, run } = useAction();
 	if (!token) return null;
 	const doClaim = async () => {
 		if (!wallet.address) return;
-		await run(() => claim(token.address));
+		await run(async () => {
+			const amount = await claim(token.address);
+			holding.reload();
+			return <Claimed amount={amount} />;
+		});
 	};
 	return (
 		<Card title="Your stake" id="stake">
@@ -325,9 +329,21 @@ export function HoldingPanel({ model }: { model: Model }) {
 					<button type="button" onClick={doClaim} disabled={claiming || !held || held.claimable === 0n}>
 						{claiming ? "Claiming… confirm in your wallet" : "Claim revenue"}
 					</button>
+					<DoneNote message={done} />
 					<ErrorNote error={error} />
 				</>
 			)}
 		</Card>
+	);
+}
+
+/** What a claim did, for DoneNote: the PACA received, or that nothing was left. */
+export function Claimed({ amount, from }: { amount: bigint; from?: string }) {
+	if (amount === 0n) return <>Nothing was left to claim{from ? ` from ${from}` : ""}: no PACA moved.</>;
+	return (
+		<>
+			Claimed <Paca value={amount} />
+			{from ? ` from ${from}` : ""}. It is in your wallet.
+		</>
 	);
 }

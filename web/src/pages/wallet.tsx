@@ -18,7 +18,7 @@ import { formatAmount, parseAmount, shortAddress } from "../format.ts";
 import { modelHref } from "../router.ts";
 import { Card, CopyButton, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
 import { notShown, WalletNumbersHidden } from "../ui/network-banner.tsx";
-import { ConnectPrompt } from "./trade.tsx";
+import { Claimed, ConnectPrompt } from "./trade.tsx";
 
 export function WalletPage() {
 	const wallet = useWallet();
@@ -93,7 +93,13 @@ function HoldingRow({ account, network, model }: { account: Address; network: Ne
 	);
 	useOnChainChange(holding.reload);
 	const held = holding.data && showsReadFrom(network, holding.data.chainId) ? holding.data : null;
-	const { busy, error, run } = useAction();
+	const { busy, error, done, run } = useAction();
+	const doClaim = () =>
+		run(async () => {
+			const amount = await claim(token);
+			holding.reload();
+			return <Claimed amount={amount} from={model.name} />;
+		});
 	return (
 		<>
 			<tr>
@@ -105,16 +111,18 @@ function HoldingRow({ account, network, model }: { account: Address; network: Ne
 					{held ? <Paca value={held.claimable} /> : notShown(network)}
 				</td>
 				<td>
-					<button
-						type="button"
-						class="small"
-						disabled={busy || !held || held.claimable === 0n}
-						onClick={() => run(() => claim(token))}
-					>
+					<button type="button" class="small" disabled={busy || !held || held.claimable === 0n} onClick={doClaim}>
 						{busy ? "Claiming…" : "Claim"}
 					</button>
 				</td>
 			</tr>
+			{done && (
+				<tr>
+					<td colSpan={4}>
+						<DoneNote message={done} />
+					</td>
+				</tr>
+			)}
 			{(error || holding.error) && (
 				<tr>
 					<td colSpan={4}>

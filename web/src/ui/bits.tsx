@@ -18,7 +18,7 @@ export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => 
 }
 
 /** What a finished action did, announced politely; nothing while there is no message. */
-export function DoneNote({ message }: { message: string | null }) {
+export function DoneNote({ message }: { message: ComponentChildren }) {
 	if (!message) return null;
 	return (
 		<p class="note ok" role="status">
