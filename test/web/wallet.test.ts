@@ -322,6 +322,30 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.close();
 	});
 
+	it("says why it asks to sign in again when the API stops taking the session", async () => {
+		const page = await openPage("session-ended");
+		const payer = await injectWallet(page, chain.rpcUrl, KEYS.payer);
+		// A session this tab kept from before the gateway's session secret was rotated: its MAC no longer verifies.
+		const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+		const stale = { token: `mdxs_${payer.slice(2).toLowerCase()}_${expiresAt}_AAAAAAAAAAAAAAAAAAAAAA`, payer, expiresAt };
+		await page.addInitScript((saved) => sessionStorage.setItem("modeldex.session", saved), JSON.stringify(stale));
+		await page.goto(`${stack.origin}/wallet`);
+		await page.getByRole("button", { name: "Connect wallet" }).click();
+		const ended = page
+			.locator("#account")
+			.getByRole("alert")
+			.filter({ hasText: "Your sign-in has ended: it expired, or the Modeldex API no longer accepts it. Sign in again" });
+		await ended.waitFor({ timeout: 15_000 });
+		await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
+		await expect.poll(() => text(page, "credit-available"), { timeout: 15_000 }).toMatch(/PACA/);
+		expect(await ended.count()).toBe(0);
+		// Signing out by hand needs no explanation.
+		await page.getByRole("button", { name: "Sign out" }).click();
+		await page.getByRole("button", { name: "Sign in with Ethereum" }).waitFor();
+		expect(await page.locator("#account").getByRole("alert").count()).toBe(0);
+		await page.close();
+	});
+
 	it("the trade panel's 'In wallet' follows the chain, as 'Your stake' does, when the balance changes elsewhere", async () => {
 		const page = await openPage("trade-balance-follows");
 		await injectWallet(page, chain.rpcUrl, KEYS.creator);

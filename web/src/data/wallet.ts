@@ -20,6 +20,8 @@ export interface WalletState {
 	/** Session token from Sign-In with Ethereum, for /v1/account routes. */
 	session: string | null;
 	sessionExpiresAt: number | null;
+	/** Why the API account card asks to sign in again: the API stopped taking the session (null: signed out by hand, or never signed in). */
+	sessionEnded: string | null;
 }
 
 const SESSION_KEY = "modeldex.session";
@@ -38,7 +40,14 @@ function storedSession(): StoredSession | null {
 	}
 }
 
-const wallet = store<WalletState>({ address: null, chainId: null, connecting: false, session: null, sessionExpiresAt: null });
+const wallet = store<WalletState>({
+	address: null,
+	chainId: null,
+	connecting: false,
+	session: null,
+	sessionExpiresAt: null,
+	sessionEnded: null,
+});
 
 function set(patch: Partial<WalletState>): void {
 	wallet.set({ ...wallet.get(), ...patch });
@@ -58,7 +67,14 @@ function adoptAccount(accounts: readonly string[]): void {
 	const address = accounts[0] && /^0x[0-9a-fA-F]{40}$/.test(accounts[0]) ? (accounts[0] as Address) : null;
 	const saved = storedSession();
 	const sessionMatches = saved && address && saved.payer.toLowerCase() === address.toLowerCase();
-	set({ address, session: sessionMatches ? saved.token : null, sessionExpiresAt: sessionMatches ? saved.expiresAt : null });
+	const sameAccount = address !== null && address.toLowerCase() === wallet.get().address?.toLowerCase();
+	set({
+		address,
+		session: sessionMatches ? saved.token : null,
+		sessionExpiresAt: sessionMatches ? saved.expiresAt : null,
+		// Another account's ended sign-in is not this one's.
+		sessionEnded: sameAccount ? wallet.get().sessionEnded : null,
+	});
 }
 
 let watching = false;
@@ -113,17 +129,24 @@ export function requireAddress(): Address {
 
 export function saveSession(session: StoredSession): void {
 	sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-	set({ session: session.token, sessionExpiresAt: session.expiresAt });
+	set({ session: session.token, sessionExpiresAt: session.expiresAt, sessionEnded: null });
 }
 
-export function signOut(): void {
+export function signOut(ended: string | null = null): void {
 	sessionStorage.removeItem(SESSION_KEY);
-	set({ session: null, sessionExpiresAt: null });
+	set({ session: null, sessionExpiresAt: null, sessionEnded: ended });
 }
 
-/** An expired or rejected session: forget it so the page offers to sign in again. */
+/**
+ * An expired or rejected session: forget it so the page offers to sign in again, and say
+ * why (the card would otherwise just turn back into "Sign in" with no word).
+ */
 export function dropSessionIf(error: unknown): void {
-	if (error instanceof ApiProblem && error.status === 401) signOut();
+	if (error instanceof ApiProblem && error.status === 401 && wallet.get().session !== null) {
+		signOut(
+			"Your sign-in has ended: it expired, or the Modeldex API no longer accepts it. Sign in again to see your credit and API keys.",
+		);
+	}
 }
 
 export class WalletProblem extends Error {}

@@ -201,6 +201,7 @@ function AccountCard({ wallet }: { wallet: WalletState }) {
 	if (!wallet.session) {
 		return (
 			<Card title="API account" id="account">
+				<ErrorNote error={busy ? null : wallet.sessionEnded} />
 				<p class="muted">Sign in with your wallet (a free signature, no transaction) to see your credit and manage API keys.</p>
 				<button type="button" disabled={busy} onClick={() => run(signInWithEthereum)}>
 					{busy ? "Sign the message in your wallet…" : "Sign in with Ethereum"}
@@ -234,7 +235,7 @@ function SignedIn({ session }: { session: string }) {
 			title="API account"
 			id="account"
 			actions={
-				<button type="button" class="small" onClick={signOut}>
+				<button type="button" class="small" onClick={() => signOut()}>
 					Sign out
 				</button>
 			}
