@@ -181,6 +181,8 @@ export interface WalletNetwork {
 	/** false: the user declines every switch (4001). */
 	switches: boolean;
 	requests: Array<{ method: string; params: unknown[]; chainId: number }>;
+	/** While set, the wallet's node fails the eth_calls it matches (-32000), as a flaky RPC would. */
+	failCall?: ((call: { to?: string; data?: string }) => boolean) | null;
 }
 
 export const walletOn = (chainId: number = anvil.id, switches = true): WalletNetwork => ({ chainId, switches, requests: [] });
@@ -225,6 +227,9 @@ export async function injectWallet(
 	let shared = false;
 	const handle = async (method: string, params: unknown[]): Promise<unknown> => {
 		network.requests.push({ method, params, chainId: network.chainId });
+		if (method === "eth_call" && network.failCall?.(params[0] as { to?: string; data?: string })) {
+			throw Object.assign(new Error("test wallet: the node did not answer"), { code: -32000 });
+		}
 		switch (method) {
 			case "eth_requestAccounts":
 				shared = true;

@@ -346,6 +346,51 @@ describe("wallet features in Chromium with an anvil-backed wallet", () => {
 		await page.close();
 	});
 
+	it("says so when the wallet's PACA or the deposit list cannot be read, and reads them again on request", async () => {
+		const page = await openPage("wallet-reads-fail");
+		const network = walletOn();
+		await injectWallet(page, chain.rpcUrl, KEYS.payer, network);
+		// The wallet's node fails every PACA balance read (balanceOf on the PACA token) …
+		const paca = chain.addresses.paca.toLowerCase();
+		network.failCall = (call) => call.to?.toLowerCase() === paca && Boolean(call.data?.startsWith("0x70a08231"));
+		// … and the gateway fails the deposit list.
+		await page.route("**/v1/account/deposits*", (route) =>
+			route.fulfill({
+				status: 500,
+				contentType: "application/json",
+				body: JSON.stringify({
+					error: { message: "The server had an error while processing your request.", code: "internal_error" },
+				}),
+			}),
+		);
+		await page.goto(`${stack.origin}/wallet`);
+		await page.getByRole("button", { name: "Connect wallet" }).click();
+		const pacaProblem = page
+			.locator("#deposit")
+			.getByRole("alert")
+			.filter({ hasText: /^Could not read the PACA in this wallet: ./ });
+		await pacaProblem.waitFor({ timeout: 15_000 });
+		expect(await text(page, "wallet-paca")).toBe("…");
+
+		await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
+		await expect.poll(() => text(page, "credit-available"), { timeout: 15_000 }).toMatch(/PACA/);
+		const listProblem = page
+			.locator("#account")
+			.getByRole("alert")
+			.filter({ hasText: "Could not load your deposits: The server had an error while processing your request." });
+		await listProblem.waitFor({ timeout: 10_000 });
+
+		// Both come back with "Try again", once they can be read.
+		network.failCall = null;
+		await page.unroute("**/v1/account/deposits*");
+		await pacaProblem.getByRole("button", { name: "Try again" }).click();
+		await expect.poll(() => text(page, "wallet-paca"), { timeout: 10_000 }).toMatch(/PACA/);
+		await pacaProblem.waitFor({ state: "detached" });
+		await listProblem.getByRole("button", { name: "Try again" }).click();
+		await listProblem.waitFor({ state: "detached", timeout: 10_000 });
+		await page.close();
+	});
+
 	it("the trade panel's 'In wallet' follows the chain, as 'Your stake' does, when the balance changes elsewhere", async () => {
 		const page = await openPage("trade-balance-follows");
 		await injectWallet(page, chain.rpcUrl, KEYS.creator);

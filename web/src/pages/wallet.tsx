@@ -175,6 +175,10 @@ function DepositCard({ account, network, anyToken }: { account: Address; network
 						<strong data-testid="wallet-paca">{pacaShown !== null ? <Paca value={pacaShown} /> : notShown(network)}</strong>
 					</p>
 					<WalletNumbersHidden network={network} />
+					<ErrorNote
+						error={paca.error && new Error(`Could not read the PACA in this wallet: ${walletErrorMessage(paca.error)}`)}
+						onRetry={paca.reload}
+					/>
 					<label>
 						Amount (PACA)
 						<input
@@ -257,6 +261,10 @@ function SignedIn({ session }: { session: string }) {
 					</dd>
 				</dl>
 			)}
+			<ErrorNote
+				error={deposits.error && new Error(`Could not load your deposits: ${deposits.error.message}`)}
+				onRetry={deposits.reload}
+			/>
 			{deposits.data && deposits.data.length > 0 && (
 				<>
 					<h3>Deposits</h3>
