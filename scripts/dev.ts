@@ -21,6 +21,10 @@ const stack = await startStack({
 	upstreamModel: env.MODELDEX_UPSTREAM_MODEL,
 	upstreamApiKey: env.MODELDEX_UPSTREAM_API_KEY,
 	childOutput: env.MODELDEX_VERBOSE ? "inherit" : "ignore",
+}).catch((error: Error) => {
+	// startStack has stopped what it started; a message, not a stack trace.
+	console.error(`npm start: ${error.message}`);
+	process.exit(1);
 });
 let stopping = false;
 const shutdown = async () => {

@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { type Address, concat, type Hex, keccak256, parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -74,13 +75,21 @@ interface Secrets {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
 	const log = options.log ?? ((line: string) => console.log(line));
 	const state = resolve(options.stateDir ?? ".modeldex");
-	if (options.fresh) await rm(state, { recursive: true, force: true });
-	await mkdir(state, { recursive: true });
 	const ports = {
 		gateway: options.gatewayPort ?? 8787,
 		anvil: options.anvilPort ?? 8545,
 		standIn: options.standInPort ?? 8788,
 	};
+	// A port something else holds (another `npm start`, an anvil of one's own) must stop the
+	// start here: anvil or wrangler would fail to bind it quietly, and the stack would then
+	// deploy to, and route through, whatever answers there.
+	await assertPortsFree([
+		[ports.anvil, "anvil", "MODELDEX_RPC_PORT"],
+		[ports.gateway, "the gateway", "MODELDEX_PORT"],
+		...(options.upstreamUrl ? [] : [[ports.standIn, "the stand-in upstream", "STAND_IN_PORT"] as const]),
+	]);
+	if (options.fresh) await rm(state, { recursive: true, force: true });
+	await mkdir(state, { recursive: true });
 	const output = options.childOutput ?? "inherit";
 	const registry = join(state, "dev-registry");
 	const stops: Array<() => Promise<void> | void> = [];
@@ -438,6 +447,29 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 			// already gone
 		}
 	}
+}
+
+/** Throws, naming each port's use and the variable that moves it, when a port is taken or invalid. */
+export async function assertPortsFree(ports: ReadonlyArray<readonly [number, string, string]>): Promise<void> {
+	const problems: string[] = [];
+	for (const [port, what, variable] of ports) {
+		if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+			problems.push(`${variable}: '${port}' is not a port number (1-65535) for ${what}`);
+			continue;
+		}
+		const error = await new Promise<NodeJS.ErrnoException | null>((done) => {
+			const server = createServer();
+			server.once("error", (e: NodeJS.ErrnoException) => done(e));
+			server.listen(port, "127.0.0.1", () => server.close(() => done(null)));
+		});
+		if (error)
+			problems.push(
+				error.code === "EADDRINUSE"
+					? `port ${port} (${what}) is already in use: another \`npm start\`, or a server of your own? Stop it, or set ${variable} to a free port`
+					: `port ${port} (${what}) cannot be used (${error.code ?? error.message}); set ${variable} to another`,
+			);
+	}
+	if (problems.length > 0) throw new Error(`cannot start: ${problems.join("; ")}. Nothing was started.`);
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {

@@ -1,10 +1,12 @@
-// scripts/stack.ts (what `npm start` runs), its in-process parts: when the dashboard is built again.
-import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+// scripts/stack.ts (what `npm start` runs), its in-process parts: when the dashboard is built again,
+// and a start refused before anything runs when one of its ports is taken.
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import type { Hex } from "viem";
 import { describe, expect, test } from "vitest";
-import { dashboardBuild, deployedCodeChanged, deployedCodeFingerprint } from "../../scripts/stack.ts";
-import { tempDir } from "./helpers.ts";
+import { dashboardBuild, deployedCodeChanged, deployedCodeFingerprint, startStack } from "../../scripts/stack.ts";
+import { freePort, tempDir } from "./helpers.ts";
 
 /** Writes `path` under `root` with its modification time `secondsAgo` in the past. */
 function fileAt(root: string, path: string, secondsAgo: number): void {
@@ -57,6 +59,35 @@ describe("npm start's dashboard build", () => {
 			// The build npm start deploys from now.
 			expect(deployedCodeFingerprint()).toMatch(/^0x[0-9a-f]{64}$/);
 		} finally {
+			dir.remove();
+		}
+	});
+});
+
+describe("npm start's ports", () => {
+	test("a port another process holds stops the start before anything runs, naming the port and the variable that moves it", async () => {
+		const dir = tempDir("stack-ports");
+		// Say, an anvil of one's own on the chain's port: the stack must not deploy to it.
+		const busy = createServer();
+		await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+		const taken = (busy.address() as { port: number }).port;
+		const state = join(dir.path, "state");
+		try {
+			const start = startStack({
+				stateDir: state,
+				anvilPort: taken,
+				gatewayPort: await freePort(),
+				standInPort: Number.NaN,
+				log: () => {},
+				childOutput: "ignore",
+			});
+			await expect(start).rejects.toThrow(
+				new RegExp(`port ${taken} \\(anvil\\) is already in use.*MODELDEX_RPC_PORT.*STAND_IN_PORT: 'NaN' is not a port number`),
+			);
+			// Nothing was started or written.
+			expect(existsSync(state)).toBe(false);
+		} finally {
+			busy.close();
 			dir.remove();
 		}
 	});
