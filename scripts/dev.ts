@@ -50,6 +50,16 @@ if (!first.ok) {
 	await shutdown();
 }
 
+// The CLI's defaults are the default ports and ./.modeldex: other ones need its variables too.
+const cliEnv = [
+	stack.api !== "http://127.0.0.1:8787" ? `MODELDEX_GATEWAY_URL=${stack.api}` : "",
+	stack.rpcUrl !== "http://127.0.0.1:8545" ? `MODELDEX_RPC_URL=${stack.rpcUrl}` : "",
+	env.MODELDEX_HOME ? `MODELDEX_HOME=${env.MODELDEX_HOME}` : "",
+]
+	.filter(Boolean)
+	.join(" ");
+const cliSetup = cliEnv ? `\n\n  export ${cliEnv}      for the CLI (its defaults are the default ports and ./.modeldex)` : "";
+
 console.log(`
 Modeldex is running. First API call answered ${((Date.now() - startedAt) / 1000).toFixed(1)} s after start.
 
@@ -67,7 +77,7 @@ Modeldex is running. First API call answered ${((Date.now() - startedAt) / 1000)
   OPENAI_BASE_URL=${api} OPENAI_API_KEY=${apiKey} node --input-type=module -e '
     import OpenAI from "openai";
     const r = await new OpenAI().chat.completions.create({ model: "${modelId}", messages: [{ role: "user", content: "Hello" }] });
-    console.log(r.choices[0].message.content)'
+    console.log(r.choices[0].message.content)'${cliSetup}
 
   node cli/modeldex.ts stats ${modelId} --watch      live counters
   node cli/modeldex.ts --help                         the CLI (wallet: the demo payer)
