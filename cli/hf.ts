@@ -115,7 +115,9 @@ export function readMetadataFile(file: string, wanted: { repo: string; revision:
 			"bad_metadata_file",
 			missing ? `No metadata file at ${file}.` : `${file} is not JSON (${(error as Error).message}).`,
 			{
-				hint: "Save the model's Hugging Face API answer: curl https://huggingface.co/api/models/<org>/<name>/revision/<rev> > meta.json",
+				hint:
+					`Save the model's Hugging Face API answer where there is internet (curl https://huggingface.co/api/models/${wanted.repo}/revision/<rev> > ${file}),` +
+					` or write at least {"id": "${wanted.repo}", "sha": "<the 40-hex commit>", "pipeline_tag": "text-generation", "cardData": {"license": "<license>"}}.`,
 			},
 		);
 	}

@@ -9,7 +9,7 @@ import { metadataUri } from "../../cli/commands/tokenize.ts";
 import { depositState } from "../../cli/commands/vault.ts";
 import { loadWallet, resolveConfig } from "../../cli/config.ts";
 import { CliError } from "../../cli/errors.ts";
-import { defaultSymbol, parseRepoRef, toModelInfo } from "../../cli/hf.ts";
+import { defaultSymbol, parseRepoRef, readMetadataFile, toModelInfo } from "../../cli/hf.ts";
 import { display } from "../../cli/output.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -148,6 +148,25 @@ describe("Hugging Face", () => {
 		expect(() => toModelInfo({ id: "a/b", sha }, { repo: "a/b", revision: "f".repeat(40) }, "file", "f")).toThrow(
 			/is for commit/,
 		);
+	});
+
+	test("a --metadata file that is not there: the hint shows what to put in it, for this repo (offline, nothing to curl)", () => {
+		const dir = tempDir("metadata");
+		try {
+			const file = join(dir.path, "model.json");
+			let error: CliError | undefined;
+			try {
+				readMetadataFile(file, { repo: "org/model", revision: null });
+			} catch (e) {
+				error = e as CliError;
+			}
+			expect(error?.code).toBe("bad_metadata_file");
+			expect(error?.message).toContain(`No metadata file at ${file}`);
+			expect(error?.hint).toContain("api/models/org/model/revision/<rev>");
+			expect(error?.hint).toContain('{"id": "org/model", "sha": "<the 40-hex commit>"');
+		} finally {
+			dir.remove();
+		}
 	});
 
 	test("the metadata URI carries repo, commit, license and pipeline tag", () => {
