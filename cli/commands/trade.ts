@@ -150,11 +150,22 @@ export const buy: Command = {
 				const bought = (trade?.args.tokenAmount as bigint | undefined) ?? 0n;
 				const paid = (trade?.args.pacaAmount as bigint | undefined) ?? 0n;
 				const fee = (trade?.args.fee as bigint | undefined) ?? 0n;
-				const raised = await ctx.publicClient.readContract({
-					address: model.sale,
-					abi: modelSaleAbi,
-					functionName: "realPacaReserve",
-				});
+				// realPacaReserve() reads 0 once graduated (the raise went into the pool): the raise
+				// is then the trade's virtual PACA reserve less the initial one, as the indexer derives it.
+				const raised = graduated
+					? (trade?.args.virtualPaca as bigint) -
+						(
+							await ctx.publicClient.readContract({
+								address: model.sale,
+								abi: modelSaleAbi,
+								functionName: "initialVirtualReserves",
+							})
+						)[0]
+					: await ctx.publicClient.readContract({
+							address: model.sale,
+							abi: modelSaleAbi,
+							functionName: "realPacaReserve",
+						});
 				out.result(
 					{
 						side: "buy",
@@ -173,12 +184,12 @@ export const buy: Command = {
 					},
 					() => [
 						`Bought ${tokens(bought, model.symbol)} for ${paca(paid)} (fee ${paca(fee)}) on the IMO curve.`,
-						`The curve has raised ${paca(raised)}.`,
 						...(graduated
 							? [
+									`The curve raised ${paca(raised)}.`,
 									`Singularity: this buy sold out the curve; ${model.symbol} now trades on Uniswap V2 (${String(graduated.args.pair)}).`,
 								]
-							: []),
+							: [`The curve has raised ${paca(raised)}.`]),
 					],
 				);
 				return;

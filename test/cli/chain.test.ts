@@ -16,7 +16,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
+import { modelFactoryAbi, modelTokenAbi, revenueVaultAbi } from "../../lib/chain/abis.ts";
 import { startRpcFaults } from "../node/rpc-faults.ts";
 import {
 	anvilKey,
@@ -306,7 +306,15 @@ describe("after Singularity", () => {
 		expectOk(await cli(["faucet", "7000000"]));
 		const grad = await cli(["buy", token, "7000000", "--json"]);
 		expectOk(grad);
-		expect(grad.json<{ graduated: { pair: string } | null }>().graduated?.pair).toMatch(/^0x[0-9a-fA-F]{40}$/);
+		const graduating = grad.json<{ graduated: { pair: string } | null; raised: string }>();
+		expect(graduating.graduated?.pair).toMatch(/^0x[0-9a-fA-F]{40}$/);
+		// The raise that graduated, not the 0 the sale's reserve reads once it went into the pool.
+		const config = await createPublicClient({ transport: http(chain.rpcUrl) }).readContract({
+			address: chain.addresses.modelFactory,
+			abi: modelFactoryAbi,
+			functionName: "launchConfig",
+		});
+		expect(BigInt(graduating.raised)).toBeGreaterThanOrEqual(config.graduationThreshold);
 
 		const poolBuy = await cli(["buy", token, "10", "--json"]);
 		expectOk(poolBuy);
