@@ -78,11 +78,12 @@ describe("Admin API: models", () => {
 		expect((await upstreamRequestsWith(marker))[0]?.body.model).toBe("stand-in");
 	});
 
-	it("keeps upstreams in the order given and clears fields a later PUT leaves out", async () => {
+	it("keeps upstreams in the order given and resets fields a later PUT leaves out, but the model's chain link", async () => {
 		const id = newModelId();
+		const token = `0x${"ab".repeat(20)}`;
 		await admin(`/v1/admin/models/${id}`, {
 			method: "PUT",
-			json: modelBody({ hf_repo: "org/x", token_address: `0x${"AB".repeat(20)}` }),
+			json: modelBody({ hf_repo: "org/x", hf_revision: "r1", token_address: token, max_output_tokens: 77 }),
 		});
 		const res = await admin(`/v1/admin/models/${id}`, {
 			method: "PUT",
@@ -95,8 +96,10 @@ describe("Admin API: models", () => {
 		});
 		expect(res.status).toBe(200);
 		expect(res.json()).toMatchObject({
-			hf_repo: null,
-			token_address: null,
+			// Rerouting a tokenized model keeps its token (the settler pays holders by it) and repo.
+			hf_repo: "org/x",
+			hf_revision: "r1",
+			token_address: token,
 			max_output_tokens: 4096,
 			upstreams: [
 				{ kind: "workers-ai", base_url: null, upstream_model: "@cf/meta/llama-3.1-8b-instruct", api_key_secret: null },
@@ -104,6 +107,12 @@ describe("Admin API: models", () => {
 			],
 		});
 		expect((await admin(`/v1/admin/models/${id}`)).json()).toEqual(res.json());
+		// null clears them.
+		const cleared = await admin(`/v1/admin/models/${id}`, {
+			method: "PUT",
+			json: modelBody({ hf_repo: null, hf_revision: null, token_address: null }),
+		});
+		expect(cleared.json()).toMatchObject({ hf_repo: null, hf_revision: null, token_address: null });
 	});
 
 	it("disables a model (404 model_not_found to callers) and enables it again", async () => {

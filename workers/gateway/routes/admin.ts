@@ -56,15 +56,18 @@ const Upstream = z.discriminatedUnion("kind", [
 	}),
 ]);
 
-// PUT replaces the model's description: a field left out goes back to its default.
+// PUT replaces the model's description: a field left out goes back to its default, except
+// the model's link to its chain record (hf_repo, hf_revision, token_address), which the indexer
+// sets from the chain. Left out, those keep their value (null clears one): a PUT that only
+// reroutes a tokenized model used to unlink its token, and the settler then left its fees out.
 const ModelBody = z.strictObject({
 	display_name: z.string().min(1).max(200),
 	input_price_per_m: BaseUnits,
 	output_price_per_m: BaseUnits,
 	max_output_tokens: z.number().int().min(1).max(1_048_576).default(4096),
-	hf_repo: z.string().min(1).max(200).nullable().default(null),
-	hf_revision: z.string().min(1).max(100).nullable().default(null),
-	token_address: Address.nullable().default(null),
+	hf_repo: z.string().min(1).max(200).nullable().optional(),
+	hf_revision: z.string().min(1).max(100).nullable().optional(),
+	token_address: Address.nullable().optional(),
 	/** In the order they are tried. */
 	upstreams: z.array(Upstream).min(1).max(MAX_UPSTREAMS),
 });
@@ -92,27 +95,36 @@ export function registerAdminRoutes(app: App): void {
 	app.put("/v1/admin/models/:id{.+}", async (c) => {
 		const id = modelIdParam(c.req.param("id"));
 		const { value: body } = await readJsonBody(c, ModelBody, readConfig(c.env).maxBodyBytes);
-		// NewModel types hf_repo and the other optional text columns without null,
-		// but a PUT replaces them, clearing those it omits; upsertModel writes every
-		// column of the row it gets, so the full row goes through.
+		const db = c.get("db");
+		const kept =
+			body.hf_repo === undefined || body.hf_revision === undefined || body.token_address === undefined
+				? await db
+						.select({ hfRepo: models.hfRepo, hfRevision: models.hfRevision, tokenAddress: models.tokenAddress })
+						.from(models)
+						.where(eq(models.id, id))
+						.get()
+				: undefined;
+		// NewModel types hf_repo and the other optional text columns without null, but a PUT
+		// sets them (null clears one); upsertModel writes every column of the row it gets, so
+		// the full row goes through.
 		const row: typeof models.$inferInsert & Pick<NewModel, "upstreams"> = {
 			id,
 			displayName: body.display_name,
 			inputPricePerM: body.input_price_per_m,
 			outputPricePerM: body.output_price_per_m,
 			maxOutputTokens: body.max_output_tokens,
-			hfRepo: body.hf_repo,
-			hfRevision: body.hf_revision,
-			tokenAddress: body.token_address,
+			hfRepo: body.hf_repo === undefined ? (kept?.hfRepo ?? null) : body.hf_repo,
+			hfRevision: body.hf_revision === undefined ? (kept?.hfRevision ?? null) : body.hf_revision,
+			tokenAddress: body.token_address === undefined ? (kept?.tokenAddress ?? null) : body.token_address,
 			upstreams: body.upstreams.map((u) =>
 				u.kind === "openai"
 					? { kind: u.kind, baseUrl: u.base_url, upstreamModel: u.upstream_model ?? null, apiKeySecret: u.api_key_secret ?? null }
 					: { kind: u.kind, baseUrl: null, upstreamModel: u.upstream_model, apiKeySecret: null },
 			),
 		};
-		await upsertModel(c.get("db"), row as NewModel);
+		await upsertModel(db, row as NewModel);
 		forgetModel(id);
-		return c.json(await modelView(c.get("db"), id));
+		return c.json(await modelView(db, id));
 	});
 
 	app.post("/v1/admin/models/:id{.+}/disable", (c) => setEnabled(c, false));
@@ -270,7 +282,8 @@ function documentAdminRoutes(app: App): void {
 	app.openAPIRegistry.registerPath({
 		method: "put",
 		path: "/v1/admin/models/{id}",
-		summary: "Register or replace a model and its ordered upstreams (does not change whether it is enabled)",
+		summary:
+			"Register or replace a model and its ordered upstreams (does not change whether it is enabled; token_address, hf_repo and hf_revision left out keep their value, null clears one)",
 		security,
 		request: { params, body: { content: { "application/json": { schema: ModelBody } } } },
 		responses: { 200: model, 400: error("Invalid id or body"), 413: error("Body over the size limit"), ...common },
