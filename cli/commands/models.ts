@@ -113,6 +113,12 @@ export const stats: Command = {
 	},
 };
 
+/** How often --watch asks for fresh numbers when no usage arrives: MODELDEX_WATCH_REFRESH_MS, 10 s by default. */
+function watchRefreshMs(): number {
+	const ms = Number(process.env.MODELDEX_WATCH_REFRESH_MS ?? 10_000);
+	return Number.isInteger(ms) && ms >= 100 ? ms : 10_000;
+}
+
 async function watch(gateway: Gateway, id: string, first: ApiStats, out: Output): Promise<void> {
 	const wsUrl = gateway.url(`/v1/models/${modelPath(id)}/live`).replace(/^http/, "ws");
 	const redrawInPlace = !out.json && Boolean(process.stdout.isTTY);
@@ -143,9 +149,15 @@ async function watch(gateway: Gateway, id: string, first: ApiStats, out: Output)
 		maxReconnectionDelay: 5_000,
 		connectionTimeout: 5_000,
 	});
+	// The meter sends an update when usage arrives; with none, the last-minute numbers would stay
+	// as they were for ever. A "ping" gets the current ones (as the dashboard asks every 10 s).
+	const ping = setInterval(() => {
+		if (socket.readyState === ReconnectingWebSocket.OPEN) socket.send("ping");
+	}, watchRefreshMs());
 	await new Promise<void>((resolve) => {
 		const stop = () => {
 			stopped = true;
+			clearInterval(ping);
 			socket.close();
 			if (redrawInPlace) out.write("\x1b[?25h");
 			resolve();

@@ -397,6 +397,26 @@ describe("stats", () => {
 		}
 	});
 
+	test("stats --watch asks for fresh numbers when no usage arrives, so the last minute's rates move on", async () => {
+		const watch = spawnCli(["stats", MODEL, "--watch", "--json"], {
+			cwd: dir.path,
+			env: { ...env, MODELDEX_WATCH_REFRESH_MS: "200" },
+		});
+		try {
+			// The HTTP snapshot and the socket's first update, then the answers to its pings: no request is made.
+			await watch.waitFor((out) => out.split("\n").filter(Boolean).length >= 5);
+			const times = watch.stdout
+				.split("\n")
+				.filter(Boolean)
+				.map((l) => (JSON.parse(l) as { updated_at: number }).updated_at);
+			expect(new Set(times.slice(1)).size).toBeGreaterThanOrEqual(3);
+			watch.child.kill("SIGINT");
+			expect(await watch.exited).toBe(0);
+		} finally {
+			watch.child.kill("SIGKILL");
+		}
+	});
+
 	test("stats --watch for people: the table with its live state; Ctrl-C stops it", async () => {
 		const watch = spawnCli(["stats", MODEL, "--watch"], { cwd: dir.path, env });
 		try {
