@@ -7,7 +7,7 @@ import { registerGenerationRoutes } from "./routes/generations.ts";
 import { registerInferenceRoutes } from "./routes/inference.ts";
 import { registerJobRoutes } from "./routes/jobs.ts";
 import { registerModelRoutes } from "./routes/models.ts";
-import { registerUsageChartRoutes } from "./routes/usage-chart.ts";
+import { documentUsageChartRoute } from "./routes/usage-chart.ts";
 
 export { AccountLedger } from "../../durable-objects/account-ledger.ts";
 export { ModelMeter } from "../../durable-objects/model-meter.ts";
@@ -18,7 +18,7 @@ registerInferenceRoutes(app);
 registerAccountRoutes(app);
 registerAdminRoutes(app);
 registerJobRoutes(app);
-registerUsageChartRoutes(app); // before registerModelRoutes: its /v1/models/* would take /usage as part of the id
+documentUsageChartRoute(app); // served by registerModelRoutes's /v1/models/*
 registerModelRoutes(app);
 registerGenerationRoutes(app);
 registerChainRoutes(app);

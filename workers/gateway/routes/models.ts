@@ -5,6 +5,7 @@ import type { App } from "../app.ts";
 import { modelPath } from "../body.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody, ModelList, ModelObject, ModelStats } from "../schemas/public.ts";
+import { modelUsage } from "./usage-chart.ts";
 
 export function registerModelRoutes(app: App): void {
 	app.openapi(
@@ -21,14 +22,15 @@ export function registerModelRoutes(app: App): void {
 	);
 
 	// Model ids contain a slash ("org/name"), so one route takes the rest of the path and
-	// reads an optional /stats or /live suffix off its end (modelPath).
+	// reads an optional /stats, /live or /usage suffix off its end (modelPath).
 	app.get("/v1/models/*", async (c) => {
 		const db = c.get("db");
 		const path = c.req.path.slice("/v1/models/".length);
-		const { id, view, found: row } = await modelPath(path, ["stats", "live"], (id) => findEnabledModel(db, id));
+		const { id, view, found: row } = await modelPath(path, ["stats", "live", "usage"], (id) => findEnabledModel(db, id));
 		if (!row) throw modelNotFound(id);
 		const meter = () => c.env.MODEL_METER.getByName(id);
 		if (view === "stats") return c.json({ ...publicStats(await meter().stats()), model: id });
+		if (view === "usage") return modelUsage(c, id);
 		if (view === "live") {
 			if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
 				throw new ApiError("invalid_request", "This endpoint is a WebSocket: connect with an Upgrade: websocket request.");

@@ -1,13 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, gte } from "drizzle-orm";
-import { findEnabledModel } from "../../../lib/db/catalog.ts";
+import type { Context } from "hono";
 import type { Db } from "../../../lib/db/client.ts";
 import { usageHourly } from "../../../lib/db/schema.ts";
-import type { App } from "../app.ts";
-import { pathId } from "../body.ts";
+import type { App, AppEnv } from "../app.ts";
 import { ApiError } from "../errors.ts";
 import { ErrorBody } from "../schemas/public.ts";
-import { toModelObject } from "./models.ts";
 
 // GET /v1/models/{id}/usage?hours=24: a model's usage per hour, summed over payers,
 // from the hourly rollups the ModelMeter keeps in D1 (`usage_hourly`). The dashboard
@@ -80,44 +78,41 @@ export const ModelUsage = z
 	.object({ object: z.literal("usage"), model: z.string(), hours: z.number().int(), data: z.array(HourPoint) })
 	.openapi("ModelUsage");
 
-export function registerUsageChartRoutes(app: App): void {
-	app.get("/v1/models/:id{.+}/usage", async (c) => {
-		const id = pathId(c.req.param("id"));
-		const parsed = Hours.safeParse(c.req.query("hours"));
-		if (!parsed.success) {
-			throw new ApiError("invalid_request", `Invalid 'hours': must be a whole number from 1 to ${MAX_USAGE_HOURS}.`, {
-				param: "hours",
-			});
-		}
-		const hours = parsed.data;
-		const db = c.get("db");
-		if (!(await findEnabledModel(db, id))) {
-			// A model whose own name ends in "/usage" (a Hugging Face repo "org/usage"): the path names it, not its usage.
-			const whole = `${id}/usage`;
-			const model = await findEnabledModel(db, whole);
-			if (model) return c.json(toModelObject(model));
-			throw new ApiError("model_not_found", `The model '${id}' does not exist.`, { param: "id" });
-		}
-		const currentHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
-		const fromHour = currentHour - (hours - 1) * HOUR_MS;
-		const found = new Map((await hourlyUsage(db, id, fromHour)).map((h) => [h.hour, h]));
-		const data = [];
-		for (let hour = fromHour; hour <= currentHour; hour += HOUR_MS) {
-			const h = found.get(hour);
-			data.push({
-				hour: hour / 1000,
-				requests: h?.requests ?? 0,
-				errors: h?.errors ?? 0,
-				prompt_tokens: h?.promptTokens ?? 0,
-				completion_tokens: h?.completionTokens ?? 0,
-				fees: (h?.fees ?? 0n).toString(),
-			});
-		}
-		// The current hour keeps growing, and the dashboard reloads it as the live counter moves.
-		c.header("cache-control", "no-cache");
-		return c.json({ object: "usage" as const, model: id, hours, data });
-	});
+/**
+ * GET /v1/models/{id}/usage for a model that exists (routes/models.ts finds it and splits the
+ * view off the path, as for /stats and /live, so a model named like a view is found there too).
+ */
+export async function modelUsage(c: Context<AppEnv>, id: string): Promise<Response> {
+	const parsed = Hours.safeParse(c.req.query("hours"));
+	if (!parsed.success) {
+		throw new ApiError("invalid_request", `Invalid 'hours': must be a whole number from 1 to ${MAX_USAGE_HOURS}.`, {
+			param: "hours",
+		});
+	}
+	const hours = parsed.data;
+	const db = c.get("db");
+	const currentHour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+	const fromHour = currentHour - (hours - 1) * HOUR_MS;
+	const found = new Map((await hourlyUsage(db, id, fromHour)).map((h) => [h.hour, h]));
+	const data = [];
+	for (let hour = fromHour; hour <= currentHour; hour += HOUR_MS) {
+		const h = found.get(hour);
+		data.push({
+			hour: hour / 1000,
+			requests: h?.requests ?? 0,
+			errors: h?.errors ?? 0,
+			prompt_tokens: h?.promptTokens ?? 0,
+			completion_tokens: h?.completionTokens ?? 0,
+			fees: (h?.fees ?? 0n).toString(),
+		});
+	}
+	// The current hour keeps growing, and the dashboard reloads it as the live counter moves.
+	c.header("cache-control", "no-cache");
+	return c.json({ object: "usage" as const, model: id, hours, data });
+}
 
+/** The route's OpenAPI description (routes/models.ts serves it). */
+export function documentUsageChartRoute(app: App): void {
 	app.openAPIRegistry.registerPath({
 		method: "get",
 		path: "/v1/models/{id}/usage",
