@@ -215,11 +215,6 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			progress,
 			requestId,
 		});
-		/** The answer began and then failed: logged for the operator, as a failed attempt is. */
-		const answerFailed = (reason: string, detail: string) => {
-			const upstream = model.upstreams.find((u) => u.position === call.position);
-			if (upstream) logUpstreamFailure(requestId, model.id, upstream, reason, detail);
-		};
 		// The answer has begun: it is finished as usual, whether or not the client stays (and
 		// clientLeft stays, to keep the invocation alive while a non-stream body is read).
 		watched.removeEventListener("abort", leftEarly);
@@ -235,6 +230,9 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 				metered.result.then((r) => {
 					if (r.outcome === "upstream_failed" && !r.requestFault) {
 						answerFailed(
+							requestId,
+							model,
+							call,
 							"stream",
 							"The upstream's stream failed after its first chunk (cut off, an error event, or its timeout).",
 						);
@@ -265,7 +263,7 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 			text = await call.response.text();
 		} catch {
 			// The upstream stopped mid-body, or its total timeout cut it off: nothing usable, nothing charged.
-			answerFailed(call.timedOut() ? "timeout" : "body", "The upstream's answer stopped before its end.");
+			answerFailed(requestId, model, call, call.timedOut() ? "timeout" : "body", "The upstream's answer stopped before its end.");
 			settle(failure(tried(call, false)));
 			throw call.timedOut()
 				? new ApiError("upstream_timeout", "The model's upstream did not finish its answer in time.")
@@ -275,14 +273,26 @@ export async function handleInference<S extends z.ZodType<InferenceBody>>(c: Con
 		try {
 			parsed = JSON.parse(text) as Record<string, unknown>;
 		} catch {
-			answerFailed("not_json", `The upstream's answer is not JSON: ${JSON.stringify(text.slice(0, 200))}`);
+			answerFailed(
+				requestId,
+				model,
+				call,
+				"not_json",
+				`The upstream's answer is not JSON: ${JSON.stringify(text.slice(0, 200))}`,
+			);
 			settle(failure(tried(call, false)));
 			throw new ApiError("upstream_error", "The model's upstream sent a response that is not JSON.");
 		}
 		// JSON that is not an answer (an upstream URL pointing at another service, `null`): charging
 		// its prompt for it would bill the client for nothing, and reading it as one threw a 500.
 		if (!isAnswer(parsed, endpoint)) {
-			answerFailed("not_an_answer", `The upstream's JSON is not an OpenAI-format answer: ${JSON.stringify(text.slice(0, 200))}`);
+			answerFailed(
+				requestId,
+				model,
+				call,
+				"not_an_answer",
+				`The upstream's JSON is not an OpenAI-format answer: ${JSON.stringify(text.slice(0, 200))}`,
+			);
 			settle(failure(tried(call, false)));
 			throw new ApiError("upstream_error", "The model's upstream sent JSON that is not an OpenAI-format answer.");
 		}
@@ -524,6 +534,12 @@ function replay(requestId: string, stored: StoredResponse | null): Response {
 		status: stored.status,
 		headers: { "content-type": stored.contentType, "idempotent-replayed": "true", "x-request-id": requestId },
 	});
+}
+
+/** The answer began and then failed: logged for the operator, as a failed attempt is (callUpstreams). */
+function answerFailed(requestId: string, model: ModelRecord, call: UpstreamCall, reason: string, detail: string): void {
+	const upstream = model.upstreams.find((u) => u.position === call.position);
+	if (upstream) logUpstreamFailure(requestId, model.id, upstream, reason, detail);
 }
 
 /** An OpenAI-format answer of the endpoint: an object with its `choices` (or, for embeddings, `data`) list. */
