@@ -51,6 +51,16 @@ export const formatCount = (n: number) => counts.format(n);
 
 export class InputProblem extends Error {}
 
+/** A field's text read with `parse`: nothing typed is neither a value nor a problem; a refusal is its words. */
+export function parseField<T>(text: string, parse: (text: string) => T): { value: T | null; problem: string | null } {
+	if (text.trim() === "") return { value: null, problem: null };
+	try {
+		return { value: parse(text), problem: null };
+	} catch (e) {
+		return { value: null, problem: e instanceof InputProblem ? e.message : String(e) };
+	}
+}
+
 /** What a person typed, as base units; throws an InputProblem in plain words. */
 export function parseAmount(text: string, decimals = PACA_DECIMALS): bigint {
 	const trimmed = text.trim();

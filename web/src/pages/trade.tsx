@@ -16,7 +16,15 @@ import { readsWallet, showsReadFrom, useNetwork } from "../data/network.ts";
 import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
-import { formatAmount, InputProblem, MAX_SLIPPAGE_BPS, PACA_DECIMALS, parseAmount, parseSlippage } from "../format.ts";
+import {
+	formatAmount,
+	InputProblem,
+	MAX_SLIPPAGE_BPS,
+	PACA_DECIMALS,
+	parseAmount,
+	parseField,
+	parseSlippage,
+} from "../format.ts";
 import { Card, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
 import { notShown, WalletNumbersHidden } from "../ui/network-banner.tsx";
 
@@ -39,16 +47,9 @@ function useSlippage() {
 	const [preset, setPreset] = useState(SLIPPAGE_CHOICES.includes(saved) ? saved : 100);
 	// A saved custom value comes back in the custom field, where it was typed.
 	const [custom, setCustom] = useState(SLIPPAGE_CHOICES.includes(saved) ? "" : String(saved / 100));
-	let bps: number | null = preset;
-	let problem: string | null = null;
-	if (custom.trim() !== "") {
-		try {
-			bps = parseSlippage(custom);
-		} catch (e) {
-			bps = null;
-			problem = e instanceof InputProblem ? e.message : String(e);
-		}
-	}
+	const typed = parseField(custom, parseSlippage);
+	const bps = custom.trim() === "" ? preset : typed.value;
+	const problem = typed.problem;
 	useEffect(() => {
 		if (bps !== null) localStorage.setItem(SLIPPAGE_KEY, String(bps));
 	}, [bps]);
@@ -102,15 +103,7 @@ export function TradePanel({ model }: { model: Model }) {
 	const [done, setDone] = useState<string | null>(null);
 	const [error, setError] = useState<string | null>(null);
 
-	let amount: bigint | null = null;
-	let inputError: string | null = null;
-	if (text.trim() !== "") {
-		try {
-			amount = parseAmount(text);
-		} catch (e) {
-			inputError = e instanceof InputProblem ? e.message : String(e);
-		}
-	}
+	let { value: amount, problem: inputError } = parseField(text, (t) => parseAmount(t));
 	const network = useNetwork();
 	// Nothing is read through a wallet on another network than the deployment's.
 	const reads = readsWallet(network);
