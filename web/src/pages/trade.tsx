@@ -16,15 +16,7 @@ import { readsWallet, showsReadFrom, useNetwork } from "../data/network.ts";
 import { useAction } from "../data/use-action.ts";
 import { useAsync } from "../data/use-async.ts";
 import { connectWallet, hasWallet, useWallet } from "../data/wallet.ts";
-import {
-	formatAmount,
-	InputProblem,
-	MAX_SLIPPAGE_BPS,
-	PACA_DECIMALS,
-	parseAmount,
-	parseField,
-	parseSlippage,
-} from "../format.ts";
+import { formatAmount, MAX_SLIPPAGE_BPS, PACA_DECIMALS, parseAmount, parseField, parseSlippage } from "../format.ts";
 import { Card, DoneNote, ErrorNote, Paca } from "../ui/bits.tsx";
 import { notShown, WalletNumbersHidden } from "../ui/network-banner.tsx";
 
